@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mirror.h - private umbrella header of rdma_mirror.ko.
+ *
+ * Object lifetime: ib_core allocates the memory of PDs, CQs, QPs, AHs and
+ * ucontexts (INIT_RDMA_OBJ_SIZE) and frees it right after our destroy
+ * callback returns. Objects that other paths find by number (QPs by QPN,
+ * MRs by key index, AV copies by ah_num) sit in per-device xarrays; a lookup
+ * takes a reference with kref_get_unless_zero() under RCU, and destroy
+ * removes the object from its xarray, drops the initial reference and waits
+ * (without a timeout) until the last reference is gone.
+ */
+#ifndef MIRROR_H
+#define MIRROR_H
+
+#include <linux/completion.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/netdevice.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+#include <rdma/ib_umem.h>
+#include <rdma/ib_verbs.h>
+
+#include "compat.h"
+#include "mirror_param.h"
+#include "rdma_user_mirror.h"
+
+/* Per-object debug output (dynamic debug; nothing on the fast path). */
+#define mirror_dbg(dev, fmt, ...) \
+	ibdev_dbg(&(dev)->ib_dev, "%s: " fmt, __func__, ##__VA_ARGS__)
+#define mirror_dbg_qp(qp, fmt, ...) \
+	ibdev_dbg((qp)->ibqp.device, "qp#%u %s: " fmt, (qp)->ibqp.qp_num, \
+		  __func__, ##__VA_ARGS__)
+#define mirror_dbg_cq(cq, fmt, ...) \
+	ibdev_dbg((cq)->ibcq.device, "cq %s: " fmt, __func__, ##__VA_ARGS__)
+#define mirror_dbg_mr(mr, fmt, ...) \
+	ibdev_dbg((mr)->ibmr.device, "mr 0x%x %s: " fmt, (mr)->ibmr.lkey, \
+		  __func__, ##__VA_ARGS__)
+
+/**
+ * struct mirror_dev - one mirror device, bound to one Ethernet netdev
+ * @ib_dev: the ib_core device (must be first: ib_alloc_device)
+ * @list: entry in the module's device list (mirror_dev_lock)
+ * @ndev: the bound netdev; a reference is held until dealloc_driver
+ * @ndev_tracker: tracks that reference
+ * @qp_xa: QPN -> struct mirror_qp (allocation-cyclic, RCU lookups)
+ * @next_qpn: cursor of @qp_xa's cyclic allocation
+ * @mr_xa: key index -> struct mirror_mr
+ * @next_mr: cursor of @mr_xa's cyclic allocation
+ * @av_xa: ah_num -> struct mirror_av; IRQ-safe lock because kernel AHs
+ *	may be created and destroyed in atomic context
+ * @next_ah: cursor of @av_xa's cyclic allocation
+ * @num_pds: PDs allocated, against MIRROR_MAX_PD
+ * @num_cqs: CQs allocated, against MIRROR_MAX_CQ
+ * @wq: per-device workqueue of the QP engines (process context)
+ */
+struct mirror_dev {
+	struct ib_device ib_dev;
+	struct list_head list;
+	struct net_device *ndev;
+	netdevice_tracker ndev_tracker;
+	struct xarray qp_xa;
+	u32 next_qpn;
+	struct xarray mr_xa;
+	u32 next_mr;
+	struct xarray av_xa;
+	u32 next_ah;
+	atomic_t num_pds;
+	atomic_t num_cqs;
+	struct workqueue_struct *wq;
+};
+
+/**
+ * struct mirror_ucontext - per-process (per uverbs file) context
+ * @ibuc: the ib_core context
+ */
+struct mirror_ucontext {
+	struct ib_ucontext ibuc;
+};
+
+/**
+ * struct mirror_pd - protection domain
+ * @ibpd: the ib_core PD
+ */
+struct mirror_pd {
+	struct ib_pd ibpd;
+};
+
+/**
+ * struct mirror_mmap_entry - a queue buffer offered to mmap()
+ * @rdma: the ib_core entry (offset, size, refcount)
+ * @buf: vmalloc_user() buffer; freed by mmap_free once the entry is gone
+ */
+struct mirror_mmap_entry {
+	struct rdma_user_mmap_entry rdma;
+	void *buf;
+};
+
+/**
+ * struct mirror_queue - a ring in the layout of rdma_user_mirror.h
+ * @buf: start of the area: struct mirror_ring_hdr, then the slots
+ * @hdr: == @buf
+ * @num_slots: power of two
+ * @stride: bytes per slot, power of two
+ * @size: bytes of the area (page aligned)
+ * @mentry: mmap entry when the ring is shared with user space, else NULL
+ *
+ * The ring itself has no lock: the owner of the queue says which lock
+ * serialises its producer and its consumer.
+ */
+struct mirror_queue {
+	void *buf;
+	struct mirror_ring_hdr *hdr;
+	u32 num_slots;
+	u32 stride;
+	size_t size;
+	struct mirror_mmap_entry *mentry;
+};
+
+/**
+ * struct mirror_cq - completion queue
+ * @ibcq: the ib_core CQ
+ * @lock: serialises the producer side (completion writers), resize and,
+ *	for kernel CQs, the consumer side (poll_cq); taken with irqsave
+ * @queue: the CQE ring
+ * @notify: armed notification flags (IB_CQ_SOLICITED/NEXT_COMP); @lock
+ * @is_user: the ring is shared with user space
+ */
+struct mirror_cq {
+	struct ib_cq ibcq;
+	spinlock_t lock;
+	struct mirror_queue queue;
+	u32 notify;
+	bool is_user;
+};
+
+/* QP states, in the order of the verbs spec. */
+enum mirror_qp_state {
+	MIRROR_QPS_RESET,
+	MIRROR_QPS_INIT,
+	MIRROR_QPS_RTR,
+	MIRROR_QPS_RTS,
+	MIRROR_QPS_SQD,
+	MIRROR_QPS_SQE,
+	MIRROR_QPS_ERR,
+	MIRROR_QPS_COUNT,
+};
+
+/**
+ * struct mirror_qp - queue pair
+ * @ibqp: the ib_core QP
+ * @ref: lookups by QPN hold a reference
+ * @released: completed when @ref drops to zero
+ * @state_lock: protects @state and @attr (modify/query, and later the
+ *	engines reading them)
+ * @state: current state
+ * @attr: attributes as last set through modify_qp
+ * @sq_lock: serialises posting to @sq from kernel consumers
+ * @rq_lock: serialises posting to @rq from kernel consumers
+ * @sq: send ring
+ * @rq: receive ring (empty for QPs on an SRQ)
+ * @max_inline: granted inline payload bytes
+ * @sq_sig_all: every send WR completes (IB_SIGNAL_ALL_WR)
+ * @is_user: the rings are shared with user space
+ * @req_work: the requester, kicked by the doorbell
+ */
+struct mirror_qp {
+	struct ib_qp ibqp;
+	struct kref ref;
+	struct completion released;
+	struct mutex state_lock;
+	enum mirror_qp_state state;
+	struct ib_qp_attr attr;
+	spinlock_t sq_lock;
+	spinlock_t rq_lock;
+	struct mirror_queue sq;
+	struct mirror_queue rq;
+	u32 max_inline;
+	bool sq_sig_all;
+	bool is_user;
+	struct work_struct req_work;
+};
+
+/* How an MR maps addresses. */
+enum mirror_mr_type {
+	MIRROR_MR_DMA,		/* kernel: all of kernel memory */
+	MIRROR_MR_USER,		/* pinned user memory through ib_umem */
+};
+
+/**
+ * struct mirror_mr - memory region
+ * @ibmr: the ib_core MR
+ * @ref: lookups by key hold a reference
+ * @released: completed when @ref drops to zero
+ * @type: DMA or pinned user memory
+ * @umem: pinned pages of a user MR
+ * @index: key index (upper 24 bits of lkey/rkey)
+ * @iova: first address of the region
+ * @length: bytes
+ * @access: IB_ACCESS_* flags
+ */
+struct mirror_mr {
+	struct ib_mr ibmr;
+	struct kref ref;
+	struct completion released;
+	enum mirror_mr_type type;
+	struct ib_umem *umem;
+	u32 index;
+	u64 iova;
+	u64 length;
+	int access;
+};
+
+/**
+ * struct mirror_av - the address vector of an AH, as the data path reads it
+ * @attr: copy of the AH attributes (with resolved dmac)
+ * @rcu: frees the copy after concurrent RCU readers are done
+ *
+ * Lives apart from the AH so that a lookup by ah_num under RCU never
+ * touches memory ib_core has already freed.
+ */
+struct mirror_av {
+	struct rdma_ah_attr attr;
+	struct rcu_head rcu;
+};
+
+/**
+ * struct mirror_ah - address handle
+ * @ibah: the ib_core AH
+ * @av: the published address vector
+ * @ah_num: key of @av in the device's av_xa
+ */
+struct mirror_ah {
+	struct ib_ah ibah;
+	struct mirror_av *av;
+	u32 ah_num;
+};
+
+static inline struct mirror_dev *to_mirror_dev(struct ib_device *ibdev)
+{
+	return container_of(ibdev, struct mirror_dev, ib_dev);
+}
+
+static inline struct mirror_ucontext *to_mirror_uc(struct ib_ucontext *uc)
+{
+	return container_of(uc, struct mirror_ucontext, ibuc);
+}
+
+static inline struct mirror_pd *to_mirror_pd(struct ib_pd *pd)
+{
+	return container_of(pd, struct mirror_pd, ibpd);
+}
+
+static inline struct mirror_cq *to_mirror_cq(struct ib_cq *cq)
+{
+	return container_of(cq, struct mirror_cq, ibcq);
+}
+
+static inline struct mirror_qp *to_mirror_qp(struct ib_qp *qp)
+{
+	return container_of(qp, struct mirror_qp, ibqp);
+}
+
+static inline struct mirror_mr *to_mirror_mr(struct ib_mr *mr)
+{
+	return container_of(mr, struct mirror_mr, ibmr);
+}
+
+static inline struct mirror_ah *to_mirror_ah(struct ib_ah *ah)
+{
+	return container_of(ah, struct mirror_ah, ibah);
+}
+
+static inline struct mirror_mmap_entry *
+to_mirror_mentry(struct rdma_user_mmap_entry *e)
+{
+	return container_of(e, struct mirror_mmap_entry, rdma);
+}
+
+/* mirror_main.c: the module's device list */
+void mirror_dev_list_add(struct mirror_dev *dev);
+void mirror_dev_list_del(struct mirror_dev *dev);
+
+/* mirror_dev.c */
+int mirror_dev_add(const char *name, struct net_device *ndev);
+void mirror_dev_port_event(struct mirror_dev *dev, enum ib_event_type type);
+
+/* mirror_queue.c */
+int mirror_queue_init(struct mirror_queue *q, struct ib_udata *udata,
+		      u32 num_slots, u32 stride);
+void mirror_queue_destroy(struct mirror_queue *q);
+void mirror_queue_info(const struct mirror_queue *q,
+		       struct mirror_queue_info *info);
+void *mirror_queue_slot(const struct mirror_queue *q, u32 index);
+u32 mirror_queue_count(const struct mirror_queue *q);
+
+/* Callbacks of mirror_dev_ops, one file per object. */
+int mirror_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
+int mirror_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
+int mirror_alloc_ucontext(struct ib_ucontext *uc, struct ib_udata *udata);
+void mirror_dealloc_ucontext(struct ib_ucontext *uc);
+int mirror_mmap(struct ib_ucontext *uc, struct vm_area_struct *vma);
+void mirror_mmap_free(struct rdma_user_mmap_entry *entry);
+
+int mirror_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
+		     struct uverbs_attr_bundle *attrs);
+int mirror_destroy_cq(struct ib_cq *ibcq, struct ib_udata *udata);
+int mirror_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata);
+int mirror_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc);
+int mirror_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags);
+
+int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
+		     struct ib_udata *udata);
+int mirror_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
+		     struct ib_udata *udata);
+int mirror_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
+		    struct ib_qp_init_attr *init);
+int mirror_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata);
+int mirror_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
+		     const struct ib_send_wr **bad_wr);
+int mirror_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
+		     const struct ib_recv_wr **bad_wr);
+
+struct ib_mr *mirror_get_dma_mr(struct ib_pd *ibpd, int access);
+struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
+				 u64 iova, int access, struct ib_udata *udata);
+int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
+struct mirror_mr *mirror_mr_get(struct mirror_dev *dev, u32 key);
+void mirror_mr_put(struct mirror_mr *mr);
+
+int mirror_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
+		     struct ib_udata *udata);
+int mirror_destroy_ah(struct ib_ah *ibah, u32 flags);
+
+struct mirror_qp *mirror_qp_get(struct mirror_dev *dev, u32 qpn);
+void mirror_qp_put(struct mirror_qp *qp);
+
+#endif /* MIRROR_H */

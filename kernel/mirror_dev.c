@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mirror_dev.c - the ib_device: creation on a netdev, its ops table, device
+ * and port queries, user contexts, mmap of shared queues, and PDs.
+ */
+#include <linux/etherdevice.h>
+#include <linux/vmalloc.h>
+#include <net/addrconf.h>
+#include <rdma/ib_mad.h>
+#include <rdma/ib_cache.h>
+#include <rdma/uverbs_ioctl.h>
+
+#include "mirror.h"
+
+static int mirror_query_device(struct ib_device *ibdev,
+			       struct ib_device_attr *attr,
+			       struct ib_udata *udata)
+{
+	struct mirror_dev *dev = to_mirror_dev(ibdev);
+
+	if (udata && udata->inlen && !ib_is_udata_cleared(udata, 0, udata->inlen))
+		return -EINVAL;
+
+	memset(attr, 0, sizeof(*attr));
+	attr->fw_ver = 0;
+	attr->sys_image_guid = dev->ib_dev.node_guid;
+	attr->max_mr_size = MIRROR_MAX_MR_SIZE;
+	attr->page_size_cap = PAGE_SIZE;
+	attr->vendor_id = 0;
+	attr->vendor_part_id = 0;
+	attr->hw_ver = 0;
+	attr->max_qp = MIRROR_MAX_QP;
+	attr->max_qp_wr = MIRROR_MAX_QP_WR;
+	attr->device_cap_flags = IB_DEVICE_SYS_IMAGE_GUID |
+				 IB_DEVICE_PORT_ACTIVE_EVENT |
+				 IB_DEVICE_CHANGE_PHY_PORT;
+	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG;
+	attr->max_send_sge = MIRROR_MAX_SGE;
+	attr->max_recv_sge = MIRROR_MAX_SGE;
+	attr->max_sge_rd = MIRROR_MAX_SGE_RD;
+	attr->max_cq = MIRROR_MAX_CQ;
+	attr->max_cqe = MIRROR_MAX_CQE;
+	attr->max_mr = MIRROR_MAX_MR;
+	attr->max_pd = MIRROR_MAX_PD;
+	attr->max_qp_rd_atom = MIRROR_MAX_RD_ATOM;
+	attr->max_qp_init_rd_atom = MIRROR_MAX_RD_ATOM;
+	attr->max_res_rd_atom = MIRROR_MAX_RD_ATOM * MIRROR_MAX_QP;
+	/*
+	 * Atomics, SRQs and ODP are not claimed: the data path that would
+	 * serve them does not exist yet.
+	 */
+	attr->atomic_cap = IB_ATOMIC_NONE;
+	attr->max_ah = MIRROR_MAX_AH;
+	attr->max_pkeys = MIRROR_MAX_PKEYS;
+	attr->local_ca_ack_delay = MIRROR_LOCAL_ACK_DELAY;
+	attr->max_fast_reg_page_list_len = 0;
+	return 0;
+}
+
+static enum ib_mtu mirror_mtu_of(unsigned int netdev_mtu)
+{
+	if (netdev_mtu < 256 + MIRROR_ROCE_HEADROOM)
+		return IB_MTU_256;
+	if (netdev_mtu >= 4096 + MIRROR_ROCE_HEADROOM)
+		return IB_MTU_4096;
+	if (netdev_mtu >= 2048 + MIRROR_ROCE_HEADROOM)
+		return IB_MTU_2048;
+	if (netdev_mtu >= 1024 + MIRROR_ROCE_HEADROOM)
+		return IB_MTU_1024;
+	if (netdev_mtu >= 512 + MIRROR_ROCE_HEADROOM)
+		return IB_MTU_512;
+	return IB_MTU_256;
+}
+
+static int mirror_query_port(struct ib_device *ibdev, u32 port,
+			     struct ib_port_attr *attr)
+{
+	struct mirror_dev *dev = to_mirror_dev(ibdev);
+	struct net_device *ndev = dev->ndev;
+	bool up = netif_running(ndev) && netif_carrier_ok(ndev);
+
+	/* ib_core zeroes *attr before calling us. */
+	attr->state = up ? IB_PORT_ACTIVE : IB_PORT_DOWN;
+	attr->phys_state = up ? IB_PORT_PHYS_STATE_LINK_UP :
+				IB_PORT_PHYS_STATE_DISABLED;
+	attr->max_mtu = IB_MTU_4096;
+	attr->active_mtu = mirror_mtu_of(READ_ONCE(ndev->mtu));
+	attr->gid_tbl_len = MIRROR_GID_TBL_LEN;
+	attr->port_cap_flags = IB_PORT_CM_SUP | IB_PORT_REINIT_SUP |
+			       IB_PORT_VENDOR_CLASS_SUP;
+	attr->max_msg_sz = 1U << 31;
+	attr->pkey_tbl_len = MIRROR_MAX_PKEYS;
+	attr->lid = 0;
+	attr->sm_lid = 0;
+	attr->lmc = 0;
+	attr->max_vl_num = 1;
+	attr->sm_sl = 0;
+	attr->subnet_timeout = 0;
+	attr->init_type_reply = 0;
+	return ib_get_eth_speed(ibdev, port, &attr->active_speed,
+				&attr->active_width);
+}
+
+static int mirror_query_pkey(struct ib_device *ibdev, u32 port, u16 index,
+			     u16 *pkey)
+{
+	if (index >= MIRROR_MAX_PKEYS)
+		return -EINVAL;
+	*pkey = IB_DEFAULT_PKEY_FULL;
+	return 0;
+}
+
+static enum rdma_link_layer mirror_get_link_layer(struct ib_device *ibdev,
+						  u32 port)
+{
+	return IB_LINK_LAYER_ETHERNET;
+}
+
+static int mirror_get_port_immutable(struct ib_device *ibdev, u32 port,
+				     struct ib_port_immutable *imm)
+{
+	imm->pkey_tbl_len = MIRROR_MAX_PKEYS;
+	imm->gid_tbl_len = MIRROR_GID_TBL_LEN;
+	imm->core_cap_flags = RDMA_CORE_PORT_IBA_ROCE_UDP_ENCAP;
+	imm->max_mad_size = IB_MGMT_MAD_SIZE;
+	return 0;
+}
+
+static void mirror_get_dev_fw_str(struct ib_device *ibdev, char *str)
+{
+	snprintf(str, IB_FW_VERSION_NAME_MAX, "%s", MIRROR_FW_VERSION);
+}
+
+/**
+ * mirror_alloc_ucontext() - open a user context (one per uverbs file)
+ * @uc: the context ib_core allocated
+ * @udata: carries struct mirror_alloc_ucontext_resp back
+ *
+ * Return: 0 or a negative errno.
+ */
+int mirror_alloc_ucontext(struct ib_ucontext *uc, struct ib_udata *udata)
+{
+	struct mirror_alloc_ucontext_resp resp = {
+		.abi_version = MIRROR_UVERBS_ABI_VERSION,
+		.max_inline_data = MIRROR_MAX_INLINE,
+	};
+
+	if (!udata)
+		return 0;
+	return ib_copy_to_udata(udata, &resp, min(udata->outlen, sizeof(resp)));
+}
+
+/**
+ * mirror_dealloc_ucontext() - close a user context
+ * @uc: the context
+ */
+void mirror_dealloc_ucontext(struct ib_ucontext *uc)
+{
+}
+
+/**
+ * mirror_mmap() - map a shared queue offered through an mmap entry
+ * @uc: the caller's context
+ * @vma: the mapping; its offset names the entry
+ *
+ * The pages are inserted with remap_vmalloc_range(), which takes page
+ * references, so the mapping stays valid even after the queue is destroyed
+ * and its buffer freed.
+ *
+ * Return: 0 or a negative errno.
+ */
+int mirror_mmap(struct ib_ucontext *uc, struct vm_area_struct *vma)
+{
+	struct rdma_user_mmap_entry *entry;
+	int err;
+
+	entry = rdma_user_mmap_entry_get(uc, vma);
+	if (!entry)
+		return -EINVAL;
+	err = remap_vmalloc_range(vma, to_mirror_mentry(entry)->buf, 0);
+	rdma_user_mmap_entry_put(entry);
+	return err;
+}
+
+/**
+ * mirror_mmap_free() - free a queue buffer once its mmap entry is gone
+ * @entry: the entry
+ */
+void mirror_mmap_free(struct rdma_user_mmap_entry *entry)
+{
+	struct mirror_mmap_entry *me = to_mirror_mentry(entry);
+
+	vfree(me->buf);
+	kfree(me);
+}
+
+/**
+ * mirror_alloc_pd() - allocate a protection domain
+ * @ibpd: the PD ib_core allocated
+ * @udata: unused
+ *
+ * Return: 0, or -ENOMEM past MIRROR_MAX_PD.
+ */
+int mirror_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata)
+{
+	struct mirror_dev *dev = to_mirror_dev(ibpd->device);
+
+	if (atomic_inc_return(&dev->num_pds) > MIRROR_MAX_PD) {
+		atomic_dec(&dev->num_pds);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * mirror_dealloc_pd() - free a protection domain
+ * @ibpd: the PD (ib_core has checked nothing uses it)
+ * @udata: unused
+ *
+ * Return: 0.
+ */
+int mirror_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata)
+{
+	atomic_dec(&to_mirror_dev(ibpd->device)->num_pds);
+	return 0;
+}
+
+/**
+ * mirror_dev_port_event() - tell consumers the port changed state
+ * @dev: the device
+ * @type: IB_EVENT_PORT_ACTIVE or IB_EVENT_PORT_ERR
+ */
+void mirror_dev_port_event(struct mirror_dev *dev, enum ib_event_type type)
+{
+	struct ib_event ev = {
+		.device = &dev->ib_dev,
+		.element.port_num = 1,
+		.event = type,
+	};
+
+	ib_dispatch_event(&ev);
+}
+
+static void mirror_dealloc_driver(struct ib_device *ibdev)
+{
+	struct mirror_dev *dev = to_mirror_dev(ibdev);
+
+	mirror_dev_list_del(dev);
+	destroy_workqueue(dev->wq);
+	WARN_ON_ONCE(!xa_empty(&dev->qp_xa));
+	WARN_ON_ONCE(!xa_empty(&dev->mr_xa));
+	WARN_ON_ONCE(!xa_empty(&dev->av_xa));
+	xa_destroy(&dev->qp_xa);
+	xa_destroy(&dev->mr_xa);
+	xa_destroy(&dev->av_xa);
+	netdev_put(dev->ndev, &dev->ndev_tracker);
+}
+
+/* One table, callbacks in alphabetical order. */
+static const struct ib_device_ops mirror_dev_ops = {
+	.owner = THIS_MODULE,
+	.driver_id = RDMA_DRIVER_UNKNOWN,
+	.uverbs_abi_ver = MIRROR_UVERBS_ABI_VERSION,
+
+	.alloc_pd = mirror_alloc_pd,
+	.alloc_ucontext = mirror_alloc_ucontext,
+	.create_ah = mirror_create_ah,
+	.create_cq = mirror_create_cq,
+	.create_qp = mirror_create_qp,
+	.create_user_ah = mirror_create_ah,
+	.dealloc_driver = mirror_dealloc_driver,
+	.dealloc_pd = mirror_dealloc_pd,
+	.dealloc_ucontext = mirror_dealloc_ucontext,
+	.dereg_mr = mirror_dereg_mr,
+	.destroy_ah = mirror_destroy_ah,
+	.destroy_cq = mirror_destroy_cq,
+	.destroy_qp = mirror_destroy_qp,
+	.get_dev_fw_str = mirror_get_dev_fw_str,
+	.get_dma_mr = mirror_get_dma_mr,
+	.get_link_layer = mirror_get_link_layer,
+	.get_port_immutable = mirror_get_port_immutable,
+	.mmap = mirror_mmap,
+	.mmap_free = mirror_mmap_free,
+	.modify_qp = mirror_modify_qp,
+	.poll_cq = mirror_poll_cq,
+	.post_recv = mirror_post_recv,
+	.post_send = mirror_post_send,
+	.query_device = mirror_query_device,
+	.query_pkey = mirror_query_pkey,
+	.query_port = mirror_query_port,
+	.query_qp = mirror_query_qp,
+	.reg_user_mr = mirror_reg_user_mr,
+	.req_notify_cq = mirror_req_notify_cq,
+	.resize_cq = mirror_resize_cq,
+
+	INIT_RDMA_OBJ_SIZE(ib_ah, mirror_ah, ibah),
+	INIT_RDMA_OBJ_SIZE(ib_cq, mirror_cq, ibcq),
+	INIT_RDMA_OBJ_SIZE(ib_pd, mirror_pd, ibpd),
+	INIT_RDMA_OBJ_SIZE(ib_qp, mirror_qp, ibqp),
+	INIT_RDMA_OBJ_SIZE(ib_ucontext, mirror_ucontext, ibuc),
+};
+
+/**
+ * mirror_dev_add() - create and register a mirror device on a netdev
+ * @name: the ib device name asked for ("mirror0")
+ * @ndev: an Ethernet netdev
+ *
+ * Return: 0 or a negative errno.
+ */
+int mirror_dev_add(const char *name, struct net_device *ndev)
+{
+	struct mirror_dev *dev;
+	int err;
+
+	dev = ib_alloc_device(mirror_dev, ib_dev);
+	if (!dev)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&dev->list);
+	xa_init_flags(&dev->qp_xa, XA_FLAGS_ALLOC);
+	xa_init_flags(&dev->mr_xa, XA_FLAGS_ALLOC1);
+	xa_init_flags(&dev->av_xa, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);
+	dev->next_qpn = MIRROR_FIRST_QPN;
+	dev->ndev = ndev;
+	netdev_hold(ndev, &dev->ndev_tracker, GFP_KERNEL);
+
+	dev->wq = alloc_workqueue("%s", WQ_UNBOUND | WQ_MEM_RECLAIM, 0, name);
+	if (!dev->wq) {
+		err = -ENOMEM;
+		goto err_put_netdev;
+	}
+
+	dev->ib_dev.node_type = RDMA_NODE_IB_CA;
+	dev->ib_dev.phys_port_cnt = 1;
+	dev->ib_dev.num_comp_vectors = 1;
+	dev->ib_dev.local_dma_lkey = 0;
+	strscpy(dev->ib_dev.node_desc, "mirrorverbs",
+		sizeof(dev->ib_dev.node_desc));
+	addrconf_addr_eui48((unsigned char *)&dev->ib_dev.node_guid,
+			    ndev->dev_addr);
+	dev->ib_dev.uverbs_cmd_mask |=
+		BIT_ULL(IB_USER_VERBS_CMD_POST_SEND) |
+		BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ);
+	ib_set_device_ops(&dev->ib_dev, &mirror_dev_ops);
+
+	err = ib_device_set_netdev(&dev->ib_dev, ndev, 1);
+	if (err)
+		goto err_destroy_wq;
+
+	err = ib_register_device(&dev->ib_dev, name, NULL);
+	if (err)
+		goto err_destroy_wq;
+	mirror_dev_list_add(dev);
+	mirror_dbg(dev, "bound to %s\n", netdev_name(ndev));
+	return 0;
+
+err_destroy_wq:
+	destroy_workqueue(dev->wq);
+err_put_netdev:
+	netdev_put(ndev, &dev->ndev_tracker);
+	ib_dealloc_device(&dev->ib_dev);
+	return err;
+}

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mirror_main.c - module init/exit, "rdma link add ... type mirror", and the
+ * netdev notifier that ties each device's life to its netdev.
+ */
+#include <linux/module.h>
+#include <rdma/rdma_netlink.h>
+
+#include "mirror.h"
+
+MODULE_AUTHOR("The mirrorverbs authors");
+MODULE_DESCRIPTION("Software RoCEv2 device with HMM-mirrored memory regions");
+MODULE_LICENSE("GPL");
+MODULE_ALIAS_RDMA_LINK("mirror");
+
+/*
+ * mirror_dev_lock protects mirror_dev_list: every mirror device that is
+ * registered and not yet deallocated. Devices enter it once registered
+ * and leave it in dealloc_driver (or when module exit takes them).
+ */
+static DEFINE_MUTEX(mirror_dev_lock);
+static LIST_HEAD(mirror_dev_list);
+
+/**
+ * mirror_dev_list_add() - make a registered device known to the module
+ * @dev: the device
+ */
+void mirror_dev_list_add(struct mirror_dev *dev)
+{
+	mutex_lock(&mirror_dev_lock);
+	list_add_tail(&dev->list, &mirror_dev_list);
+	mutex_unlock(&mirror_dev_lock);
+}
+
+/**
+ * mirror_dev_list_del() - forget a device (idempotent)
+ * @dev: the device
+ */
+void mirror_dev_list_del(struct mirror_dev *dev)
+{
+	mutex_lock(&mirror_dev_lock);
+	list_del_init(&dev->list);
+	mutex_unlock(&mirror_dev_lock);
+}
+
+/* Finds our device on @ndev and takes an ib_device reference on it. */
+static struct mirror_dev *mirror_dev_get_by_netdev(struct net_device *ndev)
+{
+	struct mirror_dev *dev, *found = NULL;
+
+	mutex_lock(&mirror_dev_lock);
+	list_for_each_entry(dev, &mirror_dev_list, list) {
+		if (dev->ndev == ndev && ib_device_try_get(&dev->ib_dev)) {
+			found = dev;
+			break;
+		}
+	}
+	mutex_unlock(&mirror_dev_lock);
+	return found;
+}
+
+static bool mirror_netdev_taken(struct net_device *ndev)
+{
+	struct mirror_dev *dev;
+	bool taken = false;
+
+	mutex_lock(&mirror_dev_lock);
+	list_for_each_entry(dev, &mirror_dev_list, list)
+		taken |= dev->ndev == ndev;
+	mutex_unlock(&mirror_dev_lock);
+	return taken;
+}
+
+/* rdma link add NAME type mirror netdev IFACE */
+static int mirror_newlink(const char *name, struct net_device *ndev)
+{
+	if (ndev->type != ARPHRD_ETHER || (ndev->flags & IFF_LOOPBACK))
+		return -EINVAL;
+	if (mirror_netdev_taken(ndev))
+		return -EEXIST;
+	return mirror_dev_add(name, ndev);
+}
+
+static struct rdma_link_ops mirror_link_ops = {
+	.type = "mirror",
+	.newlink = mirror_newlink,
+};
+
+static int mirror_netdev_event(struct notifier_block *nb, unsigned long event,
+			       void *ptr)
+{
+	struct net_device *ndev = netdev_notifier_info_to_dev(ptr);
+	struct mirror_dev *dev = mirror_dev_get_by_netdev(ndev);
+
+	if (!dev)
+		return NOTIFY_DONE;
+
+	switch (event) {
+	case NETDEV_UNREGISTER:
+		ib_unregister_device_queued(&dev->ib_dev);
+		break;
+	case NETDEV_UP:
+	case NETDEV_DOWN:
+	case NETDEV_CHANGE:
+		mirror_dev_port_event(dev, netif_running(ndev) &&
+				      netif_carrier_ok(ndev) ?
+				      IB_EVENT_PORT_ACTIVE : IB_EVENT_PORT_ERR);
+		break;
+	default:
+		break;
+	}
+	ib_device_put(&dev->ib_dev);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block mirror_netdev_nb = {
+	.notifier_call = mirror_netdev_event,
+};
+
+static int __init mirror_init(void)
+{
+	int err;
+
+	err = register_netdevice_notifier(&mirror_netdev_nb);
+	if (err)
+		return err;
+	rdma_link_register(&mirror_link_ops);
+	pr_info("rdma_mirror: loaded\n");
+	return 0;
+}
+
+/*
+ * Unregisters every device of ours, one at a time. A device that another
+ * path (rdma link delete, netdev removal) is already unregistering is
+ * still on the list until its dealloc_driver runs; ib_unregister_device()
+ * then simply waits for that unregistration to finish.
+ */
+static void mirror_unregister_all(void)
+{
+	struct mirror_dev *dev;
+
+	mutex_lock(&mirror_dev_lock);
+	while ((dev = list_first_entry_or_null(&mirror_dev_list,
+					       struct mirror_dev, list))) {
+		list_del_init(&dev->list);
+		get_device(&dev->ib_dev.dev);
+		mutex_unlock(&mirror_dev_lock);
+		ib_unregister_device(&dev->ib_dev);
+		put_device(&dev->ib_dev.dev);
+		mutex_lock(&mirror_dev_lock);
+	}
+	mutex_unlock(&mirror_dev_lock);
+}
+
+static void __exit mirror_exit(void)
+{
+	/* No new links from here on, then none of ours left. */
+	rdma_link_unregister(&mirror_link_ops);
+	unregister_netdevice_notifier(&mirror_netdev_nb);
+	mirror_unregister_all();
+	pr_info("rdma_mirror: unloaded\n");
+}
+
+module_init(mirror_init);
+module_exit(mirror_exit);

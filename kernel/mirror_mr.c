@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mirror_mr.c - memory regions: the DMA MR of kernel consumers and pinned
+ * user MRs through ib_umem. Keys are (index << 8) | a random key byte; the
+ * index finds the MR in the device's mr_xa.
+ */
+#include <linux/random.h>
+
+#include "mirror.h"
+
+static void mirror_mr_release(struct kref *ref)
+{
+	complete(&container_of(ref, struct mirror_mr, ref)->released);
+}
+
+/**
+ * mirror_mr_get() - find an MR by lkey/rkey and take a reference
+ * @dev: the device
+ * @key: the full key; its key byte must match too
+ *
+ * Return: the MR, to be released with mirror_mr_put(), or NULL.
+ */
+struct mirror_mr *mirror_mr_get(struct mirror_dev *dev, u32 key)
+{
+	struct mirror_mr *mr;
+
+	rcu_read_lock();
+	mr = xa_load(&dev->mr_xa, key >> 8);
+	if (mr && (mr->ibmr.lkey != key || !kref_get_unless_zero(&mr->ref)))
+		mr = NULL;
+	rcu_read_unlock();
+	return mr;
+}
+
+/**
+ * mirror_mr_put() - drop a reference taken by mirror_mr_get()
+ * @mr: the MR
+ */
+void mirror_mr_put(struct mirror_mr *mr)
+{
+	kref_put(&mr->ref, mirror_mr_release);
+}
+
+/* Allocates an MR with a fresh key; it is published by mirror_mr_publish. */
+static struct mirror_mr *mirror_mr_alloc(struct mirror_dev *dev,
+					 struct ib_pd *ibpd, int access)
+{
+	struct mirror_mr *mr;
+	u32 index;
+	int err;
+
+	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
+	if (!mr)
+		return ERR_PTR(-ENOMEM);
+	/* A NULL entry reserves the index; lookups see nothing yet. */
+	err = xa_alloc_cyclic(&dev->mr_xa, &index, NULL,
+			      XA_LIMIT(1, MIRROR_MAX_MR - 1), &dev->next_mr,
+			      GFP_KERNEL);
+	if (err < 0) {
+		kfree(mr);
+		return ERR_PTR(err == -EBUSY ? -ENOMEM : err);
+	}
+	kref_init(&mr->ref);
+	init_completion(&mr->released);
+	mr->index = index;
+	mr->access = access;
+	mr->ibmr.lkey = (index << 8) | get_random_u8();
+	mr->ibmr.rkey = mr->ibmr.lkey;
+	mr->ibmr.pd = ibpd;
+	mr->ibmr.device = ibpd->device;
+	return mr;
+}
+
+static void mirror_mr_publish(struct mirror_dev *dev, struct mirror_mr *mr)
+{
+	xa_store(&dev->mr_xa, mr->index, mr, GFP_KERNEL);
+}
+
+/**
+ * mirror_get_dma_mr() - the MR kernel consumers use for kernel memory
+ * @ibpd: the PD
+ * @access: IB_ACCESS_* flags
+ *
+ * Return: the MR or an ERR_PTR.
+ */
+struct ib_mr *mirror_get_dma_mr(struct ib_pd *ibpd, int access)
+{
+	struct mirror_dev *dev = to_mirror_dev(ibpd->device);
+	struct mirror_mr *mr;
+
+	mr = mirror_mr_alloc(dev, ibpd, access);
+	if (IS_ERR(mr))
+		return ERR_CAST(mr);
+	mr->type = MIRROR_MR_DMA;
+	mr->iova = 0;
+	mr->length = U64_MAX;
+	mirror_mr_publish(dev, mr);
+	return &mr->ibmr;
+}
+
+/**
+ * mirror_reg_user_mr() - register (pin) user memory
+ * @ibpd: the PD
+ * @start: user virtual address
+ * @length: bytes
+ * @iova: the address the region is known by on the wire
+ * @access: IB_ACCESS_* flags (ib_core has checked their combination)
+ * @udata: unused
+ *
+ * Return: the MR, or ERR_PTR(-EINVAL) for an empty, overflowing or too
+ * large range, ERR_PTR(-EOPNOTSUPP) for ODP (not yet), ERR_PTR(-EFAULT)
+ * for memory that is not mapped with the needed permission.
+ */
+struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
+				 u64 iova, int access, struct ib_udata *udata)
+{
+	struct mirror_dev *dev = to_mirror_dev(ibpd->device);
+	struct ib_umem *umem;
+	struct mirror_mr *mr;
+	int err;
+
+	if (access & IB_ACCESS_ON_DEMAND)
+		return ERR_PTR(-EOPNOTSUPP);
+	if (!length || length > MIRROR_MAX_MR_SIZE || start + length < start ||
+	    iova + length < iova)
+		return ERR_PTR(-EINVAL);
+
+	umem = ib_umem_get(ibpd->device, start, length, access);
+	if (IS_ERR(umem))
+		return ERR_CAST(umem);
+
+	mr = mirror_mr_alloc(dev, ibpd, access);
+	if (IS_ERR(mr)) {
+		err = PTR_ERR(mr);
+		goto err_release_umem;
+	}
+	mr->type = MIRROR_MR_USER;
+	mr->umem = umem;
+	mr->iova = iova;
+	mr->length = length;
+	mr->ibmr.iova = iova;
+	mr->ibmr.length = length;
+	mirror_mr_publish(dev, mr);
+	mirror_dbg_mr(mr, "%llu bytes at 0x%llx\n", length, iova);
+	return &mr->ibmr;
+
+err_release_umem:
+	ib_umem_release(umem);
+	return ERR_PTR(err);
+}
+
+/**
+ * mirror_dereg_mr() - destroy an MR once nothing uses it any more
+ * @ibmr: the MR
+ * @udata: unused
+ *
+ * Return: 0.
+ */
+int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
+{
+	struct mirror_dev *dev = to_mirror_dev(ibmr->device);
+	struct mirror_mr *mr = to_mirror_mr(ibmr);
+
+	xa_erase(&dev->mr_xa, mr->index);
+	mirror_mr_put(mr);
+	wait_for_completion(&mr->released);
+	if (mr->umem)
+		ib_umem_release(mr->umem);
+	kfree_rcu_mightsleep(mr);
+	return 0;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mirror_param.h - the limits mirror devices advertise and enforce. One
+ * place, so query_device and every check agree.
+ */
+#ifndef MIRROR_PARAM_H
+#define MIRROR_PARAM_H
+
+#include <linux/sizes.h>
+
+enum mirror_limits {
+	MIRROR_MAX_QP		= 16384,
+	MIRROR_MAX_QP_WR	= 16384,
+	MIRROR_MAX_SGE		= 32,
+	MIRROR_MAX_SGE_RD	= 32,
+	MIRROR_MAX_INLINE	= 512,
+	MIRROR_MAX_CQ		= 16384,
+	MIRROR_MAX_CQE		= (1 << 15) - 1,
+	MIRROR_MAX_MR		= (1 << 20),	/* key index fits 24 bits */
+	MIRROR_MAX_PD		= (1 << 16),
+	MIRROR_MAX_AH		= (1 << 16),
+	MIRROR_MAX_RD_ATOM	= 128,
+	MIRROR_MAX_PKEYS	= 1,
+	MIRROR_GID_TBL_LEN	= 1024,
+	MIRROR_LOCAL_ACK_DELAY	= 15,
+	/* First QPN handed to RC/UC/UD QPs; 0 and 1 are QP0/QP1. */
+	MIRROR_FIRST_QPN	= 16,
+	MIRROR_MAX_QPN		= (1 << 24) - 1,
+	/*
+	 * Bytes a RoCEv2 packet needs around its payload: IPv6 (the larger IP
+	 * header) 40, UDP 8, BTH 12, the largest extension header (RETH 16)
+	 * and ICRC 4.
+	 */
+	MIRROR_ROCE_HEADROOM	= 40 + 8 + 12 + 16 + 4,
+};
+
+#define MIRROR_MAX_MR_SIZE	(1ULL << 40)
+#define MIRROR_FW_VERSION	"0.1.0"
+
+#endif /* MIRROR_PARAM_H */

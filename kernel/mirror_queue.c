@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mirror_queue.c - rings in the layout of rdma_user_mirror.h: a header with
+ * producer/consumer indices on separate cache lines, then power-of-two
+ * slots. A ring shared with user space is offered to mmap() through an
+ * rdma_user_mmap_entry that owns the buffer from then on.
+ */
+#include <linux/vmalloc.h>
+#include <rdma/uverbs_ioctl.h>
+
+#include "mirror.h"
+
+/**
+ * mirror_queue_init() - allocate a ring, shared with user space if @udata
+ * @q: the queue to set up
+ * @udata: the caller's udata, or NULL for a kernel-owned ring
+ * @num_slots: slots, a power of two
+ * @stride: bytes per slot, a power of two
+ *
+ * Return: 0 or a negative errno.
+ */
+int mirror_queue_init(struct mirror_queue *q, struct ib_udata *udata,
+		      u32 num_slots, u32 stride)
+{
+	struct mirror_ucontext *uc;
+	size_t size;
+	int err;
+
+	if (WARN_ON_ONCE(!is_power_of_2(num_slots) || !is_power_of_2(stride)))
+		return -EINVAL;
+	size = PAGE_ALIGN(MIRROR_RING_HDR_SIZE + (size_t)num_slots * stride);
+
+	memset(q, 0, sizeof(*q));
+	q->buf = vmalloc_user(size);	/* zeroed */
+	if (!q->buf)
+		return -ENOMEM;
+	q->hdr = q->buf;
+	q->num_slots = num_slots;
+	q->stride = stride;
+	q->size = size;
+	if (!udata)
+		return 0;
+
+	uc = rdma_udata_to_drv_context(udata, struct mirror_ucontext, ibuc);
+	q->mentry = kzalloc(sizeof(*q->mentry), GFP_KERNEL);
+	if (!q->mentry) {
+		err = -ENOMEM;
+		goto err_free_buf;
+	}
+	q->mentry->buf = q->buf;
+	err = rdma_user_mmap_entry_insert(&uc->ibuc, &q->mentry->rdma, size);
+	if (err)
+		goto err_free_entry;
+	return 0;
+
+err_free_entry:
+	kfree(q->mentry);
+	q->mentry = NULL;
+err_free_buf:
+	vfree(q->buf);
+	q->buf = NULL;
+	return err;
+}
+
+/**
+ * mirror_queue_destroy() - release a ring
+ * @q: the queue (may be empty)
+ *
+ * A shared ring's buffer is freed by mmap_free once ib_core drops the
+ * entry; pages already mapped by the process stay valid until munmap.
+ */
+void mirror_queue_destroy(struct mirror_queue *q)
+{
+	if (q->mentry)
+		rdma_user_mmap_entry_remove(&q->mentry->rdma);
+	else
+		vfree(q->buf);
+	memset(q, 0, sizeof(*q));
+}
+
+/**
+ * mirror_queue_info() - describe a ring for the provider
+ * @q: the queue
+ * @info: filled with offset, size and geometry (zero for an empty queue)
+ */
+void mirror_queue_info(const struct mirror_queue *q,
+		       struct mirror_queue_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	if (!q->buf)
+		return;
+	if (q->mentry)
+		info->mmap_offset = rdma_user_mmap_get_offset(&q->mentry->rdma);
+	info->mmap_size = q->size;
+	info->num_slots = q->num_slots;
+	info->stride = q->stride;
+}
+
+/**
+ * mirror_queue_slot() - address of the slot an index falls on
+ * @q: the queue
+ * @index: free-running index
+ *
+ * Return: the slot.
+ */
+void *mirror_queue_slot(const struct mirror_queue *q, u32 index)
+{
+	return q->buf + MIRROR_RING_HDR_SIZE +
+	       (size_t)(index & (q->num_slots - 1)) * q->stride;
+}
+
+/**
+ * mirror_queue_count() - entries between consumer and producer
+ * @q: the queue
+ *
+ * Reads both indices; a count over num_slots (only possible when user
+ * space scribbled on the header) is clamped to num_slots.
+ *
+ * Return: entries in the ring.
+ */
+u32 mirror_queue_count(const struct mirror_queue *q)
+{
+	u32 prod = smp_load_acquire(&q->hdr->producer);
+	u32 cons = smp_load_acquire(&q->hdr->consumer);
+
+	return min(prod - cons, q->num_slots);
+}

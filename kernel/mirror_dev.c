@@ -22,7 +22,7 @@ static int mirror_query_device(struct ib_device *ibdev,
 		return -EINVAL;
 
 	memset(attr, 0, sizeof(*attr));
-	attr->fw_ver = 0;
+	attr->fw_ver = MIRROR_FW_VERSION_RAW;
 	attr->sys_image_guid = dev->ib_dev.node_guid;
 	attr->max_mr_size = MIRROR_MAX_MR_SIZE;
 	attr->page_size_cap = PAGE_SIZE;

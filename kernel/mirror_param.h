@@ -36,5 +36,7 @@ enum mirror_limits {
 
 #define MIRROR_MAX_MR_SIZE	(1ULL << 40)
 #define MIRROR_FW_VERSION	"0.1.0"
+/* The same, as major << 32 | minor << 16 | patch for query_device. */
+#define MIRROR_FW_VERSION_RAW	((0ULL << 32) | (1ULL << 16) | 0ULL)
 
 #endif /* MIRROR_PARAM_H */

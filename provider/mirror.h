@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB */
+/* mirror.h - private structures of the mirror libibverbs provider. */
+#ifndef MIRROR_PROVIDER_H
+#define MIRROR_PROVIDER_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include "mirror_pabi.h"
+#include "mirror_ring.h"
+#include "rdma_user_mirror.h"
+
+/* rdma_mirror.ko registers as RDMA_DRIVER_UNKNOWN; every ioctl carries it. */
+#define MIRROR_DRIVER_ID	0
+#define MIRROR_IBDEV_PREFIX	"mirror"
+
+#ifndef container_of
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+/* A shared ring as mapped into this process. */
+struct mirror_ring {
+	void *map;
+	size_t map_size;
+	struct mirror_ring_hdr *hdr;
+	uint32_t num_slots;
+	uint32_t stride;
+};
+
+struct mirror_device {
+	struct verbs_device vdev;
+};
+
+struct mirror_context {
+	struct verbs_context vctx;
+	uint32_t max_inline;
+};
+
+/* lock serialises consumers of the ring (poll_cq) and resize. */
+struct mirror_cq {
+	struct verbs_cq vcq;
+	pthread_spinlock_t lock;
+	struct mirror_ring ring;
+};
+
+/* sq_lock serialises posters to sq; rq_lock posters to rq. */
+struct mirror_qp {
+	struct verbs_qp vqp;
+	pthread_spinlock_t sq_lock;
+	pthread_spinlock_t rq_lock;
+	struct mirror_ring sq;
+	struct mirror_ring rq;
+	uint32_t max_inline;
+	uint32_t max_send_sge;
+	uint32_t max_recv_sge;
+};
+
+struct mirror_ah {
+	struct ibv_ah ibah;
+	uint32_t ah_num;
+};
+
+/* Core responses with our udata appended, as the kernel writes them. */
+struct mirror_get_context_resp_full {
+	struct ib_uverbs_get_context_resp ibv_resp;
+	struct mirror_alloc_ucontext_resp drv;
+};
+
+struct mirror_create_cq_resp_full {
+	struct ib_uverbs_create_cq_resp ibv_resp;
+	struct mirror_create_cq_resp drv;
+};
+
+struct mirror_resize_cq_resp_full {
+	struct ib_uverbs_resize_cq_resp ibv_resp;
+	struct mirror_resize_cq_resp drv;
+};
+
+struct mirror_create_qp_resp_full {
+	struct ib_uverbs_create_qp_resp ibv_resp;
+	struct mirror_create_qp_resp drv;
+};
+
+struct mirror_create_ah_resp_full {
+	struct ib_uverbs_create_ah_resp ibv_resp;
+	struct mirror_create_ah_resp drv;
+};
+
+/* The kernel puts udata right after the core response. */
+_Static_assert(offsetof(struct mirror_create_cq_resp_full, drv) ==
+	       sizeof(struct ib_uverbs_create_cq_resp), "cq resp");
+_Static_assert(offsetof(struct mirror_resize_cq_resp_full, drv) ==
+	       sizeof(struct ib_uverbs_resize_cq_resp), "resize resp");
+_Static_assert(offsetof(struct mirror_create_qp_resp_full, drv) ==
+	       sizeof(struct ib_uverbs_create_qp_resp), "qp resp");
+_Static_assert(offsetof(struct mirror_create_ah_resp_full, drv) ==
+	       sizeof(struct ib_uverbs_create_ah_resp), "ah resp");
+_Static_assert(offsetof(struct mirror_get_context_resp_full, drv) ==
+	       sizeof(struct ib_uverbs_get_context_resp), "ctx resp");
+
+static inline struct mirror_context *to_mirror_ctx(struct ibv_context *c)
+{
+	return container_of(c, struct mirror_context, vctx.context);
+}
+
+static inline struct mirror_cq *to_mirror_cq(struct ibv_cq *cq)
+{
+	return container_of(cq, struct mirror_cq, vcq.cq);
+}
+
+static inline struct mirror_qp *to_mirror_qp(struct ibv_qp *qp)
+{
+	return container_of(qp, struct mirror_qp, vqp.qp);
+}
+
+static inline struct mirror_ah *to_mirror_ah(struct ibv_ah *ah)
+{
+	return container_of(ah, struct mirror_ah, ibah);
+}
+
+#endif /* MIRROR_PROVIDER_H */

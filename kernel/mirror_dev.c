@@ -342,19 +342,25 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 		BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ);
 	ib_set_device_ops(&dev->ib_dev, &mirror_dev_ops);
 
+	/*
+	 * From here on ib_dealloc_device() runs mirror_dealloc_driver(),
+	 * which undoes everything above: it is the only unwind path.
+	 */
 	err = ib_device_set_netdev(&dev->ib_dev, ndev, 1);
 	if (err)
-		goto err_destroy_wq;
+		goto err_dealloc;
 
 	err = ib_register_device(&dev->ib_dev, name, NULL);
 	if (err)
-		goto err_destroy_wq;
+		goto err_dealloc;
 	mirror_dev_list_add(dev);
 	mirror_dbg(dev, "bound to %s\n", netdev_name(ndev));
 	return 0;
 
-err_destroy_wq:
-	destroy_workqueue(dev->wq);
+err_dealloc:
+	ib_dealloc_device(&dev->ib_dev);
+	return err;
+
 err_put_netdev:
 	netdev_put(ndev, &dev->ndev_tracker);
 	ib_dealloc_device(&dev->ib_dev);

@@ -43,6 +43,11 @@ check_fails "link on a non-Ethernet netdev (lo) is refused" \
 	rdma link add mirror2 type mirror netdev lo
 check_fails "link on a missing netdev is refused" \
 	rdma link add mirror3 type mirror netdev nosuchdev0
+# ib_register_device() refuses a taken name: the unwind path of link add.
+check_fails "a second device named mirror0 is refused" \
+	rdma link add mirror0 type mirror netdev veth1
+check "the refused device left nothing behind" \
+	sh -c '[ "$(ls /sys/class/infiniband | grep -c mirror)" = 1 ]'
 check "link on the peer netdev works" rdma link add mirror1 type mirror netdev veth1
 both_exist() {
 	ibdev_exists mirror0 && ibdev_exists mirror1
@@ -74,5 +79,9 @@ else
 fi
 check "final unload with mirror0 present" rmmod rdma_mirror
 check "mirror0 gone after final unload" ibdev_gone mirror0
+
+# 6. No netdev reference is left behind: deleting veth0/veth1 completes at
+#    once (a leaked reference makes unregister_netdevice wait forever).
+check "veth pair deletes promptly after unload" timeout 15 ip link del veth0
 
 finish

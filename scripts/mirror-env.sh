@@ -6,7 +6,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The target kernel is chosen in one place: scripts/kernel-version.
 KVER=${MIRROR_KVER:-$(grep -v '^[[:space:]]*\(#\|$\)' "$REPO/scripts/kernel-version" | head -n1)}
 KDIR=${MIRROR_KDIR:-/usr/src/linux-headers-$KVER}
-CACHE=${MIRROR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mirrorverbs}
+CACHE=${MIRROR_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/mirrorverbs}
 BUILD=${MIRROR_BUILD:-$REPO/build}
 export REPO KVER KDIR CACHE BUILD
 

@@ -128,6 +128,7 @@ struct mirror_queue {
  * @queue: the CQE ring
  * @notify: armed notification flags (IB_CQ_SOLICITED/NEXT_COMP); @lock
  * @is_user: the ring is shared with user space
+ * @prod: our copy of the producer index (user space cannot change it); @lock
  */
 struct mirror_cq {
 	struct ib_cq ibcq;
@@ -135,6 +136,33 @@ struct mirror_cq {
 	struct mirror_queue queue;
 	u32 notify;
 	bool is_user;
+	u32 prod;
+};
+
+/**
+ * struct mirror_seg - part of a transfer: a checked MR range or a buffer
+ * @mr: the MR (a reference is held), or NULL for @kaddr
+ * @iova: first byte in @mr
+ * @len: bytes
+ * @kaddr: kernel buffer when @mr is NULL (inline data)
+ */
+struct mirror_seg {
+	struct mirror_mr *mr;
+	u64 iova;
+	u32 len;
+	void *kaddr;
+};
+
+/**
+ * struct mirror_segs - the memory one side of a transfer touches
+ * @seg: segments, in order
+ * @n: segments used
+ * @total: bytes in all segments
+ */
+struct mirror_segs {
+	struct mirror_seg seg[MIRROR_MAX_SGE];
+	u32 n;
+	u64 total;
 };
 
 /* QP states, in the order of the verbs spec. */
@@ -165,7 +193,18 @@ enum mirror_qp_state {
  * @max_inline: granted inline payload bytes
  * @sq_sig_all: every send WR completes (IB_SIGNAL_ALL_WR)
  * @is_user: the rings are shared with user space
- * @req_work: the requester, kicked by the doorbell
+ * @req_work: the requester, kicked by the doorbell (and after an RNR wait)
+ * @req_lock: the requester's side: @sq_cons, @wqe, @rnr_left; taken
+ *	before @resp_lock when both are needed
+ * @resp_lock: the responder's side: @rq_cons and the RQ ring's contents
+ * @sq_cons: our copy of the SQ consumer index
+ * @rq_cons: our copy of the RQ consumer index
+ * @wqe: the send WQE being executed, copied out of the ring
+ * @rnr_left: RNR retries left for the current WQE, or
+ *	MIRROR_RNR_NOT_STARTED; @req_lock
+ * @req_local: local memory of the WQE being executed; @req_lock
+ * @req_remote: remote memory of that WQE (at the destination); @req_lock
+ * @resp_recv: buffers of the receive being filled; @resp_lock
  */
 struct mirror_qp {
 	struct ib_qp ibqp;
@@ -181,8 +220,19 @@ struct mirror_qp {
 	u32 max_inline;
 	bool sq_sig_all;
 	bool is_user;
-	struct work_struct req_work;
+	struct delayed_work req_work;
+	struct mutex req_lock;
+	struct mutex resp_lock;
+	u32 sq_cons;
+	u32 rq_cons;
+	void *wqe;
+	u8 rnr_left;
+	struct mirror_segs req_local;
+	struct mirror_segs req_remote;
+	struct mirror_segs resp_recv;
 };
+
+#define MIRROR_RNR_NOT_STARTED	0xff
 
 /* How an MR maps addresses. */
 enum mirror_mr_type {
@@ -201,6 +251,9 @@ enum mirror_mr_type {
  * @iova: first address of the region
  * @length: bytes
  * @access: IB_ACCESS_* flags
+ * @pages: the pinned pages of a user MR, in order
+ * @npages: entries in @pages
+ * @page_offset: offset of @iova in pages[0]
  */
 struct mirror_mr {
 	struct ib_mr ibmr;
@@ -212,7 +265,11 @@ struct mirror_mr {
 	u64 iova;
 	u64 length;
 	int access;
+	struct page **pages;
+	unsigned long npages;
+	unsigned int page_offset;
 };
+
 
 /**
  * struct mirror_av - the address vector of an AH, as the data path reads it
@@ -287,6 +344,24 @@ void mirror_dev_list_del(struct mirror_dev *dev);
 /* mirror_dev.c */
 int mirror_dev_add(const char *name, struct net_device *ndev);
 void mirror_dev_port_event(struct mirror_dev *dev, enum ib_event_type type);
+
+/* mirror_mem.c: the memory-access abstraction */
+int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access);
+int mirror_segs_add(struct mirror_segs *segs, struct mirror_dev *dev,
+		    struct ib_pd *pd, u32 key, u64 iova, u32 len, int access);
+int mirror_segs_add_kbuf(struct mirror_segs *segs, void *buf, u32 len);
+void mirror_segs_put(struct mirror_segs *segs);
+int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
+		     struct mirror_segs *src, u64 len);
+int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len);
+
+/* mirror_cq.c: completions */
+int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,
+		   bool solicited);
+
+/* mirror_engine.c: requester and responder */
+void mirror_qp_req_work(struct work_struct *work);
+void mirror_qp_flush(struct mirror_qp *qp);
 
 /* mirror_queue.c */
 int mirror_queue_init(struct mirror_queue *q, struct ib_udata *udata,

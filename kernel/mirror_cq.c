@@ -131,6 +131,7 @@ int mirror_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 		       mirror_queue_slot(&cq->queue, cons + i),
 		       sizeof(struct mirror_cqe));
 	smp_store_release(&nq.hdr->producer, pending);
+	cq->prod = pending;
 	old = cq->queue;
 	cq->queue = nq;
 	ibcq->cqe = nq.num_slots - 1;
@@ -151,6 +152,50 @@ int mirror_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 err_destroy_new:
 	mirror_queue_destroy(&nq);
 	return err;
+}
+
+/**
+ * mirror_cq_post() - add a completion and notify the consumer if armed
+ * @cq: the CQ
+ * @cqe: the completion
+ * @solicited: the completion answers a solicited event
+ *
+ * Return: 0, or -ENOSPC when the CQ overflowed (an IB_EVENT_CQ_ERR is
+ * raised and the completion is lost, as the verbs spec has it).
+ */
+int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,
+		   bool solicited)
+{
+	struct mirror_queue *q = &cq->queue;
+	unsigned long flags;
+	bool notify;
+
+	spin_lock_irqsave(&cq->lock, flags);
+	if (cq->prod - smp_load_acquire(&q->hdr->consumer) >= q->num_slots) {
+		spin_unlock_irqrestore(&cq->lock, flags);
+		if (cq->ibcq.event_handler) {
+			struct ib_event ev = {
+				.device = cq->ibcq.device,
+				.element.cq = &cq->ibcq,
+				.event = IB_EVENT_CQ_ERR,
+			};
+
+			cq->ibcq.event_handler(&ev, cq->ibcq.cq_context);
+		}
+		return -ENOSPC;
+	}
+	memcpy(mirror_queue_slot(q, cq->prod), cqe, sizeof(*cqe));
+	cq->prod++;
+	smp_store_release(&q->hdr->producer, cq->prod);
+	notify = cq->notify == IB_CQ_NEXT_COMP ||
+		 (cq->notify == IB_CQ_SOLICITED && solicited);
+	if (notify)
+		cq->notify = 0;
+	spin_unlock_irqrestore(&cq->lock, flags);
+
+	if (notify && cq->ibcq.comp_handler)
+		cq->ibcq.comp_handler(&cq->ibcq, cq->ibcq.cq_context);
+	return 0;
 }
 
 /**

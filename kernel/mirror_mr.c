@@ -98,6 +98,25 @@ struct ib_mr *mirror_get_dma_mr(struct ib_pd *ibpd, int access)
 	return &mr->ibmr;
 }
 
+/* Remembers the pinned pages in order, for mirror_mem.c's lookups. */
+static int mirror_mr_collect_pages(struct mirror_mr *mr, struct ib_umem *umem)
+{
+	struct sg_page_iter iter;
+	unsigned long i = 0;
+
+	mr->npages = ib_umem_num_pages(umem);
+	mr->pages = kvcalloc(mr->npages, sizeof(*mr->pages), GFP_KERNEL);
+	if (!mr->pages)
+		return -ENOMEM;
+	for_each_sgtable_page(&umem->sgt_append.sgt, &iter, 0) {
+		if (WARN_ON_ONCE(i >= mr->npages))
+			break;
+		mr->pages[i++] = sg_page_iter_page(&iter);
+	}
+	mr->page_offset = ib_umem_offset(umem);
+	return 0;
+}
+
 /**
  * mirror_reg_user_mr() - register (pin) user memory
  * @ibpd: the PD
@@ -134,6 +153,9 @@ struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 		err = PTR_ERR(mr);
 		goto err_release_umem;
 	}
+	err = mirror_mr_collect_pages(mr, umem);
+	if (err)
+		goto err_free_mr;
 	mr->type = MIRROR_MR_USER;
 	mr->umem = umem;
 	mr->iova = iova;
@@ -144,6 +166,9 @@ struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 	mirror_dbg_mr(mr, "%llu bytes at 0x%llx\n", length, iova);
 	return &mr->ibmr;
 
+err_free_mr:
+	xa_erase(&dev->mr_xa, mr->index);
+	kfree(mr);
 err_release_umem:
 	ib_umem_release(umem);
 	return ERR_PTR(err);
@@ -164,6 +189,7 @@ int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 	xa_erase(&dev->mr_xa, mr->index);
 	mirror_mr_put(mr);
 	wait_for_completion(&mr->released);
+	kvfree(mr->pages);
 	if (mr->umem)
 		ib_umem_release(mr->umem);
 	kfree_rcu_mightsleep(mr);

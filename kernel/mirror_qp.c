@@ -71,35 +71,22 @@ void mirror_qp_put(struct mirror_qp *qp)
 	kref_put(&qp->ref, mirror_qp_release);
 }
 
-/*
- * The requester. The doorbell of a user QP queues this work; the engine
- * that drains the SQ ring arrives with the data path, so for now there is
- * nothing to do.
- */
-static void mirror_qp_req_work(struct work_struct *work)
-{
-}
-
-/*
- * Entering ERR flushes outstanding work requests with WR_FLUSH_ERR
- * completions. There are no engines yet that hold work requests, so there
- * is nothing to flush; the data path fills this in.
- */
-static void mirror_qp_flush(struct mirror_qp *qp)
-{
-	lockdep_assert_held(&qp->state_lock);
-}
-
 /* Entering RESET empties both rings: everything posted is dropped. */
 static void mirror_qp_reset_rings(struct mirror_qp *qp)
 {
 	lockdep_assert_held(&qp->state_lock);
-	if (qp->sq.buf)
-		smp_store_release(&qp->sq.hdr->consumer,
-				  READ_ONCE(qp->sq.hdr->producer));
-	if (qp->rq.buf)
-		smp_store_release(&qp->rq.hdr->consumer,
-				  READ_ONCE(qp->rq.hdr->producer));
+	mutex_lock(&qp->req_lock);
+	if (qp->sq.buf) {
+		qp->sq_cons = READ_ONCE(qp->sq.hdr->producer);
+		smp_store_release(&qp->sq.hdr->consumer, qp->sq_cons);
+	}
+	mutex_lock(&qp->resp_lock);
+	if (qp->rq.buf) {
+		qp->rq_cons = READ_ONCE(qp->rq.hdr->producer);
+		smp_store_release(&qp->rq.hdr->consumer, qp->rq_cons);
+	}
+	mutex_unlock(&qp->resp_lock);
+	mutex_unlock(&qp->req_lock);
 }
 
 static int mirror_qp_check_caps(struct ib_qp_init_attr *init)
@@ -223,17 +210,25 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	mutex_init(&qp->state_lock);
 	spin_lock_init(&qp->sq_lock);
 	spin_lock_init(&qp->rq_lock);
-	INIT_WORK(&qp->req_work, mirror_qp_req_work);
+	mutex_init(&qp->req_lock);
+	mutex_init(&qp->resp_lock);
+	INIT_DELAYED_WORK(&qp->req_work, mirror_qp_req_work);
 	qp->state = MIRROR_QPS_RESET;
+	qp->rnr_left = MIRROR_RNR_NOT_STARTED;
 	qp->is_user = !!udata;
 	qp->sq_sig_all = init->sq_sig_type == IB_SIGNAL_ALL_WR;
 
 	err = mirror_qp_init_rings(qp, init, udata);
 	if (err)
 		return err;
+	qp->wqe = kmalloc(qp->sq.stride, GFP_KERNEL);
+	if (!qp->wqe) {
+		err = -ENOMEM;
+		goto err_destroy_rings;
+	}
 	err = mirror_qp_alloc_qpn(dev, qp);
 	if (err)
-		goto err_destroy_rings;
+		goto err_free_wqe;
 
 	if (udata) {
 		mirror_queue_info(&qp->sq, &resp.sq);
@@ -252,6 +247,8 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 
 err_release_qpn:
 	xa_erase(&dev->qp_xa, ibqp->qp_num);
+err_free_wqe:
+	kfree(qp->wqe);
 err_destroy_rings:
 	mirror_queue_destroy(&qp->rq);
 	mirror_queue_destroy(&qp->sq);
@@ -383,13 +380,17 @@ int mirror_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 
 	mirror_qp_store_attr(qp, attr, mask);
 	if (next != cur) {
-		qp->state = (enum mirror_qp_state)next;
+		WRITE_ONCE(qp->state, (enum mirror_qp_state)next);
 		mirror_dbg_qp(qp, "%s -> %s\n", mirror_qp_state_names[cur],
 			      mirror_qp_state_names[next]);
 		if (next == IB_QPS_ERR)
 			mirror_qp_flush(qp);
 		else if (next == IB_QPS_RESET)
 			mirror_qp_reset_rings(qp);
+		else if (next == IB_QPS_RTS && qp->is_user)
+			/* WQEs may have been posted before RTS. */
+			queue_delayed_work(to_mirror_dev(ibqp->device)->wq,
+					   &qp->req_work, 0);
 	}
 	err = 0;
 out_unlock:
@@ -447,14 +448,18 @@ int mirror_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	xa_erase(&dev->qp_xa, ibqp->qp_num);
 	mirror_qp_put(qp);
 	wait_for_completion(&qp->released);
-	cancel_work_sync(&qp->req_work);
 
+	/* No lookup can find it now; stop its requester for good. */
 	mutex_lock(&qp->state_lock);
-	qp->state = MIRROR_QPS_ERR;
+	WRITE_ONCE(qp->state, MIRROR_QPS_ERR);
 	mutex_unlock(&qp->state_lock);
+	cancel_delayed_work_sync(&qp->req_work);
 
 	mirror_queue_destroy(&qp->rq);
 	mirror_queue_destroy(&qp->sq);
+	kfree(qp->wqe);
+	mutex_destroy(&qp->resp_lock);
+	mutex_destroy(&qp->req_lock);
 	mutex_destroy(&qp->state_lock);
 	return 0;
 }
@@ -531,7 +536,7 @@ int mirror_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 			*bad_wr = wr;
 			return -EINVAL;
 		}
-		queue_work(dev->wq, &qp->req_work);
+		queue_delayed_work(dev->wq, &qp->req_work, 0);
 		return 0;
 	}
 
@@ -548,7 +553,7 @@ int mirror_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 		}
 	}
 	spin_unlock_irqrestore(&qp->sq_lock, flags);
-	queue_work(dev->wq, &qp->req_work);
+	/* Kernel QPs (the GSI QP) get an engine with the network path. */
 	return err;
 }
 

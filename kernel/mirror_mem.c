@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mirror_mem.c - the one memory-access abstraction of the data path.
+ *
+ * Every copy the engines make goes through a segment list: each segment is
+ * "[iova, iova + len) of this MR, checked for this access" (or a kernel
+ * buffer, for inline data). mirror_seg_map() turns a position in a segment
+ * into a mapped address and the bytes left in that page; it is the single
+ * place that knows how an MR finds its pages. Pinned MRs look them up in
+ * the page array built at registration; ODP MRs will fault them in here
+ * (and may sleep, which is why the engines run in process context).
+ */
+#include <linux/highmem.h>
+
+#include "mirror.h"
+
+/**
+ * mirror_mr_check() - may @access touch [iova, iova + len) of @mr?
+ * @mr: the MR
+ * @iova: first byte
+ * @len: byte count (0 is always in range)
+ * @access: IB_ACCESS_* flags needed (0 for a local read)
+ *
+ * Return: 0, -EACCES when the MR lacks the access, -ERANGE when the range
+ * leaves the MR.
+ */
+int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access)
+{
+	if (access & ~mr->access)
+		return -EACCES;
+	if (!len)
+		return 0;
+	if (iova < mr->iova || iova + len < iova ||
+	    iova + len > mr->iova + mr->length)
+		return -ERANGE;
+	return 0;
+}
+
+/* Maps the page holding @iova of @mr; *chunk gets the bytes left in it. */
+static void *mirror_mr_map(struct mirror_mr *mr, u64 iova, u32 *chunk)
+{
+	u64 off;
+
+	if (mr->type == MIRROR_MR_DMA) {
+		/* Kernel consumers hand us kernel virtual addresses. */
+		*chunk = PAGE_SIZE - offset_in_page(iova);
+		return (void *)(uintptr_t)iova;
+	}
+	off = iova - mr->iova + mr->page_offset;
+	*chunk = PAGE_SIZE - offset_in_page(off);
+	return kmap_local_page(mr->pages[off >> PAGE_SHIFT]) +
+	       offset_in_page(off);
+}
+
+static void mirror_mr_unmap(struct mirror_mr *mr, void *addr)
+{
+	if (mr->type != MIRROR_MR_DMA)
+		kunmap_local(addr);
+}
+
+/**
+ * mirror_segs_add() - append "[iova, iova + len) of the MR named by key"
+ * @segs: the list
+ * @dev: the device
+ * @pd: the PD the MR must belong to
+ * @key: lkey or rkey
+ * @iova: first byte
+ * @len: bytes
+ * @access: access needed
+ *
+ * Takes a reference on the MR, dropped by mirror_segs_put().
+ *
+ * Return: 0, -EINVAL for an unknown key or another PD's MR, -EACCES or
+ * -ERANGE as mirror_mr_check(), -E2BIG when the list is full.
+ */
+int mirror_segs_add(struct mirror_segs *segs, struct mirror_dev *dev,
+		    struct ib_pd *pd, u32 key, u64 iova, u32 len, int access)
+{
+	struct mirror_seg *s;
+	struct mirror_mr *mr;
+	int err;
+
+	if (segs->n >= ARRAY_SIZE(segs->seg))
+		return -E2BIG;
+	if (!len)
+		return 0;
+	mr = mirror_mr_get(dev, key);
+	if (!mr)
+		return -EINVAL;
+	if (mr->ibmr.pd != pd) {
+		mirror_mr_put(mr);
+		return -EINVAL;
+	}
+	err = mirror_mr_check(mr, iova, len, access);
+	if (err) {
+		mirror_mr_put(mr);
+		return err;
+	}
+	s = &segs->seg[segs->n++];
+	s->mr = mr;
+	s->iova = iova;
+	s->len = len;
+	s->kaddr = NULL;
+	segs->total += len;
+	return 0;
+}
+
+/**
+ * mirror_segs_add_kbuf() - append a kernel buffer (inline data)
+ * @segs: the list
+ * @buf: the buffer
+ * @len: bytes
+ *
+ * Return: 0 or -E2BIG.
+ */
+int mirror_segs_add_kbuf(struct mirror_segs *segs, void *buf, u32 len)
+{
+	struct mirror_seg *s;
+
+	if (segs->n >= ARRAY_SIZE(segs->seg))
+		return -E2BIG;
+	if (!len)
+		return 0;
+	s = &segs->seg[segs->n++];
+	s->mr = NULL;
+	s->kaddr = buf;
+	s->iova = 0;
+	s->len = len;
+	segs->total += len;
+	return 0;
+}
+
+/**
+ * mirror_segs_put() - drop the MR references of a list and empty it
+ * @segs: the list
+ */
+void mirror_segs_put(struct mirror_segs *segs)
+{
+	u32 i;
+
+	for (i = 0; i < segs->n; i++)
+		if (segs->seg[i].mr)
+			mirror_mr_put(segs->seg[i].mr);
+	segs->n = 0;
+	segs->total = 0;
+}
+
+/* Maps position @off of segment @s; *chunk gets the contiguous bytes. */
+static void *mirror_seg_map(struct mirror_seg *s, u32 off, u32 *chunk)
+{
+	void *addr;
+
+	if (!s->mr) {
+		*chunk = s->len - off;
+		return s->kaddr + off;
+	}
+	addr = mirror_mr_map(s->mr, s->iova + off, chunk);
+	*chunk = min(*chunk, s->len - off);
+	return addr;
+}
+
+static void mirror_seg_unmap(struct mirror_seg *s, void *addr)
+{
+	if (s->mr)
+		mirror_mr_unmap(s->mr, addr);
+}
+
+/**
+ * mirror_segs_copy() - copy @len bytes from @src into @dst at @dst_off
+ * @dst: destination list (its total must be at least @dst_off + @len)
+ * @dst_off: where in @dst the bytes go
+ * @src: source list (its total must be at least @len)
+ * @len: bytes
+ *
+ * Return: 0, or -EINVAL when a list is too short.
+ */
+int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
+		     struct mirror_segs *src, u64 len)
+{
+	u32 di = 0, doff = 0, si = 0, soff = 0;
+
+	if (dst->total < dst_off + len || src->total < len)
+		return -EINVAL;
+	while (dst_off) {
+		u32 n = min_t(u64, dst->seg[di].len - doff, dst_off);
+
+		dst_off -= n;
+		doff += n;
+		if (doff == dst->seg[di].len) {
+			di++;
+			doff = 0;
+		}
+	}
+	while (len) {
+		struct mirror_seg *d = &dst->seg[di], *s = &src->seg[si];
+		u32 dchunk, schunk, n;
+		void *daddr, *saddr;
+
+		daddr = mirror_seg_map(d, doff, &dchunk);
+		saddr = mirror_seg_map(s, soff, &schunk);
+		n = min3((u64)dchunk, (u64)schunk, len);
+		memcpy(daddr, saddr, n);
+		mirror_seg_unmap(s, saddr);
+		mirror_seg_unmap(d, daddr);
+		len -= n;
+		doff += n;
+		soff += n;
+		if (doff == d->len) {
+			di++;
+			doff = 0;
+		}
+		if (soff == s->len) {
+			si++;
+			soff = 0;
+		}
+	}
+	return 0;
+}
+
+/**
+ * mirror_segs_write_kbuf() - copy a kernel buffer to the start of a list
+ * @dst: destination list
+ * @buf: source bytes
+ * @len: bytes
+ *
+ * Return: 0 or -EINVAL when @dst is shorter than @len.
+ */
+int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len)
+{
+	struct mirror_segs src = {};
+
+	mirror_segs_add_kbuf(&src, buf, len);
+	return mirror_segs_copy(dst, 0, &src, len);
+}

@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# rdma-core's ibv_*_pingpong between two processes on mirror0 (same-device
+# traffic), with data checks (-c) and with completion events (-e).
+set -u
+. "$(dirname "$0")/lib.sh"
+
+# The IPv4 RoCEv2 GID of mirror0 (10.11.0.1).
+GIDX=$(for f in /sys/class/infiniband/mirror0/ports/1/gids/*; do
+	[ "$(cat "$f")" = "0000:0000:0000:0000:0000:ffff:0a0b:0001" ] && basename "$f"
+done | head -n1)
+
+pingpong() {
+	local tool=$1 srv cli
+	shift
+	"$tool" -d mirror0 -g "$GIDX" "$@" >/tmp/srv.log 2>&1 &
+	srv=$!
+	sleep 0.5
+	timeout 60 "$tool" -d mirror0 -g "$GIDX" "$@" localhost >/tmp/cli.log 2>&1
+	cli=$?
+	wait "$srv"
+	local s=$?
+	if [ "$cli" -ne 0 ] || [ "$s" -ne 0 ]; then
+		echo "--- client:"; cat /tmp/cli.log; echo "--- server:"; cat /tmp/srv.log
+		return 1
+	fi
+	grep -h "iters in" /tmp/cli.log | sed 's/^/    # /'
+}
+
+check "found the IPv4 GID index" test -n "$GIDX"
+for t in rc uc ud; do
+	check "ibv_${t}_pingpong" pingpong "ibv_${t}_pingpong" -n 500
+	check "ibv_${t}_pingpong with events" pingpong "ibv_${t}_pingpong" -n 200 -e
+done
+check "ibv_rc_pingpong with data check" pingpong ibv_rc_pingpong -n 200 -c
+check "ibv_rc_pingpong 64 KiB messages" pingpong ibv_rc_pingpong -n 100 -s 65536
+check "ibv_uc_pingpong with data check" pingpong ibv_uc_pingpong -n 200 -c
+check "ibv_ud_pingpong with data check" pingpong ibv_ud_pingpong -n 200 -c
+
+finish

@@ -270,7 +270,6 @@ struct mirror_mr {
 	unsigned int page_offset;
 };
 
-
 /**
  * struct mirror_av - the address vector of an AH, as the data path reads it
  * @attr: copy of the AH attributes (with resolved dmac)
@@ -361,6 +360,7 @@ int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,
 
 /* mirror_engine.c: requester and responder */
 void mirror_qp_req_work(struct work_struct *work);
+void mirror_qp_requester(struct mirror_qp *qp);
 void mirror_qp_flush(struct mirror_qp *qp);
 
 /* mirror_queue.c */

@@ -44,8 +44,9 @@ int mirror_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
 	av->attr = *attr;
 	av->attr.grh.sgid_attr = NULL;	/* the AH's reference is ib_core's */
 
+	/* A NULL entry reserves ah_num; lookups see nothing until the store. */
 	xa_lock_irqsave(&dev->av_xa, flags);
-	err = __xa_alloc_cyclic(&dev->av_xa, &ah->ah_num, av,
+	err = __xa_alloc_cyclic(&dev->av_xa, &ah->ah_num, NULL,
 				XA_LIMIT(1, MIRROR_MAX_AH), &dev->next_ah,
 				gfp);
 	xa_unlock_irqrestore(&dev->av_xa, flags);
@@ -59,12 +60,19 @@ int mirror_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
 		resp.ah_num = ah->ah_num;
 		err = ib_copy_to_udata(udata, &resp, sizeof(resp));
 		if (err)
-			goto err_erase;
+			goto err_release_num;
 	}
+
+	/* Complete: publish (the reserved slot needs no allocation). */
+	xa_lock_irqsave(&dev->av_xa, flags);
+	__xa_store(&dev->av_xa, ah->ah_num, av, gfp);
+	xa_unlock_irqrestore(&dev->av_xa, flags);
 	return 0;
 
-err_erase:
-	xa_erase_irq(&dev->av_xa, ah->ah_num);
+err_release_num:
+	xa_lock_irqsave(&dev->av_xa, flags);
+	__xa_erase(&dev->av_xa, ah->ah_num);
+	xa_unlock_irqrestore(&dev->av_xa, flags);
 err_free_av:
 	kfree(av);
 	return err;

@@ -198,6 +198,60 @@ int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,
 	return 0;
 }
 
+/*
+ * CQEs carry the user ABI's numeric IBV_WC_* flags (rdma_user_mirror.h);
+ * two of them sit on other bits than the kernel's IB_WC_* flags.
+ */
+enum {
+	MIRROR_CQE_F_GRH	= 1 << 0,	/* IBV_WC_GRH */
+	MIRROR_CQE_F_WITH_IMM	= 1 << 1,	/* IBV_WC_WITH_IMM */
+	MIRROR_CQE_F_IP_CSUM_OK	= 1 << 2,	/* IBV_WC_IP_CSUM_OK */
+	MIRROR_CQE_F_WITH_INV	= 1 << 3,	/* IBV_WC_WITH_INV */
+};
+
+/* Fills a kernel work completion from a CQE; cq->lock is held. */
+static void mirror_cqe_to_wc(struct mirror_cq *cq, const struct mirror_cqe *e,
+			     struct ib_wc *w)
+{
+	struct mirror_dev *dev = to_mirror_dev(cq->ibcq.device);
+	struct mirror_qp *qp;
+
+	memset(w, 0, sizeof(*w));
+	w->wr_id = e->wr_id;
+	w->status = e->status;
+	w->opcode = e->opcode;
+	w->vendor_err = e->vendor_err;
+	w->byte_len = e->byte_len;
+	w->ex.imm_data = (__force __be32)e->imm_data;
+	/*
+	 * Kernel consumers (ib_mad) read wc->qp. The QP is theirs and cannot
+	 * be destroyed while they poll its completions, so the pointer stays
+	 * valid for them; RCU only guards the lookup itself.
+	 */
+	rcu_read_lock();
+	qp = xa_load(&dev->qp_xa, e->qp_num);
+	w->qp = qp ? &qp->ibqp : NULL;
+	rcu_read_unlock();
+	w->src_qp = e->src_qp;
+	if (e->wc_flags & MIRROR_CQE_F_GRH)
+		w->wc_flags |= IB_WC_GRH;
+	if (e->wc_flags & MIRROR_CQE_F_WITH_IMM)
+		w->wc_flags |= IB_WC_WITH_IMM;
+	if (e->wc_flags & MIRROR_CQE_F_IP_CSUM_OK)
+		w->wc_flags |= IB_WC_IP_CSUM_OK;
+	if (e->wc_flags & MIRROR_CQE_F_WITH_INV)
+		w->wc_flags |= IB_WC_WITH_INVALIDATE;
+	if (e->network_hdr_type) {
+		w->network_hdr_type = e->network_hdr_type - 1;
+		w->wc_flags |= IB_WC_WITH_NETWORK_HDR_TYPE;
+	}
+	w->pkey_index = e->pkey_index;
+	w->slid = e->slid;
+	w->sl = e->sl;
+	w->dlid_path_bits = e->dlid_path_bits;
+	w->port_num = 1;
+}
+
 /**
  * mirror_poll_cq() - take completions from a kernel consumer's CQ
  * @ibcq: the CQ
@@ -216,22 +270,8 @@ int mirror_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc)
 	spin_lock_irqsave(&cq->lock, flags);
 	while (n < num && mirror_queue_count(q)) {
 		u32 cons = q->hdr->consumer;
-		struct mirror_cqe *e = mirror_queue_slot(q, cons);
-		struct ib_wc *w = &wc[n++];
 
-		memset(w, 0, sizeof(*w));
-		w->wr_id = e->wr_id;
-		w->status = e->status;
-		w->opcode = e->opcode;
-		w->vendor_err = e->vendor_err;
-		w->byte_len = e->byte_len;
-		w->ex.imm_data = (__force __be32)e->imm_data;
-		w->qp = NULL;	/* looked up by the engines in a later slice */
-		w->src_qp = e->src_qp;
-		w->wc_flags = e->wc_flags;
-		w->pkey_index = e->pkey_index;
-		w->sl = e->sl;
-		w->port_num = 1;
+		mirror_cqe_to_wc(cq, mirror_queue_slot(q, cons), &wc[n++]);
 		smp_store_release(&q->hdr->consumer, cons + 1);
 	}
 	spin_unlock_irqrestore(&cq->lock, flags);

@@ -545,17 +545,28 @@ static bool mirror_req_one(struct mirror_req_ctx *c)
 }
 
 /**
- * mirror_qp_req_work() - the requester of a user QP
+ * mirror_qp_req_work() - the requester, run from the QP's work item
  * @work: the QP's req_work
+ */
+void mirror_qp_req_work(struct work_struct *work)
+{
+	mirror_qp_requester(container_of(to_delayed_work(work),
+					 struct mirror_qp, req_work));
+}
+
+/**
+ * mirror_qp_requester() - the requester of a user QP
+ * @qp: the QP
+ *
+ * Runs in process context: from the doorbell system call of the posting
+ * process, or from the QP's work item (after an RNR wait, or on RTS).
  *
  * Drains the SQ ring while the QP is in RTS. A failed WQE completes with
  * its error and moves the QP to ERR, which flushes the rest; in ERR, every
  * doorbell flushes what was posted since (receives included).
  */
-void mirror_qp_req_work(struct work_struct *work)
+void mirror_qp_requester(struct mirror_qp *qp)
 {
-	struct mirror_qp *qp = container_of(to_delayed_work(work),
-					    struct mirror_qp, req_work);
 	struct mirror_qp *dest_err = NULL;
 	bool qp_err = false;
 

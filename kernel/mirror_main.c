@@ -21,15 +21,36 @@ MODULE_ALIAS_RDMA_LINK("mirror");
 static DEFINE_MUTEX(mirror_dev_lock);
 static LIST_HEAD(mirror_dev_list);
 
+/*
+ * mirror_link_lock serialises newlink, so that the "one device per netdev"
+ * check and the creation it guards are one step. Only newlink takes it; it
+ * is never held together with rtnl_lock by us, nor taken under
+ * mirror_dev_lock (the netdev notifier, which runs under rtnl, does not
+ * take it).
+ */
+static DEFINE_MUTEX(mirror_link_lock);
+
 /**
  * mirror_dev_list_add() - make a registered device known to the module
  * @dev: the device
+ *
+ * From here on the netdev notifier sees @dev. A NETDEV_UNREGISTER of its
+ * netdev that ran before that is caught here: the netdev's reg_state has
+ * left NETREG_REGISTERED before the notifier chain runs, and the notifier
+ * takes mirror_dev_lock, so either it finds @dev on the list or we see the
+ * new reg_state. Without this the device would keep its netdev reference
+ * and the netdev's unregistration would wait forever.
  */
 void mirror_dev_list_add(struct mirror_dev *dev)
 {
+	bool gone;
+
 	mutex_lock(&mirror_dev_lock);
 	list_add_tail(&dev->list, &mirror_dev_list);
+	gone = READ_ONCE(dev->ndev->reg_state) != NETREG_REGISTERED;
 	mutex_unlock(&mirror_dev_lock);
+	if (gone)
+		ib_unregister_device_queued(&dev->ib_dev);
 }
 
 /**
@@ -74,11 +95,17 @@ static bool mirror_netdev_taken(struct net_device *ndev)
 /* rdma link add NAME type mirror netdev IFACE */
 static int mirror_newlink(const char *name, struct net_device *ndev)
 {
+	int err;
+
 	if (ndev->type != ARPHRD_ETHER || (ndev->flags & IFF_LOOPBACK))
 		return -EINVAL;
+	mutex_lock(&mirror_link_lock);
 	if (mirror_netdev_taken(ndev))
-		return -EEXIST;
-	return mirror_dev_add(name, ndev);
+		err = -EEXIST;
+	else
+		err = mirror_dev_add(name, ndev);
+	mutex_unlock(&mirror_link_lock);
+	return err;
 }
 
 static struct rdma_link_ops mirror_link_ops = {

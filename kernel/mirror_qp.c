@@ -435,8 +435,8 @@ int mirror_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
  * @ibqp: the QP
  * @udata: unused
  *
- * Unpublishes the QP, waits for every reference taken by a lookup and
- * for its work to finish, then frees its rings.
+ * Unpublishes the QP, waits for RCU readers and for every reference
+ * taken by a lookup, then for its work to finish, and frees its rings.
  *
  * Return: 0.
  */
@@ -446,6 +446,13 @@ int mirror_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	struct mirror_qp *qp = to_mirror_qp(ibqp);
 
 	xa_erase(&dev->qp_xa, ibqp->qp_num);
+	/*
+	 * ib_core frees the QP with kfree() as soon as we return, without an
+	 * RCU grace period. A lookup that loaded the pointer just before the
+	 * erase may still be about to call kref_get_unless_zero() on it:
+	 * wait until every such reader has left its RCU section.
+	 */
+	synchronize_rcu();
 	mirror_qp_put(qp);
 	wait_for_completion(&qp->released);
 
@@ -526,7 +533,6 @@ static int mirror_post_one_send(struct mirror_qp *qp,
 int mirror_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 		     const struct ib_send_wr **bad_wr)
 {
-	struct mirror_dev *dev = to_mirror_dev(ibqp->device);
 	struct mirror_qp *qp = to_mirror_qp(ibqp);
 	unsigned long flags;
 	int err = 0;
@@ -536,7 +542,13 @@ int mirror_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 			*bad_wr = wr;
 			return -EINVAL;
 		}
-		queue_delayed_work(dev->wq, &qp->req_work, 0);
+		/*
+		 * The doorbell is a system call, so process context: run the
+		 * requester right here, unless its work item is due (an RNR
+		 * wait), which then keeps the pace.
+		 */
+		if (!delayed_work_pending(&qp->req_work))
+			mirror_qp_requester(qp);
 		return 0;
 	}
 

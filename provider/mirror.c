@@ -17,24 +17,18 @@
 
 #include "mirror.h"
 
-static inline uint32_t ring_load(const uint32_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static inline void ring_store(uint32_t *p, uint32_t v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-/* Maps a ring the kernel described; -errno on failure. */
+/*
+ * Maps a ring the kernel described, whose slots must hold @min_stride
+ * bytes; -errno on failure.
+ */
 static int mirror_ring_map(struct mirror_ring *r, int cmd_fd,
-			   const struct mirror_queue_info *info)
+			   const struct mirror_queue_info *info,
+			   uint32_t min_stride)
 {
 	memset(r, 0, sizeof(*r));
 	if (!info->mmap_size)
 		return 0;	/* no such queue (e.g. an RQ on an SRQ) */
-	if (!mirror_ring_geometry_ok(info->num_slots, info->stride,
+	if (!mirror_ring_geometry_ok(info->num_slots, info->stride, min_stride,
 				     info->mmap_size))
 		return -EINVAL;
 	r->map = mmap(NULL, info->mmap_size, PROT_READ | PROT_WRITE,
@@ -59,8 +53,7 @@ static void mirror_ring_unmap(struct mirror_ring *r)
 
 static void *mirror_ring_slot(const struct mirror_ring *r, uint32_t idx)
 {
-	return (uint8_t *)r->map +
-	       mirror_ring_slot_offset(idx, r->num_slots, r->stride);
+	return mirror_ring_slot_addr(r->map, idx, r->num_slots, r->stride);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -184,7 +177,8 @@ static struct ibv_cq *mirror_create_cq(struct ibv_context *ctx, int cqe,
 		errno = ret;
 		return NULL;
 	}
-	ret = mirror_ring_map(&cq->ring, ctx->cmd_fd, &resp.drv.cq);
+	ret = mirror_ring_map(&cq->ring, ctx->cmd_fd, &resp.drv.cq,
+			      sizeof(struct mirror_cqe));
 	if (ret || !cq->ring.map) {
 		ibv_cmd_destroy_cq(&cq->vcq.cq);
 		free(cq);
@@ -222,7 +216,8 @@ static int mirror_resize_cq(struct ibv_cq *ibcq, int cqe)
 				sizeof(resp));
 	if (ret)
 		goto out;
-	ret = -mirror_ring_map(&nring, ibcq->context->cmd_fd, &resp.drv.cq);
+	ret = -mirror_ring_map(&nring, ibcq->context->cmd_fd, &resp.drv.cq,
+			       sizeof(struct mirror_cqe));
 	if (ret)
 		goto out;	/* the CQ works on in the kernel; we lost sight */
 	mirror_ring_unmap(&cq->ring);
@@ -263,15 +258,15 @@ static int mirror_poll_cq(struct ibv_cq *ibcq, int num, struct ibv_wc *wc)
 	int n = 0;
 
 	pthread_spin_lock(&cq->lock);
-	cons = r->hdr->consumer;
-	prod = ring_load(&r->hdr->producer);
+	cons = mirror_ring_load_own(&r->hdr->consumer);
+	prod = mirror_ring_load_acquire(&r->hdr->producer);
 	while (n < num && !mirror_ring_empty(prod, cons)) {
 		mirror_cqe_to_wc(mirror_ring_slot(r, cons), &wc[n]);
 		n++;
 		cons++;
 	}
 	if (n)
-		ring_store(&r->hdr->consumer, cons);
+		mirror_ring_store_release(&r->hdr->consumer, cons);
 	pthread_spin_unlock(&cq->lock);
 	return n;
 }
@@ -308,9 +303,11 @@ static struct ibv_qp *mirror_create_qp_ex(struct ibv_context *ctx,
 		errno = ret;
 		return NULL;
 	}
-	ret = mirror_ring_map(&qp->sq, ctx->cmd_fd, &resp.drv.sq);
+	ret = mirror_ring_map(&qp->sq, ctx->cmd_fd, &resp.drv.sq,
+			      sizeof(struct mirror_send_wqe));
 	if (!ret)
-		ret = mirror_ring_map(&qp->rq, ctx->cmd_fd, &resp.drv.rq);
+		ret = mirror_ring_map(&qp->rq, ctx->cmd_fd, &resp.drv.rq,
+				      sizeof(struct mirror_recv_wqe));
 	if (ret || !qp->sq.map) {
 		mirror_ring_unmap(&qp->sq);
 		mirror_ring_unmap(&qp->rq);
@@ -395,7 +392,10 @@ static int mirror_ring_doorbell(struct ibv_qp *qp)
 	return 0;
 }
 
-/* Fills one SQ slot from @wr; returns 0 or an errno. */
+/*
+ * Fills one SQ slot from @wr; returns 0 or an errno. The slot is not yet
+ * published, so a half-written one is harmless.
+ */
 static int mirror_build_send_wqe(struct mirror_qp *qp, struct ibv_send_wr *wr,
 				 struct mirror_send_wqe *wqe)
 {
@@ -439,25 +439,27 @@ static int mirror_build_send_wqe(struct mirror_qp *qp, struct ibv_send_wr *wr,
 	if (wr->num_sge < 0)
 		return EINVAL;
 	if (wr->send_flags & IBV_SEND_INLINE) {
+		uint32_t limit = qp->max_inline < room ? qp->max_inline : room;
 		uint8_t *dst = (uint8_t *)(wqe + 1);
 		uint32_t len = 0;
 
+		/* Checked before every copy: the slot must never overflow. */
 		for (i = 0; i < wr->num_sge; i++) {
-			if (wr->sg_list[i].length > qp->max_inline - len)
+			if (wr->sg_list[i].length > limit - len)
 				return EINVAL;
 			memcpy(dst + len,
 			       (void *)(uintptr_t)wr->sg_list[i].addr,
 			       wr->sg_list[i].length);
 			len += wr->sg_list[i].length;
 		}
-		if (len > room)
-			return EINVAL;
 		wqe->inline_len = len;
 		wqe->flags |= MIRROR_WQE_F_INLINE;
 	} else {
 		struct mirror_sge *sge = (struct mirror_sge *)(wqe + 1);
 
-		if ((uint32_t)wr->num_sge > qp->max_send_sge)
+		if ((uint32_t)wr->num_sge > qp->max_send_sge ||
+		    !mirror_ring_wqe_fits(qp->sq.stride, sizeof(*wqe),
+					  wr->num_sge, sizeof(*sge)))
 			return EINVAL;
 		for (i = 0; i < wr->num_sge; i++) {
 			sge[i].addr = wr->sg_list[i].addr;
@@ -473,14 +475,30 @@ static int mirror_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 			    struct ibv_send_wr **bad_wr)
 {
 	struct mirror_qp *qp = to_mirror_qp(ibqp);
+	struct ibv_send_wr *first = wr;
 	struct mirror_ring *r = &qp->sq;
 	uint32_t prod, cons;
 	int ret = 0, posted = 0;
 
+	/*
+	 * The verbs spec refuses sends before RTS. libibverbs keeps
+	 * ibqp->state as last set by ibv_modify_qp(); a QP the kernel moved
+	 * to ERR still takes WRs, which the kernel flushes.
+	 */
+	switch (ibqp->state) {
+	case IBV_QPS_RESET:
+	case IBV_QPS_INIT:
+	case IBV_QPS_RTR:
+		*bad_wr = wr;
+		return EINVAL;
+	default:
+		break;
+	}
+
 	pthread_spin_lock(&qp->sq_lock);
-	prod = r->hdr->producer;
+	prod = mirror_ring_load_own(&r->hdr->producer);
 	for (; wr; wr = wr->next) {
-		cons = ring_load(&r->hdr->consumer);
+		cons = mirror_ring_load_acquire(&r->hdr->consumer);
 		if (mirror_ring_full(prod, cons, r->num_slots)) {
 			ret = ENOMEM;
 			break;
@@ -492,15 +510,22 @@ static int mirror_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 		posted++;
 	}
 	if (posted)
-		ring_store(&r->hdr->producer, prod);
+		mirror_ring_store_release(&r->hdr->producer, prod);
 	pthread_spin_unlock(&qp->sq_lock);
 	if (ret)
 		*bad_wr = wr;
+	/*
+	 * The doorbell fails only when the device is gone: what this call
+	 * published will never run, so report its first WR as the bad one
+	 * (callers read *bad_wr whenever we return an error).
+	 */
 	if (posted) {
 		int db = mirror_ring_doorbell(ibqp);
 
-		if (!ret)
+		if (db && !ret) {
+			*bad_wr = first;
 			ret = db;
+		}
 	}
 	return ret;
 }
@@ -511,24 +536,27 @@ static int mirror_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 	struct mirror_qp *qp = to_mirror_qp(ibqp);
 	struct mirror_ring *r = &qp->rq;
 	uint32_t prod, cons;
-	int ret = 0, i;
+	int ret = 0, posted = 0, i;
 
-	if (!r->map) {
+	/* No RQ (an SRQ QP), or a QP in RESET: the verbs spec refuses. */
+	if (!r->map || ibqp->state == IBV_QPS_RESET) {
 		*bad_wr = wr;
 		return EINVAL;
 	}
 	pthread_spin_lock(&qp->rq_lock);
-	prod = r->hdr->producer;
+	prod = mirror_ring_load_own(&r->hdr->producer);
 	for (; wr; wr = wr->next) {
 		struct mirror_recv_wqe *wqe;
 		struct mirror_sge *sge;
 
-		cons = ring_load(&r->hdr->consumer);
+		cons = mirror_ring_load_acquire(&r->hdr->consumer);
 		if (mirror_ring_full(prod, cons, r->num_slots)) {
 			ret = ENOMEM;
 			break;
 		}
-		if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_recv_sge) {
+		if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_recv_sge ||
+		    !mirror_ring_wqe_fits(r->stride, sizeof(*wqe), wr->num_sge,
+					  sizeof(*sge))) {
 			ret = EINVAL;
 			break;
 		}
@@ -543,8 +571,10 @@ static int mirror_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 			sge[i].lkey = wr->sg_list[i].lkey;
 		}
 		prod++;
+		posted++;
 	}
-	ring_store(&r->hdr->producer, prod);
+	if (posted)
+		mirror_ring_store_release(&r->hdr->producer, prod);
 	pthread_spin_unlock(&qp->rq_lock);
 	if (ret)
 		*bad_wr = wr;
@@ -657,9 +687,15 @@ static struct verbs_context *mirror_alloc_context(struct ibv_device *ibdev,
 	return &ctx->vctx;
 }
 
+/*
+ * rdma_mirror.ko is out of tree, so its driver id is RDMA_DRIVER_UNKNOWN:
+ * claim mirror* devices that no in-tree driver owns. libibverbs checks the
+ * uverbs ABI version against our range itself.
+ */
 static bool mirror_match_device(struct verbs_sysfs_dev *sysfs_dev)
 {
-	return strncmp(sysfs_dev->ibdev_name, MIRROR_IBDEV_PREFIX,
+	return sysfs_dev->driver_id == MIRROR_DRIVER_ID &&
+	       strncmp(sysfs_dev->ibdev_name, MIRROR_IBDEV_PREFIX,
 		       strlen(MIRROR_IBDEV_PREFIX)) == 0;
 }
 
@@ -679,10 +715,20 @@ static void mirror_uninit_device(struct verbs_device *vdev)
 	free(container_of(vdev, struct mirror_device, vdev));
 }
 
+/*
+ * libibverbs walks every provider's match table, up to its terminating
+ * entry, when it matches a device by driver id (rxe0, say): we need one,
+ * even though match_device() decides for our own devices.
+ */
+static const struct verbs_match_ent mirror_match_table[] = {
+	{},
+};
+
 static const struct verbs_device_ops mirror_dev_ops = {
 	.name = "mirror",
 	.match_min_abi_version = MIRROR_UVERBS_ABI_VERSION,
 	.match_max_abi_version = MIRROR_UVERBS_ABI_VERSION,
+	.match_table = mirror_match_table,
 	.match_device = mirror_match_device,
 	.alloc_device = mirror_alloc_device,
 	.uninit_device = mirror_uninit_device,

@@ -277,11 +277,29 @@ static bool mirror_resp_send(struct mirror_req_ctx *c)
 	return true;
 }
 
+/*
+ * Resolves the remote range of an RDMA WRITE/READ at the destination into
+ * qp->req_remote: the destination QP must allow @access, and the rkey
+ * must name an MR of its PD that allows it over the whole range.
+ */
+static int mirror_resp_remote(struct mirror_req_ctx *c, int access)
+{
+	struct mirror_qp *qp = c->qp, *dest = c->dest;
+
+	mirror_segs_put(&qp->req_remote);
+	if (!(READ_ONCE(dest->attr.qp_access_flags) & access))
+		return -EACCES;
+	return mirror_segs_add(&qp->req_remote,
+			       to_mirror_dev(qp->ibqp.device), dest->ibqp.pd,
+			       c->wqe->wr.rdma.rkey,
+			       c->wqe->wr.rdma.remote_addr,
+			       qp->req_local.total, access);
+}
+
 /* RDMA WRITE (with immediate). Returns false on RNR. */
 static bool mirror_resp_write(struct mirror_req_ctx *c)
 {
 	struct mirror_qp *qp = c->qp, *dest = c->dest;
-	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	bool rc = qp->ibqp.qp_type == IB_QPT_RC;
 	bool imm = c->wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
 	u32 len = qp->req_local.total;
@@ -289,14 +307,7 @@ static bool mirror_resp_write(struct mirror_req_ctx *c)
 	u64 wr_id = 0;
 	int err;
 
-	mirror_segs_put(&qp->req_remote);
-	if (!(READ_ONCE(dest->attr.qp_access_flags) & IB_ACCESS_REMOTE_WRITE))
-		err = -EACCES;
-	else
-		err = mirror_segs_add(&qp->req_remote, dev, dest->ibqp.pd,
-				      c->wqe->wr.rdma.rkey,
-				      c->wqe->wr.rdma.remote_addr, len,
-				      IB_ACCESS_REMOTE_WRITE);
+	err = mirror_resp_remote(c, IB_ACCESS_REMOTE_WRITE);
 	if (err) {
 		if (rc)
 			c->status = IB_WC_REM_ACCESS_ERR;
@@ -332,19 +343,11 @@ static bool mirror_resp_write(struct mirror_req_ctx *c)
 /* RDMA READ: the remote range lands in the local (writable) buffers. */
 static void mirror_resp_read(struct mirror_req_ctx *c)
 {
-	struct mirror_qp *qp = c->qp, *dest = c->dest;
-	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	struct mirror_qp *qp = c->qp;
 	u32 len = qp->req_local.total;
 	int err;
 
-	mirror_segs_put(&qp->req_remote);
-	if (!(READ_ONCE(dest->attr.qp_access_flags) & IB_ACCESS_REMOTE_READ))
-		err = -EACCES;
-	else
-		err = mirror_segs_add(&qp->req_remote, dev, dest->ibqp.pd,
-				      c->wqe->wr.rdma.rkey,
-				      c->wqe->wr.rdma.remote_addr, len,
-				      IB_ACCESS_REMOTE_READ);
+	err = mirror_resp_remote(c, IB_ACCESS_REMOTE_READ);
 	if (err) {
 		c->status = IB_WC_REM_ACCESS_ERR;
 		return;

@@ -10,21 +10,38 @@ GIDX=$(for f in /sys/class/infiniband/mirror0/ports/1/gids/*; do
 	[ "$(cat "$f")" = "0000:0000:0000:0000:0000:ffff:0a0b:0001" ] && basename "$f"
 done | head -n1)
 
+PORT=18515
+
+listening() {
+	ss -ltn | grep -q ":$1 "
+}
+
+# pingpong TOOL ARGS...: server and client on mirror0, each bounded in
+# time; the client starts once the server listens (a fresh port per run,
+# so a failed run cannot leave a server in the way of the next).
 pingpong() {
-	local tool=$1 srv cli
+	local tool=$1 srv cli s
 	shift
-	"$tool" -d mirror0 -g "$GIDX" "$@" >/tmp/srv.log 2>&1 &
+	PORT=$((PORT + 1))
+	timeout 120 "$tool" -d mirror0 -g "$GIDX" -p "$PORT" "$@" \
+		>/tmp/srv.log 2>&1 &
 	srv=$!
-	sleep 0.5
-	timeout 60 "$tool" -d mirror0 -g "$GIDX" "$@" localhost >/tmp/cli.log 2>&1
-	cli=$?
-	wait "$srv"
-	local s=$?
-	if [ "$cli" -ne 0 ] || [ "$s" -ne 0 ]; then
-		echo "--- client:"; cat /tmp/cli.log; echo "--- server:"; cat /tmp/srv.log
+	if ! wait_for 30 listening "$PORT"; then
+		kill "$srv" 2>/dev/null
+		wait "$srv"
+		echo "--- server never listened:"; cat /tmp/srv.log
 		return 1
 	fi
-	grep -h "iters in" /tmp/cli.log | sed 's/^/    # /'
+	timeout 90 "$tool" -d mirror0 -g "$GIDX" -p "$PORT" "$@" localhost \
+		>/tmp/cli.log 2>&1
+	cli=$?
+	wait "$srv"
+	s=$?
+	if [ "$cli" -ne 0 ] || [ "$s" -ne 0 ]; then
+		echo "--- client ($cli):"; cat /tmp/cli.log
+		echo "--- server ($s):"; cat /tmp/srv.log
+		return 1
+	fi
 }
 
 check "found the IPv4 GID index" test -n "$GIDX"

@@ -56,6 +56,9 @@
  * @num_pds: PDs allocated, against MIRROR_MAX_PD
  * @num_cqs: CQs allocated, against MIRROR_MAX_CQ
  * @wq: per-device workqueue of the QP engines (process context)
+ * @last_port_event: the port event last dispatched, or
+ *	MIRROR_PORT_EVENT_NONE; only the netdev notifier uses it, under
+ *	rtnl_lock
  */
 struct mirror_dev {
 	struct ib_device ib_dev;
@@ -71,7 +74,10 @@ struct mirror_dev {
 	atomic_t num_pds;
 	atomic_t num_cqs;
 	struct workqueue_struct *wq;
+	int last_port_event;
 };
+
+#define MIRROR_PORT_EVENT_NONE	(-1)
 
 /**
  * struct mirror_ucontext - per-process (per uverbs file) context

@@ -57,19 +57,10 @@ static int mirror_query_device(struct ib_device *ibdev,
 	return 0;
 }
 
+/* The IB MTU a RoCEv2 payload gets on a netdev of MTU @netdev_mtu. */
 static enum ib_mtu mirror_mtu_of(unsigned int netdev_mtu)
 {
-	if (netdev_mtu < 256 + MIRROR_ROCE_HEADROOM)
-		return IB_MTU_256;
-	if (netdev_mtu >= 4096 + MIRROR_ROCE_HEADROOM)
-		return IB_MTU_4096;
-	if (netdev_mtu >= 2048 + MIRROR_ROCE_HEADROOM)
-		return IB_MTU_2048;
-	if (netdev_mtu >= 1024 + MIRROR_ROCE_HEADROOM)
-		return IB_MTU_1024;
-	if (netdev_mtu >= 512 + MIRROR_ROCE_HEADROOM)
-		return IB_MTU_512;
-	return IB_MTU_256;
+	return ib_mtu_int_to_enum((int)netdev_mtu - MIRROR_ROCE_HEADROOM);
 }
 
 static int mirror_query_port(struct ib_device *ibdev, u32 port,
@@ -97,8 +88,18 @@ static int mirror_query_port(struct ib_device *ibdev, u32 port,
 	attr->sm_sl = 0;
 	attr->subnet_timeout = 0;
 	attr->init_type_reply = 0;
-	return ib_get_eth_speed(ibdev, port, &attr->active_speed,
-				&attr->active_width);
+	/*
+	 * The speed comes from ethtool. While the netdev is being
+	 * unregistered ib_core no longer hands it out (-ENODEV); the port
+	 * still exists until our device goes, so report a nominal speed
+	 * rather than failing (ib_cache would log every failure).
+	 */
+	if (ib_get_eth_speed(ibdev, port, &attr->active_speed,
+			     &attr->active_width)) {
+		attr->active_speed = IB_SPEED_SDR;
+		attr->active_width = IB_WIDTH_1X;
+	}
+	return 0;
 }
 
 static int mirror_query_pkey(struct ib_device *ibdev, u32 port, u16 index,
@@ -174,6 +175,12 @@ int mirror_mmap(struct ib_ucontext *uc, struct vm_area_struct *vma)
 	struct rdma_user_mmap_entry *entry;
 	int err;
 
+	/* Rings hold data, never code. */
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	vm_flags_clear(vma, VM_MAYEXEC);
+
+	/* Checks VM_SHARED and that the size is exactly the entry's. */
 	entry = rdma_user_mmap_entry_get(uc, vma);
 	if (!entry)
 		return -EINVAL;
@@ -226,9 +233,12 @@ int mirror_dealloc_pd(struct ib_pd *ibpd, struct ib_udata *udata)
 }
 
 /**
- * mirror_dev_port_event() - tell consumers the port changed state
+ * mirror_dev_port_event() - tell consumers the port's state, if it changed
  * @dev: the device
  * @type: IB_EVENT_PORT_ACTIVE or IB_EVENT_PORT_ERR
+ *
+ * Called by the netdev notifier, under rtnl_lock. NETDEV_CHANGE comes for
+ * many reasons besides the carrier; only a real change is dispatched.
  */
 void mirror_dev_port_event(struct mirror_dev *dev, enum ib_event_type type)
 {
@@ -238,6 +248,10 @@ void mirror_dev_port_event(struct mirror_dev *dev, enum ib_event_type type)
 		.event = type,
 	};
 
+	ASSERT_RTNL();
+	if (dev->last_port_event == type)
+		return;
+	dev->last_port_event = type;
 	ib_dispatch_event(&ev);
 }
 
@@ -319,6 +333,7 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 	xa_init_flags(&dev->qp_xa, XA_FLAGS_ALLOC);
 	xa_init_flags(&dev->mr_xa, XA_FLAGS_ALLOC1);
 	xa_init_flags(&dev->av_xa, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);
+	dev->last_port_event = MIRROR_PORT_EVENT_NONE;
 	dev->next_qpn = MIRROR_FIRST_QPN;
 	dev->ndev = ndev;
 	netdev_hold(ndev, &dev->ndev_tracker, GFP_KERNEL);
@@ -350,12 +365,40 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 	if (err)
 		goto err_dealloc;
 
+	/*
+	 * Listed before registration: once ib_register_device() has made the
+	 * device visible, "rdma link delete" may unregister and free it at
+	 * any time, and its dealloc_driver takes it off the list again. The
+	 * netdev notifier skips it until registration completes
+	 * (ib_device_try_get() fails before that). Our own reference on the
+	 * struct device keeps the memory valid until we return.
+	 */
+	mirror_dev_list_add(dev);
+	get_device(&dev->ib_dev.dev);
 	err = ib_register_device(&dev->ib_dev, name, NULL);
 	if (err)
-		goto err_dealloc;
-	mirror_dev_list_add(dev);
+		goto err_dealloc_held;
 	mirror_dbg(dev, "bound to %s\n", netdev_name(ndev));
+
+	/*
+	 * A NETDEV_UNREGISTER that ran during registration found no reference
+	 * to take. The netdev left NETREG_REGISTERED before the notifier chain
+	 * ran, so we see that here; without this the device would keep its
+	 * netdev reference and the netdev's unregistration would wait forever.
+	 */
+	smp_mb();	/* pairs with the notifier's failed ib_device_try_get() */
+	if (READ_ONCE(ndev->reg_state) != NETREG_REGISTERED &&
+	    ib_device_try_get(&dev->ib_dev)) {
+		ib_unregister_device_queued(&dev->ib_dev);
+		ib_device_put(&dev->ib_dev);
+	}
+	put_device(&dev->ib_dev.dev);
 	return 0;
+
+err_dealloc_held:
+	ib_dealloc_device(&dev->ib_dev);
+	put_device(&dev->ib_dev.dev);
+	return err;
 
 err_dealloc:
 	ib_dealloc_device(&dev->ib_dev);

@@ -14,9 +14,9 @@ MODULE_LICENSE("GPL");
 MODULE_ALIAS_RDMA_LINK("mirror");
 
 /*
- * mirror_dev_lock protects mirror_dev_list: every mirror device that is
- * registered and not yet deallocated. Devices enter it once registered
- * and leave it in dealloc_driver (or when module exit takes them).
+ * mirror_dev_lock protects mirror_dev_list: every mirror device from just
+ * before its registration until its dealloc_driver (or until module exit
+ * takes it). Taken under rtnl_lock by the netdev notifier.
  */
 static DEFINE_MUTEX(mirror_dev_lock);
 static LIST_HEAD(mirror_dev_list);
@@ -31,26 +31,17 @@ static LIST_HEAD(mirror_dev_list);
 static DEFINE_MUTEX(mirror_link_lock);
 
 /**
- * mirror_dev_list_add() - make a registered device known to the module
- * @dev: the device
+ * mirror_dev_list_add() - make a device known to the module
+ * @dev: the device, not yet registered
  *
- * From here on the netdev notifier sees @dev. A NETDEV_UNREGISTER of its
- * netdev that ran before that is caught here: the netdev's reg_state has
- * left NETREG_REGISTERED before the notifier chain runs, and the notifier
- * takes mirror_dev_lock, so either it finds @dev on the list or we see the
- * new reg_state. Without this the device would keep its netdev reference
- * and the netdev's unregistration would wait forever.
+ * Listed devices are found by the netdev notifier (once registered), by
+ * the one-device-per-netdev check and by module exit.
  */
 void mirror_dev_list_add(struct mirror_dev *dev)
 {
-	bool gone;
-
 	mutex_lock(&mirror_dev_lock);
 	list_add_tail(&dev->list, &mirror_dev_list);
-	gone = READ_ONCE(dev->ndev->reg_state) != NETREG_REGISTERED;
 	mutex_unlock(&mirror_dev_lock);
-	if (gone)
-		ib_unregister_device_queued(&dev->ib_dev);
 }
 
 /**
@@ -64,7 +55,11 @@ void mirror_dev_list_del(struct mirror_dev *dev)
 	mutex_unlock(&mirror_dev_lock);
 }
 
-/* Finds our device on @ndev and takes an ib_device reference on it. */
+/*
+ * Finds our registered device on @ndev and takes an ib_device reference on
+ * it; a device still being registered is skipped (mirror_dev_add() checks
+ * the netdev again once registered).
+ */
 static struct mirror_dev *mirror_dev_get_by_netdev(struct net_device *ndev)
 {
 	struct mirror_dev *dev, *found = NULL;

@@ -192,6 +192,7 @@ struct mirror_alloc_ucontext_resp {
  * @mmap_size: bytes to map (header plus slots, page aligned)
  * @num_slots: slots in the ring, a power of two
  * @stride: bytes per slot, a power of two
+ * @reserved: zero
  */
 struct mirror_queue_info {
 	__aligned_u64 mmap_offset;

@@ -53,4 +53,31 @@ ip addr del 10.11.7.1/24 dev veth0
 check "GID disappears with the address" wait_for 5 \
 	sh -c '! ibv_devinfo -v -d mirror0 | grep -q "::ffff:10.11.7.1"'
 
+# Port events: one per real change of the port state, none for other
+# netdev changes (a flag change also sends NETDEV_CHANGE).
+if command -v ibv_asyncwatch >/dev/null; then
+	ibv_asyncwatch -d mirror0 >/tmp/async.log 2>&1 &
+	watcher=$!
+	sleep 1
+	ip link set veth0 down
+	check "port event: ERR when veth0 goes down" wait_for 5 \
+		sh -c '[ "$(grep -c PORT_ERR /tmp/async.log)" = 1 ]'
+	ip link set veth0 up
+	check "port event: ACTIVE when veth0 comes up" wait_for 5 \
+		sh -c '[ "$(grep -c PORT_ACTIVE /tmp/async.log)" = 1 ]'
+	ip link set veth0 multicast off && ip link set veth0 multicast on
+	ip link set veth1 down
+	check "port event: ERR when the peer drops the carrier" wait_for 5 \
+		sh -c '[ "$(grep -c PORT_ERR /tmp/async.log)" = 2 ]'
+	ip link set veth1 up
+	check "port event: ACTIVE when the carrier returns" wait_for 5 \
+		sh -c '[ "$(grep -c PORT_ACTIVE /tmp/async.log)" = 2 ]'
+	kill "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null
+	check "port events: no duplicates for flag changes" \
+		sh -c '[ "$(grep -c "event_type" /tmp/async.log)" = 4 ]'
+else
+	not_ok "ibv_asyncwatch available for the port event test" "not installed"
+fi
+
 finish

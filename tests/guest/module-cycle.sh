@@ -57,10 +57,14 @@ check "delete mirror1" rdma link delete mirror1
 
 # 4. Removing the netdev removes the device.
 check "make veth2/veth3" ip link add veth2 type veth peer name veth3
+check "veth2/veth3 up" sh -c 'ip link set veth2 up && ip link set veth3 up'
 check "link add on veth2" rdma link add mirror5 type mirror netdev veth2
 check "mirror5 present" wait_for 5 ibdev_exists mirror5
 check "delete netdev veth2" ip link del veth2
 check "mirror5 gone with its netdev" wait_for 10 ibdev_gone mirror5
+# The port goes down on the way out; querying it must not fail meanwhile.
+check_fails "no port query failure logged while the netdev went" \
+	sh -c 'dmesg | grep -q "ib_query_port failed"'
 
 # 5. rmmod while a process holds a context is refused; works after it exits.
 PY=/usr/bin/python3

@@ -55,7 +55,11 @@
  * @next_ah: cursor of @av_xa's cyclic allocation
  * @num_pds: PDs allocated, against MIRROR_MAX_PD
  * @num_cqs: CQs allocated, against MIRROR_MAX_CQ
+ * @num_srqs: SRQs allocated, against MIRROR_MAX_SRQ
  * @wq: per-device workqueue of the QP engines (process context)
+ * @atomic_lock: serialises the atomic operations of all QPs of the device,
+ *	so that each read-modify-write is atomic against the others (the
+ *	IB_ATOMIC_HCA guarantee); a mutex because ODP pages may be faulted in
  * @last_port_event: the port event last dispatched, or
  *	MIRROR_PORT_EVENT_NONE; only the netdev notifier uses it, under
  *	rtnl_lock
@@ -73,7 +77,9 @@ struct mirror_dev {
 	u32 next_ah;
 	atomic_t num_pds;
 	atomic_t num_cqs;
+	atomic_t num_srqs;
 	struct workqueue_struct *wq;
+	struct mutex atomic_lock;
 	int last_port_event;
 };
 
@@ -171,6 +177,35 @@ struct mirror_segs {
 	u64 total;
 };
 
+/* Sizes of the ring slots' parts. */
+enum {
+	MIRROR_SEND_WQE_HDR = sizeof(struct mirror_send_wqe),
+	MIRROR_RECV_WQE_HDR = sizeof(struct mirror_recv_wqe),
+	MIRROR_SGE_SIZE = sizeof(struct mirror_sge),
+};
+
+/**
+ * struct mirror_srq - shared receive queue
+ * @ibsrq: the ib_core SRQ
+ * @rq: the receive ring
+ * @post_lock: serialises kernel consumers posting to @rq
+ * @take_lock: serialises the responders taking from @rq: @cons, @limit
+ * @cons: our copy of the consumer index
+ * @limit: armed limit (IB_EVENT_SRQ_LIMIT_REACHED below it), 0 = disarmed
+ * @max_sge: SGEs per receive
+ * @is_user: the ring is shared with user space
+ */
+struct mirror_srq {
+	struct ib_srq ibsrq;
+	struct mirror_queue rq;
+	spinlock_t post_lock;
+	struct mutex take_lock;
+	u32 cons;
+	u32 limit;
+	u32 max_sge;
+	bool is_user;
+};
+
 /* QP states, in the order of the verbs spec. */
 enum mirror_qp_state {
 	MIRROR_QPS_RESET,
@@ -211,6 +246,7 @@ enum mirror_qp_state {
  * @req_local: local memory of the WQE being executed; @req_lock
  * @req_remote: remote memory of that WQE (at the destination); @req_lock
  * @resp_recv: buffers of the receive being filled; @resp_lock
+ * @resp_sge: the SGEs of that receive, copied out of its ring; @resp_lock
  */
 struct mirror_qp {
 	struct ib_qp ibqp;
@@ -236,6 +272,7 @@ struct mirror_qp {
 	struct mirror_segs req_local;
 	struct mirror_segs req_remote;
 	struct mirror_segs resp_recv;
+	struct mirror_sge resp_sge[MIRROR_MAX_SGE];
 };
 
 #define MIRROR_RNR_NOT_STARTED	0xff
@@ -321,6 +358,11 @@ static inline struct mirror_cq *to_mirror_cq(struct ib_cq *cq)
 	return container_of(cq, struct mirror_cq, ibcq);
 }
 
+static inline struct mirror_srq *to_mirror_srq(struct ib_srq *srq)
+{
+	return container_of(srq, struct mirror_srq, ibsrq);
+}
+
 static inline struct mirror_qp *to_mirror_qp(struct ib_qp *qp)
 {
 	return container_of(qp, struct mirror_qp, ibqp);
@@ -359,6 +401,8 @@ void mirror_segs_put(struct mirror_segs *segs);
 int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 		     struct mirror_segs *src, u64 len);
 int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len);
+int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
+		       u64 compare_add, u64 swap, u64 *orig);
 
 /* mirror_cq.c: completions */
 int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,
@@ -377,6 +421,8 @@ void mirror_queue_info(const struct mirror_queue *q,
 		       struct mirror_queue_info *info);
 void *mirror_queue_slot(const struct mirror_queue *q, u32 index);
 u32 mirror_queue_count(const struct mirror_queue *q);
+int mirror_queue_post_recv(struct mirror_queue *q, const struct ib_recv_wr *wr,
+			   u32 max_sge);
 
 /* Callbacks of mirror_dev_ops, one file per object. */
 int mirror_alloc_pd(struct ib_pd *ibpd, struct ib_udata *udata);
@@ -405,6 +451,17 @@ int mirror_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 int mirror_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 		     const struct ib_recv_wr **bad_wr);
 
+int mirror_create_srq(struct ib_srq *ibsrq, struct ib_srq_init_attr *init,
+		      struct ib_udata *udata);
+int mirror_modify_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr,
+		      enum ib_srq_attr_mask mask, struct ib_udata *udata);
+int mirror_query_srq(struct ib_srq *ibsrq, struct ib_srq_attr *attr);
+int mirror_destroy_srq(struct ib_srq *ibsrq, struct ib_udata *udata);
+int mirror_post_srq_recv(struct ib_srq *ibsrq, const struct ib_recv_wr *wr,
+			 const struct ib_recv_wr **bad_wr);
+int mirror_srq_take(struct mirror_srq *srq, struct mirror_recv_wqe *wqe,
+		    struct mirror_sge *sge);
+
 struct ib_mr *mirror_get_dma_mr(struct ib_pd *ibpd, int access);
 struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 				 u64 iova, int access, struct ib_udata *udata);
@@ -417,6 +474,7 @@ int mirror_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
 int mirror_destroy_ah(struct ib_ah *ibah, u32 flags);
 
 struct mirror_qp *mirror_qp_get(struct mirror_dev *dev, u32 qpn);
+void mirror_qp_last_wqe_event(struct mirror_qp *qp);
 void mirror_qp_put(struct mirror_qp *qp);
 
 #endif /* MIRROR_H */

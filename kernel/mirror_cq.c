@@ -241,8 +241,11 @@ static void mirror_cqe_to_wc(struct mirror_cq *cq, const struct mirror_cqe *e,
 		w->wc_flags |= IB_WC_IP_CSUM_OK;
 	if (e->wc_flags & MIRROR_CQE_F_WITH_INV)
 		w->wc_flags |= IB_WC_WITH_INVALIDATE;
-	if (e->network_hdr_type) {
-		w->network_hdr_type = e->network_hdr_type - 1;
+	if (e->network_hdr_type == MIRROR_CQE_NET_IPV4 ||
+	    e->network_hdr_type == MIRROR_CQE_NET_IPV6) {
+		w->network_hdr_type =
+			e->network_hdr_type == MIRROR_CQE_NET_IPV4 ?
+			RDMA_NETWORK_IPV4 : RDMA_NETWORK_IPV6;
 		w->wc_flags |= IB_WC_WITH_NETWORK_HDR_TYPE;
 	}
 	w->pkey_index = e->pkey_index;

@@ -46,10 +46,13 @@ static int mirror_query_device(struct ib_device *ibdev,
 	attr->max_qp_init_rd_atom = MIRROR_MAX_RD_ATOM;
 	attr->max_res_rd_atom = MIRROR_MAX_RD_ATOM * MIRROR_MAX_QP;
 	/*
-	 * Atomics, SRQs and ODP are not claimed: the data path that would
-	 * serve them does not exist yet.
+	 * Atomics are atomic against other atomics of this device (one
+	 * lock); ODP is not claimed yet.
 	 */
-	attr->atomic_cap = IB_ATOMIC_NONE;
+	attr->atomic_cap = IB_ATOMIC_HCA;
+	attr->max_srq = MIRROR_MAX_SRQ;
+	attr->max_srq_wr = MIRROR_MAX_SRQ_WR;
+	attr->max_srq_sge = MIRROR_MAX_SGE;
 	attr->max_ah = MIRROR_MAX_AH;
 	attr->max_pkeys = MIRROR_MAX_PKEYS;
 	attr->local_ca_ack_delay = MIRROR_LOCAL_ACK_DELAY;
@@ -267,6 +270,7 @@ static void mirror_dealloc_driver(struct ib_device *ibdev)
 	xa_destroy(&dev->qp_xa);
 	xa_destroy(&dev->mr_xa);
 	xa_destroy(&dev->av_xa);
+	mutex_destroy(&dev->atomic_lock);
 	netdev_put(dev->ndev, &dev->ndev_tracker);
 }
 
@@ -281,6 +285,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.create_ah = mirror_create_ah,
 	.create_cq = mirror_create_cq,
 	.create_qp = mirror_create_qp,
+	.create_srq = mirror_create_srq,
 	.create_user_ah = mirror_create_ah,
 	.dealloc_driver = mirror_dealloc_driver,
 	.dealloc_pd = mirror_dealloc_pd,
@@ -289,6 +294,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.destroy_ah = mirror_destroy_ah,
 	.destroy_cq = mirror_destroy_cq,
 	.destroy_qp = mirror_destroy_qp,
+	.destroy_srq = mirror_destroy_srq,
 	.get_dev_fw_str = mirror_get_dev_fw_str,
 	.get_dma_mr = mirror_get_dma_mr,
 	.get_link_layer = mirror_get_link_layer,
@@ -296,13 +302,16 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.mmap = mirror_mmap,
 	.mmap_free = mirror_mmap_free,
 	.modify_qp = mirror_modify_qp,
+	.modify_srq = mirror_modify_srq,
 	.poll_cq = mirror_poll_cq,
 	.post_recv = mirror_post_recv,
 	.post_send = mirror_post_send,
+	.post_srq_recv = mirror_post_srq_recv,
 	.query_device = mirror_query_device,
 	.query_pkey = mirror_query_pkey,
 	.query_port = mirror_query_port,
 	.query_qp = mirror_query_qp,
+	.query_srq = mirror_query_srq,
 	.reg_user_mr = mirror_reg_user_mr,
 	.req_notify_cq = mirror_req_notify_cq,
 	.resize_cq = mirror_resize_cq,
@@ -311,6 +320,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	INIT_RDMA_OBJ_SIZE(ib_cq, mirror_cq, ibcq),
 	INIT_RDMA_OBJ_SIZE(ib_pd, mirror_pd, ibpd),
 	INIT_RDMA_OBJ_SIZE(ib_qp, mirror_qp, ibqp),
+	INIT_RDMA_OBJ_SIZE(ib_srq, mirror_srq, ibsrq),
 	INIT_RDMA_OBJ_SIZE(ib_ucontext, mirror_ucontext, ibuc),
 };
 
@@ -330,6 +340,7 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 	if (!dev)
 		return -ENOMEM;
 	INIT_LIST_HEAD(&dev->list);
+	mutex_init(&dev->atomic_lock);
 	xa_init_flags(&dev->qp_xa, XA_FLAGS_ALLOC);
 	xa_init_flags(&dev->mr_xa, XA_FLAGS_ALLOC1);
 	xa_init_flags(&dev->av_xa, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);

@@ -17,6 +17,9 @@
  * never takes a state_lock while holding req_lock; a QP that must enter
  * ERR does so after the locks are dropped (mirror_qp_enter_err()).
  */
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <net/checksum.h>
 #include <net/ipv6.h>
 #include <rdma/ib_cache.h>
 
@@ -27,6 +30,8 @@ enum {
 	MIRROR_WC_SEND = IB_UVERBS_WC_SEND,
 	MIRROR_WC_RDMA_WRITE = IB_UVERBS_WC_RDMA_WRITE,
 	MIRROR_WC_RDMA_READ = IB_UVERBS_WC_RDMA_READ,
+	MIRROR_WC_COMP_SWAP = IB_UVERBS_WC_COMP_SWAP,
+	MIRROR_WC_FETCH_ADD = IB_UVERBS_WC_FETCH_ADD,
 	MIRROR_WC_RECV = 1 << 7,
 	MIRROR_WC_RECV_RDMA_WITH_IMM = (1 << 7) + 1,
 };
@@ -87,6 +92,10 @@ static u32 mirror_wc_opcode(u32 wr_opcode)
 		return MIRROR_WC_RDMA_WRITE;
 	case IB_UVERBS_WR_RDMA_READ:
 		return MIRROR_WC_RDMA_READ;
+	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
+		return MIRROR_WC_COMP_SWAP;
+	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
+		return MIRROR_WC_FETCH_ADD;
 	default:
 		return MIRROR_WC_SEND;
 	}
@@ -102,11 +111,25 @@ static bool mirror_opcode_ok(enum ib_qp_type type, u32 opcode)
 	case IB_UVERBS_WR_RDMA_WRITE_WITH_IMM:
 		return type == IB_QPT_RC || type == IB_QPT_UC;
 	case IB_UVERBS_WR_RDMA_READ:
+	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
+	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
 		return type == IB_QPT_RC;
 	default:
-		/* Atomics and the rest are not offered (yet). */
+		/* Memory windows, LSO and the rest are not offered. */
 		return false;
 	}
+}
+
+/* The GSI QP is a UD QP with a fixed number. */
+static bool mirror_type_is_ud(enum ib_qp_type type)
+{
+	return type == IB_QPT_UD || type == IB_QPT_GSI;
+}
+
+static bool mirror_is_atomic(u32 opcode)
+{
+	return opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP ||
+	       opcode == IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD;
 }
 
 static bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid)
@@ -137,6 +160,7 @@ static void mirror_qp_enter_err(struct mirror_qp *qp)
 	if (qp->state != MIRROR_QPS_ERR) {
 		WRITE_ONCE(qp->state, MIRROR_QPS_ERR);
 		mirror_qp_flush(qp);
+		mirror_qp_last_wqe_event(qp);
 	}
 	mutex_unlock(&qp->state_lock);
 }
@@ -145,42 +169,52 @@ static void mirror_qp_enter_err(struct mirror_qp *qp)
 /* Responder */
 
 /*
- * Takes the next receive WQE of @dest and resolves its buffers into
- * dest->resp_recv. Return: 0, -EAGAIN when none is posted, or the error
- * of the buffer check (the WQE is then consumed).
+ * Takes the next receive WQE of @dest (from its SRQ, if it has one) and
+ * resolves its buffers into dest->resp_recv. Return: 0, -EAGAIN when none
+ * is posted, or the error of the buffer check (the WQE is then consumed).
  */
 static int mirror_resp_take_recv(struct mirror_qp *dest, u64 *wr_id)
 {
 	struct mirror_dev *dev = to_mirror_dev(dest->ibqp.device);
+	struct ib_srq *ibsrq = dest->ibqp.srq;
 	struct mirror_queue *q = &dest->rq;
+	struct mirror_sge *sge = dest->resp_sge;
+	struct ib_pd *pd = dest->ibqp.pd;
 	struct mirror_recv_wqe wqe;
-	struct mirror_sge sge;
 	u32 avail, i, max_sge;
 	int err = 0;
 
 	lockdep_assert_held(&dest->resp_lock);
-	avail = READ_ONCE(q->hdr->producer) - dest->rq_cons;
-	if (!avail)
-		return -EAGAIN;
-	if (avail > q->num_slots)
-		return -EIO;	/* user space broke its ring */
-
-	memcpy(&wqe, mirror_queue_slot(q, dest->rq_cons), sizeof(wqe));
-	*wr_id = wqe.wr_id;
-	max_sge = min_t(u32, dest->attr.cap.max_recv_sge,
-			(q->stride - sizeof(wqe)) / sizeof(sge));
 	mirror_segs_put(&dest->resp_recv);
-	if (wqe.num_sge > max_sge)
-		err = -E2BIG;
-	for (i = 0; !err && i < wqe.num_sge; i++) {
-		memcpy(&sge, mirror_queue_slot(q, dest->rq_cons) + sizeof(wqe) +
-		       i * sizeof(sge), sizeof(sge));
-		err = mirror_segs_add(&dest->resp_recv, dev, dest->ibqp.pd,
-				      sge.lkey, sge.addr, sge.length,
-				      IB_ACCESS_LOCAL_WRITE);
+	if (ibsrq) {
+		/* The SRQ's PD covers the buffers of its receives. */
+		pd = ibsrq->pd;
+		err = mirror_srq_take(to_mirror_srq(ibsrq), &wqe, sge);
+		if (err == -EAGAIN || err == -EIO)
+			return err;
+		*wr_id = wqe.wr_id;
+	} else {
+		avail = READ_ONCE(q->hdr->producer) - dest->rq_cons;
+		if (!avail)
+			return -EAGAIN;
+		if (avail > q->num_slots)
+			return -EIO;	/* user space broke its ring */
+		memcpy(&wqe, mirror_queue_slot(q, dest->rq_cons), sizeof(wqe));
+		*wr_id = wqe.wr_id;
+		max_sge = min_t(u32, dest->attr.cap.max_recv_sge,
+				(q->stride - sizeof(wqe)) / sizeof(*sge));
+		if (wqe.num_sge > max_sge)
+			err = -E2BIG;
+		else
+			memcpy(sge, mirror_queue_slot(q, dest->rq_cons) +
+			       sizeof(wqe), wqe.num_sge * sizeof(*sge));
+		dest->rq_cons++;
+		smp_store_release(&q->hdr->consumer, dest->rq_cons);
 	}
-	dest->rq_cons++;
-	smp_store_release(&q->hdr->consumer, dest->rq_cons);
+	for (i = 0; !err && i < wqe.num_sge; i++)
+		err = mirror_segs_add(&dest->resp_recv, dev, pd, sge[i].lkey,
+				      sge[i].addr, sge[i].length,
+				      IB_ACCESS_LOCAL_WRITE);
 	return err;
 }
 
@@ -200,21 +234,43 @@ static void mirror_resp_recv_error(struct mirror_req_ctx *c, u64 wr_id,
 	c->dest_err = true;
 }
 
-static void mirror_resp_build_grh(struct mirror_req_ctx *c, struct ib_grh *grh,
-				  u32 len)
+/*
+ * Fills the 40 bytes in front of a UD receive the way a RoCEv2 device
+ * does: for IPv4 the IPv4 header sits in the last 20 bytes (what
+ * ib_get_gids_from_rdma_hdr() and ibv_init_ah_from_wc() parse), for IPv6
+ * the bytes are the IPv6 header. Returns the mirror_cqe_net value.
+ */
+static u8 mirror_resp_build_grh(struct mirror_req_ctx *c, u8 *buf, u32 len)
 {
 	struct mirror_dev *dev = to_mirror_dev(c->qp->ibqp.device);
+	struct ib_grh *grh = (struct ib_grh *)buf;
+	struct iphdr *iph = (struct iphdr *)(buf + MIRROR_GRH_BYTES -
+					     sizeof(*iph));
+	/* UDP, BTH, DETH and ICRC around the payload on the wire */
+	u32 wire = sizeof(struct udphdr) + 12 + 8 + len + 4;
 	union ib_gid sgid;
 
-	memset(grh, 0, sizeof(*grh));
+	memset(buf, 0, MIRROR_GRH_BYTES);
 	if (rdma_query_gid(&dev->ib_dev, 1, c->sgid_index, &sgid))
 		sgid = c->dgid;
+	if (ipv6_addr_v4mapped((struct in6_addr *)c->dgid.raw)) {
+		iph->version = 4;
+		iph->ihl = 5;
+		iph->tot_len = htons(sizeof(*iph) + wire);
+		iph->ttl = 64;
+		iph->protocol = IPPROTO_UDP;
+		memcpy(&iph->saddr, sgid.raw + 12, 4);
+		memcpy(&iph->daddr, c->dgid.raw + 12, 4);
+		iph->check = ip_fast_csum(iph, iph->ihl);
+		return MIRROR_CQE_NET_IPV4;
+	}
 	grh->version_tclass_flow = cpu_to_be32(6U << 28);
-	grh->paylen = cpu_to_be16(len);
-	grh->next_hdr = 0x1b;	/* the BTH */
+	grh->paylen = cpu_to_be16(wire);
+	grh->next_hdr = IPPROTO_UDP;
 	grh->hop_limit = 64;
 	grh->sgid = sgid;
 	grh->dgid = c->dgid;
+	return MIRROR_CQE_NET_IPV6;
 }
 
 /*
@@ -226,13 +282,13 @@ static bool mirror_resp_send(struct mirror_req_ctx *c)
 	struct mirror_qp *qp = c->qp, *dest = c->dest;
 	enum ib_qp_type type = qp->ibqp.qp_type;
 	u32 len = qp->req_local.total;
-	u32 hdr = type == IB_QPT_UD ? MIRROR_GRH_BYTES : 0;
+	u32 hdr = mirror_type_is_ud(type) ? MIRROR_GRH_BYTES : 0;
 	struct mirror_cqe cqe = {};
-	struct ib_grh grh;
+	u8 grh[MIRROR_GRH_BYTES];
 	u64 wr_id = 0;
 	int err;
 
-	if (type == IB_QPT_UD && c->qkey != READ_ONCE(dest->attr.qkey))
+	if (hdr && c->qkey != READ_ONCE(dest->attr.qkey))
 		return true;	/* silently dropped, as on the wire */
 
 	err = mirror_resp_take_recv(dest, &wr_id);
@@ -254,11 +310,9 @@ static bool mirror_resp_send(struct mirror_req_ctx *c)
 		return true;
 	}
 	if (hdr) {
-		mirror_resp_build_grh(c, &grh, len);
-		mirror_segs_write_kbuf(&dest->resp_recv, &grh, sizeof(grh));
+		cqe.network_hdr_type = mirror_resp_build_grh(c, grh, len);
+		mirror_segs_write_kbuf(&dest->resp_recv, grh, sizeof(grh));
 		cqe.wc_flags |= IB_WC_GRH;
-		cqe.network_hdr_type = ipv6_addr_v4mapped((struct in6_addr *)
-							  c->dgid.raw) ? 2 : 3;
 	}
 	mirror_segs_copy(&dest->resp_recv, hdr, &qp->req_local, len);
 
@@ -356,6 +410,48 @@ static void mirror_resp_read(struct mirror_req_ctx *c)
 	c->byte_len = len;
 }
 
+/*
+ * Compare-and-swap or fetch-and-add on 8 aligned bytes at the destination;
+ * the value found there lands in the local buffer.
+ */
+static void mirror_resp_atomic(struct mirror_req_ctx *c)
+{
+	struct mirror_qp *qp = c->qp, *dest = c->dest;
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	struct mirror_send_wqe *wqe = c->wqe;
+	u64 orig;
+	int err;
+
+	/* A misaligned atomic is an invalid request (IBA 9.4.5). */
+	if (wqe->wr.atomic.remote_addr & (sizeof(u64) - 1)) {
+		c->status = IB_WC_REM_INV_REQ_ERR;
+		return;
+	}
+	mirror_segs_put(&qp->req_remote);
+	err = -EACCES;
+	if (READ_ONCE(dest->attr.qp_access_flags) & IB_ACCESS_REMOTE_ATOMIC)
+		err = mirror_segs_add(&qp->req_remote, dev, dest->ibqp.pd,
+				      wqe->wr.atomic.rkey,
+				      wqe->wr.atomic.remote_addr, sizeof(u64),
+				      IB_ACCESS_REMOTE_ATOMIC);
+	if (err) {
+		c->status = IB_WC_REM_ACCESS_ERR;
+		return;
+	}
+	mutex_lock(&dev->atomic_lock);
+	err = mirror_segs_atomic(&qp->req_remote,
+				 wqe->opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP,
+				 wqe->wr.atomic.compare_add,
+				 wqe->wr.atomic.swap, &orig);
+	mutex_unlock(&dev->atomic_lock);
+	if (err) {
+		c->status = IB_WC_REM_OP_ERR;
+		return;
+	}
+	mirror_segs_write_kbuf(&qp->req_local, &orig, sizeof(orig));
+	c->byte_len = sizeof(orig);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Requester states */
 
@@ -366,7 +462,8 @@ static enum mirror_req_state mirror_req_local(struct mirror_req_ctx *c)
 	struct mirror_send_wqe *wqe = c->wqe;
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	u32 room = qp->sq.stride - sizeof(*wqe);
-	bool read = wqe->opcode == IB_UVERBS_WR_RDMA_READ;
+	bool atomic = mirror_is_atomic(wqe->opcode);
+	bool read = wqe->opcode == IB_UVERBS_WR_RDMA_READ || atomic;
 	struct mirror_sge *sge = (struct mirror_sge *)(wqe + 1);
 	u32 i;
 	int err = 0;
@@ -399,8 +496,12 @@ static enum mirror_req_state mirror_req_local(struct mirror_req_ctx *c)
 					    IB_WC_LOC_PROT_ERR;
 		return MIRROR_REQ_COMPLETE;
 	}
+	if (atomic && qp->req_local.total != sizeof(u64)) {
+		c->status = IB_WC_LOC_LEN_ERR;
+		return MIRROR_REQ_COMPLETE;
+	}
 	if (qp->req_local.total > (1ULL << 31) ||
-	    (qp->ibqp.qp_type == IB_QPT_UD &&
+	    (mirror_type_is_ud(qp->ibqp.qp_type) &&
 	     qp->req_local.total > (128U << IB_MTU_4096))) {
 		c->status = IB_WC_LOC_LEN_ERR;
 		return MIRROR_REQ_COMPLETE;
@@ -417,7 +518,7 @@ static enum mirror_req_state mirror_req_route(struct mirror_req_ctx *c)
 	struct mirror_av *av;
 	enum mirror_qp_state ds;
 
-	if (type == IB_QPT_UD) {
+	if (mirror_type_is_ud(type)) {
 		rcu_read_lock();
 		av = xa_load(&dev->av_xa, c->wqe->wr.ud.ah_num);
 		if (av) {
@@ -447,7 +548,7 @@ static enum mirror_req_state mirror_req_route(struct mirror_req_ctx *c)
 	       mirror_qp_get(dev, c->dqpn) : NULL;
 	if (dest) {
 		ds = READ_ONCE(dest->state);
-		if (dest->ibqp.qp_type != type || !dest->is_user ||
+		if (dest->ibqp.qp_type != type ||
 		    ds < MIRROR_QPS_RTR || ds == MIRROR_QPS_ERR) {
 			mirror_qp_put(dest);
 			dest = NULL;
@@ -481,6 +582,10 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 		break;
 	case IB_UVERBS_WR_RDMA_READ:
 		mirror_resp_read(c);
+		break;
+	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
+	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
+		mirror_resp_atomic(c);
 		break;
 	}
 	mirror_segs_put(&dest->resp_recv);
@@ -558,7 +663,7 @@ void mirror_qp_req_work(struct work_struct *work)
 }
 
 /**
- * mirror_qp_requester() - the requester of a user QP
+ * mirror_qp_requester() - the requester of a QP
  * @qp: the QP
  *
  * Runs in process context: from the doorbell system call of the posting
@@ -573,8 +678,6 @@ void mirror_qp_requester(struct mirror_qp *qp)
 	struct mirror_qp *dest_err = NULL;
 	bool qp_err = false;
 
-	if (!qp->is_user)
-		return;
 	if (READ_ONCE(qp->state) == MIRROR_QPS_ERR) {
 		/* WRs posted in ERR complete at once with WR_FLUSH_ERR. */
 		mutex_lock(&qp->state_lock);
@@ -685,8 +788,6 @@ static void mirror_flush_ring(struct mirror_qp *qp, struct mirror_queue *q,
 void mirror_qp_flush(struct mirror_qp *qp)
 {
 	lockdep_assert_held(&qp->state_lock);
-	if (!qp->is_user)
-		return;	/* kernel QPs get their engine with the wire path */
 	mutex_lock(&qp->req_lock);
 	if (qp->sq.buf)
 		mirror_flush_ring(qp, &qp->sq, &qp->sq_cons, false);

@@ -232,3 +232,41 @@ int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len)
 	mirror_segs_add_kbuf(&src, buf, len);
 	return mirror_segs_copy(dst, 0, &src, len);
 }
+
+/**
+ * mirror_segs_atomic() - an 8-byte compare-and-swap or fetch-and-add
+ * @target: one segment of 8 bytes, 8-byte aligned (the caller checks)
+ * @cmp_swap: compare-and-swap; else fetch-and-add
+ * @compare_add: the compare value, or the addend
+ * @swap: the swap value
+ * @orig: gets the value found in memory
+ *
+ * The caller holds the device's atomic_lock, which makes the
+ * read-modify-write atomic against every other atomic of the device.
+ *
+ * Return: 0, or -EINVAL when @target is not one 8-byte segment.
+ */
+int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
+		       u64 compare_add, u64 swap, u64 *orig)
+{
+	struct mirror_seg *s = &target->seg[0];
+	u32 chunk;
+	u64 *word;
+
+	if (target->n != 1 || s->len != sizeof(u64))
+		return -EINVAL;
+	word = mirror_seg_map(s, 0, &chunk);
+	if (chunk < sizeof(u64)) {	/* cannot happen when aligned */
+		mirror_seg_unmap(s, word);
+		return -EINVAL;
+	}
+	*orig = READ_ONCE(*word);
+	if (cmp_swap) {
+		if (*orig == compare_add)
+			WRITE_ONCE(*word, swap);
+	} else {
+		WRITE_ONCE(*word, *orig + compare_add);
+	}
+	mirror_seg_unmap(s, word);
+	return 0;
+}

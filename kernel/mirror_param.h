@@ -16,6 +16,8 @@ enum mirror_limits {
 	MIRROR_MAX_INLINE	= 512,
 	MIRROR_MAX_CQ		= 16384,
 	MIRROR_MAX_CQE		= (1 << 15) - 1,
+	MIRROR_MAX_SRQ		= 16384,
+	MIRROR_MAX_SRQ_WR	= 16384,
 	MIRROR_MAX_MR		= (1 << 20),	/* key index fits 24 bits */
 	MIRROR_MAX_PD		= (1 << 16),
 	MIRROR_MAX_AH		= (1 << 16),

@@ -4,9 +4,10 @@
  * the verbs-spec state machine (modify/query), destruction, and posting.
  *
  * Concurrency: modify_qp and query_qp serialise on qp->state_lock. Kernel
- * consumers post under sq_lock/rq_lock. User QPs post into the shared rings
- * without the kernel; their doorbell (post_send with no WR) only queues
- * req_work. Lookups by QPN (the receive path, later) hold a reference, and
+ * consumers post under sq_lock/rq_lock (maybe in atomic context) and the
+ * requester then runs from req_work. User QPs post into the shared rings
+ * without the kernel; their doorbell (post_send with no WR) runs the
+ * requester in the calling process. Lookups by QPN hold a reference, and
  * destroy waits for the last one.
  */
 #include <rdma/uverbs_ioctl.h>
@@ -31,12 +32,6 @@ static_assert((int)MIRROR_QPS_RTS == (int)IB_QPS_RTS);
 static_assert((int)MIRROR_QPS_SQD == (int)IB_QPS_SQD);
 static_assert((int)MIRROR_QPS_SQE == (int)IB_QPS_SQE);
 static_assert((int)MIRROR_QPS_ERR == (int)IB_QPS_ERR);
-
-enum {
-	MIRROR_SEND_WQE_HDR = sizeof(struct mirror_send_wqe),
-	MIRROR_RECV_WQE_HDR = sizeof(struct mirror_recv_wqe),
-	MIRROR_SGE_SIZE = sizeof(struct mirror_sge),
-};
 
 static void mirror_qp_release(struct kref *ref)
 {
@@ -138,6 +133,10 @@ static int mirror_qp_init_rings(struct mirror_qp *qp,
 		cap->max_recv_wr = rq_slots;
 		cap->max_recv_sge = min_t(u32, (rq_stride - MIRROR_RECV_WQE_HDR) /
 					  MIRROR_SGE_SIZE, MIRROR_MAX_SGE);
+	} else {
+		/* Receives come from the SRQ. */
+		cap->max_recv_wr = 0;
+		cap->max_recv_sge = 0;
 	}
 	qp->max_inline = cap->max_inline_data;
 	return 0;
@@ -197,8 +196,10 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	default:
 		return -EOPNOTSUPP;
 	}
-	if (init->create_flags || init->srq)
+	if (init->create_flags)
 		return -EOPNOTSUPP;
+	if (init->srq && init->qp_type == IB_QPT_GSI)
+		return -EINVAL;
 	if (udata && udata->outlen < sizeof(resp))
 		return -EINVAL;
 	err = mirror_qp_check_caps(init);
@@ -253,6 +254,26 @@ err_destroy_rings:
 	mirror_queue_destroy(&qp->rq);
 	mirror_queue_destroy(&qp->sq);
 	return err;
+}
+
+/**
+ * mirror_qp_last_wqe_event() - tell the owner of an SRQ QP it is done
+ * @qp: a QP that has just entered ERR (state_lock held)
+ *
+ * A QP on an SRQ takes no receive once in ERR; IB_EVENT_QP_LAST_WQE_REACHED
+ * says so, so that its owner may destroy it (IBA 10.3.1, 11.6.3).
+ */
+void mirror_qp_last_wqe_event(struct mirror_qp *qp)
+{
+	struct ib_event ev = {
+		.device = qp->ibqp.device,
+		.element.qp = &qp->ibqp,
+		.event = IB_EVENT_QP_LAST_WQE_REACHED,
+	};
+
+	lockdep_assert_held(&qp->state_lock);
+	if (qp->ibqp.srq && qp->ibqp.event_handler)
+		qp->ibqp.event_handler(&ev, qp->ibqp.qp_context);
 }
 
 /* Attribute checks beyond what ib_modify_qp_is_ok() knows. */
@@ -383,9 +404,10 @@ int mirror_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		WRITE_ONCE(qp->state, (enum mirror_qp_state)next);
 		mirror_dbg_qp(qp, "%s -> %s\n", mirror_qp_state_names[cur],
 			      mirror_qp_state_names[next]);
-		if (next == IB_QPS_ERR)
+		if (next == IB_QPS_ERR) {
 			mirror_qp_flush(qp);
-		else if (next == IB_QPS_RESET)
+			mirror_qp_last_wqe_event(qp);
+		} else if (next == IB_QPS_RESET)
 			mirror_qp_reset_rings(qp);
 		else if (next == IB_QPS_RTS && qp->is_user)
 			/* WQEs may have been posted before RTS. */
@@ -499,6 +521,8 @@ static int mirror_post_one_send(struct mirror_qp *qp,
 	switch (qp->ibqp.qp_type) {
 	case IB_QPT_UD:
 	case IB_QPT_GSI:
+		if (!ud_wr(wr)->ah)
+			return -EINVAL;
 		wqe->wr.ud.ah_num = to_mirror_ah(ud_wr(wr)->ah)->ah_num;
 		wqe->wr.ud.remote_qpn = ud_wr(wr)->remote_qpn;
 		wqe->wr.ud.remote_qkey = ud_wr(wr)->remote_qkey;
@@ -509,6 +533,12 @@ static int mirror_post_one_send(struct mirror_qp *qp,
 		    wr->opcode == IB_WR_RDMA_READ) {
 			wqe->wr.rdma.remote_addr = rdma_wr(wr)->remote_addr;
 			wqe->wr.rdma.rkey = rdma_wr(wr)->rkey;
+		} else if (wr->opcode == IB_WR_ATOMIC_CMP_AND_SWP ||
+			   wr->opcode == IB_WR_ATOMIC_FETCH_AND_ADD) {
+			wqe->wr.atomic.remote_addr = atomic_wr(wr)->remote_addr;
+			wqe->wr.atomic.compare_add = atomic_wr(wr)->compare_add;
+			wqe->wr.atomic.swap = atomic_wr(wr)->swap;
+			wqe->wr.atomic.rkey = atomic_wr(wr)->rkey;
 		}
 		break;
 	}
@@ -565,7 +595,11 @@ int mirror_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 		}
 	}
 	spin_unlock_irqrestore(&qp->sq_lock, flags);
-	/* Kernel QPs (the GSI QP) get an engine with the network path. */
+	/*
+	 * Kernel consumers may post in atomic context: run the requester
+	 * from the work item. In ERR it flushes what was just posted.
+	 */
+	queue_delayed_work(to_mirror_dev(ibqp->device)->wq, &qp->req_work, 0);
 	return err;
 }
 
@@ -585,7 +619,7 @@ int mirror_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 	struct mirror_qp *qp = to_mirror_qp(ibqp);
 	struct mirror_queue *q = &qp->rq;
 	unsigned long flags;
-	int err = 0, i;
+	int err = 0;
 
 	if (qp->is_user || !q->buf || READ_ONCE(qp->state) == MIRROR_QPS_RESET) {
 		*bad_wr = wr;
@@ -593,32 +627,16 @@ int mirror_post_recv(struct ib_qp *ibqp, const struct ib_recv_wr *wr,
 	}
 	spin_lock_irqsave(&qp->rq_lock, flags);
 	for (; wr; wr = wr->next) {
-		u32 prod = q->hdr->producer;
-		struct mirror_recv_wqe *wqe;
-		struct mirror_sge *sge;
-
-		if (prod - smp_load_acquire(&q->hdr->consumer) >= q->num_slots) {
-			err = -ENOMEM;
-		} else if (wr->num_sge < 0 ||
-			   wr->num_sge > qp->attr.cap.max_recv_sge) {
-			err = -EINVAL;
-		}
+		err = mirror_queue_post_recv(q, wr, qp->attr.cap.max_recv_sge);
 		if (err) {
 			*bad_wr = wr;
 			break;
 		}
-		wqe = mirror_queue_slot(q, prod);
-		wqe->wr_id = wr->wr_id;
-		wqe->num_sge = wr->num_sge;
-		wqe->reserved = 0;
-		sge = (struct mirror_sge *)(wqe + 1);
-		for (i = 0; i < wr->num_sge; i++) {
-			sge[i].addr = wr->sg_list[i].addr;
-			sge[i].length = wr->sg_list[i].length;
-			sge[i].lkey = wr->sg_list[i].lkey;
-		}
-		smp_store_release(&q->hdr->producer, prod + 1);
 	}
 	spin_unlock_irqrestore(&qp->rq_lock, flags);
+	/* Receives posted in ERR are flushed (ib_drain_rq() waits for it). */
+	if (READ_ONCE(qp->state) == MIRROR_QPS_ERR)
+		queue_delayed_work(to_mirror_dev(ibqp->device)->wq,
+				   &qp->req_work, 0);
 	return err;
 }

@@ -125,3 +125,39 @@ u32 mirror_queue_count(const struct mirror_queue *q)
 
 	return min(prod - cons, q->num_slots);
 }
+
+/**
+ * mirror_queue_post_recv() - write one kernel receive WR into a ring
+ * @q: an RQ or SRQ ring
+ * @wr: the WR
+ * @max_sge: SGEs a slot may carry
+ *
+ * The caller serialises the producers of @q.
+ *
+ * Return: 0, -ENOMEM when the ring is full, -EINVAL for too many SGEs.
+ */
+int mirror_queue_post_recv(struct mirror_queue *q, const struct ib_recv_wr *wr,
+			   u32 max_sge)
+{
+	u32 prod = q->hdr->producer;
+	struct mirror_recv_wqe *wqe;
+	struct mirror_sge *sge;
+	int i;
+
+	if (prod - smp_load_acquire(&q->hdr->consumer) >= q->num_slots)
+		return -ENOMEM;
+	if (wr->num_sge < 0 || wr->num_sge > max_sge)
+		return -EINVAL;
+	wqe = mirror_queue_slot(q, prod);
+	wqe->wr_id = wr->wr_id;
+	wqe->num_sge = wr->num_sge;
+	wqe->reserved = 0;
+	sge = (struct mirror_sge *)(wqe + 1);
+	for (i = 0; i < wr->num_sge; i++) {
+		sge[i].addr = wr->sg_list[i].addr;
+		sge[i].length = wr->sg_list[i].length;
+		sge[i].lkey = wr->sg_list[i].lkey;
+	}
+	smp_store_release(&q->hdr->producer, prod + 1);
+	return 0;
+}

@@ -286,10 +286,6 @@ static struct ibv_qp *mirror_create_qp_ex(struct ibv_context *ctx,
 		errno = EOPNOTSUPP;
 		return NULL;
 	}
-	if (attr->srq) {
-		errno = EOPNOTSUPP;
-		return NULL;
-	}
 	qp = calloc(1, sizeof(*qp));
 	if (!qp) {
 		errno = ENOMEM;
@@ -530,20 +526,18 @@ static int mirror_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 	return ret;
 }
 
-static int mirror_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
-			    struct ibv_recv_wr **bad_wr)
+/*
+ * Writes receive WRs into an RQ or SRQ ring whose posters the caller
+ * serialises, and publishes them; returns 0 or an errno, with *bad_wr
+ * then naming the first WR not posted.
+ */
+static int mirror_post_recv_ring(struct mirror_ring *r, uint32_t max_sge,
+				 struct ibv_recv_wr *wr,
+				 struct ibv_recv_wr **bad_wr)
 {
-	struct mirror_qp *qp = to_mirror_qp(ibqp);
-	struct mirror_ring *r = &qp->rq;
 	uint32_t prod, cons;
 	int ret = 0, posted = 0, i;
 
-	/* No RQ (an SRQ QP), or a QP in RESET: the verbs spec refuses. */
-	if (!r->map || ibqp->state == IBV_QPS_RESET) {
-		*bad_wr = wr;
-		return EINVAL;
-	}
-	pthread_spin_lock(&qp->rq_lock);
 	prod = mirror_ring_load_own(&r->hdr->producer);
 	for (; wr; wr = wr->next) {
 		struct mirror_recv_wqe *wqe;
@@ -554,7 +548,7 @@ static int mirror_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 			ret = ENOMEM;
 			break;
 		}
-		if (wr->num_sge < 0 || (uint32_t)wr->num_sge > qp->max_recv_sge ||
+		if (wr->num_sge < 0 || (uint32_t)wr->num_sge > max_sge ||
 		    !mirror_ring_wqe_fits(r->stride, sizeof(*wqe), wr->num_sge,
 					  sizeof(*sge))) {
 			ret = EINVAL;
@@ -575,9 +569,103 @@ static int mirror_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
 	}
 	if (posted)
 		mirror_ring_store_release(&r->hdr->producer, prod);
-	pthread_spin_unlock(&qp->rq_lock);
 	if (ret)
 		*bad_wr = wr;
+	return ret;
+}
+
+static int mirror_post_recv(struct ibv_qp *ibqp, struct ibv_recv_wr *wr,
+			    struct ibv_recv_wr **bad_wr)
+{
+	struct mirror_qp *qp = to_mirror_qp(ibqp);
+	int ret;
+
+	/* No RQ (an SRQ QP), or a QP in RESET: the verbs spec refuses. */
+	if (!qp->rq.map || ibqp->state == IBV_QPS_RESET) {
+		*bad_wr = wr;
+		return EINVAL;
+	}
+	pthread_spin_lock(&qp->rq_lock);
+	ret = mirror_post_recv_ring(&qp->rq, qp->max_recv_sge, wr, bad_wr);
+	pthread_spin_unlock(&qp->rq_lock);
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/* SRQ */
+
+static struct ibv_srq *mirror_create_srq(struct ibv_pd *pd,
+					 struct ibv_srq_init_attr *attr)
+{
+	struct mirror_cmd_create_srq cmd;
+	struct mirror_create_srq_resp_full resp;
+	struct mirror_srq *srq;
+	int ret;
+
+	srq = calloc(1, sizeof(*srq));
+	if (!srq) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(&resp, 0, sizeof(resp));
+	ret = ibv_cmd_create_srq(pd, &srq->ibsrq, attr, &cmd, sizeof(cmd),
+				 &resp.ibv_resp, sizeof(resp));
+	if (ret) {
+		free(srq);
+		errno = ret;
+		return NULL;
+	}
+	ret = mirror_ring_map(&srq->rq, pd->context->cmd_fd, &resp.drv.rq,
+			      sizeof(struct mirror_recv_wqe));
+	if (ret || !srq->rq.map) {
+		ibv_cmd_destroy_srq(&srq->ibsrq);
+		free(srq);
+		errno = ret ? -ret : EINVAL;
+		return NULL;
+	}
+	/* libibverbs has written the granted sizes into attr->attr. */
+	srq->max_sge = attr->attr.max_sge;
+	pthread_spin_init(&srq->lock, PTHREAD_PROCESS_PRIVATE);
+	return &srq->ibsrq;
+}
+
+static int mirror_modify_srq(struct ibv_srq *srq, struct ibv_srq_attr *attr,
+			     int mask)
+{
+	struct mirror_cmd_modify_srq cmd;
+
+	return ibv_cmd_modify_srq(srq, attr, mask, &cmd, sizeof(cmd));
+}
+
+static int mirror_query_srq(struct ibv_srq *srq, struct ibv_srq_attr *attr)
+{
+	struct mirror_cmd_query_srq cmd;
+
+	return ibv_cmd_query_srq(srq, attr, &cmd, sizeof(cmd));
+}
+
+static int mirror_destroy_srq(struct ibv_srq *ibsrq)
+{
+	struct mirror_srq *srq = to_mirror_srq(ibsrq);
+	int ret = ibv_cmd_destroy_srq(ibsrq);
+
+	if (ret)
+		return ret;
+	mirror_ring_unmap(&srq->rq);
+	pthread_spin_destroy(&srq->lock);
+	free(srq);
+	return 0;
+}
+
+static int mirror_post_srq_recv(struct ibv_srq *ibsrq, struct ibv_recv_wr *wr,
+				struct ibv_recv_wr **bad_wr)
+{
+	struct mirror_srq *srq = to_mirror_srq(ibsrq);
+	int ret;
+
+	pthread_spin_lock(&srq->lock);
+	ret = mirror_post_recv_ring(&srq->rq, srq->max_sge, wr, bad_wr);
+	pthread_spin_unlock(&srq->lock);
 	return ret;
 }
 
@@ -634,19 +722,24 @@ static const struct verbs_context_ops mirror_ctx_ops = {
 	.create_cq = mirror_create_cq,
 	.create_qp = mirror_create_qp,
 	.create_qp_ex = mirror_create_qp_ex,
+	.create_srq = mirror_create_srq,
 	.dealloc_pd = mirror_dealloc_pd,
 	.dereg_mr = mirror_dereg_mr,
 	.destroy_ah = mirror_destroy_ah,
 	.destroy_cq = mirror_destroy_cq,
 	.destroy_qp = mirror_destroy_qp,
+	.destroy_srq = mirror_destroy_srq,
 	.free_context = mirror_free_context,
 	.modify_qp = mirror_modify_qp,
+	.modify_srq = mirror_modify_srq,
 	.poll_cq = mirror_poll_cq,
 	.post_recv = mirror_post_recv,
 	.post_send = mirror_post_send,
+	.post_srq_recv = mirror_post_srq_recv,
 	.query_device_ex = mirror_query_device_ex,
 	.query_port = mirror_query_port,
 	.query_qp = mirror_query_qp,
+	.query_srq = mirror_query_srq,
 	.reg_mr = mirror_reg_mr,
 	.req_notify_cq = mirror_req_notify_cq,
 	.resize_cq = mirror_resize_cq,

@@ -56,6 +56,14 @@ struct mirror_qp {
 	uint32_t max_recv_sge;
 };
 
+/* lock serialises posters to rq. */
+struct mirror_srq {
+	struct ibv_srq ibsrq;
+	pthread_spinlock_t lock;
+	struct mirror_ring rq;
+	uint32_t max_sge;
+};
+
 struct mirror_ah {
 	struct ibv_ah ibah;
 	uint32_t ah_num;
@@ -82,6 +90,11 @@ struct mirror_create_qp_resp_full {
 	struct mirror_create_qp_resp drv;
 };
 
+struct mirror_create_srq_resp_full {
+	struct ib_uverbs_create_srq_resp ibv_resp;
+	struct mirror_create_srq_resp drv;
+};
+
 struct mirror_create_ah_resp_full {
 	struct ib_uverbs_create_ah_resp ibv_resp;
 	struct mirror_create_ah_resp drv;
@@ -94,6 +107,8 @@ _Static_assert(offsetof(struct mirror_resize_cq_resp_full, drv) ==
 	       sizeof(struct ib_uverbs_resize_cq_resp), "resize resp");
 _Static_assert(offsetof(struct mirror_create_qp_resp_full, drv) ==
 	       sizeof(struct ib_uverbs_create_qp_resp), "qp resp");
+_Static_assert(offsetof(struct mirror_create_srq_resp_full, drv) ==
+	       sizeof(struct ib_uverbs_create_srq_resp), "srq resp");
 _Static_assert(offsetof(struct mirror_create_ah_resp_full, drv) ==
 	       sizeof(struct ib_uverbs_create_ah_resp), "ah resp");
 _Static_assert(offsetof(struct mirror_get_context_resp_full, drv) ==
@@ -112,6 +127,11 @@ static inline struct mirror_cq *to_mirror_cq(struct ibv_cq *cq)
 static inline struct mirror_qp *to_mirror_qp(struct ibv_qp *qp)
 {
 	return container_of(qp, struct mirror_qp, vqp.qp);
+}
+
+static inline struct mirror_srq *to_mirror_srq(struct ibv_srq *srq)
+{
+	return container_of(srq, struct mirror_srq, ibsrq);
 }
 
 static inline struct mirror_ah *to_mirror_ah(struct ibv_ah *ah)

@@ -147,7 +147,8 @@ struct verbs_context_ops {
 	struct ibv_qp *(*create_qp_ex)(struct ibv_context *context,
 				       struct ibv_qp_init_attr_ex *attr);
 	mirror_unused_op create_rwq_ind_table;
-	mirror_unused_op create_srq;
+	struct ibv_srq *(*create_srq)(struct ibv_pd *pd,
+				      struct ibv_srq_init_attr *attr);
 	mirror_unused_op create_srq_ex;
 	mirror_unused_op create_wq;
 	mirror_unused_op dealloc_mw;
@@ -161,7 +162,7 @@ struct verbs_context_ops {
 	mirror_unused_op destroy_flow_action;
 	int (*destroy_qp)(struct ibv_qp *qp);
 	mirror_unused_op destroy_rwq_ind_table;
-	mirror_unused_op destroy_srq;
+	int (*destroy_srq)(struct ibv_srq *srq);
 	mirror_unused_op destroy_wq;
 	mirror_unused_op detach_mcast;
 	void (*free_context)(struct ibv_context *context);
@@ -175,7 +176,8 @@ struct verbs_context_ops {
 	int (*modify_qp)(struct ibv_qp *qp, struct ibv_qp_attr *attr,
 			 int attr_mask);
 	mirror_unused_op modify_qp_rate_limit;
-	mirror_unused_op modify_srq;
+	int (*modify_srq)(struct ibv_srq *srq, struct ibv_srq_attr *attr,
+			  int mask);
 	mirror_unused_op modify_wq;
 	mirror_unused_op open_qp;
 	mirror_unused_op open_xrcd;
@@ -185,7 +187,8 @@ struct verbs_context_ops {
 	int (*post_send)(struct ibv_qp *qp, struct ibv_send_wr *wr,
 			 struct ibv_send_wr **bad_wr);
 	mirror_unused_op post_srq_ops;
-	mirror_unused_op post_srq_recv;
+	int (*post_srq_recv)(struct ibv_srq *srq, struct ibv_recv_wr *wr,
+			     struct ibv_recv_wr **bad_wr);
 	int (*query_device_ex)(struct ibv_context *context,
 			       const struct ibv_query_device_ex_input *input,
 			       struct ibv_device_attr_ex *attr,
@@ -197,7 +200,7 @@ struct verbs_context_ops {
 			int attr_mask, struct ibv_qp_init_attr *init_attr);
 	mirror_unused_op query_qp_data_in_order;
 	mirror_unused_op query_rt_values;
-	mirror_unused_op query_srq;
+	int (*query_srq)(struct ibv_srq *srq, struct ibv_srq_attr *attr);
 	mirror_unused_op read_counters;
 	mirror_unused_op reg_dm_mr;
 	mirror_unused_op reg_dmabuf_mr;
@@ -233,6 +236,9 @@ MIRROR_DECLARE_CMD(mirror_cmd_create_qp, ib_uverbs_create_qp);
 MIRROR_DECLARE_CMD(mirror_cmd_modify_qp, ib_uverbs_modify_qp);
 MIRROR_DECLARE_CMD(mirror_cmd_query_qp, ib_uverbs_query_qp);
 MIRROR_DECLARE_CMD(mirror_cmd_post_send, ib_uverbs_post_send);
+MIRROR_DECLARE_CMD(mirror_cmd_create_srq, ib_uverbs_create_srq);
+MIRROR_DECLARE_CMD(mirror_cmd_modify_srq, ib_uverbs_modify_srq);
+MIRROR_DECLARE_CMD(mirror_cmd_query_srq, ib_uverbs_query_srq);
 
 /* Private functions libibverbs exports with version IBVERBS_PRIVATE_34. */
 void verbs_register_driver_34(const struct verbs_device_ops *ops);
@@ -290,6 +296,17 @@ int ibv_cmd_create_ah(struct ibv_pd *pd, struct ibv_ah *ah,
 		      struct ibv_ah_attr *attr,
 		      struct ib_uverbs_create_ah_resp *resp, size_t resp_size);
 int ibv_cmd_destroy_ah(struct ibv_ah *ah);
+int ibv_cmd_create_srq(struct ibv_pd *pd, struct ibv_srq *srq,
+		       struct ibv_srq_init_attr *attr,
+		       struct mirror_cmd_create_srq *cmd, size_t cmd_size,
+		       struct ib_uverbs_create_srq_resp *resp,
+		       size_t resp_size);
+int ibv_cmd_modify_srq(struct ibv_srq *srq, struct ibv_srq_attr *srq_attr,
+		       int srq_attr_mask, struct mirror_cmd_modify_srq *cmd,
+		       size_t cmd_size);
+int ibv_cmd_query_srq(struct ibv_srq *srq, struct ibv_srq_attr *srq_attr,
+		      struct mirror_cmd_query_srq *cmd, size_t cmd_size);
+int ibv_cmd_destroy_srq(struct ibv_srq *srq);
 
 /* Layout proofs (rdma-core v36..v56, x86_64). */
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct verbs_match_ent) == 24);
@@ -332,5 +349,13 @@ MIRROR_PABI_STATIC_ASSERT(sizeof(struct mirror_cmd_get_context) == 16);
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct mirror_cmd_create_cq) == 40);
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct mirror_cmd_create_qp) == 64);
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct mirror_cmd_post_send) == 32);
+MIRROR_PABI_STATIC_ASSERT(sizeof(struct mirror_cmd_create_srq) == 40);
+MIRROR_PABI_STATIC_ASSERT(sizeof(struct mirror_cmd_modify_srq) == 24);
+MIRROR_PABI_STATIC_ASSERT(sizeof(struct mirror_cmd_query_srq) == 24);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, create_srq) == 176);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, destroy_srq) == 288);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, modify_srq) == 392);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, post_srq_recv) == 456);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, query_srq) == 512);
 
 #endif /* MIRROR_PABI_H */

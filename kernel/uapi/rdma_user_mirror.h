@@ -143,6 +143,13 @@ struct mirror_recv_wqe {
 	__u32 reserved;
 };
 
+/* Values of mirror_cqe.network_hdr_type. */
+enum mirror_cqe_net {
+	MIRROR_CQE_NET_NONE = 0,
+	MIRROR_CQE_NET_IPV4 = 2,	/* RoCEv2 over IPv4: iphdr at offset 20 */
+	MIRROR_CQE_NET_IPV6 = 3,	/* RoCEv2 over IPv6: a full GRH */
+};
+
 /**
  * struct mirror_cqe - one CQ slot (64 bytes)
  * @wr_id: the work request's wr_id
@@ -158,8 +165,8 @@ struct mirror_recv_wqe {
  * @slid: source LID (0 on RoCE)
  * @sl: service level
  * @dlid_path_bits: 0 on RoCE
- * @network_hdr_type: 0 unknown, 2 RoCEv2 over IPv4, 3 RoCEv2 over IPv6
- *	(the numeric values of enum rdma_network_type + 1, 0 meaning none)
+ * @network_hdr_type: enum mirror_cqe_net: the headers a UD receive
+ *	arrived with (and which header its 40-byte GRH area holds)
  * @reserved: zero
  */
 struct mirror_cqe {

@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <infiniband/verbs.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -156,9 +158,10 @@ static int connect_qp(struct ibv_qp *qp, uint32_t dest, uint8_t rnr_retry,
 static int pair_init(struct pair *p, enum ibv_qp_type type, uint8_t rnr_retry)
 {
 	int mr_access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-			IBV_ACCESS_REMOTE_READ;
+			IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC;
 	int qp_access = type == IBV_QPT_UC ? IBV_ACCESS_REMOTE_WRITE :
-			IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
+			IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
+			IBV_ACCESS_REMOTE_ATOMIC;
 	struct ibv_ah_attr av = own_av();
 
 	memset(p, 0, sizeof(*p));
@@ -540,13 +543,220 @@ static int test_rc_unsupported_opcode_is_loc_qp_op_err(void)
 	int rc = -1;
 
 	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
-	/* Atomics are not offered (atomic_cap NONE). */
-	CHECK(post_send(&p, IBV_WR_ATOMIC_FETCH_AND_ADD, 100, 0, 8, p.a.mr->lkey,
+	/* Local invalidate: memory windows are not offered. */
+	CHECK(post_send(&p, IBV_WR_LOCAL_INV, 100, 0, 8, p.a.mr->lkey,
 			(uintptr_t)p.b.buf, p.b.mr->rkey, 0) == 0 &&
 	      post_send(&p, IBV_WR_SEND, 101, 0, 4, p.a.mr->lkey, 0, 0, 0) == 0,
 	      "post_send");
 	rc = expect_error_then_flush(&p, IBV_WC_LOC_QP_OP_ERR);
 out:
+	pair_fini(&p);
+	return rc;
+}
+
+/* Posts one atomic from @qp: the old value lands at @local (8 bytes). */
+static int post_atomic(struct ibv_qp *qp, enum ibv_wr_opcode op,
+		       uint64_t wr_id, void *local, uint32_t len, uint32_t lkey,
+		       uint64_t raddr, uint32_t rkey, uint64_t cmp_add,
+		       uint64_t swap)
+{
+	struct ibv_sge sge = { (uintptr_t)local, len, lkey };
+	struct ibv_send_wr wr = {
+		.wr_id = wr_id, .sg_list = &sge, .num_sge = 1, .opcode = op,
+		.send_flags = IBV_SEND_SIGNALED,
+	};
+	struct ibv_send_wr *bad;
+
+	wr.wr.atomic.remote_addr = raddr;
+	wr.wr.atomic.rkey = rkey;
+	wr.wr.atomic.compare_add = cmp_add;
+	wr.wr.atomic.swap = swap;
+	return ibv_post_send(qp, &wr, &bad);
+}
+
+/* Runs one atomic and returns the value it found, or fails the test. */
+static int atomic_once(struct pair *p, enum ibv_wr_opcode op, uint64_t cmp_add,
+		       uint64_t swap, uint64_t *found)
+{
+	uint64_t *local = (uint64_t *)(p->a.buf + 128);
+	struct ibv_wc wc;
+	enum ibv_wc_opcode want = op == IBV_WR_ATOMIC_CMP_AND_SWP ?
+				  IBV_WC_COMP_SWAP : IBV_WC_FETCH_ADD;
+
+	*local = 0xdeadbeef;
+	if (post_atomic(p->a.qp, op, 9, local, 8, p->a.mr->lkey,
+			(uintptr_t)p->b.buf + 64, p->b.mr->rkey, cmp_add, swap) ||
+	    wait_wc(p->a.cq, &wc)) {
+		snprintf(failmsg, sizeof(failmsg), "atomic not completed");
+		return -1;
+	}
+	if (wc.status != IBV_WC_SUCCESS || wc.opcode != want ||
+	    wc.byte_len != 8) {
+		snprintf(failmsg, sizeof(failmsg),
+			 "atomic: %s, opcode %d, byte_len %u",
+			 ibv_wc_status_str(wc.status), wc.opcode, wc.byte_len);
+		return -1;
+	}
+	*found = *local;
+	return 0;
+}
+
+static int test_rc_atomics_return_old_value_and_update(void)
+{
+	uint64_t *remote, found;
+	struct pair p = {};
+	int rc = -1;
+
+	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
+	remote = (uint64_t *)(p.b.buf + 64);
+	*remote = 5;
+	if (atomic_once(&p, IBV_WR_ATOMIC_FETCH_AND_ADD, 10, 0, &found))
+		goto out;
+	CHECK(found == 5 && *remote == 15, "fetch-add: found %lu, now %lu",
+	      (unsigned long)found, (unsigned long)*remote);
+	if (atomic_once(&p, IBV_WR_ATOMIC_CMP_AND_SWP, 15, 99, &found))
+		goto out;
+	CHECK(found == 15 && *remote == 99, "cmp-swap hit: found %lu, now %lu",
+	      (unsigned long)found, (unsigned long)*remote);
+	if (atomic_once(&p, IBV_WR_ATOMIC_CMP_AND_SWP, 1, 7, &found))
+		goto out;
+	CHECK(found == 99 && *remote == 99, "cmp-swap miss: found %lu, now %lu",
+	      (unsigned long)found, (unsigned long)*remote);
+	*remote = UINT64_MAX;
+	if (atomic_once(&p, IBV_WR_ATOMIC_FETCH_AND_ADD, 2, 0, &found))
+		goto out;
+	CHECK(found == UINT64_MAX && *remote == 1, "fetch-add wraps: now %lu",
+	      (unsigned long)*remote);
+	rc = 0;
+out:
+	pair_fini(&p);
+	return rc;
+}
+
+static int test_rc_misaligned_atomic_is_rem_inv_req_err(void)
+{
+	struct pair p = {};
+	int rc = -1;
+
+	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
+	CHECK(post_atomic(p.a.qp, IBV_WR_ATOMIC_FETCH_AND_ADD, 100, p.a.buf, 8,
+			  p.a.mr->lkey, (uintptr_t)p.b.buf + 4, p.b.mr->rkey,
+			  1, 0) == 0 &&
+	      post_send(&p, IBV_WR_SEND, 101, 0, 4, p.a.mr->lkey, 0, 0, 0) == 0,
+	      "post_send");
+	rc = expect_error_then_flush(&p, IBV_WC_REM_INV_REQ_ERR);
+out:
+	pair_fini(&p);
+	return rc;
+}
+
+static int test_rc_atomic_without_atomic_access_is_rem_access_err(void)
+{
+	struct ibv_mr *plain = NULL;
+	struct pair p = {};
+	int rc = -1;
+
+	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
+	plain = ibv_reg_mr(p.b.pd, p.b.buf, 4096, IBV_ACCESS_LOCAL_WRITE |
+			   IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ);
+	CHECK(plain, "reg_mr");
+	CHECK(post_atomic(p.a.qp, IBV_WR_ATOMIC_CMP_AND_SWP, 100, p.a.buf, 8,
+			  p.a.mr->lkey, (uintptr_t)p.b.buf, plain->rkey,
+			  0, 1) == 0 &&
+	      post_send(&p, IBV_WR_SEND, 101, 0, 4, p.a.mr->lkey, 0, 0, 0) == 0,
+	      "post_send");
+	if (expect_error_then_flush(&p, IBV_WC_REM_ACCESS_ERR))
+		goto out;
+	CHECK(*(uint64_t *)p.b.buf == 0, "the remote word changed");
+	rc = 0;
+out:
+	if (plain)
+		ibv_dereg_mr(plain);
+	pair_fini(&p);
+	return rc;
+}
+
+static int test_rc_atomic_into_4_bytes_is_loc_len_err(void)
+{
+	struct pair p = {};
+	int rc = -1;
+
+	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
+	CHECK(post_atomic(p.a.qp, IBV_WR_ATOMIC_FETCH_AND_ADD, 100, p.a.buf, 4,
+			  p.a.mr->lkey, (uintptr_t)p.b.buf, p.b.mr->rkey,
+			  1, 0) == 0 &&
+	      post_send(&p, IBV_WR_SEND, 101, 0, 4, p.a.mr->lkey, 0, 0, 0) == 0,
+	      "post_send");
+	rc = expect_error_then_flush(&p, IBV_WC_LOC_LEN_ERR);
+out:
+	pair_fini(&p);
+	return rc;
+}
+
+/* One thread's share of the concurrent fetch-and-adds. */
+struct adder {
+	struct ibv_qp *qp;
+	struct ibv_cq *cq;
+	uint64_t *local;
+	uint32_t lkey;
+	uint64_t raddr;
+	uint32_t rkey;
+	int count;
+	int failed;
+};
+
+static void *adder_run(void *arg)
+{
+	struct adder *a = arg;
+	struct ibv_wc wc;
+	int i;
+
+	for (i = 0; i < a->count && !a->failed; i++)
+		if (post_atomic(a->qp, IBV_WR_ATOMIC_FETCH_AND_ADD, i, a->local,
+				8, a->lkey, a->raddr, a->rkey, 3, 0) ||
+		    wait_wc(a->cq, &wc) || wc.status != IBV_WC_SUCCESS)
+			a->failed = 1;
+	return NULL;
+}
+
+/*
+ * Two QPs in two threads add to the same word (registered in both PDs):
+ * no update may be lost, which is what IB_ATOMIC_HCA promises.
+ */
+static int test_rc_concurrent_fetch_add_loses_no_update(void)
+{
+	struct ibv_mr *in_a = NULL;
+	struct adder x = {}, y = {};
+	pthread_t tx, ty;
+	uint64_t *word;
+	struct pair p = {};
+	int rc = -1;
+
+	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
+	word = (uint64_t *)(p.b.buf + 256);
+	in_a = ibv_reg_mr(p.a.pd, p.b.buf, 4096, IBV_ACCESS_LOCAL_WRITE |
+			  IBV_ACCESS_REMOTE_ATOMIC);
+	CHECK(in_a, "reg_mr");
+	x = (struct adder){ p.a.qp, p.a.cq, (uint64_t *)p.a.buf, p.a.mr->lkey,
+			    (uintptr_t)word, p.b.mr->rkey, 2000, 0 };
+	y = (struct adder){ p.b.qp, p.b.cq, (uint64_t *)(p.b.buf + 512),
+			    p.b.mr->lkey, (uintptr_t)word, in_a->rkey, 2000, 0 };
+	CHECK(pthread_create(&tx, NULL, adder_run, &x) == 0, "thread");
+	if (pthread_create(&ty, NULL, adder_run, &y)) {
+		y.failed = 1;
+		adder_run(&y);
+	}
+	pthread_join(tx, NULL);
+	if (!y.failed)
+		pthread_join(ty, NULL);
+	CHECK(!x.failed && !y.failed, "an atomic failed");
+	CHECK(*word == 3 * 4000, "sum %lu, want %u", (unsigned long)*word,
+	      3 * 4000);
+	note("4000 concurrent fetch-adds from two QPs: %lu", (unsigned long)*word);
+	rc = 0;
+out:
+	if (in_a)
+		ibv_dereg_mr(in_a);
 	pair_fini(&p);
 	return rc;
 }
@@ -572,6 +782,298 @@ static int test_err_state_flushes_posted_receives(void)
 	rc = 0;
 out:
 	pair_fini(&p);
+	return rc;
+}
+
+/* Two senders, two receivers on one SRQ, all in one PD with one buffer. */
+struct srq_rig {
+	struct ibv_pd *pd;
+	struct ibv_cq *cq;
+	struct ibv_srq *srq;
+	struct ibv_qp *send[2], *recv[2];
+	struct ibv_mr *mr;
+	char *buf;
+};
+
+static struct ibv_qp *rig_qp(struct srq_rig *r, struct ibv_srq *srq)
+{
+	struct ibv_qp_init_attr ia = {
+		.qp_type = IBV_QPT_RC, .send_cq = r->cq, .recv_cq = r->cq,
+		.srq = srq,
+		.cap = { .max_send_wr = 16, .max_recv_wr = srq ? 0 : 16,
+			 .max_send_sge = 1, .max_recv_sge = srq ? 0 : 1 },
+	};
+
+	return ibv_create_qp(r->pd, &ia);
+}
+
+static int rig_init(struct srq_rig *r, uint32_t max_wr, uint8_t rnr_retry)
+{
+	struct ibv_srq_init_attr sa = { .attr = { .max_wr = max_wr,
+						  .max_sge = 2 } };
+	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE;
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	r->pd = ibv_alloc_pd(ctx);
+	r->cq = ibv_create_cq(ctx, 256, NULL, NULL, 0);
+	r->buf = calloc(1, BUF_SIZE);
+	if (!r->pd || !r->cq || !r->buf)
+		return -1;
+	r->mr = ibv_reg_mr(r->pd, r->buf, BUF_SIZE, access);
+	r->srq = ibv_create_srq(r->pd, &sa);
+	if (!r->mr || !r->srq)
+		return -1;
+	for (i = 0; i < 2; i++) {
+		r->send[i] = rig_qp(r, NULL);
+		r->recv[i] = rig_qp(r, r->srq);
+		if (!r->send[i] || !r->recv[i])
+			return -1;
+		if (connect_qp(r->send[i], r->recv[i]->qp_num, rnr_retry,
+			       access) ||
+		    connect_qp(r->recv[i], r->send[i]->qp_num, rnr_retry,
+			       access))
+			return -1;
+	}
+	return 0;
+}
+
+static void rig_fini(struct srq_rig *r)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (r->send[i])
+			ibv_destroy_qp(r->send[i]);
+		if (r->recv[i])
+			ibv_destroy_qp(r->recv[i]);
+	}
+	if (r->srq)
+		ibv_destroy_srq(r->srq);
+	if (r->mr)
+		ibv_dereg_mr(r->mr);
+	if (r->cq)
+		ibv_destroy_cq(r->cq);
+	if (r->pd)
+		ibv_dealloc_pd(r->pd);
+	free(r->buf);
+}
+
+/* Receive i lands at 64 KiB + i * 4 KiB. */
+static int rig_post_srq(struct srq_rig *r, uint64_t first, int n)
+{
+	struct ibv_recv_wr *bad;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		uint64_t id = first + i;
+		struct ibv_sge sge = { (uintptr_t)r->buf + 65536 + id * 4096,
+				       4096, r->mr->lkey };
+		struct ibv_recv_wr wr = { .wr_id = id, .sg_list = &sge,
+					  .num_sge = 1 };
+
+		if (ibv_post_srq_recv(r->srq, &wr, &bad))
+			return -1;
+	}
+	return 0;
+}
+
+/* Sends @len bytes of pattern @seed from send QP @i (from offset 0). */
+static int rig_send(struct srq_rig *r, int i, uint32_t len, unsigned int seed)
+{
+	struct ibv_sge sge = { (uintptr_t)r->buf + i * 16384, len, r->mr->lkey };
+	struct ibv_send_wr wr = { .wr_id = 1000 + i, .sg_list = &sge,
+				  .num_sge = 1, .opcode = IBV_WR_SEND,
+				  .send_flags = IBV_SEND_SIGNALED };
+	struct ibv_send_wr *bad;
+
+	fill(r->buf + i * 16384, len, seed);
+	return ibv_post_send(r->send[i], &wr, &bad);
+}
+
+/*
+ * Waits up to @ms for an async event of @type and acknowledges it;
+ * events of other types are acknowledged and skipped.
+ */
+static int wait_async(enum ibv_event_type type, int ms, struct ibv_async_event *out)
+{
+	struct pollfd pfd = { .fd = ctx->async_fd, .events = POLLIN };
+	struct ibv_async_event ev;
+
+	for (;;) {
+		if (poll(&pfd, 1, ms) <= 0)
+			return -1;
+		if (ibv_get_async_event(ctx, &ev))
+			return -1;
+		ibv_ack_async_event(&ev);
+		if (ev.event_type == type) {
+			*out = ev;
+			return 0;
+		}
+		note("skipped async event %s", ibv_event_type_str(ev.event_type));
+	}
+}
+
+static int test_srq_feeds_two_qps_in_order(void)
+{
+	static const uint32_t lens[3] = { 100, 2000, 300 };
+	static const int from[3] = { 0, 1, 0 };
+	struct ibv_srq_attr sa;
+	struct ibv_wc wc;
+	struct srq_rig r;
+	int i, rc = -1, sends = 0, recvs = 0;
+
+	CHECK(rig_init(&r, 16, 7) == 0, "setup");
+	CHECK(ibv_query_srq(r.srq, &sa) == 0, "query_srq");
+	CHECK(sa.max_wr >= 16 && sa.max_sge >= 2 && sa.srq_limit == 0,
+	      "query_srq: max_wr %u max_sge %u limit %u", sa.max_wr,
+	      sa.max_sge, sa.srq_limit);
+	CHECK(rig_post_srq(&r, 0, 4) == 0, "post_srq_recv");
+	for (i = 0; i < 3; i++)
+		CHECK(rig_send(&r, from[i], lens[i], i + 1) == 0, "post_send");
+	while (sends + recvs < 6) {
+		CHECK(wait_wc(r.cq, &wc) == 0, "only %d+%d completions", sends,
+		      recvs);
+		CHECK(wc.status == IBV_WC_SUCCESS, "%s",
+		      ibv_wc_status_str(wc.status));
+		if (!(wc.opcode & IBV_WC_RECV)) {
+			sends++;
+			continue;
+		}
+		/* Receives are taken in the order they were posted. */
+		CHECK(wc.wr_id == (uint64_t)recvs, "receive %d got wr_id %lu",
+		      recvs, (unsigned long)wc.wr_id);
+		CHECK(wc.qp_num == r.recv[from[recvs]]->qp_num &&
+		      wc.byte_len == lens[recvs],
+		      "receive %d: qp 0x%x len %u", recvs, wc.qp_num,
+		      wc.byte_len);
+		fill(r.buf + BUF_SIZE - 4096, lens[recvs], recvs + 1);
+		CHECK(memcmp(r.buf + 65536 + recvs * 4096, r.buf + BUF_SIZE - 4096,
+			     lens[recvs]) == 0, "receive %d: bytes differ", recvs);
+		recvs++;
+	}
+	rc = 0;
+out:
+	rig_fini(&r);
+	return rc;
+}
+
+static int test_srq_limit_event_fires_once(void)
+{
+	struct ibv_srq_attr sa = { .srq_limit = 4 };
+	struct ibv_async_event ev;
+	struct ibv_wc wc;
+	struct srq_rig r;
+	int i, rc = -1;
+
+	CHECK(rig_init(&r, 16, 7) == 0, "setup");
+	CHECK(rig_post_srq(&r, 0, 8) == 0, "post_srq_recv");
+	sa.srq_limit = 1000;
+	CHECK(ibv_modify_srq(r.srq, &sa, IBV_SRQ_LIMIT) == EINVAL,
+	      "a limit over the SRQ size was accepted");
+	sa.srq_limit = 4;
+	CHECK(ibv_modify_srq(r.srq, &sa, IBV_SRQ_LIMIT) == 0, "arm");
+	memset(&sa, 0, sizeof(sa));
+	CHECK(ibv_query_srq(r.srq, &sa) == 0 && sa.srq_limit == 4,
+	      "armed limit reads %u", sa.srq_limit);
+	/* 8 -> 4 receives left: not below the limit yet. */
+	for (i = 0; i < 4; i++) {
+		CHECK(rig_send(&r, i & 1, 10, i) == 0, "post_send");
+		CHECK(wait_wc(r.cq, &wc) == 0 && wait_wc(r.cq, &wc) == 0,
+		      "completions");
+	}
+	CHECK(wait_async(IBV_EVENT_SRQ_LIMIT_REACHED, 200, &ev) != 0,
+	      "limit event with 4 receives left (limit 4)");
+	/* 3 left: the event, once. */
+	CHECK(rig_send(&r, 0, 10, 9) == 0, "post_send");
+	CHECK(wait_wc(r.cq, &wc) == 0 && wait_wc(r.cq, &wc) == 0, "completions");
+	CHECK(wait_async(IBV_EVENT_SRQ_LIMIT_REACHED, 3000, &ev) == 0,
+	      "no limit event with 3 receives left");
+	CHECK(ev.element.srq == r.srq, "event names another SRQ");
+	CHECK(ibv_query_srq(r.srq, &sa) == 0 && sa.srq_limit == 0,
+	      "limit still armed after the event (%u)", sa.srq_limit);
+	CHECK(rig_send(&r, 1, 10, 10) == 0, "post_send");
+	CHECK(wait_wc(r.cq, &wc) == 0 && wait_wc(r.cq, &wc) == 0, "completions");
+	CHECK(wait_async(IBV_EVENT_SRQ_LIMIT_REACHED, 200, &ev) != 0,
+	      "a second limit event without re-arming");
+	note("limit 4: event after the 5th receive, once");
+	rc = 0;
+out:
+	rig_fini(&r);
+	return rc;
+}
+
+static int test_srq_qp_error_is_last_wqe_reached_not_flush(void)
+{
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_ERR };
+	struct ibv_async_event ev;
+	struct ibv_wc wc;
+	struct srq_rig r;
+	int rc = -1;
+
+	CHECK(rig_init(&r, 16, 7) == 0, "setup");
+	CHECK(rig_post_srq(&r, 0, 4) == 0, "post_srq_recv");
+	CHECK(ibv_modify_qp(r.recv[0], &a, IBV_QP_STATE) == 0, "to ERR");
+	CHECK(wait_async(IBV_EVENT_QP_LAST_WQE_REACHED, 3000, &ev) == 0,
+	      "no LAST_WQE_REACHED");
+	CHECK(ev.element.qp == r.recv[0], "event names another QP");
+	CHECK(ibv_poll_cq(r.cq, 1, &wc) == 0,
+	      "the SRQ's receives were flushed with the QP (%s)",
+	      ibv_wc_status_str(wc.status));
+	/* The other QP still receives from the SRQ. */
+	CHECK(rig_send(&r, 1, 50, 3) == 0, "post_send");
+	CHECK(wait_wc(r.cq, &wc) == 0 && wc.status == IBV_WC_SUCCESS,
+	      "after the error: %s", ibv_wc_status_str(wc.status));
+	rc = 0;
+out:
+	rig_fini(&r);
+	return rc;
+}
+
+static int test_srq_empty_is_rnr_retry_exc_err(void)
+{
+	struct ibv_wc wc;
+	struct srq_rig r;
+	int rc = -1;
+
+	CHECK(rig_init(&r, 16, 0) == 0, "setup");
+	CHECK(rig_send(&r, 0, 10, 1) == 0, "post_send");
+	CHECK(wait_wc(r.cq, &wc) == 0, "no completion");
+	CHECK(wc.status == IBV_WC_RNR_RETRY_EXC_ERR && wc.wr_id == 1000,
+	      "got %s", ibv_wc_status_str(wc.status));
+	rc = 0;
+out:
+	rig_fini(&r);
+	return rc;
+}
+
+static int test_srq_create_limits_are_checked(void)
+{
+	struct ibv_device_attr da;
+	struct ibv_srq_init_attr sa = {};
+	struct ibv_srq *srq = NULL;
+	struct ibv_pd *pd = ibv_alloc_pd(ctx);
+	int rc = -1;
+
+	CHECK(pd && ibv_query_device(ctx, &da) == 0, "setup");
+	CHECK(da.max_srq > 0 && da.max_srq_wr > 0 && da.max_srq_sge > 0,
+	      "device claims no SRQs");
+	sa.attr.max_wr = da.max_srq_wr + 1;
+	sa.attr.max_sge = 1;
+	srq = ibv_create_srq(pd, &sa);
+	CHECK(!srq && errno == EINVAL, "max_wr over the limit: %s",
+	      srq ? "created" : strerror(errno));
+	sa.attr.max_wr = 4;
+	sa.attr.max_sge = da.max_srq_sge + 1;
+	srq = ibv_create_srq(pd, &sa);
+	CHECK(!srq && errno == EINVAL, "max_sge over the limit: %s",
+	      srq ? "created" : strerror(errno));
+	rc = 0;
+out:
+	if (srq)
+		ibv_destroy_srq(srq);
+	if (pd)
+		ibv_dealloc_pd(pd);
 	return rc;
 }
 
@@ -676,7 +1178,17 @@ static const struct test tests[] = {
 	T(rc_late_receive_succeeds_after_rnr),
 	T(rc_destroyed_peer_is_retry_exc_err),
 	T(rc_unsupported_opcode_is_loc_qp_op_err),
+	T(rc_atomics_return_old_value_and_update),
+	T(rc_misaligned_atomic_is_rem_inv_req_err),
+	T(rc_atomic_without_atomic_access_is_rem_access_err),
+	T(rc_atomic_into_4_bytes_is_loc_len_err),
+	T(rc_concurrent_fetch_add_loses_no_update),
 	T(err_state_flushes_posted_receives),
+	T(srq_feeds_two_qps_in_order),
+	T(srq_limit_event_fires_once),
+	T(srq_qp_error_is_last_wqe_reached_not_flush),
+	T(srq_empty_is_rnr_retry_exc_err),
+	T(srq_create_limits_are_checked),
 	T(completion_channel_wakes_up),
 	T(many_signaled_writes_all_complete),
 };

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
-# rdma-core's ibv_*_pingpong between two processes on mirror0 (same-device
-# traffic), with data checks (-c) and with completion events (-e).
+# rdma-core's ibv_*_pingpong (rc, uc, ud, srq) between two processes on
+# mirror0 (same-device traffic), with data checks (-c) and with completion
+# events (-e).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -53,5 +54,10 @@ check "ibv_rc_pingpong with data check" pingpong ibv_rc_pingpong -n 200 -c
 check "ibv_rc_pingpong 64 KiB messages" pingpong ibv_rc_pingpong -n 100 -s 65536
 check "ibv_uc_pingpong with data check" pingpong ibv_uc_pingpong -n 200 -c
 check "ibv_ud_pingpong with data check" pingpong ibv_ud_pingpong -n 200 -c
+check "ibv_srq_pingpong, 16 QPs on one SRQ, data check" \
+	pingpong ibv_srq_pingpong -n 200 -c
+check "ibv_srq_pingpong, 4 QPs, events" pingpong ibv_srq_pingpong -q 4 -n 100 -e
+check "ibv_srq_pingpong, 64 KiB, small rx depth" \
+	pingpong ibv_srq_pingpong -q 4 -n 50 -s 65536 -r 8 -c
 
 finish

@@ -25,8 +25,23 @@
 #include <rdma/ib_verbs.h>
 
 #include "compat.h"
+#include "mirror_hdr.h"
 #include "mirror_param.h"
 #include "rdma_user_mirror.h"
+
+/* Numeric values shared with libibverbs' enum ibv_wc_opcode. */
+enum {
+	MIRROR_WC_SEND = IB_UVERBS_WC_SEND,
+	MIRROR_WC_RDMA_WRITE = IB_UVERBS_WC_RDMA_WRITE,
+	MIRROR_WC_RDMA_READ = IB_UVERBS_WC_RDMA_READ,
+	MIRROR_WC_COMP_SWAP = IB_UVERBS_WC_COMP_SWAP,
+	MIRROR_WC_FETCH_ADD = IB_UVERBS_WC_FETCH_ADD,
+	MIRROR_WC_RECV = 1 << 7,
+	MIRROR_WC_RECV_RDMA_WITH_IMM = (1 << 7) + 1,
+};
+
+/* Bytes of GRH in front of every UD receive. */
+#define MIRROR_GRH_BYTES	40
 
 /* Per-object debug output (dynamic debug; nothing on the fast path). */
 #define mirror_dbg(dev, fmt, ...) \
@@ -39,6 +54,32 @@
 #define mirror_dbg_mr(mr, fmt, ...) \
 	ibdev_dbg((mr)->ibmr.device, "mr 0x%x %s: " fmt, (mr)->ibmr.lkey, \
 		  __func__, ##__VA_ARGS__)
+
+/* Device counters, shown by 'rdma statistic show link DEV/1'. */
+enum mirror_counter {
+	MIRROR_CNT_TX_PACKETS,
+	MIRROR_CNT_TX_BYTES,
+	MIRROR_CNT_RX_PACKETS,
+	MIRROR_CNT_RX_BYTES,
+	MIRROR_CNT_RX_DROP_LEN,		/* truncated or garbage */
+	MIRROR_CNT_RX_DROP_ICRC,
+	MIRROR_CNT_RX_DROP_OPCODE,	/* unknown, or wrong for the QP */
+	MIRROR_CNT_RX_DROP_NO_QP,
+	MIRROR_CNT_RX_DROP_QP_STATE,
+	MIRROR_CNT_RX_DROP_QKEY,
+	MIRROR_CNT_RX_DROP_PSN,		/* outside the window */
+	MIRROR_CNT_SEQ_NAK_SENT,
+	MIRROR_CNT_SEQ_NAK_RCVD,
+	MIRROR_CNT_RNR_NAK_SENT,
+	MIRROR_CNT_RNR_NAK_RCVD,
+	MIRROR_CNT_NAK_SENT,		/* invalid request, access, operation */
+	MIRROR_CNT_NAK_RCVD,
+	MIRROR_CNT_RETRANS_TIMEOUT,
+	MIRROR_CNT_RETRANS_PACKETS,
+	MIRROR_CNT_DUP_REQUEST,
+	MIRROR_CNT_TX_NO_ROUTE,
+	MIRROR_CNT_COUNT,
+};
 
 /**
  * struct mirror_dev - one mirror device, bound to one Ethernet netdev
@@ -60,6 +101,9 @@
  * @atomic_lock: serialises the atomic operations of all QPs of the device,
  *	so that each read-modify-write is atomic against the others (the
  *	IB_ATOMIC_HCA guarantee); a mutex because ODP pages may be faulted in
+ * @sock: the RoCEv2 UDP socket, or NULL (port 4791 taken in the
+ *	namespace): set before registration, released in dealloc_driver
+ * @counters: enum mirror_counter, updated without a lock
  * @last_port_event: the port event last dispatched, or
  *	MIRROR_PORT_EVENT_NONE; only the netdev notifier uses it, under
  *	rtnl_lock
@@ -80,6 +124,8 @@ struct mirror_dev {
 	atomic_t num_srqs;
 	struct workqueue_struct *wq;
 	struct mutex atomic_lock;
+	struct socket *sock;
+	atomic64_t counters[MIRROR_CNT_COUNT];
 	int last_port_event;
 };
 
@@ -206,6 +252,97 @@ struct mirror_srq {
 	bool is_user;
 };
 
+/**
+ * struct mirror_path - where the packets of a QP (or a UD WQE) go
+ * @saddr: source IPv4 address (of the source GID)
+ * @daddr: destination IPv4 address
+ * @sport: UDP source port (flow entropy)
+ * @tos: IPv4 TOS (the GRH traffic class)
+ * @ttl: IPv4 TTL (the GRH hop limit)
+ */
+struct mirror_path {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	u8 tos;
+	u8 ttl;
+};
+
+/**
+ * struct mirror_pkt - a received packet's transport headers, decoded
+ * @opcode: BTH opcode; @op: its operation part; @type: its transport
+ * @se: solicited event; @pad: pad bytes before the ICRC
+ * @ackreq: AckReq; @psn: PSN; @dqpn: destination QP
+ * @qkey: DETH Q_Key; @sqpn: DETH source QP
+ * @va: RETH/AtomicETH address; @rkey: its key; @dma_len: RETH length
+ * @swap_add: AtomicETH swap or add value; @compare: compare value
+ * @aeth: AETH (syndrome << 24 | MSN); @has_aeth: present
+ * @orig: AtomicAckETH value
+ * @imm: immediate data (network order); @has_imm: present
+ * @payload: first payload byte; @paylen: payload bytes
+ */
+struct mirror_pkt {
+	u8 opcode;
+	u8 op;
+	enum ib_qp_type type;
+	bool se;
+	u8 pad;
+	bool ackreq;
+	u32 psn;
+	u32 dqpn;
+	u32 qkey;
+	u32 sqpn;
+	u64 va;
+	u32 rkey;
+	u32 dma_len;
+	u64 swap_add;
+	u64 compare;
+	u32 aeth;
+	bool has_aeth;
+	u64 orig;
+	__be32 imm;
+	bool has_imm;
+	u8 *payload;
+	u32 paylen;
+};
+
+/**
+ * struct mirror_sq_meta - the wire state of one SQ slot's WQE
+ * @first_psn: PSN of its first packet
+ * @last_psn: PSN of its last packet (of the last response, for a READ)
+ * @next_resp: READ: the PSN of the next response expected
+ * @status: completion status once @done
+ * @kind: enum mirror_wqe_kind (mirror_wire.c)
+ * @done: completed on the wire, waiting to be reported in order
+ * @byte_len: bytes for the completion
+ */
+struct mirror_sq_meta {
+	u32 first_psn;
+	u32 last_psn;
+	u32 next_resp;
+	u8 status;
+	u8 kind;
+	bool done;
+	u32 byte_len;
+};
+
+/* Responder message state of an RC/UC QP. */
+enum mirror_resp_msg {
+	MIRROR_RESP_IDLE,	/* between messages */
+	MIRROR_RESP_SEND,	/* a multi-packet SEND is being received */
+	MIRROR_RESP_WRITE,	/* a multi-packet WRITE is being received */
+	MIRROR_RESP_DROP,	/* UC: the rest of a broken message is dropped */
+};
+
+/* Atomic results kept for replays of duplicate requests. */
+#define MIRROR_REPLAY_SLOTS	16
+
+struct mirror_replay {
+	u32 psn;
+	bool valid;
+	u64 orig;
+};
+
 /* QP states, in the order of the verbs spec. */
 enum mirror_qp_state {
 	MIRROR_QPS_RESET,
@@ -247,6 +384,32 @@ enum mirror_qp_state {
  * @req_remote: remote memory of that WQE (at the destination); @req_lock
  * @resp_recv: buffers of the receive being filled; @resp_lock
  * @resp_sge: the SGEs of that receive, copied out of its ring; @resp_lock
+ * @wire: RC/UC peer is not on this device: packets go over RoCEv2;
+ *	set at RTR under state_lock
+ * @path: addresses of the peer of an RC/UC QP; set at RTR
+ * @rx_queue: received packets waiting for @rx_work (its own lock)
+ * @rx_work: runs the responder and the completer on @rx_queue
+ * @retrans_timer: the requester's retransmission timer
+ * @retrans_due: the timer fired (bit 0), handled by the requester
+ * @rnr_wait: the requester waits out an RNR NAK; @req_lock
+ * @meta: per SQ slot wire state; @req_lock
+ * @sq_next: next WQE to send (between sq_cons and the producer); @req_lock
+ * @req_psn: PSN of the next new packet; @req_lock
+ * @retry_left: timeouts left before RETRY_EXC_ERR; @req_lock
+ * @rd_out: READs and atomics in flight; @req_lock
+ * @epsn: the responder's expected PSN; @resp_lock
+ * @msn: messages completed by the responder; @resp_lock
+ * @nak_sent: a PSN sequence NAK is outstanding; @resp_lock
+ * @resp_msg: the message being received; @resp_lock
+ * @resp_off: bytes of it received so far; @resp_lock
+ * @resp_wr_id: its receive WQE's wr_id; @resp_lock
+ * @resp_have_recv: a receive is taken (in resp_recv) for the message
+ *	being received; @resp_lock
+ * @resp_write: the target of a WRITE being received; @resp_lock
+ * @resp_read: the source of a READ response, or an atomic's target;
+ *	@resp_lock
+ * @replay: results of recent atomics; @resp_lock
+ * @replay_next: next slot of @replay to fill; @resp_lock
  */
 struct mirror_qp {
 	struct ib_qp ibqp;
@@ -273,6 +436,29 @@ struct mirror_qp {
 	struct mirror_segs req_remote;
 	struct mirror_segs resp_recv;
 	struct mirror_sge resp_sge[MIRROR_MAX_SGE];
+	bool wire;
+	struct mirror_path path;
+	struct sk_buff_head rx_queue;
+	struct work_struct rx_work;
+	struct timer_list retrans_timer;
+	unsigned long retrans_due;
+	bool rnr_wait;
+	struct mirror_sq_meta *meta;
+	u32 sq_next;
+	u32 req_psn;
+	u8 retry_left;
+	u32 rd_out;
+	u32 epsn;
+	u32 msn;
+	bool nak_sent;
+	enum mirror_resp_msg resp_msg;
+	u32 resp_off;
+	u64 resp_wr_id;
+	bool resp_have_recv;
+	struct mirror_segs resp_write;
+	struct mirror_segs resp_read;
+	struct mirror_replay replay[MIRROR_REPLAY_SLOTS];
+	u32 replay_next;
 };
 
 #define MIRROR_RNR_NOT_STARTED	0xff
@@ -338,6 +524,29 @@ struct mirror_ah {
 	u32 ah_num;
 };
 
+/* The GSI QP is a UD QP with a fixed number. */
+static inline bool mirror_type_is_ud(enum ib_qp_type type)
+{
+	return type == IB_QPT_UD || type == IB_QPT_GSI;
+}
+
+static inline bool mirror_is_atomic(u32 wr_opcode)
+{
+	return wr_opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP ||
+	       wr_opcode == IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD;
+}
+
+static inline void mirror_count(struct mirror_dev *dev, int counter)
+{
+	atomic64_inc(&dev->counters[counter]);
+}
+
+static inline void mirror_count_add(struct mirror_dev *dev, int counter,
+				    u64 n)
+{
+	atomic64_add(n, &dev->counters[counter]);
+}
+
 static inline struct mirror_dev *to_mirror_dev(struct ib_device *ibdev)
 {
 	return container_of(ibdev, struct mirror_dev, ib_dev);
@@ -391,6 +600,7 @@ void mirror_dev_list_del(struct mirror_dev *dev);
 /* mirror_dev.c */
 int mirror_dev_add(const char *name, struct net_device *ndev);
 void mirror_dev_port_event(struct mirror_dev *dev, enum ib_event_type type);
+u32 mirror_dev_mtu(struct mirror_dev *dev);
 
 /* mirror_mem.c: the memory-access abstraction */
 int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access);
@@ -401,6 +611,8 @@ void mirror_segs_put(struct mirror_segs *segs);
 int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 		     struct mirror_segs *src, u64 len);
 int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len);
+int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
+		     bool to_segs);
 int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
 		       u64 compare_add, u64 swap, u64 *orig);
 
@@ -412,6 +624,34 @@ int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,
 void mirror_qp_req_work(struct work_struct *work);
 void mirror_qp_requester(struct mirror_qp *qp);
 void mirror_qp_flush(struct mirror_qp *qp);
+u32 mirror_wc_opcode(u32 wr_opcode);
+bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid);
+void mirror_complete(struct mirror_qp *qp, bool recv,
+		     const struct mirror_cqe *cqe, bool solicited);
+void mirror_qp_enter_err(struct mirror_qp *qp);
+int mirror_resp_take_recv(struct mirror_qp *dest, u64 *wr_id);
+unsigned long mirror_rnr_jiffies(u8 timer);
+enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
+				   struct mirror_send_wqe *wqe);
+
+/* mirror_net.c: RoCEv2 packets over UDP */
+int mirror_net_open(struct mirror_dev *dev);
+void mirror_net_close(struct mirror_dev *dev);
+int mirror_pkt_parse(u8 *data, u32 len, struct mirror_pkt *p);
+struct sk_buff *mirror_pkt_alloc(struct mirror_dev *dev, u32 len);
+int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
+		    const struct mirror_path *path);
+
+/* mirror_wire.c: the RoCEv2 requester, completer and responder */
+int mirror_path_from_av(struct mirror_dev *dev, const struct rdma_ah_attr *av,
+			u32 lqpn, u32 rqpn, struct mirror_path *path);
+void mirror_wire_requester(struct mirror_qp *qp);
+void mirror_qp_rx_work(struct work_struct *work);
+void mirror_qp_retrans_timer(struct timer_list *t);
+int mirror_wire_send_ud(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
+			const struct rdma_ah_attr *av, u32 dqpn, u32 qkey);
+void mirror_wire_qp_init(struct mirror_qp *qp);
+void mirror_wire_qp_reset(struct mirror_qp *qp);
 
 /* mirror_queue.c */
 int mirror_queue_init(struct mirror_queue *q, struct ib_udata *udata,

@@ -66,6 +66,18 @@ static enum ib_mtu mirror_mtu_of(unsigned int netdev_mtu)
 	return ib_mtu_int_to_enum((int)netdev_mtu - MIRROR_ROCE_HEADROOM);
 }
 
+/**
+ * mirror_dev_mtu() - the port's active MTU in bytes
+ * @dev: the device
+ *
+ * Return: the largest IB MTU that fits the netdev's MTU with RoCEv2
+ * headers (the largest UD message).
+ */
+u32 mirror_dev_mtu(struct mirror_dev *dev)
+{
+	return ib_mtu_enum_to_int(mirror_mtu_of(READ_ONCE(dev->ndev->mtu)));
+}
+
 static int mirror_query_port(struct ib_device *ibdev, u32 port,
 			     struct ib_port_attr *attr)
 {
@@ -263,6 +275,7 @@ static void mirror_dealloc_driver(struct ib_device *ibdev)
 	struct mirror_dev *dev = to_mirror_dev(ibdev);
 
 	mirror_dev_list_del(dev);
+	mirror_net_close(dev);
 	destroy_workqueue(dev->wq);
 	WARN_ON_ONCE(!xa_empty(&dev->qp_xa));
 	WARN_ON_ONCE(!xa_empty(&dev->mr_xa));
@@ -274,12 +287,56 @@ static void mirror_dealloc_driver(struct ib_device *ibdev)
 	netdev_put(dev->ndev, &dev->ndev_tracker);
 }
 
+static const struct rdma_stat_desc mirror_counter_descs[MIRROR_CNT_COUNT] = {
+	[MIRROR_CNT_TX_PACKETS].name = "tx_packets",
+	[MIRROR_CNT_TX_BYTES].name = "tx_bytes",
+	[MIRROR_CNT_RX_PACKETS].name = "rx_packets",
+	[MIRROR_CNT_RX_BYTES].name = "rx_bytes",
+	[MIRROR_CNT_RX_DROP_LEN].name = "rx_drop_malformed",
+	[MIRROR_CNT_RX_DROP_ICRC].name = "rx_drop_bad_icrc",
+	[MIRROR_CNT_RX_DROP_OPCODE].name = "rx_drop_bad_opcode",
+	[MIRROR_CNT_RX_DROP_NO_QP].name = "rx_drop_unknown_qp",
+	[MIRROR_CNT_RX_DROP_QP_STATE].name = "rx_drop_qp_state",
+	[MIRROR_CNT_RX_DROP_QKEY].name = "rx_drop_bad_qkey",
+	[MIRROR_CNT_RX_DROP_PSN].name = "rx_drop_out_of_window",
+	[MIRROR_CNT_SEQ_NAK_SENT].name = "seq_err_nak_sent",
+	[MIRROR_CNT_SEQ_NAK_RCVD].name = "seq_err_nak_rcvd",
+	[MIRROR_CNT_RNR_NAK_SENT].name = "rnr_nak_sent",
+	[MIRROR_CNT_RNR_NAK_RCVD].name = "rnr_nak_rcvd",
+	[MIRROR_CNT_NAK_SENT].name = "nak_sent",
+	[MIRROR_CNT_NAK_RCVD].name = "nak_rcvd",
+	[MIRROR_CNT_RETRANS_TIMEOUT].name = "retrans_timeouts",
+	[MIRROR_CNT_RETRANS_PACKETS].name = "retrans_packets",
+	[MIRROR_CNT_DUP_REQUEST].name = "duplicate_requests",
+	[MIRROR_CNT_TX_NO_ROUTE].name = "tx_drop_no_route",
+};
+
+static struct rdma_hw_stats *mirror_alloc_hw_port_stats(struct ib_device *ibdev,
+							u32 port)
+{
+	return rdma_alloc_hw_stats_struct(mirror_counter_descs,
+					  ARRAY_SIZE(mirror_counter_descs),
+					  RDMA_HW_STATS_DEFAULT_LIFESPAN);
+}
+
+static int mirror_get_hw_stats(struct ib_device *ibdev,
+			       struct rdma_hw_stats *stats, u32 port, int index)
+{
+	struct mirror_dev *dev = to_mirror_dev(ibdev);
+	int i;
+
+	for (i = 0; i < MIRROR_CNT_COUNT; i++)
+		stats->value[i] = atomic64_read(&dev->counters[i]);
+	return MIRROR_CNT_COUNT;
+}
+
 /* One table, callbacks in alphabetical order. */
 static const struct ib_device_ops mirror_dev_ops = {
 	.owner = THIS_MODULE,
 	.driver_id = RDMA_DRIVER_UNKNOWN,
 	.uverbs_abi_ver = MIRROR_UVERBS_ABI_VERSION,
 
+	.alloc_hw_port_stats = mirror_alloc_hw_port_stats,
 	.alloc_pd = mirror_alloc_pd,
 	.alloc_ucontext = mirror_alloc_ucontext,
 	.create_ah = mirror_create_ah,
@@ -297,6 +354,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.destroy_srq = mirror_destroy_srq,
 	.get_dev_fw_str = mirror_get_dev_fw_str,
 	.get_dma_mr = mirror_get_dma_mr,
+	.get_hw_stats = mirror_get_hw_stats,
 	.get_link_layer = mirror_get_link_layer,
 	.get_port_immutable = mirror_get_port_immutable,
 	.mmap = mirror_mmap,
@@ -375,6 +433,13 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 	err = ib_device_set_netdev(&dev->ib_dev, ndev, 1);
 	if (err)
 		goto err_dealloc;
+	err = mirror_net_open(dev);
+	if (err == -EADDRINUSE) {
+		pr_info("rdma_mirror: %s: UDP port %d is taken in %s's network namespace (rdma_rxe?): same-device traffic only\n",
+			name, MIRROR_ROCE_UDP_PORT, netdev_name(ndev));
+	} else if (err) {
+		goto err_dealloc;
+	}
 
 	/*
 	 * Listed before registration: once ib_register_device() has made the

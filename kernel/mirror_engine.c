@@ -25,19 +25,6 @@
 
 #include "mirror.h"
 
-/* Numeric values shared with libibverbs' enum ibv_wc_opcode. */
-enum {
-	MIRROR_WC_SEND = IB_UVERBS_WC_SEND,
-	MIRROR_WC_RDMA_WRITE = IB_UVERBS_WC_RDMA_WRITE,
-	MIRROR_WC_RDMA_READ = IB_UVERBS_WC_RDMA_READ,
-	MIRROR_WC_COMP_SWAP = IB_UVERBS_WC_COMP_SWAP,
-	MIRROR_WC_FETCH_ADD = IB_UVERBS_WC_FETCH_ADD,
-	MIRROR_WC_RECV = 1 << 7,
-	MIRROR_WC_RECV_RDMA_WITH_IMM = (1 << 7) + 1,
-};
-
-/* Bytes of GRH in front of every UD receive. */
-#define MIRROR_GRH_BYTES	40
 
 /* Outcome of one WQE. */
 enum mirror_req_state {
@@ -62,6 +49,7 @@ enum mirror_req_state {
  * @sgid_index: source GID index (UD)
  * @dqpn: destination QP number
  * @qkey: Q_Key of a UD send
+ * @av: the AH's address vector (UD)
  */
 struct mirror_req_ctx {
 	struct mirror_qp *qp;
@@ -75,6 +63,7 @@ struct mirror_req_ctx {
 	u8 sgid_index;
 	u32 dqpn;
 	u32 qkey;
+	struct rdma_ah_attr av;
 };
 
 /* RNR timer values of the IB spec (table 45), in microseconds. */
@@ -84,7 +73,18 @@ static const u32 mirror_rnr_usecs[32] = {
 	40960, 61440, 81920, 122880, 163840, 245760, 327680, 491520,
 };
 
-static u32 mirror_wc_opcode(u32 wr_opcode)
+/**
+ * mirror_rnr_jiffies() - the wait an RNR timer code asks for
+ * @timer: the 5-bit code (min_rnr_timer, or an RNR NAK's)
+ *
+ * Return: jiffies, at least 1.
+ */
+unsigned long mirror_rnr_jiffies(u8 timer)
+{
+	return max(usecs_to_jiffies(mirror_rnr_usecs[timer & 31]), 1UL);
+}
+
+u32 mirror_wc_opcode(u32 wr_opcode)
 {
 	switch (wr_opcode) {
 	case IB_UVERBS_WR_RDMA_WRITE:
@@ -120,19 +120,7 @@ static bool mirror_opcode_ok(enum ib_qp_type type, u32 opcode)
 	}
 }
 
-/* The GSI QP is a UD QP with a fixed number. */
-static bool mirror_type_is_ud(enum ib_qp_type type)
-{
-	return type == IB_QPT_UD || type == IB_QPT_GSI;
-}
-
-static bool mirror_is_atomic(u32 opcode)
-{
-	return opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP ||
-	       opcode == IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD;
-}
-
-static bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid)
+bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid)
 {
 	const struct ib_gid_attr *attr;
 
@@ -145,8 +133,8 @@ static bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid)
 }
 
 /* Posts a completion for the QP's send or receive side. */
-static void mirror_complete(struct mirror_qp *qp, bool recv,
-			    const struct mirror_cqe *cqe, bool solicited)
+void mirror_complete(struct mirror_qp *qp, bool recv,
+		     const struct mirror_cqe *cqe, bool solicited)
 {
 	struct ib_cq *ibcq = recv ? qp->ibqp.recv_cq : qp->ibqp.send_cq;
 
@@ -154,7 +142,7 @@ static void mirror_complete(struct mirror_qp *qp, bool recv,
 }
 
 /* Moves @qp to ERR (flushing it) unless it is there already. */
-static void mirror_qp_enter_err(struct mirror_qp *qp)
+void mirror_qp_enter_err(struct mirror_qp *qp)
 {
 	mutex_lock(&qp->state_lock);
 	if (qp->state != MIRROR_QPS_ERR) {
@@ -173,7 +161,7 @@ static void mirror_qp_enter_err(struct mirror_qp *qp)
  * resolves its buffers into dest->resp_recv. Return: 0, -EAGAIN when none
  * is posted, or the error of the buffer check (the WQE is then consumed).
  */
-static int mirror_resp_take_recv(struct mirror_qp *dest, u64 *wr_id)
+int mirror_resp_take_recv(struct mirror_qp *dest, u64 *wr_id)
 {
 	struct mirror_dev *dev = to_mirror_dev(dest->ibqp.device);
 	struct ib_srq *ibsrq = dest->ibqp.srq;
@@ -456,10 +444,19 @@ static void mirror_resp_atomic(struct mirror_req_ctx *c)
 /* Requester states */
 
 /* LOCAL: the opcode fits the QP and the local buffers are ours. */
-static enum mirror_req_state mirror_req_local(struct mirror_req_ctx *c)
+/**
+ * mirror_wqe_local() - check a send WQE and resolve its local memory
+ * @qp: the QP (req_lock held)
+ * @wqe: the WQE, copied out of the ring
+ *
+ * Fills qp->req_local with the WQE's buffers (writable ones for READ
+ * and atomics).
+ *
+ * Return: IB_WC_SUCCESS, or the completion status of a WQE that cannot run.
+ */
+enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
+				   struct mirror_send_wqe *wqe)
 {
-	struct mirror_qp *qp = c->qp;
-	struct mirror_send_wqe *wqe = c->wqe;
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	u32 room = qp->sq.stride - sizeof(*wqe);
 	bool atomic = mirror_is_atomic(wqe->opcode);
@@ -469,44 +466,39 @@ static enum mirror_req_state mirror_req_local(struct mirror_req_ctx *c)
 	int err = 0;
 
 	mirror_segs_put(&qp->req_local);
-	if (!mirror_opcode_ok(qp->ibqp.qp_type, wqe->opcode)) {
-		c->status = IB_WC_LOC_QP_OP_ERR;
-		return MIRROR_REQ_COMPLETE;
-	}
+	if (!mirror_opcode_ok(qp->ibqp.qp_type, wqe->opcode))
+		return IB_WC_LOC_QP_OP_ERR;
 	if (wqe->flags & MIRROR_WQE_F_INLINE) {
 		if (read || wqe->inline_len > qp->max_inline ||
-		    wqe->inline_len > room) {
-			c->status = IB_WC_LOC_LEN_ERR;
-			return MIRROR_REQ_COMPLETE;
-		}
+		    wqe->inline_len > room)
+			return IB_WC_LOC_LEN_ERR;
 		mirror_segs_add_kbuf(&qp->req_local, wqe + 1, wqe->inline_len);
-		return MIRROR_REQ_ROUTE;
+		return IB_WC_SUCCESS;
 	}
 	if (wqe->num_sge > qp->attr.cap.max_send_sge ||
-	    wqe->num_sge > room / sizeof(*sge)) {
-		c->status = IB_WC_LOC_LEN_ERR;
-		return MIRROR_REQ_COMPLETE;
-	}
+	    wqe->num_sge > room / sizeof(*sge))
+		return IB_WC_LOC_LEN_ERR;
 	for (i = 0; i < wqe->num_sge && !err; i++)
 		err = mirror_segs_add(&qp->req_local, dev, qp->ibqp.pd,
 				      sge[i].lkey, sge[i].addr, sge[i].length,
 				      read ? IB_ACCESS_LOCAL_WRITE : 0);
-	if (err) {
-		c->status = err == -E2BIG ? IB_WC_LOC_LEN_ERR :
-					    IB_WC_LOC_PROT_ERR;
-		return MIRROR_REQ_COMPLETE;
-	}
-	if (atomic && qp->req_local.total != sizeof(u64)) {
-		c->status = IB_WC_LOC_LEN_ERR;
-		return MIRROR_REQ_COMPLETE;
-	}
+	if (err)
+		return err == -E2BIG ? IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR;
+	if (atomic && qp->req_local.total != sizeof(u64))
+		return IB_WC_LOC_LEN_ERR;
 	if (qp->req_local.total > (1ULL << 31) ||
 	    (mirror_type_is_ud(qp->ibqp.qp_type) &&
-	     qp->req_local.total > (128U << IB_MTU_4096))) {
-		c->status = IB_WC_LOC_LEN_ERR;
-		return MIRROR_REQ_COMPLETE;
-	}
-	return MIRROR_REQ_ROUTE;
+	     qp->req_local.total > mirror_dev_mtu(dev)))
+		return IB_WC_LOC_LEN_ERR;
+	return IB_WC_SUCCESS;
+}
+
+/* LOCAL: the opcode fits the QP and the local buffers are ours. */
+static enum mirror_req_state mirror_req_local(struct mirror_req_ctx *c)
+{
+	c->status = mirror_wqe_local(c->qp, c->wqe);
+	return c->status == IB_WC_SUCCESS ? MIRROR_REQ_ROUTE :
+					    MIRROR_REQ_COMPLETE;
 }
 
 /* ROUTE: find the destination QP on this device. */
@@ -522,6 +514,7 @@ static enum mirror_req_state mirror_req_route(struct mirror_req_ctx *c)
 		rcu_read_lock();
 		av = xa_load(&dev->av_xa, c->wqe->wr.ud.ah_num);
 		if (av) {
+			c->av = av->attr;
 			c->dgid = av->attr.grh.dgid;
 			c->sgid_index = av->attr.grh.sgid_index;
 		}
@@ -539,13 +532,24 @@ static enum mirror_req_state mirror_req_route(struct mirror_req_ctx *c)
 		c->dqpn = qp->attr.dest_qp_num;
 	}
 
+	if (!mirror_gid_is_local(dev, &c->dgid)) {
+		/*
+		 * Over RoCEv2. (RC/UC QPs with remote peers never get here:
+		 * their requester is mirror_wire_requester().) A datagram
+		 * that cannot leave is lost, as UD allows.
+		 */
+		if (mirror_type_is_ud(type))
+			mirror_wire_send_ud(qp, c->wqe, &c->av, c->dqpn,
+					    c->qkey);
+		else if (type == IB_QPT_RC)
+			c->status = IB_WC_RETRY_EXC_ERR;
+		return MIRROR_REQ_COMPLETE;
+	}
 	/*
-	 * Only same-device destinations are reachable in this slice; RC
-	 * reports an unreachable peer the way a dead link does, UC and UD
-	 * lose the message.
+	 * On this device: RC reports a missing peer the way a dead link
+	 * does, UC and UD lose the message.
 	 */
-	dest = mirror_gid_is_local(dev, &c->dgid) ?
-	       mirror_qp_get(dev, c->dqpn) : NULL;
+	dest = mirror_qp_get(dev, c->dqpn);
 	if (dest) {
 		ds = READ_ONCE(dest->state);
 		if (dest->ibqp.qp_type != type ||
@@ -592,7 +596,7 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 	timer = READ_ONCE(dest->attr.min_rnr_timer) & 31;
 	mutex_unlock(&dest->resp_lock);
 	if (!done) {
-		c->rnr_delay = max(usecs_to_jiffies(mirror_rnr_usecs[timer]), 1UL);
+		c->rnr_delay = mirror_rnr_jiffies(timer);
 		return MIRROR_REQ_RNR_WAIT;
 	}
 	return MIRROR_REQ_COMPLETE;
@@ -658,8 +662,14 @@ static bool mirror_req_one(struct mirror_req_ctx *c)
  */
 void mirror_qp_req_work(struct work_struct *work)
 {
-	mirror_qp_requester(container_of(to_delayed_work(work),
-					 struct mirror_qp, req_work));
+	struct mirror_qp *qp = container_of(to_delayed_work(work),
+					    struct mirror_qp, req_work);
+
+	/* An RNR wait on the wire ends when this work runs. */
+	mutex_lock(&qp->req_lock);
+	qp->rnr_wait = false;
+	mutex_unlock(&qp->req_lock);
+	mirror_qp_requester(qp);
 }
 
 /**
@@ -684,6 +694,10 @@ void mirror_qp_requester(struct mirror_qp *qp)
 		if (qp->state == MIRROR_QPS_ERR)
 			mirror_qp_flush(qp);
 		mutex_unlock(&qp->state_lock);
+		return;
+	}
+	if (qp->wire) {
+		mirror_wire_requester(qp);
 		return;
 	}
 	mutex_lock(&qp->req_lock);
@@ -791,6 +805,8 @@ void mirror_qp_flush(struct mirror_qp *qp)
 	mutex_lock(&qp->req_lock);
 	if (qp->sq.buf)
 		mirror_flush_ring(qp, &qp->sq, &qp->sq_cons, false);
+	qp->sq_next = qp->sq_cons;	/* nothing in flight any more */
+	del_timer(&qp->retrans_timer);
 	mutex_lock(&qp->resp_lock);
 	if (qp->rq.buf)
 		mirror_flush_ring(qp, &qp->rq, &qp->rq_cons, true);

@@ -234,6 +234,51 @@ int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len)
 }
 
 /**
+ * mirror_segs_xfer() - copy between a kernel buffer and part of a list
+ * @segs: the list
+ * @off: where in @segs
+ * @buf: the kernel buffer
+ * @len: bytes
+ * @to_segs: copy @buf into @segs; else @segs into @buf
+ *
+ * Return: 0, or -EINVAL when @segs is shorter than @off + @len.
+ */
+int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
+		     bool to_segs)
+{
+	u32 i = 0, soff;
+
+	if (segs->total < off + len)
+		return -EINVAL;
+	while (i < segs->n && off >= segs->seg[i].len) {
+		off -= segs->seg[i].len;
+		i++;
+	}
+	soff = off;
+	while (len) {
+		struct mirror_seg *s = &segs->seg[i];
+		u32 chunk, n;
+		void *addr;
+
+		addr = mirror_seg_map(s, soff, &chunk);
+		n = min(chunk, len);
+		if (to_segs)
+			memcpy(addr, buf, n);
+		else
+			memcpy(buf, addr, n);
+		mirror_seg_unmap(s, addr);
+		buf += n;
+		len -= n;
+		soff += n;
+		if (soff == s->len) {
+			i++;
+			soff = 0;
+		}
+	}
+	return 0;
+}
+
+/**
  * mirror_segs_atomic() - an 8-byte compare-and-swap or fetch-and-add
  * @target: one segment of 8 bytes, 8-byte aligned (the caller checks)
  * @cmp_swap: compare-and-swap; else fetch-and-add

@@ -214,8 +214,8 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	mutex_init(&qp->req_lock);
 	mutex_init(&qp->resp_lock);
 	INIT_DELAYED_WORK(&qp->req_work, mirror_qp_req_work);
+	mirror_wire_qp_init(qp);
 	qp->state = MIRROR_QPS_RESET;
-	qp->rnr_left = MIRROR_RNR_NOT_STARTED;
 	qp->is_user = !!udata;
 	qp->sq_sig_all = init->sq_sig_type == IB_SIGNAL_ALL_WR;
 
@@ -226,6 +226,15 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	if (!qp->wqe) {
 		err = -ENOMEM;
 		goto err_destroy_rings;
+	}
+	if (init->qp_type == IB_QPT_RC || init->qp_type == IB_QPT_UC) {
+		/* The wire state of every SQ slot (RoCEv2 peers). */
+		qp->meta = kvcalloc(qp->sq.num_slots, sizeof(*qp->meta),
+				    GFP_KERNEL);
+		if (!qp->meta) {
+			err = -ENOMEM;
+			goto err_free_wqe;
+		}
 	}
 	err = mirror_qp_alloc_qpn(dev, qp);
 	if (err)
@@ -249,6 +258,7 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 err_release_qpn:
 	xa_erase(&dev->qp_xa, ibqp->qp_num);
 err_free_wqe:
+	kvfree(qp->meta);
 	kfree(qp->wqe);
 err_destroy_rings:
 	mirror_queue_destroy(&qp->rq);
@@ -274,6 +284,40 @@ void mirror_qp_last_wqe_event(struct mirror_qp *qp)
 	lockdep_assert_held(&qp->state_lock);
 	if (qp->ibqp.srq && qp->ibqp.event_handler)
 		qp->ibqp.event_handler(&ev, qp->ibqp.qp_context);
+}
+
+/*
+ * INIT -> RTR of an RC/UC QP: is the peer on this device (short-circuit)
+ * or behind the network (RoCEv2)? Also sets the responder's PSN.
+ */
+static int mirror_qp_route(struct mirror_qp *qp, struct ib_qp_attr *attr)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	struct mirror_path path = {};
+	bool wire = false;
+	int err;
+
+	if (qp->ibqp.qp_type == IB_QPT_RC || qp->ibqp.qp_type == IB_QPT_UC) {
+		wire = !mirror_gid_is_local(dev, &attr->ah_attr.grh.dgid);
+		if (wire) {
+			err = mirror_path_from_av(dev, &attr->ah_attr,
+						  qp->ibqp.qp_num,
+						  attr->dest_qp_num, &path);
+			if (err == -EAFNOSUPPORT)
+				return -EOPNOTSUPP;	/* IPv6 over the wire */
+			if (err)
+				return err;
+		}
+	}
+	mirror_wire_qp_reset(qp);
+	mutex_lock(&qp->req_lock);
+	mutex_lock(&qp->resp_lock);
+	qp->wire = wire;
+	qp->path = path;
+	qp->epsn = attr->rq_psn & MIRROR_PSN_MASK;
+	mutex_unlock(&qp->resp_lock);
+	mutex_unlock(&qp->req_lock);
+	return 0;
 }
 
 /* Attribute checks beyond what ib_modify_qp_is_ok() knows. */
@@ -398,8 +442,19 @@ int mirror_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	err = mirror_qp_check_attr(qp, attr, mask);
 	if (err)
 		goto out_unlock;
+	if (cur == IB_QPS_INIT && next == IB_QPS_RTR) {
+		err = mirror_qp_route(qp, attr);
+		if (err)
+			goto out_unlock;
+	}
 
 	mirror_qp_store_attr(qp, attr, mask);
+	if (cur == IB_QPS_RTR && next == IB_QPS_RTS) {
+		mutex_lock(&qp->req_lock);
+		qp->req_psn = qp->attr.sq_psn;
+		qp->retry_left = qp->attr.retry_cnt;
+		mutex_unlock(&qp->req_lock);
+	}
 	if (next != cur) {
 		WRITE_ONCE(qp->state, (enum mirror_qp_state)next);
 		mirror_dbg_qp(qp, "%s -> %s\n", mirror_qp_state_names[cur],
@@ -407,9 +462,10 @@ int mirror_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		if (next == IB_QPS_ERR) {
 			mirror_qp_flush(qp);
 			mirror_qp_last_wqe_event(qp);
-		} else if (next == IB_QPS_RESET)
+		} else if (next == IB_QPS_RESET) {
 			mirror_qp_reset_rings(qp);
-		else if (next == IB_QPS_RTS && qp->is_user)
+			mirror_wire_qp_reset(qp);
+		} else if (next == IB_QPS_RTS && qp->is_user)
 			/* WQEs may have been posted before RTS. */
 			queue_delayed_work(to_mirror_dev(ibqp->device)->wq,
 					   &qp->req_work, 0);
@@ -482,10 +538,24 @@ int mirror_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	mutex_lock(&qp->state_lock);
 	WRITE_ONCE(qp->state, MIRROR_QPS_ERR);
 	mutex_unlock(&qp->state_lock);
+	/*
+	 * The timer queues req_work and rx_work may queue it too: stop the
+	 * timer for good, then rx_work (nothing queues it any more: the
+	 * receive path holds a reference while it queues), then req_work.
+	 */
+	timer_shutdown_sync(&qp->retrans_timer);
+	cancel_work_sync(&qp->rx_work);
 	cancel_delayed_work_sync(&qp->req_work);
+	skb_queue_purge(&qp->rx_queue);
+	mirror_segs_put(&qp->req_local);
+	mirror_segs_put(&qp->req_remote);
+	mirror_segs_put(&qp->resp_recv);
+	mirror_segs_put(&qp->resp_write);
+	mirror_segs_put(&qp->resp_read);
 
 	mirror_queue_destroy(&qp->rq);
 	mirror_queue_destroy(&qp->sq);
+	kvfree(qp->meta);
 	kfree(qp->wqe);
 	mutex_destroy(&qp->resp_lock);
 	mutex_destroy(&qp->req_lock);

@@ -61,3 +61,81 @@ finish() {
 	echo "$PASSED passed, $FAILED failed"
 	[ "$FAILED" -eq 0 ]
 }
+
+# gid_index DEV IPV4: DEV's GID index for the RoCEv2 GID of IPV4.
+gid_index() {
+	local want f
+	# shellcheck disable=SC2046 # the four octets are meant to split
+	want=$(printf '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' \
+		$(echo "$2" | tr . ' '))
+	for f in /sys/class/infiniband/"$1"/ports/1/gids/*; do
+		if [ "$(cat "$f" 2>/dev/null)" = "$want" ]; then
+			basename "$f"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# The far end of RoCEv2 tests: veth1 (10.11.0.2) in its own network
+# namespace, so that packets between veth0 and veth1 really cross the
+# veth pair instead of being delivered locally.
+PEER_NS=peer
+
+in_peer() {
+	ip netns exec "$PEER_NS" "$@"
+}
+
+# peer_up TYPE NAME: moves veth1 into $PEER_NS and adds RDMA device NAME
+# of link type TYPE (mirror or rxe) on it.
+peer_up() {
+	ip netns add "$PEER_NS" &&
+		ip link set veth1 netns "$PEER_NS" &&
+		ip -n "$PEER_NS" addr add 10.11.0.2/24 dev veth1 &&
+		ip -n "$PEER_NS" link set veth1 up &&
+		ip -n "$PEER_NS" link set lo up &&
+		in_peer rdma link add "$2" type "$1" netdev veth1 &&
+		wait_for 20 gid_index "$2" 10.11.0.2
+}
+
+# counter DEV NAME: the value of hardware counter NAME of DEV's port 1.
+counter() {
+	rdma statistic show link "$1/1" |
+		awk -v n="$2" '{ for (i = 1; i < NF; i++) if ($i == n) print $(i + 1) }'
+}
+
+tcp_listening() {
+	ss -ltn | grep -q ":$1 "
+}
+
+cm_listening() {
+	rdma resource show cm_id 2>/dev/null |
+		grep "state LISTEN" | grep -q "src-addr [^ ]*:$1 "
+}
+
+# across LISTEN-CHECK PORT SERVER-CMD... -- CLIENT-CMD...: the server
+# runs in $PEER_NS, the client here once LISTEN-CHECK PORT succeeds in
+# $PEER_NS; both must exit 0 within their bounds. Logs on failure.
+across() {
+	local check=$1 port=$2 srv_cmd=() cli srv s
+	shift 2
+	while [ "$1" != "--" ]; do srv_cmd+=("$1"); shift; done
+	shift
+	in_peer timeout 150 "${srv_cmd[@]}" >/tmp/srv.log 2>&1 &
+	srv=$!
+	if ! wait_for 30 in_peer bash -c "$(declare -f "$check"); $check $port"; then
+		kill "$srv" 2>/dev/null
+		wait "$srv"
+		echo "--- server never listened:"; cat /tmp/srv.log
+		return 1
+	fi
+	timeout 120 "$@" >/tmp/cli.log 2>&1
+	cli=$?
+	wait "$srv"
+	s=$?
+	if [ "$cli" -ne 0 ] || [ "$s" -ne 0 ]; then
+		echo "--- client ($cli):"; cat /tmp/cli.log
+		echo "--- server ($s):"; cat /tmp/srv.log
+		return 1
+	fi
+}

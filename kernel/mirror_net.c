@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mirror_net.c - RoCEv2 over UDP: the device's UDP tunnel socket, packet
+ * transmission, the invariant CRC, and the receive path.
+ *
+ * The receive path runs in softirq and only validates and queues: length,
+ * UDP port, BTH version and opcode, ICRC, a known destination QP of the
+ * right type in a state that accepts packets. Everything that touches
+ * memory happens later in the QP's rx_work (process context), because
+ * ODP memory may have to be faulted in.
+ *
+ * Each device has its own socket, in its netdev's network namespace and
+ * bound to that netdev, so two mirror devices (or one per namespace) can
+ * listen on 4791 side by side. A socket bound to no device on 4791 in the
+ * same namespace (rdma_rxe's) leaves no room for ours: the device then
+ * serves same-device traffic only and says so once at link add.
+ */
+#include <linux/crc32.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <linux/unaligned.h>
+#include <net/ip.h>
+#include <net/route.h>
+#include <net/udp_tunnel.h>
+
+#include "mirror.h"
+
+/* What each operation carries; see IBA table 38. */
+enum {
+	MIRROR_H_RETH	= BIT(0),
+	MIRROR_H_IMM	= BIT(1),
+	MIRROR_H_AETH	= BIT(2),
+	MIRROR_H_ATMETH	= BIT(3),
+	MIRROR_H_ATMACK	= BIT(4),
+	MIRROR_H_PAYLOAD = BIT(5),
+	MIRROR_H_RC	= BIT(6),	/* valid on RC */
+	MIRROR_H_UC	= BIT(7),	/* valid on UC */
+	MIRROR_H_UD	= BIT(8),	/* valid on UD (with a DETH) */
+};
+
+static const u16 mirror_op_hdrs[MIRROR_OP_COUNT] = {
+#define RCUC (MIRROR_H_RC | MIRROR_H_UC)
+	[MIRROR_OP_SEND_FIRST]	= RCUC | MIRROR_H_PAYLOAD,
+	[MIRROR_OP_SEND_MIDDLE]	= RCUC | MIRROR_H_PAYLOAD,
+	[MIRROR_OP_SEND_LAST]	= RCUC | MIRROR_H_PAYLOAD,
+	[MIRROR_OP_SEND_LAST_IMM] = RCUC | MIRROR_H_PAYLOAD | MIRROR_H_IMM,
+	[MIRROR_OP_SEND_ONLY]	= RCUC | MIRROR_H_UD | MIRROR_H_PAYLOAD,
+	[MIRROR_OP_SEND_ONLY_IMM] = RCUC | MIRROR_H_UD | MIRROR_H_PAYLOAD |
+				    MIRROR_H_IMM,
+	[MIRROR_OP_WRITE_FIRST]	= RCUC | MIRROR_H_PAYLOAD | MIRROR_H_RETH,
+	[MIRROR_OP_WRITE_MIDDLE] = RCUC | MIRROR_H_PAYLOAD,
+	[MIRROR_OP_WRITE_LAST]	= RCUC | MIRROR_H_PAYLOAD,
+	[MIRROR_OP_WRITE_LAST_IMM] = RCUC | MIRROR_H_PAYLOAD | MIRROR_H_IMM,
+	[MIRROR_OP_WRITE_ONLY]	= RCUC | MIRROR_H_PAYLOAD | MIRROR_H_RETH,
+	[MIRROR_OP_WRITE_ONLY_IMM] = RCUC | MIRROR_H_PAYLOAD | MIRROR_H_RETH |
+				     MIRROR_H_IMM,
+	[MIRROR_OP_READ_REQUEST] = MIRROR_H_RC | MIRROR_H_RETH,
+	[MIRROR_OP_READ_RESP_FIRST] = MIRROR_H_RC | MIRROR_H_PAYLOAD |
+				      MIRROR_H_AETH,
+	[MIRROR_OP_READ_RESP_MIDDLE] = MIRROR_H_RC | MIRROR_H_PAYLOAD,
+	[MIRROR_OP_READ_RESP_LAST] = MIRROR_H_RC | MIRROR_H_PAYLOAD |
+				     MIRROR_H_AETH,
+	[MIRROR_OP_READ_RESP_ONLY] = MIRROR_H_RC | MIRROR_H_PAYLOAD |
+				     MIRROR_H_AETH,
+	[MIRROR_OP_ACK]		= MIRROR_H_RC | MIRROR_H_AETH,
+	[MIRROR_OP_ATOMIC_ACK]	= MIRROR_H_RC | MIRROR_H_AETH | MIRROR_H_ATMACK,
+	[MIRROR_OP_CMP_SWAP]	= MIRROR_H_RC | MIRROR_H_ATMETH,
+	[MIRROR_OP_FETCH_ADD]	= MIRROR_H_RC | MIRROR_H_ATMETH,
+#undef RCUC
+};
+
+/**
+ * mirror_pkt_parse() - decode the transport headers of a packet
+ * @data: the BTH
+ * @len: bytes from the BTH to the end of the ICRC
+ * @p: filled in
+ *
+ * Return: 0, or the drop counter that says why the packet is malformed.
+ */
+int mirror_pkt_parse(u8 *data, u32 len, struct mirror_pkt *p)
+{
+	struct mirror_bth *bth = (struct mirror_bth *)data;
+	u32 need = sizeof(*bth) + MIRROR_ICRC_BYTES, off = sizeof(*bth);
+	u16 hdrs;
+	u8 tr;
+
+	memset(p, 0, sizeof(*p));
+	if (len < need)
+		return MIRROR_CNT_RX_DROP_LEN;
+	if (bth->flags & MIRROR_BTH_TVER_MASK)
+		return MIRROR_CNT_RX_DROP_OPCODE;
+	p->opcode = bth->opcode;
+	p->op = bth->opcode & MIRROR_OP_MASK;
+	tr = bth->opcode & MIRROR_TR_MASK;
+	if (p->op >= MIRROR_OP_COUNT)
+		return MIRROR_CNT_RX_DROP_OPCODE;
+	hdrs = mirror_op_hdrs[p->op];
+	switch (tr) {
+	case MIRROR_TR_RC:
+		p->type = IB_QPT_RC;
+		if (!(hdrs & MIRROR_H_RC))
+			return MIRROR_CNT_RX_DROP_OPCODE;
+		break;
+	case MIRROR_TR_UC:
+		p->type = IB_QPT_UC;
+		if (!(hdrs & MIRROR_H_UC))
+			return MIRROR_CNT_RX_DROP_OPCODE;
+		break;
+	case MIRROR_TR_UD:
+		p->type = IB_QPT_UD;
+		if (!(hdrs & MIRROR_H_UD))
+			return MIRROR_CNT_RX_DROP_OPCODE;
+		break;
+	default:
+		return MIRROR_CNT_RX_DROP_OPCODE;
+	}
+	p->se = bth->flags & MIRROR_BTH_SE;
+	p->pad = (bth->flags & MIRROR_BTH_PAD_MASK) >> MIRROR_BTH_PAD_SHIFT;
+	p->dqpn = be32_to_cpu(bth->qpn) & MIRROR_QPN_MASK;
+	p->psn = be32_to_cpu(bth->apsn) & MIRROR_PSN_MASK;
+	p->ackreq = be32_to_cpu(bth->apsn) & MIRROR_BTH_ACKREQ;
+
+	if (tr == MIRROR_TR_UD) {
+		struct mirror_deth *deth = (void *)(data + off);
+
+		need += sizeof(*deth);
+		if (len < need)
+			return MIRROR_CNT_RX_DROP_LEN;
+		p->qkey = be32_to_cpu(deth->qkey);
+		p->sqpn = be32_to_cpu(deth->sqpn) & MIRROR_QPN_MASK;
+		off += sizeof(*deth);
+	}
+	if (hdrs & MIRROR_H_RETH) {
+		struct mirror_reth *reth = (void *)(data + off);
+
+		need += sizeof(*reth);
+		if (len < need)
+			return MIRROR_CNT_RX_DROP_LEN;
+		p->va = get_unaligned_be64(&reth->va);
+		p->rkey = get_unaligned_be32(&reth->rkey);
+		p->dma_len = get_unaligned_be32(&reth->len);
+		off += sizeof(*reth);
+	}
+	if (hdrs & MIRROR_H_ATMETH) {
+		struct mirror_atmeth *a = (void *)(data + off);
+
+		need += sizeof(*a);
+		if (len < need)
+			return MIRROR_CNT_RX_DROP_LEN;
+		p->va = get_unaligned_be64(&a->va);
+		p->rkey = get_unaligned_be32(&a->rkey);
+		p->swap_add = get_unaligned_be64(&a->swap_add);
+		p->compare = get_unaligned_be64(&a->compare);
+		off += sizeof(*a);
+	}
+	if (hdrs & MIRROR_H_AETH) {
+		need += sizeof(struct mirror_aeth);
+		if (len < need)
+			return MIRROR_CNT_RX_DROP_LEN;
+		p->aeth = get_unaligned_be32(data + off);
+		p->has_aeth = true;
+		off += sizeof(struct mirror_aeth);
+	}
+	if (hdrs & MIRROR_H_ATMACK) {
+		need += sizeof(struct mirror_atmack);
+		if (len < need)
+			return MIRROR_CNT_RX_DROP_LEN;
+		p->orig = get_unaligned_be64(data + off);
+		off += sizeof(struct mirror_atmack);
+	}
+	if (hdrs & MIRROR_H_IMM) {
+		need += sizeof(__be32);
+		if (len < need)
+			return MIRROR_CNT_RX_DROP_LEN;
+		memcpy(&p->imm, data + off, sizeof(p->imm));
+		p->has_imm = true;
+		off += sizeof(__be32);
+	}
+	if (len < need + p->pad)
+		return MIRROR_CNT_RX_DROP_LEN;
+	p->payload = data + off;
+	p->paylen = len - need - p->pad;
+	if (!(hdrs & MIRROR_H_PAYLOAD) && (p->paylen || p->pad))
+		return MIRROR_CNT_RX_DROP_LEN;
+	return 0;
+}
+
+/*
+ * The ICRC of a RoCEv2 packet over IPv4 (IBA annex A17.4.5.1): CRC-32
+ * over eight 0xff bytes standing for the absent LRH, the IPv4 and UDP
+ * headers with the fields routers may change set to ones (TOS, TTL, IP
+ * checksum, UDP checksum), the BTH with its reserved byte before the
+ * QPN set to ones, then everything after the BTH up to the ICRC.
+ */
+static u32 mirror_icrc(const struct iphdr *iph, const struct udphdr *udph,
+		       const u8 *bth, u32 bth_to_icrc)
+{
+	static const u8 lrh[8] = { 0xff, 0xff, 0xff, 0xff,
+				   0xff, 0xff, 0xff, 0xff };
+	struct iphdr ip = *iph;
+	struct udphdr udp = *udph;
+	u8 b[sizeof(struct mirror_bth)];
+	u32 crc;
+
+	ip.tos = 0xff;
+	ip.ttl = 0xff;
+	ip.check = htons(0xffff);
+	udp.check = htons(0xffff);
+	memcpy(b, bth, sizeof(b));
+	b[offsetof(struct mirror_bth, qpn)] = 0xff;
+
+	crc = crc32_le(~0U, lrh, sizeof(lrh));
+	crc = crc32_le(crc, (u8 *)&ip, sizeof(ip));
+	crc = crc32_le(crc, (u8 *)&udp, sizeof(udp));
+	crc = crc32_le(crc, b, sizeof(b));
+	crc = crc32_le(crc, bth + sizeof(b), bth_to_icrc - sizeof(b));
+	return ~crc;
+}
+
+/**
+ * mirror_pkt_alloc() - an skb with room for headers and @len bytes
+ * @dev: the device
+ * @len: BTH to ICRC, included
+ *
+ * Return: the skb with its data at the BTH's place (empty), or NULL.
+ */
+struct sk_buff *mirror_pkt_alloc(struct mirror_dev *dev, u32 len)
+{
+	u32 head = LL_RESERVED_SPACE(dev->ndev) + sizeof(struct iphdr) +
+		   sizeof(struct udphdr);
+	struct sk_buff *skb;
+
+	skb = alloc_skb(head + len + dev->ndev->needed_tailroom, GFP_KERNEL);
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, head);
+	return skb;
+}
+
+/**
+ * mirror_pkt_xmit() - wrap a transport packet in UDP/IPv4 and send it
+ * @dev: the device
+ * @skb: data from the BTH to the ICRC's place (the last 4 bytes)
+ * @path: addresses and UDP source port
+ *
+ * Consumes @skb. Process context.
+ *
+ * Return: 0, or a negative errno when there is no route or no socket.
+ */
+int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
+		    const struct mirror_path *path)
+{
+	struct socket *sock = dev->sock;
+	struct net *net = dev_net(dev->ndev);
+	u32 bth_to_icrc = skb->len - MIRROR_ICRC_BYTES;
+	u8 *bth = skb->data;
+	struct flowi4 fl = {};
+	struct udphdr *udph;
+	struct iphdr *iph;
+	struct rtable *rt;
+
+	if (!sock) {
+		kfree_skb(skb);
+		return -ENOTCONN;
+	}
+	fl.flowi4_oif = dev->ndev->ifindex;
+	fl.flowi4_proto = IPPROTO_UDP;
+	fl.daddr = path->daddr;
+	fl.saddr = path->saddr;
+	fl.fl4_dport = htons(MIRROR_ROCE_UDP_PORT);
+	fl.fl4_sport = path->sport;
+	rt = ip_route_output_key(net, &fl);
+	if (IS_ERR(rt)) {
+		kfree_skb(skb);
+		mirror_count(dev, MIRROR_CNT_TX_NO_ROUTE);
+		return PTR_ERR(rt);
+	}
+
+	skb_push(skb, sizeof(*udph));
+	skb_reset_transport_header(skb);
+	udph = udp_hdr(skb);
+	udph->source = path->sport;
+	udph->dest = htons(MIRROR_ROCE_UDP_PORT);
+	udph->len = htons(skb->len);
+	udph->check = 0;	/* allowed for RoCEv2 over IPv4 */
+
+	skb_push(skb, sizeof(*iph));
+	skb_reset_network_header(skb);
+	iph = ip_hdr(skb);
+	iph->version = 4;
+	iph->ihl = sizeof(*iph) / 4;
+	iph->tos = path->tos;
+	iph->tot_len = htons(skb->len);
+	iph->frag_off = htons(IP_DF);
+	iph->ttl = path->ttl;
+	iph->protocol = IPPROTO_UDP;
+	iph->saddr = path->saddr;
+	iph->daddr = path->daddr;
+	iph->check = 0;
+	__ip_select_ident(net, iph, 1);
+
+	/* The ICRC covers the finished IP header, so it comes last. */
+	put_unaligned_le32(mirror_icrc(iph, udph, bth, bth_to_icrc),
+			   bth + bth_to_icrc);
+
+	skb->protocol = htons(ETH_P_IP);
+	skb->ip_summed = CHECKSUM_NONE;
+	skb->dev = rt->dst.dev;
+	skb_dst_set(skb, &rt->dst);
+	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+	mirror_count(dev, MIRROR_CNT_TX_PACKETS);
+	mirror_count_add(dev, MIRROR_CNT_TX_BYTES, bth_to_icrc);
+	/* ip_local_out() consumes the skb, also when it fails. */
+	ip_local_out(net, sock->sk, skb);
+	return 0;
+}
+
+/* Drops a received packet and counts why. */
+static int mirror_rx_drop(struct mirror_dev *dev, struct sk_buff *skb,
+			  int reason)
+{
+	mirror_count(dev, reason);
+	kfree_skb(skb);
+	return 0;
+}
+
+/*
+ * The UDP tunnel's receive callback (softirq): validate, find the QP,
+ * queue. Returns 0: the packet is always consumed.
+ */
+static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
+{
+	struct mirror_dev *dev = rcu_dereference_sk_user_data(sk);
+	struct mirror_pkt p;
+	struct mirror_qp *qp;
+	struct udphdr *udph;
+	enum mirror_qp_state state;
+	u32 len;
+	int why;
+
+	if (!dev) {
+		kfree_skb(skb);
+		return 0;
+	}
+	if (skb->protocol != htons(ETH_P_IP) || skb_linearize(skb))
+		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_LEN);
+	udph = udp_hdr(skb);
+	len = ntohs(udph->len);
+	if (len < sizeof(*udph) || len > skb->len)
+		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_LEN);
+	len -= sizeof(*udph);
+	skb_pull(skb, sizeof(*udph));
+	if (skb->len > len)
+		skb_trim(skb, len);
+	mirror_count(dev, MIRROR_CNT_RX_PACKETS);
+	mirror_count_add(dev, MIRROR_CNT_RX_BYTES, len);
+
+	why = mirror_pkt_parse(skb->data, skb->len, &p);
+	if (why)
+		return mirror_rx_drop(dev, skb, why);
+	if (get_unaligned_le32(skb->data + skb->len - MIRROR_ICRC_BYTES) !=
+	    mirror_icrc(ip_hdr(skb), udph, skb->data,
+			skb->len - MIRROR_ICRC_BYTES))
+		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_ICRC);
+
+	qp = mirror_qp_get(dev, p.dqpn);
+	if (!qp)
+		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_NO_QP);
+	if (qp->ibqp.qp_type != p.type &&
+	    !(qp->ibqp.qp_type == IB_QPT_GSI && p.type == IB_QPT_UD)) {
+		mirror_qp_put(qp);
+		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_OPCODE);
+	}
+	state = READ_ONCE(qp->state);
+	if (state < MIRROR_QPS_RTR || state == MIRROR_QPS_ERR) {
+		mirror_qp_put(qp);
+		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_QP_STATE);
+	}
+	skb_queue_tail(&qp->rx_queue, skb);
+	queue_work(dev->wq, &qp->rx_work);
+	mirror_qp_put(qp);
+	return 0;
+}
+
+/**
+ * mirror_net_open() - create the device's RoCEv2 socket
+ * @dev: the device (its netdev is set)
+ *
+ * Return: 0, or a negative errno; -EADDRINUSE when another socket holds
+ * port 4791 for every netdev of the namespace.
+ */
+int mirror_net_open(struct mirror_dev *dev)
+{
+	struct udp_port_cfg cfg = {
+		.family = AF_INET,
+		.local_udp_port = htons(MIRROR_ROCE_UDP_PORT),
+		.bind_ifindex = dev->ndev->ifindex,
+	};
+	struct udp_tunnel_sock_cfg tcfg = {
+		.sk_user_data = dev,
+		.encap_type = 1,
+		.encap_rcv = mirror_udp_encap_recv,
+	};
+	struct socket *sock;
+	int err;
+
+	err = udp_sock_create(dev_net(dev->ndev), &cfg, &sock);
+	if (err)
+		return err;
+	setup_udp_tunnel_sock(dev_net(dev->ndev), sock, &tcfg);
+	dev->sock = sock;
+	return 0;
+}
+
+/**
+ * mirror_net_close() - release the device's socket
+ * @dev: the device
+ *
+ * After this returns no receive callback runs for @dev.
+ */
+void mirror_net_close(struct mirror_dev *dev)
+{
+	if (!dev->sock)
+		return;
+	udp_tunnel_sock_release(dev->sock);
+	dev->sock = NULL;
+}

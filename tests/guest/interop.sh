@@ -1,0 +1,94 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# mirrorverbs against Soft-RoCE over a real link: rdma_rxe's rxe0 on veth0
+# here (rxe binds UDP 4791 in this namespace), our mirror1 on veth1 in
+# another namespace. Both directions: each side serves once, connects once.
+# Run with 'mirror-vm --no-mirror': the script sets both devices up.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+PORT=18800
+PEER=10.11.0.2	# mirror1
+HERE=10.11.0.1	# rxe0
+
+# pp_to_mirror TOOL ARGS: server on mirror1 (peer), client on rxe0.
+pp_to_mirror() {
+	local tool=$1
+	shift
+	PORT=$((PORT + 1))
+	across tcp_listening "$PORT" \
+		"$tool" -d mirror1 -g "$GM" -p "$PORT" "$@" -- \
+		"$tool" -d rxe0 -g "$GR" -p "$PORT" "$@" "$PEER"
+}
+
+# pp_to_rxe TOOL ARGS: server on rxe0 (here), client on mirror1 (peer).
+pp_to_rxe() {
+	local tool=$1 srv s cli
+	shift
+	PORT=$((PORT + 1))
+	timeout 150 "$tool" -d rxe0 -g "$GR" -p "$PORT" "$@" >/tmp/srv.log 2>&1 &
+	srv=$!
+	if ! wait_for 30 tcp_listening "$PORT"; then
+		kill "$srv"; wait "$srv"; cat /tmp/srv.log; return 1
+	fi
+	in_peer timeout 120 "$tool" -d mirror1 -g "$GM" -p "$PORT" "$@" "$HERE" \
+		>/tmp/cli.log 2>&1
+	cli=$?
+	wait "$srv"
+	s=$?
+	if [ "$cli" -ne 0 ] || [ "$s" -ne 0 ]; then
+		echo "--- client ($cli):"; cat /tmp/cli.log
+		echo "--- server ($s):"; cat /tmp/srv.log
+		return 1
+	fi
+}
+
+rping_to_mirror() {
+	PORT=$((PORT + 1))
+	across cm_listening "$PORT" \
+		rping -s -a "$PEER" -p "$PORT" -C 20 -v -V -- \
+		rping -c -a "$PEER" -p "$PORT" -C 20 -V &&
+		[ "$(grep -c "server ping data" /tmp/srv.log)" -eq 20 ]
+}
+
+rping_to_rxe() {
+	local srv s cli
+	PORT=$((PORT + 1))
+	timeout 150 rping -s -a "$HERE" -p "$PORT" -C 20 -v -V >/tmp/srv.log 2>&1 &
+	srv=$!
+	if ! wait_for 30 cm_listening "$PORT"; then
+		kill "$srv"; wait "$srv"; cat /tmp/srv.log; return 1
+	fi
+	in_peer timeout 120 rping -c -a "$HERE" -p "$PORT" -C 20 -V >/tmp/cli.log 2>&1
+	cli=$?
+	wait "$srv"
+	s=$?
+	[ "$cli" -eq 0 ] && [ "$s" -eq 0 ] &&
+		[ "$(grep -c "server ping data" /tmp/srv.log)" -eq 20 ] ||
+		{ cat /tmp/cli.log /tmp/srv.log; return 1; }
+}
+
+check "rdma_rxe loaded" modprobe rdma_rxe
+check "rxe0 on veth0" rdma link add rxe0 type rxe netdev veth0
+check "rdma_mirror loaded" insmod "$MIRROR_KO"
+check "mirror1 up in its own namespace" peer_up mirror mirror1
+check "rxe0 GID" wait_for 20 gid_index rxe0 "$HERE"
+GR=$(gid_index rxe0 "$HERE")
+GM=$(gid_index mirror1 "$PEER")
+
+for t in rc uc ud; do
+	check "ibv_${t}_pingpong rxe0 -> mirror1, data check" \
+		pp_to_mirror "ibv_${t}_pingpong" -n 100 -c
+	check "ibv_${t}_pingpong mirror1 -> rxe0, data check" \
+		pp_to_rxe "ibv_${t}_pingpong" -n 100 -c
+done
+check "ibv_rc_pingpong 16 KiB rxe0 -> mirror1" \
+	pp_to_mirror ibv_rc_pingpong -n 50 -s 16384 -c
+check "ibv_rc_pingpong 16 KiB mirror1 -> rxe0" \
+	pp_to_rxe ibv_rc_pingpong -n 50 -s 16384 -c
+check "rping -V rxe0 -> mirror1" rping_to_mirror
+check "rping -V mirror1 -> rxe0" rping_to_rxe
+check "mirror1 saw no bad ICRC" test "$(counter mirror1 rx_drop_bad_icrc)" = 0
+check "mirror1 received packets" test "$(counter mirror1 rx_packets)" -gt 100
+
+finish

@@ -1,0 +1,64 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# RoCEv2 over a real link: mirror0 on veth0 here, mirror1 on veth1 in
+# another network namespace. Every byte crosses the veth pair as UDP to
+# port 4791 (ICRC, PSNs, ACKs), unlike the same-device suites.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+PORT=18700
+A=10.11.0.2
+
+# pp TOOL ARGS...: rdma-core's pingpong, server on mirror1, client on mirror0.
+pp() {
+	local tool=$1
+	shift
+	PORT=$((PORT + 1))
+	across tcp_listening "$PORT" \
+		"$tool" -d mirror1 -g "$G1" -p "$PORT" "$@" -- \
+		"$tool" -d mirror0 -g "$G0" -p "$PORT" "$@" "$A"
+}
+
+rping_across() {
+	local count=$1 size=$2 got
+	PORT=$((PORT + 1))
+	across cm_listening "$PORT" \
+		rping -s -a "$A" -p "$PORT" -C "$count" -S "$size" -v -V -- \
+		rping -c -a "$A" -p "$PORT" -C "$count" -S "$size" -V || return 1
+	got=$(grep -c "server ping data: rdma-ping-" /tmp/srv.log)
+	[ "$got" -eq "$count" ] || { echo "server saw $got of $count"; return 1; }
+}
+
+# no_drops DEV: no receive drop counter of DEV moved.
+no_drops() {
+	local c v
+	for c in rx_drop_malformed rx_drop_bad_icrc rx_drop_bad_opcode \
+		rx_drop_unknown_qp rx_drop_bad_qkey; do
+		v=$(counter "$1" "$c")
+		[ "$v" = 0 ] || { echo "$1 $c = $v"; return 1; }
+	done
+}
+
+check "mirror1 up in its own namespace" peer_up mirror mirror1
+G0=$(gid_index mirror0 10.11.0.1)
+G1=$(gid_index mirror1 10.11.0.2)
+check "GIDs of both ends found" test -n "$G0" -a -n "$G1"
+
+check "ibv_rc_pingpong over RoCEv2, data check" pp ibv_rc_pingpong -n 200 -c
+check "ibv_rc_pingpong 64 KiB messages (64 packets each)" \
+	pp ibv_rc_pingpong -n 50 -s 65536 -c
+check "ibv_rc_pingpong with events" pp ibv_rc_pingpong -n 100 -e
+check "ibv_uc_pingpong over RoCEv2, data check" pp ibv_uc_pingpong -n 200 -c
+check "ibv_ud_pingpong over RoCEv2, data check" pp ibv_ud_pingpong -n 200 -c
+check "ibv_srq_pingpong over RoCEv2, data check" \
+	pp ibv_srq_pingpong -q 4 -n 100 -c
+check "rping -V over RoCEv2 (rdma_cm through QP1)" rping_across 50 1000
+check "rping -V over RoCEv2, 60000-byte pings" rping_across 10 60000
+
+check "mirror0 sent packets" test "$(counter mirror0 tx_packets)" -gt 1000
+check "mirror1 received packets" test "$(counter mirror1 rx_packets)" -gt 1000
+check "mirror0 dropped nothing" no_drops mirror0
+check "mirror1 dropped nothing" no_drops mirror1
+check "rdma link delete of a namespaced device" in_peer rdma link delete mirror1
+
+finish

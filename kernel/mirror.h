@@ -6,8 +6,9 @@
  * ucontexts (INIT_RDMA_OBJ_SIZE) and frees it right after our destroy
  * callback returns. Objects that other paths find by number (QPs by QPN,
  * MRs by key index, AV copies by ah_num) sit in per-device xarrays; a lookup
- * takes a reference with kref_get_unless_zero() under RCU, and destroy
- * removes the object from its xarray, drops the initial reference and waits
+ * takes a reference with kref_get_unless_zero() (QPs under the xarray's
+ * lock, MRs under RCU, their memory being RCU-freed), and destroy removes
+ * the object from its xarray, drops the initial reference and waits
  * (without a timeout) until the last reference is gone.
  */
 #ifndef MIRROR_H
@@ -87,7 +88,8 @@ enum mirror_counter {
  * @list: entry in the module's device list (mirror_dev_lock)
  * @ndev: the bound netdev; a reference is held until dealloc_driver
  * @ndev_tracker: tracks that reference
- * @qp_xa: QPN -> struct mirror_qp (allocation-cyclic, RCU lookups)
+ * @qp_xa: QPN -> struct mirror_qp (allocation-cyclic; lookups take a
+ *	reference under its BH lock)
  * @next_qpn: cursor of @qp_xa's cyclic allocation
  * @mr_xa: key index -> struct mirror_mr
  * @next_mr: cursor of @mr_xa's cyclic allocation
@@ -97,6 +99,7 @@ enum mirror_counter {
  * @num_pds: PDs allocated, against MIRROR_MAX_PD
  * @num_cqs: CQs allocated, against MIRROR_MAX_CQ
  * @num_srqs: SRQs allocated, against MIRROR_MAX_SRQ
+ * @num_qps: QPs allocated, against MIRROR_MAX_QP
  * @wq: per-device workqueue of the QP engines (process context)
  * @atomic_lock: serialises the atomic operations of all QPs of the device,
  *	so that each read-modify-write is atomic against the others (the
@@ -122,6 +125,7 @@ struct mirror_dev {
 	atomic_t num_pds;
 	atomic_t num_cqs;
 	atomic_t num_srqs;
+	atomic_t num_qps;
 	struct workqueue_struct *wq;
 	struct mutex atomic_lock;
 	struct socket *sock;

@@ -174,6 +174,18 @@ void mirror_dealloc_ucontext(struct ib_ucontext *uc)
 {
 }
 
+/*
+ * The device goes away (link delete, netdev removal, module unload) while
+ * a process still has it open. ib_core has already destroyed every object
+ * of the context, which is all a context owns here; ring pages the process
+ * still maps were handed out with their own page references and are no
+ * longer read by the kernel. Offering this callback is what lets the
+ * removal proceed instead of waiting for every process to exit.
+ */
+static void mirror_disassociate_ucontext(struct ib_ucontext *uc)
+{
+}
+
 /**
  * mirror_mmap() - map a shared queue offered through an mmap entry
  * @uc: the caller's context
@@ -348,6 +360,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.dealloc_pd = mirror_dealloc_pd,
 	.dealloc_ucontext = mirror_dealloc_ucontext,
 	.dereg_mr = mirror_dereg_mr,
+	.disassociate_ucontext = mirror_disassociate_ucontext,
 	.destroy_ah = mirror_destroy_ah,
 	.destroy_cq = mirror_destroy_cq,
 	.destroy_qp = mirror_destroy_qp,
@@ -399,7 +412,7 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 		return -ENOMEM;
 	INIT_LIST_HEAD(&dev->list);
 	mutex_init(&dev->atomic_lock);
-	xa_init_flags(&dev->qp_xa, XA_FLAGS_ALLOC);
+	xa_init_flags(&dev->qp_xa, XA_FLAGS_ALLOC | XA_FLAGS_LOCK_BH);
 	xa_init_flags(&dev->mr_xa, XA_FLAGS_ALLOC1);
 	xa_init_flags(&dev->av_xa, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);
 	dev->last_port_event = MIRROR_PORT_EVENT_NONE;

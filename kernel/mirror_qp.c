@@ -49,11 +49,17 @@ struct mirror_qp *mirror_qp_get(struct mirror_dev *dev, u32 qpn)
 {
 	struct mirror_qp *qp;
 
-	rcu_read_lock();
+	/*
+	 * Under the xarray's lock: destroy erases the QP under the same
+	 * lock before it drops the initial reference, so a QP found here
+	 * is alive and stays so once we hold a reference. (BH lock: the
+	 * UDP receive path looks QPs up in softirq.)
+	 */
+	xa_lock_bh(&dev->qp_xa);
 	qp = xa_load(&dev->qp_xa, qpn);
 	if (qp && !kref_get_unless_zero(&qp->ref))
 		qp = NULL;
-	rcu_read_unlock();
+	xa_unlock_bh(&dev->qp_xa);
 	return qp;
 }
 
@@ -153,12 +159,12 @@ static int mirror_qp_alloc_qpn(struct mirror_dev *dev, struct mirror_qp *qp)
 	int err;
 
 	if (qp->ibqp.qp_type == IB_QPT_GSI) {
-		err = xa_insert(&dev->qp_xa, 1, NULL, GFP_KERNEL);
+		err = xa_insert_bh(&dev->qp_xa, 1, NULL, GFP_KERNEL);
 		if (err)
 			return err == -EBUSY ? -EEXIST : err;
 		qpn = 1;
 	} else {
-		err = xa_alloc_cyclic(&dev->qp_xa, &qpn, NULL,
+		err = xa_alloc_cyclic_bh(&dev->qp_xa, &qpn, NULL,
 				      XA_LIMIT(MIRROR_FIRST_QPN, MIRROR_MAX_QPN),
 				      &dev->next_qpn, GFP_KERNEL);
 		if (err < 0)
@@ -205,6 +211,10 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	err = mirror_qp_check_caps(init);
 	if (err)
 		return err;
+	if (atomic_inc_return(&dev->num_qps) > MIRROR_MAX_QP) {
+		atomic_dec(&dev->num_qps);
+		return -ENOMEM;
+	}
 
 	kref_init(&qp->ref);
 	init_completion(&qp->released);
@@ -221,7 +231,7 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 
 	err = mirror_qp_init_rings(qp, init, udata);
 	if (err)
-		return err;
+		goto err_count;
 	qp->wqe = kmalloc(qp->sq.stride, GFP_KERNEL);
 	if (!qp->wqe) {
 		err = -ENOMEM;
@@ -251,18 +261,20 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	qp->attr.cap = init->cap;
 
 	/* Complete: publish. */
-	xa_store(&dev->qp_xa, ibqp->qp_num, qp, GFP_KERNEL);
+	xa_store_bh(&dev->qp_xa, ibqp->qp_num, qp, GFP_KERNEL);
 	mirror_dbg_qp(qp, "created, type %d\n", init->qp_type);
 	return 0;
 
 err_release_qpn:
-	xa_erase(&dev->qp_xa, ibqp->qp_num);
+	xa_erase_bh(&dev->qp_xa, ibqp->qp_num);
 err_free_wqe:
 	kvfree(qp->meta);
 	kfree(qp->wqe);
 err_destroy_rings:
 	mirror_queue_destroy(&qp->rq);
 	mirror_queue_destroy(&qp->sq);
+err_count:
+	atomic_dec(&dev->num_qps);
 	return err;
 }
 
@@ -523,14 +535,11 @@ int mirror_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	struct mirror_dev *dev = to_mirror_dev(ibqp->device);
 	struct mirror_qp *qp = to_mirror_qp(ibqp);
 
-	xa_erase(&dev->qp_xa, ibqp->qp_num);
 	/*
-	 * ib_core frees the QP with kfree() as soon as we return, without an
-	 * RCU grace period. A lookup that loaded the pointer just before the
-	 * erase may still be about to call kref_get_unless_zero() on it:
-	 * wait until every such reader has left its RCU section.
+	 * Lookups take their reference under the xarray's lock, so after the
+	 * erase none can start, and we wait for those already taken.
 	 */
-	synchronize_rcu();
+	xa_erase_bh(&dev->qp_xa, ibqp->qp_num);
 	mirror_qp_put(qp);
 	wait_for_completion(&qp->released);
 
@@ -557,6 +566,7 @@ int mirror_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	mirror_queue_destroy(&qp->sq);
 	kvfree(qp->meta);
 	kfree(qp->wqe);
+	atomic_dec(&dev->num_qps);
 	mutex_destroy(&qp->resp_lock);
 	mutex_destroy(&qp->req_lock);
 	mutex_destroy(&qp->state_lock);

@@ -1077,6 +1077,60 @@ out:
 	return rc;
 }
 
+/* Thousands of QPs: distinct numbers, all usable, all destroyed, again. */
+static int test_thousands_of_qps_come_and_go(void)
+{
+	enum { N = 4000 };
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_INIT, .port_num = 1,
+				 .qp_access_flags = IBV_ACCESS_REMOTE_WRITE };
+	struct ibv_qp_init_attr ia = {
+		.qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 1, .max_recv_wr = 1,
+			 .max_send_sge = 1, .max_recv_sge = 1 },
+	};
+	struct ibv_qp **qps = calloc(N, sizeof(*qps));
+	struct ibv_pd *pd = ibv_alloc_pd(ctx);
+	struct ibv_cq *cq = ibv_create_cq(ctx, 16, NULL, NULL, 0);
+	unsigned char *seen = calloc(1 << 24, 1);
+	int round, i, rc = -1;
+
+	CHECK(qps && pd && cq && seen, "setup");
+	ia.send_cq = cq;
+	ia.recv_cq = cq;
+	for (round = 0; round < 2; round++) {
+		memset(seen, 0, 1 << 24);
+		for (i = 0; i < N; i++) {
+			qps[i] = ibv_create_qp(pd, &ia);
+			CHECK(qps[i], "round %d: QP %d not created: %s", round,
+			      i, strerror(errno));
+			CHECK(!seen[qps[i]->qp_num], "QPN 0x%x twice",
+			      qps[i]->qp_num);
+			seen[qps[i]->qp_num] = 1;
+			CHECK(ibv_modify_qp(qps[i], &a, IBV_QP_STATE |
+					    IBV_QP_PKEY_INDEX | IBV_QP_PORT |
+					    IBV_QP_ACCESS_FLAGS) == 0,
+			      "QP %d to INIT", i);
+		}
+		for (i = 0; i < N; i++) {
+			CHECK(ibv_destroy_qp(qps[i]) == 0, "destroy QP %d", i);
+			qps[i] = NULL;
+		}
+	}
+	note("2 x %d QPs created, moved to INIT and destroyed", N);
+	rc = 0;
+out:
+	for (i = 0; qps && i < N; i++)
+		if (qps[i])
+			ibv_destroy_qp(qps[i]);
+	if (cq)
+		ibv_destroy_cq(cq);
+	if (pd)
+		ibv_dealloc_pd(pd);
+	free(qps);
+	free(seen);
+	return rc;
+}
+
 static int test_completion_channel_wakes_up(void)
 {
 	struct ibv_comp_channel *ch = ibv_create_comp_channel(ctx);
@@ -1189,6 +1243,7 @@ static const struct test tests[] = {
 	T(srq_qp_error_is_last_wqe_reached_not_flush),
 	T(srq_empty_is_rnr_retry_exc_err),
 	T(srq_create_limits_are_checked),
+	T(thousands_of_qps_come_and_go),
 	T(completion_channel_wakes_up),
 	T(many_signaled_writes_all_complete),
 };

@@ -396,6 +396,8 @@ enum mirror_qp_state {
  * @retrans_timer: the requester's retransmission timer
  * @retrans_due: the timer fired (bit 0), handled by the requester
  * @rnr_wait: the requester waits out an RNR NAK; @req_lock
+ * @gap_rewound: resent after a gap in responses, no progress since;
+ *	@req_lock
  * @meta: per SQ slot wire state; @req_lock
  * @sq_next: next WQE to send (between sq_cons and the producer); @req_lock
  * @req_psn: PSN of the next new packet; @req_lock
@@ -447,6 +449,7 @@ struct mirror_qp {
 	struct timer_list retrans_timer;
 	unsigned long retrans_due;
 	bool rnr_wait;
+	bool gap_rewound;
 	struct mirror_sq_meta *meta;
 	u32 sq_next;
 	u32 req_psn;

@@ -286,6 +286,20 @@ static void mirror_rewind(struct mirror_qp *qp, u32 idx)
 }
 
 /*
+ * Packets after a gap keep arriving (the rest of a burst of READ
+ * responses, answers to requests after the lost one): one resend per gap
+ * is enough, the next one only after progress (or the timer) shows the
+ * resend was answered or lost.
+ */
+static void mirror_gap_rewind(struct mirror_qp *qp, u32 idx)
+{
+	if (qp->gap_rewound)
+		return;
+	qp->gap_rewound = true;
+	mirror_rewind(qp, idx);
+}
+
+/*
  * Reports the WQEs at the head of the SQ that are done, in order. A
  * failed one sets *qp_err: the QP then enters ERR and the rest is flushed.
  */
@@ -425,6 +439,7 @@ static void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 			return;
 		}
 		qp->retry_left--;
+		qp->gap_rewound = false;
 		mirror_rewind(qp, qp->sq_cons);
 	}
 
@@ -648,7 +663,7 @@ static void mirror_wire_rx_response(struct mirror_qp *qp,
 			break;
 		if (m->kind != MIRROR_KIND_SEND) {
 			/* Past a READ/atomic: its responses were lost. */
-			mirror_rewind(qp, i);
+			mirror_gap_rewind(qp, i);
 			return;
 		}
 		mirror_meta_done(qp, m, IB_WC_SUCCESS, 0);
@@ -708,7 +723,7 @@ static void mirror_wire_rx_response(struct mirror_qp *qp,
 		if (p->psn != m->next_resp) {
 			/* A gap: ask for the READ again. */
 			if (mirror_psn_cmp(p->psn, m->next_resp) > 0)
-				mirror_rewind(qp, i);
+				mirror_gap_rewind(qp, i);
 			break;
 		}
 		mirror_rx_read_resp(qp, i, m, p);
@@ -717,6 +732,7 @@ static void mirror_wire_rx_response(struct mirror_qp *qp,
 	}
 out:
 	if (progress) {
+		qp->gap_rewound = false;
 		qp->retry_left = qp->attr.retry_cnt;
 		qp->rnr_left = MIRROR_RNR_NOT_STARTED;
 		if (qp->sq_cons != qp->sq_next)

@@ -1,0 +1,108 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# Runs inside one guest (scripts/mirror-vm --rxe): the same perftest runs
+# on mirror0 and on rdma_rxe's rxe0 (each between two processes on one
+# device), the guest's memcpy bandwidth, then mirror0 <-> mirror1 over
+# RoCEv2 through the veth pair. Prints a table; never fails on figures.
+set -u
+. "$(dirname "$0")/../guest/lib.sh"
+
+PORT=19500
+# The same flags for both devices; the classic post API for both.
+COMMON=(--use_old_post_send)
+
+# perf DEV ADDR NS TOOL ARGS...: one perftest run (server on DEV in
+# namespace NS or "-", client on DEV_CLIENT or DEV); prints BW average
+# (MB/s) or t_avg (usec), or "n/a" when the run failed.
+perf() {
+	local dev=$1 cdev=$2 addr=$3 ns=$4 tool=$5 g gc srv rc pre=()
+	shift 5
+	PORT=$((PORT + 1))
+	[ "$ns" != - ] && pre=(ip netns exec "$ns")
+	g=$(gid_index "$dev" "$addr")
+	gc=$(gid_index "$cdev" "$([ "$ns" != - ] && echo 10.11.0.1 || echo "$addr")")
+	"${pre[@]}" timeout 300 "$tool" -d "$dev" -x "$g" -p "$PORT" \
+		"${COMMON[@]}" "$@" >/tmp/bsrv.log 2>&1 &
+	srv=$!
+	if ! wait_for 30 "${pre[@]}" bash -c "ss -ltn | grep -q :$PORT"; then
+		kill "$srv" 2>/dev/null; wait "$srv"; echo n/a; return
+	fi
+	timeout 300 "$tool" -d "$cdev" -x "$gc" -p "$PORT" "${COMMON[@]}" "$@" \
+		"$addr" >/tmp/bcli.log 2>&1
+	rc=$?
+	wait "$srv"
+	if [ "$rc" -ne 0 ]; then
+		echo "n/a"
+		{ echo "--- $tool on $dev failed:"; cat /tmp/bcli.log; } >>/tmp/bench-errors.log
+		return
+	fi
+	# The row after the header: BW average is column 4, t_avg column 6.
+	awk -v lat="$([[ $tool == *_lat ]] && echo 1 || echo 0)" \
+		'/^ *#bytes/ { hdr = 1; next }
+		 hdr && NF >= 4 { print (lat ? $6 : $4); exit }' /tmp/bcli.log
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "n/a" || b == "n/a" || b == 0) print "n/a";
+		else printf "%.2f\n", a / b }'
+}
+
+TESTS=(
+	"ib_write_bw 64KiB|ib_write_bw -s 65536 -n 500|MB/s"
+	"ib_read_bw 64KiB|ib_read_bw -s 65536 -n 500|MB/s"
+	"ib_send_bw 64KiB|ib_send_bw -s 65536 -n 500|MB/s"
+	"ib_write_lat 8B|ib_write_lat -s 8 -n 1000|usec"
+	"ib_send_lat 8B|ib_send_lat -s 8 -n 1000|usec"
+)
+
+MEMCPY_OUT=$("$MIRROR_BUILD/tests/bench/memcpy_bw")
+MEMCPY=${MEMCPY_OUT% *}
+MEMCPY_COLD=${MEMCPY_OUT#* }
+declare -A MIR RXE WIRE
+for t in "${TESTS[@]}"; do
+	IFS='|' read -r name cmd unit <<<"$t"
+	read -r -a argv <<<"$cmd"
+	MIR[$name]=$(perf mirror0 mirror0 10.11.0.1 - "${argv[@]}")
+	RXE[$name]=$(perf rxe0 rxe0 10.11.0.2 - "${argv[@]}")
+done
+
+# Over the wire: rxe0 and rdma_rxe out of the way (it holds UDP 4791 in
+# this namespace), mirror0 re-created with its socket, mirror1 beside.
+rdma link delete rxe0 && rmmod rdma_rxe &&
+	rdma link delete mirror0 &&
+	rdma link add mirror0 type mirror netdev veth0 &&
+	wait_for 20 gid_index mirror0 10.11.0.1 &&
+	ip link set veth1 down && ip addr flush dev veth1 &&
+	peer_up mirror mirror1 >/dev/null 2>&1
+for t in "${TESTS[@]}"; do
+	IFS='|' read -r name cmd unit <<<"$t"
+	read -r -a argv <<<"$cmd"
+	WIRE[$name]=$(perf mirror1 mirror0 10.11.0.2 "$PEER_NS" "${argv[@]}")
+done
+
+echo
+echo "mirrorverbs benchmark, $(date -u +%Y-%m-%d), guest kernel $(uname -r), $(nproc) vCPUs (QEMU TCG)"
+echo "same perftest flags on both devices: ${COMMON[*]}; each test between two processes on one device"
+printf '%-18s %-6s %12s %12s %14s %15s %16s\n' test unit mirror0 rxe0 "mirror0/rxe0" "mirror0/memcpy" "RoCEv2 (veth)"
+for t in "${TESTS[@]}"; do
+	IFS='|' read -r name cmd unit <<<"$t"
+	if [ "$unit" = MB/s ]; then
+		mc=$(ratio "${MIR[$name]}" "$MEMCPY")
+	else
+		mc=-
+	fi
+	printf '%-18s %-6s %12s %12s %14s %15s %16s\n' "$name" "$unit" \
+		"${MIR[$name]}" "${RXE[$name]}" "$(ratio "${MIR[$name]}" "${RXE[$name]}")" \
+		"$mc" "${WIRE[$name]}"
+done
+printf '%-18s %-6s %12s   (one 64 KiB buffer to another, as perftest reuses one)\n' \
+	"memcpy 64KiB hot" MB/s "$MEMCPY"
+printf '%-18s %-6s %12s   (64 KiB steps through 64 MiB areas)\n' \
+	"memcpy 64KiB cold" MB/s "$MEMCPY_COLD"
+echo "mirror0/memcpy is against the hot figure."
+echo "(RoCEv2 (veth): mirror0 -> mirror1 in another network namespace, same flags)"
+if [ -s /tmp/bench-errors.log ]; then
+	echo; echo "failed runs:"; cat /tmp/bench-errors.log
+fi
+exit 0

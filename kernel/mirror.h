@@ -406,6 +406,8 @@ enum mirror_qp_state {
  * @epsn: the responder's expected PSN; @resp_lock
  * @msn: messages completed by the responder; @resp_lock
  * @nak_sent: a PSN sequence NAK is outstanding; @resp_lock
+ * @ack_pending: an ACK for @ack_psn waits to be sent; @resp_lock
+ * @ack_psn: the newest PSN an ACK was asked for; @resp_lock
  * @resp_msg: the message being received; @resp_lock
  * @resp_off: bytes of it received so far; @resp_lock
  * @resp_wr_id: its receive WQE's wr_id; @resp_lock
@@ -458,6 +460,8 @@ struct mirror_qp {
 	u32 epsn;
 	u32 msn;
 	bool nak_sent;
+	bool ack_pending;
+	u32 ack_psn;
 	enum mirror_resp_msg resp_msg;
 	u32 resp_off;
 	u64 resp_wr_id;

@@ -20,7 +20,8 @@
  *         timeout                -> rewind to the oldest (retry_cnt)
  *   DONE: completions are reported strictly in SQ order.
  *
- * Responder (RC): expected PSN epsn. A packet beyond it gets one PSN
+ * Responder (RC): expected PSN epsn; ACKs are coalesced per rx_work batch
+ * (one for the newest PSN that asked). A packet beyond it gets one PSN
  * sequence NAK; one before it is a duplicate (re-ACKed, READs re-run,
  * atomics answered from the replay cache); one at it is executed:
  *
@@ -210,6 +211,22 @@ static u32 mirror_aeth_val(u8 syndrome, u32 msn)
 }
 
 /* Sends an ACK, RNR NAK or NAK for @psn from the responder. */
+static void mirror_send_ack(struct mirror_qp *qp, u32 psn, u8 syndrome);
+
+/*
+ * ACK coalescing: the ACK that packets asked for (AckReq) is held while
+ * rx_work drains its queue and sent once, for the newest PSN, before any
+ * other packet of the responder and when the batch ends.
+ */
+static void mirror_flush_ack(struct mirror_qp *qp)
+{
+	if (!qp->ack_pending)
+		return;
+	qp->ack_pending = false;
+	mirror_send_ack(qp, qp->ack_psn,
+			MIRROR_AETH_ACK | MIRROR_AETH_NO_CREDITS);
+}
+
 static void mirror_send_ack(struct mirror_qp *qp, u32 psn, u8 syndrome)
 {
 	struct mirror_txp t = {
@@ -220,6 +237,7 @@ static void mirror_send_ack(struct mirror_qp *qp, u32 psn, u8 syndrome)
 		.aeth_val = mirror_aeth_val(syndrome, qp->msn),
 	};
 
+	mirror_flush_ack(qp);	/* keeps the responder's packets in order */
 	mirror_txp_send(qp, &t, &qp->path);
 }
 
@@ -675,10 +693,10 @@ static void mirror_wire_rx_response(struct mirror_qp *qp,
 	switch (p->op) {
 	case MIRROR_OP_ACK:
 		if (kind == MIRROR_AETH_ACK) {
-			if (m->kind == MIRROR_KIND_SEND && p->psn == m->last_psn) {
+			/* Inside a long message too: the peer is alive. */
+			progress = true;
+			if (m->kind == MIRROR_KIND_SEND && p->psn == m->last_psn)
 				mirror_meta_done(qp, m, IB_WC_SUCCESS, 0);
-				progress = true;
-			}
 		} else if (kind == MIRROR_AETH_RNR_NAK) {
 			mirror_count(dev, MIRROR_CNT_RNR_NAK_RCVD);
 			if (qp->rnr_left == MIRROR_RNR_NOT_STARTED)
@@ -930,6 +948,7 @@ static enum mirror_rx_verdict mirror_rx_read(struct mirror_qp *qp,
 		return MIRROR_RX_NAK_ACCESS;
 	if (!dup)
 		qp->msn++;
+	mirror_flush_ack(qp);
 	for (i = 0; i < n; i++) {
 		bool first = i == 0, last = i == n - 1;
 
@@ -965,6 +984,7 @@ static void mirror_send_atomic_ack(struct mirror_qp *qp, u32 psn, u64 orig)
 		.orig = orig,
 	};
 
+	mirror_flush_ack(qp);
 	mirror_txp_send(qp, &t, &qp->path);
 }
 
@@ -1122,9 +1142,10 @@ static bool mirror_wire_rx_request(struct mirror_qp *qp,
 	switch (v) {
 	case MIRROR_RX_DONE:
 		qp->epsn = mirror_psn_add(p->psn, npsn);
-		if (rc && p->ackreq && p->op <= MIRROR_OP_WRITE_ONLY_IMM)
-			mirror_send_ack(qp, p->psn, MIRROR_AETH_ACK |
-						    MIRROR_AETH_NO_CREDITS);
+		if (rc && p->ackreq && p->op <= MIRROR_OP_WRITE_ONLY_IMM) {
+			qp->ack_pending = true;
+			qp->ack_psn = p->psn;
+		}
 		return false;
 	case MIRROR_RX_RNR:
 		if (!rc) {
@@ -1237,6 +1258,11 @@ void mirror_qp_rx_work(struct work_struct *work)
 		}
 		kfree_skb(skb);
 	}
+	if (!mirror_type_is_ud(qp->ibqp.qp_type)) {
+		mutex_lock(&qp->resp_lock);
+		mirror_flush_ack(qp);
+		mutex_unlock(&qp->resp_lock);
+	}
 	if (qp_err)
 		mirror_qp_enter_err(qp);
 	else if (!skb_queue_empty(&qp->rx_queue))
@@ -1274,6 +1300,7 @@ void mirror_wire_qp_reset(struct mirror_qp *qp)
 	qp->resp_msg = MIRROR_RESP_IDLE;
 	qp->resp_have_recv = false;
 	qp->nak_sent = false;
+	qp->ack_pending = false;
 	qp->msn = 0;
 	memset(qp->replay, 0, sizeof(qp->replay));
 	mirror_segs_put(&qp->resp_recv);

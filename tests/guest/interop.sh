@@ -8,6 +8,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 PORT=18800
+# The classic post API on both sides (perftest's default is ibv_wr_*).
+PT_FLAGS=(--use_old_post_send)
 PEER=10.11.0.2	# mirror1
 HERE=10.11.0.1	# rxe0
 
@@ -41,6 +43,32 @@ pp_to_rxe() {
 		echo "--- server ($s):"; cat /tmp/srv.log
 		return 1
 	fi
+}
+
+# perftest flavours of the two directions: -x instead of -g, -s 65536.
+pp_to_mirror_pt() {
+	PORT=$((PORT + 1))
+	across tcp_listening "$PORT" \
+		"$1" -d mirror1 -x "$GM" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" -- \
+		"$1" -d rxe0 -x "$GR" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" "$PEER"
+}
+
+pp_to_rxe_pt() {
+	local srv s cli
+	PORT=$((PORT + 1))
+	timeout 150 "$1" -d rxe0 -x "$GR" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" \
+		>/tmp/srv.log 2>&1 &
+	srv=$!
+	if ! wait_for 30 tcp_listening "$PORT"; then
+		kill "$srv"; wait "$srv"; cat /tmp/srv.log; return 1
+	fi
+	in_peer timeout 120 "$1" -d mirror1 -x "$GM" -p "$PORT" -s 65536 -n 200 \
+		"${PT_FLAGS[@]}" "$HERE" >/tmp/cli.log 2>&1
+	cli=$?
+	wait "$srv"
+	s=$?
+	[ "$cli" -eq 0 ] && [ "$s" -eq 0 ] ||
+		{ cat /tmp/cli.log /tmp/srv.log; return 1; }
 }
 
 rping_to_mirror() {
@@ -88,6 +116,12 @@ check "ibv_rc_pingpong 16 KiB mirror1 -> rxe0" \
 	pp_to_rxe ibv_rc_pingpong -n 50 -s 16384 -c
 check "rping -V rxe0 -> mirror1" rping_to_mirror
 check "rping -V mirror1 -> rxe0" rping_to_rxe
+# perftest both ways: each run must complete on both ends (perftest's
+# bandwidth tools have no data check; the pingpongs above verify bytes).
+for t in ib_write_bw ib_read_bw ib_send_bw; do
+	check "$t rxe0 -> mirror1" pp_to_mirror_pt "$t"
+	check "$t mirror1 -> rxe0" pp_to_rxe_pt "$t"
+done
 check "mirror1 saw no bad ICRC" test "$(counter mirror1 rx_drop_bad_icrc)" = 0
 check "mirror1 received packets" test "$(counter mirror1 rx_packets)" -gt 100
 

@@ -104,8 +104,9 @@ enum mirror_counter {
  * @atomic_lock: serialises the atomic operations of all QPs of the device,
  *	so that each read-modify-write is atomic against the others (the
  *	IB_ATOMIC_HCA guarantee); a mutex because ODP pages may be faulted in
- * @sock: the RoCEv2 UDP socket, or NULL (port 4791 taken in the
+ * @sock: the RoCEv2 UDP socket (IPv4), or NULL (port 4791 taken in the
  *	namespace): set before registration, released in dealloc_driver
+ * @sock6: the same for IPv6, or NULL
  * @counters: enum mirror_counter, updated without a lock
  * @last_port_event: the port event last dispatched, or
  *	MIRROR_PORT_EVENT_NONE; only the netdev notifier uses it, under
@@ -129,6 +130,7 @@ struct mirror_dev {
 	struct workqueue_struct *wq;
 	struct mutex atomic_lock;
 	struct socket *sock;
+	struct socket *sock6;
 	atomic64_t counters[MIRROR_CNT_COUNT];
 	int last_port_event;
 };
@@ -258,15 +260,23 @@ struct mirror_srq {
 
 /**
  * struct mirror_path - where the packets of a QP (or a UD WQE) go
+ * @v6: IPv6 (the GIDs are not IPv4-mapped)
  * @saddr: source IPv4 address (of the source GID)
  * @daddr: destination IPv4 address
+ * @saddr6: source IPv6 address
+ * @daddr6: destination IPv6 address
+ * @flow_label: IPv6 flow label
  * @sport: UDP source port (flow entropy)
- * @tos: IPv4 TOS (the GRH traffic class)
- * @ttl: IPv4 TTL (the GRH hop limit)
+ * @tos: IPv4 TOS / IPv6 traffic class (the GRH traffic class)
+ * @ttl: IPv4 TTL / IPv6 hop limit (the GRH hop limit)
  */
 struct mirror_path {
+	bool v6;
 	__be32 saddr;
 	__be32 daddr;
+	struct in6_addr saddr6;
+	struct in6_addr daddr6;
+	__be32 flow_label;
 	__be16 sport;
 	u8 tos;
 	u8 ttl;

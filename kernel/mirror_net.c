@@ -17,9 +17,12 @@
  */
 #include <linux/crc32.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <linux/unaligned.h>
 #include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
 #include <net/route.h>
 #include <net/udp_tunnel.h>
 
@@ -186,31 +189,41 @@ int mirror_pkt_parse(u8 *data, u32 len, struct mirror_pkt *p)
 }
 
 /*
- * The ICRC of a RoCEv2 packet over IPv4 (IBA annex A17.4.5.1): CRC-32
- * over eight 0xff bytes standing for the absent LRH, the IPv4 and UDP
- * headers with the fields routers may change set to ones (TOS, TTL, IP
- * checksum, UDP checksum), the BTH with its reserved byte before the
- * QPN set to ones, then everything after the BTH up to the ICRC.
+ * The ICRC of a RoCEv2 packet (IBA annex A17.4.5.1): CRC-32 over eight
+ * 0xff bytes standing for the absent LRH, the IP and UDP headers with the
+ * fields routers may change set to ones (IPv4: TOS, TTL, checksum; IPv6:
+ * traffic class, flow label, hop limit; the UDP checksum), the BTH with its
+ * reserved byte before the QPN set to ones, then everything after the BTH
+ * up to the ICRC. @nh is the IPv4 or IPv6 header (by @v6).
  */
-static u32 mirror_icrc(const struct iphdr *iph, const struct udphdr *udph,
+static u32 mirror_icrc(const void *nh, bool v6, const struct udphdr *udph,
 		       const u8 *bth, u32 bth_to_icrc)
 {
 	static const u8 lrh[8] = { 0xff, 0xff, 0xff, 0xff,
 				   0xff, 0xff, 0xff, 0xff };
-	struct iphdr ip = *iph;
 	struct udphdr udp = *udph;
 	u8 b[sizeof(struct mirror_bth)];
-	u32 crc;
+	u32 crc = crc32_le(~0U, lrh, sizeof(lrh));
 
-	ip.tos = 0xff;
-	ip.ttl = 0xff;
-	ip.check = htons(0xffff);
+	if (v6) {
+		struct ipv6hdr ip = *(const struct ipv6hdr *)nh;
+
+		ip.priority = 0xf;
+		memset(ip.flow_lbl, 0xff, sizeof(ip.flow_lbl));
+		ip.hop_limit = 0xff;
+		crc = crc32_le(crc, (u8 *)&ip, sizeof(ip));
+	} else {
+		struct iphdr ip = *(const struct iphdr *)nh;
+
+		ip.tos = 0xff;
+		ip.ttl = 0xff;
+		ip.check = htons(0xffff);
+		crc = crc32_le(crc, (u8 *)&ip, sizeof(ip));
+	}
 	udp.check = htons(0xffff);
 	memcpy(b, bth, sizeof(b));
 	b[offsetof(struct mirror_bth, qpn)] = 0xff;
 
-	crc = crc32_le(~0U, lrh, sizeof(lrh));
-	crc = crc32_le(crc, (u8 *)&ip, sizeof(ip));
 	crc = crc32_le(crc, (u8 *)&udp, sizeof(udp));
 	crc = crc32_le(crc, b, sizeof(b));
 	crc = crc32_le(crc, bth + sizeof(b), bth_to_icrc - sizeof(b));
@@ -226,7 +239,7 @@ static u32 mirror_icrc(const struct iphdr *iph, const struct udphdr *udph,
  */
 struct sk_buff *mirror_pkt_alloc(struct mirror_dev *dev, u32 len)
 {
-	u32 head = LL_RESERVED_SPACE(dev->ndev) + sizeof(struct iphdr) +
+	u32 head = LL_RESERVED_SPACE(dev->ndev) + sizeof(struct ipv6hdr) +
 		   sizeof(struct udphdr);
 	struct sk_buff *skb;
 
@@ -237,32 +250,32 @@ struct sk_buff *mirror_pkt_alloc(struct mirror_dev *dev, u32 len)
 	return skb;
 }
 
-/**
- * mirror_pkt_xmit() - wrap a transport packet in UDP/IPv4 and send it
- * @dev: the device
- * @skb: data from the BTH to the ICRC's place (the last 4 bytes)
- * @path: addresses and UDP source port
- *
- * Consumes @skb. Process context.
- *
- * Return: 0, or a negative errno when there is no route or no socket.
- */
-int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
-		    const struct mirror_path *path)
+/* Pushes the UDP header in front of the BTH. */
+static struct udphdr *mirror_push_udp(struct sk_buff *skb,
+				      const struct mirror_path *path)
 {
-	struct socket *sock = dev->sock;
+	struct udphdr *udph;
+
+	skb_push(skb, sizeof(*udph));
+	skb_reset_transport_header(skb);
+	udph = udp_hdr(skb);
+	udph->source = path->sport;
+	udph->dest = htons(MIRROR_ROCE_UDP_PORT);
+	udph->len = htons(skb->len);
+	udph->check = 0;	/* zero, as RoCEv2 allows (IPv6 too) */
+	return udph;
+}
+
+static int mirror_xmit4(struct mirror_dev *dev, struct sk_buff *skb,
+			const struct mirror_path *path, u32 bth_to_icrc)
+{
 	struct net *net = dev_net(dev->ndev);
-	u32 bth_to_icrc = skb->len - MIRROR_ICRC_BYTES;
 	u8 *bth = skb->data;
 	struct flowi4 fl = {};
 	struct udphdr *udph;
 	struct iphdr *iph;
 	struct rtable *rt;
 
-	if (!sock) {
-		kfree_skb(skb);
-		return -ENOTCONN;
-	}
 	fl.flowi4_oif = dev->ndev->ifindex;
 	fl.flowi4_proto = IPPROTO_UDP;
 	fl.daddr = path->daddr;
@@ -276,14 +289,7 @@ int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
 		return PTR_ERR(rt);
 	}
 
-	skb_push(skb, sizeof(*udph));
-	skb_reset_transport_header(skb);
-	udph = udp_hdr(skb);
-	udph->source = path->sport;
-	udph->dest = htons(MIRROR_ROCE_UDP_PORT);
-	udph->len = htons(skb->len);
-	udph->check = 0;	/* allowed for RoCEv2 over IPv4 */
-
+	udph = mirror_push_udp(skb, path);
 	skb_push(skb, sizeof(*iph));
 	skb_reset_network_header(skb);
 	iph = ip_hdr(skb);
@@ -300,7 +306,7 @@ int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
 	__ip_select_ident(net, iph, 1);
 
 	/* The ICRC covers the finished IP header, so it comes last. */
-	put_unaligned_le32(mirror_icrc(iph, udph, bth, bth_to_icrc),
+	put_unaligned_le32(mirror_icrc(iph, false, udph, bth, bth_to_icrc),
 			   bth + bth_to_icrc);
 
 	skb->protocol = htons(ETH_P_IP);
@@ -308,11 +314,81 @@ int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
 	skb->dev = rt->dst.dev;
 	skb_dst_set(skb, &rt->dst);
 	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
+	/* ip_local_out() consumes the skb, also when it fails. */
+	ip_local_out(net, dev->sock->sk, skb);
+	return 0;
+}
+
+static int mirror_xmit6(struct mirror_dev *dev, struct sk_buff *skb,
+			const struct mirror_path *path, u32 bth_to_icrc)
+{
+	struct net *net = dev_net(dev->ndev);
+	u8 *bth = skb->data;
+	struct flowi6 fl = {};
+	struct ipv6hdr *ip6h;
+	struct udphdr *udph;
+	struct dst_entry *dst;
+
+	fl.flowi6_oif = dev->ndev->ifindex;
+	fl.flowi6_proto = IPPROTO_UDP;
+	fl.daddr = path->daddr6;
+	fl.saddr = path->saddr6;
+	fl.fl6_dport = htons(MIRROR_ROCE_UDP_PORT);
+	fl.fl6_sport = path->sport;
+	dst = ip6_dst_lookup_flow(net, dev->sock6->sk, &fl, NULL);
+	if (IS_ERR(dst)) {
+		kfree_skb(skb);
+		mirror_count(dev, MIRROR_CNT_TX_NO_ROUTE);
+		return PTR_ERR(dst);
+	}
+
+	udph = mirror_push_udp(skb, path);
+	skb_push(skb, sizeof(*ip6h));
+	skb_reset_network_header(skb);
+	ip6h = ipv6_hdr(skb);
+	ip6_flow_hdr(ip6h, path->tos, path->flow_label);
+	ip6h->payload_len = htons(skb->len - sizeof(*ip6h));
+	ip6h->nexthdr = IPPROTO_UDP;
+	ip6h->hop_limit = path->ttl;
+	ip6h->saddr = path->saddr6;
+	ip6h->daddr = path->daddr6;
+
+	put_unaligned_le32(mirror_icrc(ip6h, true, udph, bth, bth_to_icrc),
+			   bth + bth_to_icrc);
+
+	skb->protocol = htons(ETH_P_IPV6);
+	skb->ip_summed = CHECKSUM_NONE;
+	skb->dev = dst->dev;
+	skb_dst_set(skb, dst);
+	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+	ip6_local_out(net, dev->sock6->sk, skb);
+	return 0;
+}
+
+/**
+ * mirror_pkt_xmit() - wrap a transport packet in UDP/IP and send it
+ * @dev: the device
+ * @skb: data from the BTH to the ICRC's place (the last 4 bytes)
+ * @path: addresses (IPv4 or IPv6) and UDP source port
+ *
+ * Consumes @skb. Process context.
+ *
+ * Return: 0, or a negative errno when there is no route or no socket.
+ */
+int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
+		    const struct mirror_path *path)
+{
+	u32 bth_to_icrc = skb->len - MIRROR_ICRC_BYTES;
+
+	if (!(path->v6 ? dev->sock6 : dev->sock)) {
+		kfree_skb(skb);
+		return -ENOTCONN;
+	}
 	mirror_count(dev, MIRROR_CNT_TX_PACKETS);
 	mirror_count_add(dev, MIRROR_CNT_TX_BYTES, bth_to_icrc);
-	/* ip_local_out() consumes the skb, also when it fails. */
-	ip_local_out(net, sock->sk, skb);
-	return 0;
+	if (path->v6)
+		return mirror_xmit6(dev, skb, path, bth_to_icrc);
+	return mirror_xmit4(dev, skb, path, bth_to_icrc);
 }
 
 /* Drops a received packet and counts why. */
@@ -342,7 +418,8 @@ static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 		kfree_skb(skb);
 		return 0;
 	}
-	if (skb->protocol != htons(ETH_P_IP) || skb_linearize(skb))
+	if ((skb->protocol != htons(ETH_P_IP) &&
+	     skb->protocol != htons(ETH_P_IPV6)) || skb_linearize(skb))
 		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_LEN);
 	udph = udp_hdr(skb);
 	len = ntohs(udph->len);
@@ -359,7 +436,8 @@ static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	if (why)
 		return mirror_rx_drop(dev, skb, why);
 	if (get_unaligned_le32(skb->data + skb->len - MIRROR_ICRC_BYTES) !=
-	    mirror_icrc(ip_hdr(skb), udph, skb->data,
+	    mirror_icrc(skb_network_header(skb),
+			skb->protocol == htons(ETH_P_IPV6), udph, skb->data,
 			skb->len - MIRROR_ICRC_BYTES))
 		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_ICRC);
 
@@ -382,46 +460,70 @@ static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	return 0;
 }
 
-/**
- * mirror_net_open() - create the device's RoCEv2 socket
- * @dev: the device (its netdev is set)
- *
- * Return: 0, or a negative errno; -EADDRINUSE when another socket holds
- * port 4791 for every netdev of the namespace.
- */
-int mirror_net_open(struct mirror_dev *dev)
+/* One UDP tunnel socket of @family on port 4791, bound to the netdev. */
+static int mirror_sock_open(struct mirror_dev *dev, u8 family,
+			    struct socket **sockp)
 {
 	struct udp_port_cfg cfg = {
-		.family = AF_INET,
+		.family = family,
 		.local_udp_port = htons(MIRROR_ROCE_UDP_PORT),
 		.bind_ifindex = dev->ndev->ifindex,
+		/* IPv4 has its own socket: this one takes only IPv6. */
+		.ipv6_v6only = family == AF_INET6,
 	};
 	struct udp_tunnel_sock_cfg tcfg = {
 		.sk_user_data = dev,
 		.encap_type = 1,
 		.encap_rcv = mirror_udp_encap_recv,
 	};
-	struct socket *sock;
 	int err;
 
-	err = udp_sock_create(dev_net(dev->ndev), &cfg, &sock);
+	err = udp_sock_create(dev_net(dev->ndev), &cfg, sockp);
 	if (err)
 		return err;
-	setup_udp_tunnel_sock(dev_net(dev->ndev), sock, &tcfg);
-	dev->sock = sock;
+	setup_udp_tunnel_sock(dev_net(dev->ndev), *sockp, &tcfg);
 	return 0;
 }
 
 /**
- * mirror_net_close() - release the device's socket
+ * mirror_net_open() - create the device's RoCEv2 sockets (IPv4, IPv6)
+ * @dev: the device (its netdev is set)
+ *
+ * Return: 0, or a negative errno; -EADDRINUSE when another socket holds
+ * port 4791 for every netdev of the namespace. Without IPv6 in the
+ * namespace only the IPv4 socket exists.
+ */
+int mirror_net_open(struct mirror_dev *dev)
+{
+	int err;
+
+	err = mirror_sock_open(dev, AF_INET, &dev->sock);
+	if (err)
+		return err;
+	err = mirror_sock_open(dev, AF_INET6, &dev->sock6);
+	if (err == -EAFNOSUPPORT)
+		return 0;
+	if (err) {
+		udp_tunnel_sock_release(dev->sock);
+		dev->sock = NULL;
+	}
+	return err;
+}
+
+/**
+ * mirror_net_close() - release the device's sockets
  * @dev: the device
  *
  * After this returns no receive callback runs for @dev.
  */
 void mirror_net_close(struct mirror_dev *dev)
 {
-	if (!dev->sock)
-		return;
-	udp_tunnel_sock_release(dev->sock);
-	dev->sock = NULL;
+	if (dev->sock6) {
+		udp_tunnel_sock_release(dev->sock6);
+		dev->sock6 = NULL;
+	}
+	if (dev->sock) {
+		udp_tunnel_sock_release(dev->sock);
+		dev->sock = NULL;
+	}
 }

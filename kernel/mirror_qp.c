@@ -316,7 +316,7 @@ static int mirror_qp_route(struct mirror_qp *qp, struct ib_qp_attr *attr)
 						  qp->ibqp.qp_num,
 						  attr->dest_qp_num, &path);
 			if (err == -EAFNOSUPPORT)
-				return -EOPNOTSUPP;	/* IPv6 over the wire */
+				return -EINVAL;	/* IPv4 source, IPv6 peer */
 			if (err)
 				return err;
 		}

@@ -89,8 +89,8 @@ struct mirror_txp {
  * @rqpn: remote QPN
  * @path: filled in
  *
- * Return: 0, -EAFNOSUPPORT for IPv6 GIDs (not carried yet), or the error
- * of the source GID lookup.
+ * Return: 0, -EAFNOSUPPORT when one GID is IPv4 and the other IPv6, or the
+ * error of the source GID lookup.
  */
 int mirror_path_from_av(struct mirror_dev *dev, const struct rdma_ah_attr *av,
 			u32 lqpn, u32 rqpn, struct mirror_path *path)
@@ -100,15 +100,26 @@ int mirror_path_from_av(struct mirror_dev *dev, const struct rdma_ah_attr *av,
 	u32 fl;
 	int err;
 
+	bool s4, d4;
+
 	err = rdma_query_gid(&dev->ib_dev, 1, grh->sgid_index, &sgid);
 	if (err)
 		return err;
-	if (!ipv6_addr_v4mapped((struct in6_addr *)sgid.raw) ||
-	    !ipv6_addr_v4mapped((const struct in6_addr *)grh->dgid.raw))
-		return -EAFNOSUPPORT;
-	memcpy(&path->saddr, sgid.raw + 12, sizeof(path->saddr));
-	memcpy(&path->daddr, grh->dgid.raw + 12, sizeof(path->daddr));
+	s4 = ipv6_addr_v4mapped((struct in6_addr *)sgid.raw);
+	d4 = ipv6_addr_v4mapped((const struct in6_addr *)grh->dgid.raw);
+	if (s4 != d4)
+		return -EAFNOSUPPORT;	/* one IPv4 end, one IPv6 end */
+	memset(path, 0, sizeof(*path));
+	path->v6 = !s4;
+	if (s4) {
+		memcpy(&path->saddr, sgid.raw + 12, sizeof(path->saddr));
+		memcpy(&path->daddr, grh->dgid.raw + 12, sizeof(path->daddr));
+	} else {
+		memcpy(&path->saddr6, sgid.raw, sizeof(path->saddr6));
+		memcpy(&path->daddr6, grh->dgid.raw, sizeof(path->daddr6));
+	}
 	fl = grh->flow_label ?: rdma_calc_flow_label(lqpn, rqpn);
+	path->flow_label = cpu_to_be32(fl) & IPV6_FLOWLABEL_MASK;
 	path->sport = htons(rdma_flow_label_to_udp_sport(fl));
 	path->tos = grh->traffic_class;
 	path->ttl = grh->hop_limit ?: 64;
@@ -1200,16 +1211,23 @@ static bool mirror_wire_rx_ud(struct mirror_qp *qp, const struct mirror_pkt *p,
 		mirror_segs_put(&qp->resp_recv);
 		return true;
 	}
-	/* The IPv4 header sits in the last 20 of the GRH's 40 bytes. */
-	memcpy(grh + MIRROR_GRH_BYTES - sizeof(struct iphdr), ip_hdr(skb),
-	       sizeof(struct iphdr));
+	/*
+	 * IPv6: the GRH is the IPv6 header; IPv4: its header sits in the
+	 * last 20 of the 40 bytes.
+	 */
+	if (skb->protocol == htons(ETH_P_IPV6))
+		memcpy(grh, ipv6_hdr(skb), MIRROR_GRH_BYTES);
+	else
+		memcpy(grh + MIRROR_GRH_BYTES - sizeof(struct iphdr),
+		       ip_hdr(skb), sizeof(struct iphdr));
 	mirror_segs_xfer(&qp->resp_recv, 0, grh, sizeof(grh), true);
 	mirror_segs_xfer(&qp->resp_recv, MIRROR_GRH_BYTES, p->payload,
 			 p->paylen, true);
 	cqe.status = IB_WC_SUCCESS;
 	cqe.byte_len = MIRROR_GRH_BYTES + p->paylen;
 	cqe.wc_flags = IB_WC_GRH;
-	cqe.network_hdr_type = MIRROR_CQE_NET_IPV4;
+	cqe.network_hdr_type = skb->protocol == htons(ETH_P_IPV6) ?
+			       MIRROR_CQE_NET_IPV6 : MIRROR_CQE_NET_IPV4;
 	if (p->has_imm) {
 		cqe.imm_data = (__force u32)p->imm;
 		cqe.wc_flags |= IB_WC_WITH_IMM;

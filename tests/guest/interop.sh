@@ -122,6 +122,24 @@ for t in ib_write_bw ib_read_bw ib_send_bw; do
 	check "$t rxe0 -> mirror1" pp_to_mirror_pt "$t"
 	check "$t mirror1 -> rxe0" pp_to_rxe_pt "$t"
 done
+# IPv6 GIDs: rdma_rxe checks our IPv6 ICRC and we check its.
+ip6_up() {
+	ip addr add fd11::1/64 dev veth0 nodad &&
+		in_peer ip addr add fd11::2/64 dev veth1 nodad &&
+		wait_for 20 gid_index6 rxe0 fd11:0000:0000:0000:0000:0000:0000:0001 &&
+		wait_for 20 gid_index6 mirror1 fd11:0000:0000:0000:0000:0000:0000:0002
+}
+check "IPv6 addresses and their GIDs" ip6_up
+GR=$(gid_index6 rxe0 fd11:0000:0000:0000:0000:0000:0000:0001)
+GM=$(gid_index6 mirror1 fd11:0000:0000:0000:0000:0000:0000:0002)
+# (The tools' TCP exchange stays on IPv4; -g picks the IPv6 GIDs.)
+check "ibv_rc_pingpong over IPv6 rxe0 -> mirror1" \
+	pp_to_mirror ibv_rc_pingpong -n 100 -c
+check "ibv_rc_pingpong over IPv6 mirror1 -> rxe0" \
+	pp_to_rxe ibv_rc_pingpong -n 100 -c
+check "ibv_ud_pingpong over IPv6 mirror1 -> rxe0" \
+	pp_to_rxe ibv_ud_pingpong -n 100 -c
+
 check "mirror1 saw no bad ICRC" test "$(counter mirror1 rx_drop_bad_icrc)" = 0
 check "mirror1 received packets" test "$(counter mirror1 rx_packets)" -gt 100
 

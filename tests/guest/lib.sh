@@ -77,6 +77,19 @@ gid_index() {
 	return 1
 }
 
+# gid_index6 DEV GID: DEV's GID index for GID, written in full as sysfs
+# shows it (fd11:0000:...:0001).
+gid_index6() {
+	local f
+	for f in /sys/class/infiniband/"$1"/ports/1/gids/*; do
+		if [ "$(cat "$f" 2>/dev/null)" = "$2" ]; then
+			basename "$f"
+			return 0
+		fi
+	done
+	return 1
+}
+
 # The far end of RoCEv2 tests: veth1 (10.11.0.2) in its own network
 # namespace, so that packets between veth0 and veth1 really cross the
 # veth pair instead of being delivered locally.

@@ -55,6 +55,26 @@ check "ibv_srq_pingpong over RoCEv2, data check" \
 check "rping -V over RoCEv2 (rdma_cm through QP1)" rping_across 50 1000
 check "rping -V over RoCEv2, 60000-byte pings" rping_across 10 60000
 
+# The same over IPv6 GIDs (unique local addresses, no duplicate address
+# detection delay).
+V6A=fd11:0000:0000:0000:0000:0000:0000:0001
+V6B=fd11:0000:0000:0000:0000:0000:0000:0002
+ip6_up() {
+	ip addr add fd11::1/64 dev veth0 nodad &&
+		in_peer ip addr add fd11::2/64 dev veth1 nodad &&
+		wait_for 20 gid_index6 mirror0 "$V6A" &&
+		wait_for 20 gid_index6 mirror1 "$V6B"
+}
+check "IPv6 addresses and their GIDs" ip6_up
+G0=$(gid_index6 mirror0 "$V6A")
+G1=$(gid_index6 mirror1 "$V6B")
+check "ibv_rc_pingpong over RoCEv2/IPv6, data check" pp ibv_rc_pingpong -n 100 -c
+check "ibv_rc_pingpong over RoCEv2/IPv6, 16 KiB" \
+	pp ibv_rc_pingpong -n 50 -s 16384 -c
+check "ibv_ud_pingpong over RoCEv2/IPv6, data check" pp ibv_ud_pingpong -n 100 -c
+A=fd11::2
+check "rping -V over RoCEv2/IPv6" rping_across 20 1000
+
 check "mirror0 sent packets" test "$(counter mirror0 tx_packets)" -gt 1000
 check "mirror1 received packets" test "$(counter mirror1 rx_packets)" -gt 1000
 check "mirror0 dropped nothing" no_drops mirror0

@@ -815,6 +815,28 @@ static enum mirror_rx_verdict mirror_rx_need_recv(struct mirror_qp *qp)
 	return MIRROR_RX_DONE;
 }
 
+/* The message is in: complete the receive it used and let it go. */
+static void mirror_rx_recv_done(struct mirror_qp *qp,
+				const struct mirror_pkt *p, u8 wc_opcode)
+{
+	struct mirror_cqe cqe = {
+		.wr_id = qp->resp_wr_id,
+		.status = IB_WC_SUCCESS,
+		.opcode = wc_opcode,
+		.byte_len = qp->resp_off,
+		.qp_num = qp->ibqp.qp_num,
+		.src_qp = qp->attr.dest_qp_num,
+	};
+
+	if (p->has_imm) {
+		cqe.imm_data = (__force u32)p->imm;
+		cqe.wc_flags = IB_WC_WITH_IMM;
+	}
+	mirror_complete(qp, true, &cqe, p->se);
+	mirror_segs_put(&qp->resp_recv);
+	qp->resp_have_recv = false;
+}
+
 static enum mirror_rx_verdict mirror_rx_send(struct mirror_qp *qp,
 					     const struct mirror_pkt *p)
 {
@@ -824,7 +846,6 @@ static enum mirror_rx_verdict mirror_rx_send(struct mirror_qp *qp,
 	bool last = p->op != MIRROR_OP_SEND_FIRST &&
 		    p->op != MIRROR_OP_SEND_MIDDLE;
 	enum mirror_rx_verdict v;
-	struct mirror_cqe cqe = {};
 
 	if (first) {
 		if (qp->resp_msg == MIRROR_RESP_SEND ||
@@ -852,19 +873,7 @@ static enum mirror_rx_verdict mirror_rx_send(struct mirror_qp *qp,
 	if (!last)
 		return MIRROR_RX_DONE;
 
-	cqe.wr_id = qp->resp_wr_id;
-	cqe.status = IB_WC_SUCCESS;
-	cqe.opcode = MIRROR_WC_RECV;
-	cqe.byte_len = qp->resp_off;
-	cqe.qp_num = qp->ibqp.qp_num;
-	cqe.src_qp = qp->attr.dest_qp_num;
-	if (p->has_imm) {
-		cqe.imm_data = (__force u32)p->imm;
-		cqe.wc_flags = IB_WC_WITH_IMM;
-	}
-	mirror_complete(qp, true, &cqe, p->se);
-	mirror_segs_put(&qp->resp_recv);
-	qp->resp_have_recv = false;
+	mirror_rx_recv_done(qp, p, MIRROR_WC_RECV);
 	qp->resp_msg = MIRROR_RESP_IDLE;
 	qp->msn++;
 	return MIRROR_RX_DONE;
@@ -880,7 +889,6 @@ static enum mirror_rx_verdict mirror_rx_write(struct mirror_qp *qp,
 	bool last = p->op != MIRROR_OP_WRITE_FIRST &&
 		    p->op != MIRROR_OP_WRITE_MIDDLE;
 	enum mirror_rx_verdict v;
-	struct mirror_cqe cqe = {};
 
 	if (first) {
 		if (qp->resp_msg == MIRROR_RESP_SEND ||
@@ -915,19 +923,8 @@ static enum mirror_rx_verdict mirror_rx_write(struct mirror_qp *qp,
 	if (!last)
 		return MIRROR_RX_DONE;
 
-	if (p->has_imm) {
-		cqe.wr_id = qp->resp_wr_id;
-		cqe.status = IB_WC_SUCCESS;
-		cqe.opcode = MIRROR_WC_RECV_RDMA_WITH_IMM;
-		cqe.byte_len = qp->resp_off;
-		cqe.qp_num = qp->ibqp.qp_num;
-		cqe.src_qp = qp->attr.dest_qp_num;
-		cqe.imm_data = (__force u32)p->imm;
-		cqe.wc_flags = IB_WC_WITH_IMM;
-		mirror_complete(qp, true, &cqe, p->se);
-		mirror_segs_put(&qp->resp_recv);
-		qp->resp_have_recv = false;
-	}
+	if (p->has_imm)
+		mirror_rx_recv_done(qp, p, MIRROR_WC_RECV_RDMA_WITH_IMM);
 	mirror_segs_put(&qp->resp_write);
 	qp->resp_msg = MIRROR_RESP_IDLE;
 	qp->msn++;

@@ -154,6 +154,25 @@ static int mirror_dereg_mr(struct verbs_mr *vmr)
 /* ---------------------------------------------------------------------- */
 /* CQ */
 
+/*
+ * Maps the ring of a CQ the kernel has just created; on failure destroys
+ * the CQ again and returns an errno. Shared by create_cq and create_cq_ex.
+ */
+static int mirror_cq_setup(struct mirror_cq *cq, struct ibv_context *ctx,
+			   const struct mirror_queue_info *info)
+{
+	int ret;
+
+	ret = mirror_ring_map(&cq->ring, ctx->cmd_fd, info,
+			      sizeof(struct mirror_cqe));
+	if (ret || !cq->ring.map) {
+		ibv_cmd_destroy_cq(&cq->vcq.cq);
+		return ret ? -ret : EINVAL;
+	}
+	pthread_spin_init(&cq->lock, PTHREAD_PROCESS_PRIVATE);
+	return 0;
+}
+
 static struct ibv_cq *mirror_create_cq(struct ibv_context *ctx, int cqe,
 				       struct ibv_comp_channel *channel,
 				       int comp_vector)
@@ -172,20 +191,13 @@ static struct ibv_cq *mirror_create_cq(struct ibv_context *ctx, int cqe,
 	ret = ibv_cmd_create_cq(ctx, cqe, channel, comp_vector,
 				&cq->vcq.cq, &cmd, sizeof(cmd), &resp.ibv_resp,
 				sizeof(resp));
+	if (!ret)
+		ret = mirror_cq_setup(cq, ctx, &resp.drv.cq);
 	if (ret) {
 		free(cq);
 		errno = ret;
 		return NULL;
 	}
-	ret = mirror_ring_map(&cq->ring, ctx->cmd_fd, &resp.drv.cq,
-			      sizeof(struct mirror_cqe));
-	if (ret || !cq->ring.map) {
-		ibv_cmd_destroy_cq(&cq->vcq.cq);
-		free(cq);
-		errno = ret ? -ret : EINVAL;
-		return NULL;
-	}
-	pthread_spin_init(&cq->lock, PTHREAD_PROCESS_PRIVATE);
 	return &cq->vcq.cq;
 }
 
@@ -272,6 +284,724 @@ static int mirror_poll_cq(struct ibv_cq *ibcq, int num, struct ibv_wc *wc)
 }
 
 /* ---------------------------------------------------------------------- */
+/* ibv_cq_ex: a poll runs from start_poll to end_poll under cq->lock */
+
+/*
+ * Stands the poll on the oldest unread CQE and shows its wr_id and status;
+ * ENOENT when the ring is empty.
+ */
+static int mirror_cq_ex_peek(struct mirror_cq *cq)
+{
+	struct mirror_ring *r = &cq->ring;
+	uint32_t cons = mirror_ring_load_own(&r->hdr->consumer);
+	uint32_t prod = mirror_ring_load_acquire(&r->hdr->producer);
+
+	if (mirror_ring_empty(prod, cons)) {
+		cq->cur = NULL;
+		return ENOENT;
+	}
+	cq->cur = mirror_ring_slot(r, cons);
+	cq->vcq.cq_ex.wr_id = cq->cur->wr_id;
+	cq->vcq.cq_ex.status = cq->cur->status;
+	return 0;
+}
+
+/* Hands the current CQE's slot back to the kernel. */
+static void mirror_cq_ex_consume(struct mirror_cq *cq)
+{
+	uint32_t *cons = &cq->ring.hdr->consumer;
+
+	if (!cq->cur)
+		return;
+	mirror_ring_store_release(cons, mirror_ring_load_own(cons) + 1);
+	cq->cur = NULL;
+}
+
+static int mirror_start_poll(struct ibv_cq_ex *ibcq,
+			     struct ibv_poll_cq_attr *attr)
+{
+	struct mirror_cq *cq = to_mirror_cq_ex(ibcq);
+	int ret;
+
+	if (attr->comp_mask)
+		return EINVAL;
+	pthread_spin_lock(&cq->lock);
+	ret = mirror_cq_ex_peek(cq);
+	/* An empty poll ends here: the caller must not call end_poll. */
+	if (ret)
+		pthread_spin_unlock(&cq->lock);
+	return ret;
+}
+
+static int mirror_next_poll(struct ibv_cq_ex *ibcq)
+{
+	struct mirror_cq *cq = to_mirror_cq_ex(ibcq);
+
+	mirror_cq_ex_consume(cq);
+	return mirror_cq_ex_peek(cq);
+}
+
+static void mirror_end_poll(struct ibv_cq_ex *ibcq)
+{
+	struct mirror_cq *cq = to_mirror_cq_ex(ibcq);
+
+	mirror_cq_ex_consume(cq);
+	pthread_spin_unlock(&cq->lock);
+}
+
+/* The read_* callbacks: valid between a successful start/next and the next. */
+static const struct mirror_cqe *mirror_cq_ex_cur(struct ibv_cq_ex *ibcq)
+{
+	return to_mirror_cq_ex(ibcq)->cur;
+}
+
+static enum ibv_wc_opcode mirror_wc_read_opcode(struct ibv_cq_ex *ibcq)
+{
+	return mirror_cq_ex_cur(ibcq)->opcode;
+}
+
+static uint32_t mirror_wc_read_vendor_err(struct ibv_cq_ex *ibcq)
+{
+	return mirror_cq_ex_cur(ibcq)->vendor_err;
+}
+
+static uint32_t mirror_wc_read_byte_len(struct ibv_cq_ex *ibcq)
+{
+	return mirror_cq_ex_cur(ibcq)->byte_len;
+}
+
+/* Also ibv_wc_read_invalidated_rkey(), which libibverbs derives from it. */
+static __be32 mirror_wc_read_imm_data(struct ibv_cq_ex *ibcq)
+{
+	return mirror_cq_ex_cur(ibcq)->imm_data;
+}
+
+static uint32_t mirror_wc_read_qp_num(struct ibv_cq_ex *ibcq)
+{
+	return mirror_cq_ex_cur(ibcq)->qp_num;
+}
+
+static uint32_t mirror_wc_read_src_qp(struct ibv_cq_ex *ibcq)
+{
+	return mirror_cq_ex_cur(ibcq)->src_qp;
+}
+
+static unsigned int mirror_wc_read_wc_flags(struct ibv_cq_ex *ibcq)
+{
+	return mirror_cq_ex_cur(ibcq)->wc_flags;
+}
+
+static uint32_t mirror_wc_read_slid(struct ibv_cq_ex *ibcq)
+{
+	return mirror_cq_ex_cur(ibcq)->slid;
+}
+
+static uint8_t mirror_wc_read_sl(struct ibv_cq_ex *ibcq)
+{
+	return mirror_cq_ex_cur(ibcq)->sl;
+}
+
+static uint8_t mirror_wc_read_dlid_path_bits(struct ibv_cq_ex *ibcq)
+{
+	return mirror_cq_ex_cur(ibcq)->dlid_path_bits;
+}
+
+/*
+ * Every CQE carries all the standard fields, so all of them can be read
+ * whatever wc_flags asked for; extra ones (timestamps, flow tags, ...)
+ * the device does not produce.
+ */
+static struct ibv_cq_ex *mirror_create_cq_ex(struct ibv_context *ctx,
+					     struct ibv_cq_init_attr_ex *attr)
+{
+	struct mirror_cmd_create_cq_ex cmd;
+	struct mirror_create_cq_ex_resp_full resp;
+	struct ibv_cq_ex *ex;
+	struct mirror_cq *cq;
+	int ret;
+
+	if ((attr->wc_flags & ~(uint64_t)IBV_WC_STANDARD_FLAGS) ||
+	    (attr->comp_mask & ~(uint32_t)IBV_CQ_INIT_ATTR_MASK_FLAGS) ||
+	    ((attr->comp_mask & IBV_CQ_INIT_ATTR_MASK_FLAGS) &&
+	     (attr->flags & ~(uint32_t)IBV_CREATE_CQ_ATTR_SINGLE_THREADED))) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	cq = calloc(1, sizeof(*cq));
+	if (!cq) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(&resp, 0, sizeof(resp));
+	ret = ibv_cmd_create_cq_ex(ctx, attr, &cq->vcq, &cmd, sizeof(cmd),
+				   &resp.ibv_resp, sizeof(resp), 0);
+	if (!ret)
+		ret = mirror_cq_setup(cq, ctx, &resp.drv.cq);
+	if (ret) {
+		free(cq);
+		errno = ret;
+		return NULL;
+	}
+	ex = &cq->vcq.cq_ex;
+	ex->start_poll = mirror_start_poll;
+	ex->next_poll = mirror_next_poll;
+	ex->end_poll = mirror_end_poll;
+	ex->read_opcode = mirror_wc_read_opcode;
+	ex->read_vendor_err = mirror_wc_read_vendor_err;
+	ex->read_byte_len = mirror_wc_read_byte_len;
+	ex->read_imm_data = mirror_wc_read_imm_data;
+	ex->read_qp_num = mirror_wc_read_qp_num;
+	ex->read_src_qp = mirror_wc_read_src_qp;
+	ex->read_wc_flags = mirror_wc_read_wc_flags;
+	ex->read_slid = mirror_wc_read_slid;
+	ex->read_sl = mirror_wc_read_sl;
+	ex->read_dlid_path_bits = mirror_wc_read_dlid_path_bits;
+	return ex;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Send queue: WQE encoding shared by ibv_post_send and the ibv_wr_* API */
+
+/* Tells the kernel the SQ has new WQEs: an empty POST_SEND command. */
+static int mirror_ring_doorbell(struct ibv_qp *qp)
+{
+	struct mirror_cmd_post_send cmd;
+	struct ib_uverbs_post_send_resp resp;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.hdr.command = IB_USER_VERBS_CMD_POST_SEND;
+	cmd.hdr.in_words = sizeof(cmd) / 4;
+	cmd.hdr.out_words = sizeof(resp) / 4;
+	cmd.core.response = (uintptr_t)&resp;
+	cmd.core.qp_handle = qp->handle;
+	cmd.core.wr_count = 0;
+	cmd.core.sge_count = 0;
+	cmd.core.wqe_size = sizeof(struct ibv_send_wr);
+	if (write(qp->context->cmd_fd, &cmd, sizeof(cmd)) != sizeof(cmd))
+		return errno;
+	return 0;
+}
+
+/* Whether the verbs spec lets @qp post sends in its current state. */
+static bool mirror_qp_can_send(const struct ibv_qp *qp)
+{
+	/*
+	 * libibverbs keeps qp->state as last set by ibv_modify_qp(); a QP the
+	 * kernel moved to ERR still takes WRs, which the kernel flushes.
+	 */
+	switch (qp->state) {
+	case IBV_QPS_RESET:
+	case IBV_QPS_INIT:
+	case IBV_QPS_RTR:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* The SQ slot counter @prod falls on, or NULL while the kernel holds it. */
+static struct mirror_send_wqe *mirror_sq_claim(struct mirror_qp *qp,
+					       uint32_t prod)
+{
+	struct mirror_ring *r = &qp->sq;
+	uint32_t cons = mirror_ring_load_acquire(&r->hdr->consumer);
+
+	if (mirror_ring_full(prod, cons, r->num_slots))
+		return NULL;
+	return mirror_ring_slot(r, prod);
+}
+
+/*
+ * Starts a WQE in a claimed slot: header only, no data. The slot is not
+ * yet published, so a half-written one is harmless.
+ */
+static void mirror_wqe_init(struct mirror_send_wqe *wqe, uint64_t wr_id,
+			    enum ibv_wr_opcode opcode, unsigned int send_flags,
+			    __be32 imm_data)
+{
+	memset(wqe, 0, sizeof(*wqe));
+	wqe->wr_id = wr_id;
+	wqe->opcode = opcode;
+	wqe->send_flags = send_flags;
+	wqe->imm_data = imm_data;
+}
+
+static void mirror_wqe_set_rdma(struct mirror_send_wqe *wqe, uint32_t rkey,
+				uint64_t remote_addr)
+{
+	wqe->wr.rdma.remote_addr = remote_addr;
+	wqe->wr.rdma.rkey = rkey;
+}
+
+static void mirror_wqe_set_atomic(struct mirror_send_wqe *wqe, uint32_t rkey,
+				  uint64_t remote_addr, uint64_t compare_add,
+				  uint64_t swap)
+{
+	wqe->wr.atomic.remote_addr = remote_addr;
+	wqe->wr.atomic.compare_add = compare_add;
+	wqe->wr.atomic.swap = swap;
+	wqe->wr.atomic.rkey = rkey;
+}
+
+static int mirror_wqe_set_ud(struct mirror_send_wqe *wqe, struct ibv_ah *ah,
+			     uint32_t remote_qpn, uint32_t remote_qkey)
+{
+	if (!ah)
+		return EINVAL;
+	wqe->wr.ud.ah_num = to_mirror_ah(ah)->ah_num;
+	wqe->wr.ud.remote_qpn = remote_qpn;
+	wqe->wr.ud.remote_qkey = remote_qkey;
+	return 0;
+}
+
+/* Gives @wqe its data as @n SGEs, replacing any data it had. */
+static int mirror_wqe_set_sges(const struct mirror_qp *qp,
+			       struct mirror_send_wqe *wqe,
+			       const struct ibv_sge *sg, size_t n)
+{
+	struct mirror_sge *sge = (struct mirror_sge *)(wqe + 1);
+	size_t i;
+
+	if (n > qp->max_send_sge ||
+	    !mirror_ring_wqe_fits(qp->sq.stride, sizeof(*wqe), (uint32_t)n,
+				  sizeof(*sge)))
+		return EINVAL;
+	for (i = 0; i < n; i++) {
+		sge[i].addr = sg[i].addr;
+		sge[i].length = sg[i].length;
+		sge[i].lkey = sg[i].lkey;
+	}
+	wqe->num_sge = (uint32_t)n;
+	wqe->inline_len = 0;
+	wqe->flags &= ~MIRROR_WQE_F_INLINE;
+	return 0;
+}
+
+/* Makes @wqe an inline one with no data yet, replacing any data it had. */
+static void mirror_wqe_start_inline(struct mirror_send_wqe *wqe)
+{
+	wqe->num_sge = 0;
+	wqe->inline_len = 0;
+	wqe->flags |= MIRROR_WQE_F_INLINE;
+}
+
+/* Appends @len bytes at @addr to an inline WQE. */
+static int mirror_wqe_add_inline(const struct mirror_qp *qp,
+				 struct mirror_send_wqe *wqe, const void *addr,
+				 size_t len)
+{
+	uint32_t room = qp->sq.stride - sizeof(*wqe);
+	uint32_t limit = qp->max_inline < room ? qp->max_inline : room;
+
+	/* Checked before every copy: the slot must never overflow. */
+	if (len > limit - wqe->inline_len)
+		return EINVAL;
+	memcpy((uint8_t *)(wqe + 1) + wqe->inline_len, addr, len);
+	wqe->inline_len += (uint32_t)len;
+	return 0;
+}
+
+/* Fills one claimed SQ slot from @wr; returns 0 or an errno. */
+static int mirror_build_send_wqe(struct mirror_qp *qp, struct ibv_send_wr *wr,
+				 struct mirror_send_wqe *wqe)
+{
+	int i, ret;
+
+	mirror_wqe_init(wqe, wr->wr_id, wr->opcode, wr->send_flags,
+			wr->imm_data);
+	if (qp->vqp.qp.qp_type == IBV_QPT_UD) {
+		ret = mirror_wqe_set_ud(wqe, wr->wr.ud.ah, wr->wr.ud.remote_qpn,
+					wr->wr.ud.remote_qkey);
+		if (ret)
+			return ret;
+	} else {
+		switch (wr->opcode) {
+		case IBV_WR_RDMA_WRITE:
+		case IBV_WR_RDMA_WRITE_WITH_IMM:
+		case IBV_WR_RDMA_READ:
+			mirror_wqe_set_rdma(wqe, wr->wr.rdma.rkey,
+					    wr->wr.rdma.remote_addr);
+			break;
+		case IBV_WR_ATOMIC_CMP_AND_SWP:
+		case IBV_WR_ATOMIC_FETCH_AND_ADD:
+			mirror_wqe_set_atomic(wqe, wr->wr.atomic.rkey,
+					      wr->wr.atomic.remote_addr,
+					      wr->wr.atomic.compare_add,
+					      wr->wr.atomic.swap);
+			break;
+		default:
+			break;
+		}
+	}
+
+	if (wr->num_sge < 0)
+		return EINVAL;
+	if (!(wr->send_flags & IBV_SEND_INLINE))
+		return mirror_wqe_set_sges(qp, wqe, wr->sg_list,
+					   (size_t)wr->num_sge);
+	mirror_wqe_start_inline(wqe);
+	for (i = 0; i < wr->num_sge; i++) {
+		ret = mirror_wqe_add_inline(qp, wqe,
+				(const void *)(uintptr_t)wr->sg_list[i].addr,
+				wr->sg_list[i].length);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int mirror_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
+			    struct ibv_send_wr **bad_wr)
+{
+	struct mirror_qp *qp = to_mirror_qp(ibqp);
+	struct ibv_send_wr *first = wr;
+	struct mirror_send_wqe *wqe;
+	uint32_t prod;
+	int ret = 0, posted = 0;
+
+	if (!mirror_qp_can_send(ibqp)) {
+		*bad_wr = wr;
+		return EINVAL;
+	}
+
+	pthread_spin_lock(&qp->sq_lock);
+	prod = mirror_ring_load_own(&qp->sq.hdr->producer);
+	for (; wr; wr = wr->next) {
+		wqe = mirror_sq_claim(qp, prod);
+		if (!wqe) {
+			ret = ENOMEM;
+			break;
+		}
+		ret = mirror_build_send_wqe(qp, wr, wqe);
+		if (ret)
+			break;
+		prod++;
+		posted++;
+	}
+	if (posted)
+		mirror_ring_store_release(&qp->sq.hdr->producer, prod);
+	pthread_spin_unlock(&qp->sq_lock);
+	if (ret)
+		*bad_wr = wr;
+	/*
+	 * The doorbell fails only when the device is gone: what this call
+	 * published will never run, so report its first WR as the bad one
+	 * (callers read *bad_wr whenever we return an error).
+	 */
+	if (posted) {
+		int db = mirror_ring_doorbell(ibqp);
+
+		if (db && !ret) {
+			*bad_wr = first;
+			ret = db;
+		}
+	}
+	return ret;
+}
+
+/* ---------------------------------------------------------------------- */
+/*
+ * The ibv_wr_* API (ibv_wr_post(3)). Builders and setters return nothing:
+ * they record the first error in qp->wr.err and turn into no-ops after
+ * it, and wr_complete reports it and posts nothing of the batch.
+ */
+
+static void mirror_wr_fail(struct mirror_qp *qp, int err)
+{
+	if (!qp->wr.err)
+		qp->wr.err = err;
+	qp->wr.cur = NULL;
+}
+
+/* Ends the current WQE: a UD one must have been given its address. */
+static void mirror_wr_close(struct mirror_qp *qp)
+{
+	if (qp->wr.cur && qp->wr.cur_needs_ud)
+		mirror_wr_fail(qp, EINVAL);
+	qp->wr.cur = NULL;
+}
+
+/* The WQE a setter applies to; a setter without a builder is an error. */
+static struct mirror_send_wqe *mirror_wr_cur(struct mirror_qp *qp)
+{
+	if (!qp->wr.cur)
+		mirror_wr_fail(qp, EINVAL);
+	return qp->wr.cur;
+}
+
+static void mirror_wr_start(struct ibv_qp_ex *ibqpx)
+{
+	struct mirror_qp *qp = to_mirror_qp_ex(ibqpx);
+
+	pthread_spin_lock(&qp->sq_lock);
+	qp->wr.start = mirror_ring_load_own(&qp->sq.hdr->producer);
+	qp->wr.prod = qp->wr.start;
+	qp->wr.err = 0;
+	qp->wr.cur = NULL;
+	qp->wr.cur_needs_ud = false;
+}
+
+static int mirror_wr_complete(struct ibv_qp_ex *ibqpx)
+{
+	struct mirror_qp *qp = to_mirror_qp_ex(ibqpx);
+	struct ibv_qp *ibqp = &qp->vqp.qp;
+	bool posted;
+	int ret;
+
+	mirror_wr_close(qp);
+	ret = qp->wr.err;
+	posted = qp->wr.prod != qp->wr.start;
+	if (!ret && posted && !mirror_qp_can_send(ibqp))
+		ret = EINVAL;
+	if (!ret && posted)
+		mirror_ring_store_release(&qp->sq.hdr->producer, qp->wr.prod);
+	pthread_spin_unlock(&qp->sq_lock);
+	if (!ret && posted)
+		ret = mirror_ring_doorbell(ibqp);
+	return ret;
+}
+
+/* The slots written since wr_start stay unpublished: the kernel never saw them. */
+static void mirror_wr_abort(struct ibv_qp_ex *ibqpx)
+{
+	struct mirror_qp *qp = to_mirror_qp_ex(ibqpx);
+
+	qp->wr.cur = NULL;
+	pthread_spin_unlock(&qp->sq_lock);
+}
+
+/*
+ * Common part of every builder: claims the next slot for a WQE of
+ * @opcode, which create_qp_ex must have granted as @op_flag.
+ */
+static struct mirror_send_wqe *mirror_wr_new(struct ibv_qp_ex *ibqpx,
+					     enum ibv_wr_opcode opcode,
+					     uint64_t op_flag, __be32 imm_data)
+{
+	struct mirror_qp *qp = to_mirror_qp_ex(ibqpx);
+	struct mirror_send_wqe *wqe;
+
+	mirror_wr_close(qp);
+	if (qp->wr.err)
+		return NULL;
+	if (!(qp->send_ops & op_flag)) {
+		mirror_wr_fail(qp, EOPNOTSUPP);
+		return NULL;
+	}
+	wqe = mirror_sq_claim(qp, qp->wr.prod);
+	if (!wqe) {
+		mirror_wr_fail(qp, ENOMEM);
+		return NULL;
+	}
+	/* Inline-ness comes from the data setter, not from the flag. */
+	mirror_wqe_init(wqe, ibqpx->wr_id, opcode,
+			ibqpx->wr_flags & ~(unsigned int)IBV_SEND_INLINE,
+			imm_data);
+	qp->wr.prod++;
+	qp->wr.cur = wqe;
+	qp->wr.cur_needs_ud = qp->vqp.qp.qp_type == IBV_QPT_UD;
+	return wqe;
+}
+
+static void mirror_wr_send(struct ibv_qp_ex *ibqpx)
+{
+	mirror_wr_new(ibqpx, IBV_WR_SEND, IBV_QP_EX_WITH_SEND, 0);
+}
+
+static void mirror_wr_send_imm(struct ibv_qp_ex *ibqpx, __be32 imm_data)
+{
+	mirror_wr_new(ibqpx, IBV_WR_SEND_WITH_IMM, IBV_QP_EX_WITH_SEND_WITH_IMM,
+		      imm_data);
+}
+
+static void mirror_wr_rdma_write(struct ibv_qp_ex *ibqpx, uint32_t rkey,
+				 uint64_t remote_addr)
+{
+	struct mirror_send_wqe *wqe;
+
+	wqe = mirror_wr_new(ibqpx, IBV_WR_RDMA_WRITE,
+			    IBV_QP_EX_WITH_RDMA_WRITE, 0);
+	if (wqe)
+		mirror_wqe_set_rdma(wqe, rkey, remote_addr);
+}
+
+static void mirror_wr_rdma_write_imm(struct ibv_qp_ex *ibqpx, uint32_t rkey,
+				     uint64_t remote_addr, __be32 imm_data)
+{
+	struct mirror_send_wqe *wqe;
+
+	wqe = mirror_wr_new(ibqpx, IBV_WR_RDMA_WRITE_WITH_IMM,
+			    IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM, imm_data);
+	if (wqe)
+		mirror_wqe_set_rdma(wqe, rkey, remote_addr);
+}
+
+static void mirror_wr_rdma_read(struct ibv_qp_ex *ibqpx, uint32_t rkey,
+				uint64_t remote_addr)
+{
+	struct mirror_send_wqe *wqe;
+
+	wqe = mirror_wr_new(ibqpx, IBV_WR_RDMA_READ, IBV_QP_EX_WITH_RDMA_READ,
+			    0);
+	if (wqe)
+		mirror_wqe_set_rdma(wqe, rkey, remote_addr);
+}
+
+static void mirror_wr_atomic_cmp_swp(struct ibv_qp_ex *ibqpx, uint32_t rkey,
+				     uint64_t remote_addr, uint64_t compare,
+				     uint64_t swap)
+{
+	struct mirror_send_wqe *wqe;
+
+	wqe = mirror_wr_new(ibqpx, IBV_WR_ATOMIC_CMP_AND_SWP,
+			    IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP, 0);
+	if (wqe)
+		mirror_wqe_set_atomic(wqe, rkey, remote_addr, compare, swap);
+}
+
+static void mirror_wr_atomic_fetch_add(struct ibv_qp_ex *ibqpx, uint32_t rkey,
+				       uint64_t remote_addr, uint64_t add)
+{
+	struct mirror_send_wqe *wqe;
+
+	wqe = mirror_wr_new(ibqpx, IBV_WR_ATOMIC_FETCH_AND_ADD,
+			    IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD, 0);
+	if (wqe)
+		mirror_wqe_set_atomic(wqe, rkey, remote_addr, add, 0);
+}
+
+static void mirror_wr_set_sge_list(struct ibv_qp_ex *ibqpx, size_t num_sge,
+				   const struct ibv_sge *sg_list)
+{
+	struct mirror_qp *qp = to_mirror_qp_ex(ibqpx);
+	struct mirror_send_wqe *wqe = mirror_wr_cur(qp);
+	int ret;
+
+	if (!wqe)
+		return;
+	ret = mirror_wqe_set_sges(qp, wqe, sg_list, num_sge);
+	if (ret)
+		mirror_wr_fail(qp, ret);
+}
+
+static void mirror_wr_set_sge(struct ibv_qp_ex *ibqpx, uint32_t lkey,
+			      uint64_t addr, uint32_t length)
+{
+	struct ibv_sge sge = { .addr = addr, .length = length, .lkey = lkey };
+
+	mirror_wr_set_sge_list(ibqpx, 1, &sge);
+}
+
+/* Inline data is for SEND and RDMA WRITE only (ibv_wr_post(3)). */
+static bool mirror_opcode_takes_inline(uint32_t opcode)
+{
+	switch (opcode) {
+	case IBV_WR_SEND:
+	case IBV_WR_SEND_WITH_IMM:
+	case IBV_WR_RDMA_WRITE:
+	case IBV_WR_RDMA_WRITE_WITH_IMM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void mirror_wr_set_inline_data_list(struct ibv_qp_ex *ibqpx,
+					   size_t num_buf,
+					   const struct ibv_data_buf *buf_list)
+{
+	struct mirror_qp *qp = to_mirror_qp_ex(ibqpx);
+	struct mirror_send_wqe *wqe = mirror_wr_cur(qp);
+	size_t i;
+	int ret;
+
+	if (!wqe)
+		return;
+	if (!mirror_opcode_takes_inline(wqe->opcode)) {
+		mirror_wr_fail(qp, EINVAL);
+		return;
+	}
+	mirror_wqe_start_inline(wqe);
+	for (i = 0; i < num_buf; i++) {
+		ret = mirror_wqe_add_inline(qp, wqe, buf_list[i].addr,
+					    buf_list[i].length);
+		if (ret) {
+			mirror_wr_fail(qp, ret);
+			return;
+		}
+	}
+}
+
+static void mirror_wr_set_inline_data(struct ibv_qp_ex *ibqpx, void *addr,
+				      size_t length)
+{
+	struct ibv_data_buf buf = { .addr = addr, .length = length };
+
+	mirror_wr_set_inline_data_list(ibqpx, 1, &buf);
+}
+
+static void mirror_wr_set_ud_addr(struct ibv_qp_ex *ibqpx, struct ibv_ah *ah,
+				  uint32_t remote_qpn, uint32_t remote_qkey)
+{
+	struct mirror_qp *qp = to_mirror_qp_ex(ibqpx);
+	struct mirror_send_wqe *wqe = mirror_wr_cur(qp);
+	int ret;
+
+	if (!wqe)
+		return;
+	/* Only UD WQEs have an address; elsewhere wr.ud would clobber wr.rdma. */
+	if (qp->vqp.qp.qp_type != IBV_QPT_UD) {
+		mirror_wr_fail(qp, EINVAL);
+		return;
+	}
+	ret = mirror_wqe_set_ud(wqe, ah, remote_qpn, remote_qkey);
+	if (ret) {
+		mirror_wr_fail(qp, ret);
+		return;
+	}
+	qp->wr.cur_needs_ud = false;
+}
+
+/* The operations each QP type can carry (ibv_wr_post(3), WORK REQUESTS). */
+static uint64_t mirror_send_ops_supported(enum ibv_qp_type type)
+{
+	uint64_t ops = IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM;
+
+	if (type == IBV_QPT_RC || type == IBV_QPT_UC)
+		ops |= IBV_QP_EX_WITH_RDMA_WRITE |
+		       IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM;
+	if (type == IBV_QPT_RC)
+		ops |= IBV_QP_EX_WITH_RDMA_READ |
+		       IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP |
+		       IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD;
+	return ops;
+}
+
+/* Makes ibv_qp_to_qp_ex() return the QP, with our builders and setters. */
+static void mirror_qp_init_ex(struct mirror_qp *qp, uint64_t send_ops)
+{
+	struct ibv_qp_ex *ex = &qp->vqp.qp_ex;
+
+	qp->send_ops = send_ops;
+	ex->wr_start = mirror_wr_start;
+	ex->wr_complete = mirror_wr_complete;
+	ex->wr_abort = mirror_wr_abort;
+	ex->wr_send = mirror_wr_send;
+	ex->wr_send_imm = mirror_wr_send_imm;
+	ex->wr_rdma_write = mirror_wr_rdma_write;
+	ex->wr_rdma_write_imm = mirror_wr_rdma_write_imm;
+	ex->wr_rdma_read = mirror_wr_rdma_read;
+	ex->wr_atomic_cmp_swp = mirror_wr_atomic_cmp_swp;
+	ex->wr_atomic_fetch_add = mirror_wr_atomic_fetch_add;
+	ex->wr_set_sge = mirror_wr_set_sge;
+	ex->wr_set_sge_list = mirror_wr_set_sge_list;
+	ex->wr_set_inline_data = mirror_wr_set_inline_data;
+	ex->wr_set_inline_data_list = mirror_wr_set_inline_data_list;
+	ex->wr_set_ud_addr = mirror_wr_set_ud_addr;
+	qp->vqp.comp_mask |= MIRROR_VERBS_QP_EX;
+}
+
+/* ---------------------------------------------------------------------- */
 /* QP */
 
 static struct ibv_qp *mirror_create_qp_ex(struct ibv_context *ctx,
@@ -282,7 +1012,14 @@ static struct ibv_qp *mirror_create_qp_ex(struct ibv_context *ctx,
 	struct mirror_qp *qp;
 	int ret;
 
-	if (attr->comp_mask & ~(uint32_t)IBV_QP_INIT_ATTR_PD) {
+	if ((attr->comp_mask & ~(uint32_t)(IBV_QP_INIT_ATTR_PD |
+					   IBV_QP_INIT_ATTR_SEND_OPS_FLAGS))) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	/* ibv_wr_post(3): creation fails unless every operation is possible. */
+	if ((attr->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS) &&
+	    (attr->send_ops_flags & ~mirror_send_ops_supported(attr->qp_type))) {
 		errno = EOPNOTSUPP;
 		return NULL;
 	}
@@ -318,6 +1055,8 @@ static struct ibv_qp *mirror_create_qp_ex(struct ibv_context *ctx,
 	qp->max_recv_sge = attr->cap.max_recv_sge;
 	pthread_spin_init(&qp->sq_lock, PTHREAD_PROCESS_PRIVATE);
 	pthread_spin_init(&qp->rq_lock, PTHREAD_PROCESS_PRIVATE);
+	if (attr->comp_mask & IBV_QP_INIT_ATTR_SEND_OPS_FLAGS)
+		mirror_qp_init_ex(qp, attr->send_ops_flags);
 	return &qp->vqp.qp;
 }
 
@@ -366,164 +1105,6 @@ static int mirror_destroy_qp(struct ibv_qp *ibqp)
 	pthread_spin_destroy(&qp->rq_lock);
 	free(qp);
 	return 0;
-}
-
-/* Tells the kernel the SQ has new WQEs: an empty POST_SEND command. */
-static int mirror_ring_doorbell(struct ibv_qp *qp)
-{
-	struct mirror_cmd_post_send cmd;
-	struct ib_uverbs_post_send_resp resp;
-
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.hdr.command = IB_USER_VERBS_CMD_POST_SEND;
-	cmd.hdr.in_words = sizeof(cmd) / 4;
-	cmd.hdr.out_words = sizeof(resp) / 4;
-	cmd.core.response = (uintptr_t)&resp;
-	cmd.core.qp_handle = qp->handle;
-	cmd.core.wr_count = 0;
-	cmd.core.sge_count = 0;
-	cmd.core.wqe_size = sizeof(struct ibv_send_wr);
-	if (write(qp->context->cmd_fd, &cmd, sizeof(cmd)) != sizeof(cmd))
-		return errno;
-	return 0;
-}
-
-/*
- * Fills one SQ slot from @wr; returns 0 or an errno. The slot is not yet
- * published, so a half-written one is harmless.
- */
-static int mirror_build_send_wqe(struct mirror_qp *qp, struct ibv_send_wr *wr,
-				 struct mirror_send_wqe *wqe)
-{
-	uint32_t room = qp->sq.stride - sizeof(*wqe);
-	int i;
-
-	memset(wqe, 0, sizeof(*wqe));
-	wqe->wr_id = wr->wr_id;
-	wqe->opcode = wr->opcode;
-	wqe->send_flags = wr->send_flags;
-	wqe->imm_data = wr->imm_data;
-
-	switch (qp->vqp.qp.qp_type) {
-	case IBV_QPT_UD:
-		if (!wr->wr.ud.ah)
-			return EINVAL;
-		wqe->wr.ud.ah_num = to_mirror_ah(wr->wr.ud.ah)->ah_num;
-		wqe->wr.ud.remote_qpn = wr->wr.ud.remote_qpn;
-		wqe->wr.ud.remote_qkey = wr->wr.ud.remote_qkey;
-		break;
-	default:
-		switch (wr->opcode) {
-		case IBV_WR_RDMA_WRITE:
-		case IBV_WR_RDMA_WRITE_WITH_IMM:
-		case IBV_WR_RDMA_READ:
-			wqe->wr.rdma.remote_addr = wr->wr.rdma.remote_addr;
-			wqe->wr.rdma.rkey = wr->wr.rdma.rkey;
-			break;
-		case IBV_WR_ATOMIC_CMP_AND_SWP:
-		case IBV_WR_ATOMIC_FETCH_AND_ADD:
-			wqe->wr.atomic.remote_addr = wr->wr.atomic.remote_addr;
-			wqe->wr.atomic.compare_add = wr->wr.atomic.compare_add;
-			wqe->wr.atomic.swap = wr->wr.atomic.swap;
-			wqe->wr.atomic.rkey = wr->wr.atomic.rkey;
-			break;
-		default:
-			break;
-		}
-	}
-
-	if (wr->num_sge < 0)
-		return EINVAL;
-	if (wr->send_flags & IBV_SEND_INLINE) {
-		uint32_t limit = qp->max_inline < room ? qp->max_inline : room;
-		uint8_t *dst = (uint8_t *)(wqe + 1);
-		uint32_t len = 0;
-
-		/* Checked before every copy: the slot must never overflow. */
-		for (i = 0; i < wr->num_sge; i++) {
-			if (wr->sg_list[i].length > limit - len)
-				return EINVAL;
-			memcpy(dst + len,
-			       (void *)(uintptr_t)wr->sg_list[i].addr,
-			       wr->sg_list[i].length);
-			len += wr->sg_list[i].length;
-		}
-		wqe->inline_len = len;
-		wqe->flags |= MIRROR_WQE_F_INLINE;
-	} else {
-		struct mirror_sge *sge = (struct mirror_sge *)(wqe + 1);
-
-		if ((uint32_t)wr->num_sge > qp->max_send_sge ||
-		    !mirror_ring_wqe_fits(qp->sq.stride, sizeof(*wqe),
-					  wr->num_sge, sizeof(*sge)))
-			return EINVAL;
-		for (i = 0; i < wr->num_sge; i++) {
-			sge[i].addr = wr->sg_list[i].addr;
-			sge[i].length = wr->sg_list[i].length;
-			sge[i].lkey = wr->sg_list[i].lkey;
-		}
-		wqe->num_sge = wr->num_sge;
-	}
-	return 0;
-}
-
-static int mirror_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
-			    struct ibv_send_wr **bad_wr)
-{
-	struct mirror_qp *qp = to_mirror_qp(ibqp);
-	struct ibv_send_wr *first = wr;
-	struct mirror_ring *r = &qp->sq;
-	uint32_t prod, cons;
-	int ret = 0, posted = 0;
-
-	/*
-	 * The verbs spec refuses sends before RTS. libibverbs keeps
-	 * ibqp->state as last set by ibv_modify_qp(); a QP the kernel moved
-	 * to ERR still takes WRs, which the kernel flushes.
-	 */
-	switch (ibqp->state) {
-	case IBV_QPS_RESET:
-	case IBV_QPS_INIT:
-	case IBV_QPS_RTR:
-		*bad_wr = wr;
-		return EINVAL;
-	default:
-		break;
-	}
-
-	pthread_spin_lock(&qp->sq_lock);
-	prod = mirror_ring_load_own(&r->hdr->producer);
-	for (; wr; wr = wr->next) {
-		cons = mirror_ring_load_acquire(&r->hdr->consumer);
-		if (mirror_ring_full(prod, cons, r->num_slots)) {
-			ret = ENOMEM;
-			break;
-		}
-		ret = mirror_build_send_wqe(qp, wr, mirror_ring_slot(r, prod));
-		if (ret)
-			break;
-		prod++;
-		posted++;
-	}
-	if (posted)
-		mirror_ring_store_release(&r->hdr->producer, prod);
-	pthread_spin_unlock(&qp->sq_lock);
-	if (ret)
-		*bad_wr = wr;
-	/*
-	 * The doorbell fails only when the device is gone: what this call
-	 * published will never run, so report its first WR as the bad one
-	 * (callers read *bad_wr whenever we return an error).
-	 */
-	if (posted) {
-		int db = mirror_ring_doorbell(ibqp);
-
-		if (db && !ret) {
-			*bad_wr = first;
-			ret = db;
-		}
-	}
-	return ret;
 }
 
 /*
@@ -720,6 +1301,7 @@ static const struct verbs_context_ops mirror_ctx_ops = {
 	.alloc_pd = mirror_alloc_pd,
 	.create_ah = mirror_create_ah,
 	.create_cq = mirror_create_cq,
+	.create_cq_ex = mirror_create_cq_ex,
 	.create_qp = mirror_create_qp,
 	.create_qp_ex = mirror_create_qp_ex,
 	.create_srq = mirror_create_srq,

@@ -115,6 +115,16 @@ struct verbs_qp {
 };
 
 /*
+ * Bits of verbs_qp.comp_mask. ibv_qp_to_qp_ex() hands out &qp_ex only when
+ * MIRROR_VERBS_QP_EX is set; libibverbs clears comp_mask while creating
+ * the QP, so the provider sets the bit afterwards.
+ */
+enum mirror_verbs_qp_mask {
+	MIRROR_VERBS_QP_XRCD = 1 << 0,
+	MIRROR_VERBS_QP_EX = 1 << 1,
+};
+
+/*
  * The provider's verbs, in libibverbs' order. Members we implement have
  * their real types; the rest are opaque pointers of the same size.
  */
@@ -139,7 +149,8 @@ struct verbs_context_ops {
 	struct ibv_cq *(*create_cq)(struct ibv_context *context, int cqe,
 				    struct ibv_comp_channel *channel,
 				    int comp_vector);
-	mirror_unused_op create_cq_ex;
+	struct ibv_cq_ex *(*create_cq_ex)(struct ibv_context *context,
+					  struct ibv_cq_init_attr_ex *attr);
 	mirror_unused_op create_flow;
 	mirror_unused_op create_flow_action_esp;
 	struct ibv_qp *(*create_qp)(struct ibv_pd *pd,
@@ -240,6 +251,16 @@ MIRROR_DECLARE_CMD(mirror_cmd_create_srq, ib_uverbs_create_srq);
 MIRROR_DECLARE_CMD(mirror_cmd_modify_srq, ib_uverbs_modify_srq);
 MIRROR_DECLARE_CMD(mirror_cmd_query_srq, ib_uverbs_query_srq);
 
+/* Extended commands carry a second header between the two. */
+#define MIRROR_DECLARE_CMD_EX(name, core_type)                                 \
+	struct name {                                                          \
+		struct ib_uverbs_cmd_hdr hdr;                                  \
+		struct ib_uverbs_ex_cmd_hdr ex_hdr;                            \
+		struct core_type core;                                         \
+	}
+
+MIRROR_DECLARE_CMD_EX(mirror_cmd_create_cq_ex, ib_uverbs_ex_create_cq);
+
 /* Private functions libibverbs exports with version IBVERBS_PRIVATE_34. */
 void verbs_register_driver_34(const struct verbs_device_ops *ops);
 void *_verbs_init_and_alloc_context(struct ibv_device *device, int cmd_fd,
@@ -275,6 +296,13 @@ int ibv_cmd_create_cq(struct ibv_context *context, int cqe,
 		      struct ibv_cq *cq, struct mirror_cmd_create_cq *cmd,
 		      size_t cmd_size, struct ib_uverbs_create_cq_resp *resp,
 		      size_t resp_size);
+/* @cmd_flags: libibverbs-internal flags, 0 for a provider. */
+int ibv_cmd_create_cq_ex(struct ibv_context *context,
+			 const struct ibv_cq_init_attr_ex *attr,
+			 struct verbs_cq *cq,
+			 struct mirror_cmd_create_cq_ex *cmd, size_t cmd_size,
+			 struct ib_uverbs_ex_create_cq_resp *resp,
+			 size_t resp_size, uint32_t cmd_flags);
 int ibv_cmd_destroy_cq(struct ibv_cq *cq);
 int ibv_cmd_req_notify_cq(struct ibv_cq *cq, int solicited_only);
 int ibv_cmd_resize_cq(struct ibv_cq *cq, int cqe,
@@ -337,9 +365,13 @@ MIRROR_PABI_STATIC_ASSERT(sizeof(struct verbs_context) == 648);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context, context) == 320);
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct verbs_cq) == 288);
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct verbs_qp) == 368);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_qp, comp_mask) ==
+			  sizeof(struct ibv_qp_ex));
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct verbs_mr) == 56);
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct verbs_context_ops) == 608);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, alloc_pd) == 40);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, create_cq_ex) == 128);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, create_qp_ex) == 160);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, poll_cq) == 424);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, post_recv) == 432);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, post_send) == 440);
@@ -357,5 +389,7 @@ MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, destroy_srq) == 288
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, modify_srq) == 392);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, post_srq_recv) == 456);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, query_srq) == 512);
+MIRROR_PABI_STATIC_ASSERT(sizeof(struct mirror_cmd_create_cq_ex) == 56);
+MIRROR_PABI_STATIC_ASSERT(sizeof(struct ib_uverbs_ex_create_cq_resp) == 16);
 
 #endif /* MIRROR_PABI_H */

@@ -18,82 +18,50 @@ pp_to_mirror() {
 	local tool=$1
 	shift
 	PORT=$((PORT + 1))
-	across tcp_listening "$PORT" \
+	pair peer here tcp_listening "$PORT" \
 		"$tool" -d mirror1 -g "$GM" -p "$PORT" "$@" -- \
 		"$tool" -d rxe0 -g "$GR" -p "$PORT" "$@" "$PEER"
 }
 
 # pp_to_rxe TOOL ARGS: server on rxe0 (here), client on mirror1 (peer).
 pp_to_rxe() {
-	local tool=$1 srv s cli
+	local tool=$1
 	shift
 	PORT=$((PORT + 1))
-	timeout 150 "$tool" -d rxe0 -g "$GR" -p "$PORT" "$@" >/tmp/srv.log 2>&1 &
-	srv=$!
-	if ! wait_for 30 tcp_listening "$PORT"; then
-		kill "$srv"; wait "$srv"; cat /tmp/srv.log; return 1
-	fi
-	in_peer timeout 120 "$tool" -d mirror1 -g "$GM" -p "$PORT" "$@" "$HERE" \
-		>/tmp/cli.log 2>&1
-	cli=$?
-	wait "$srv"
-	s=$?
-	if [ "$cli" -ne 0 ] || [ "$s" -ne 0 ]; then
-		echo "--- client ($cli):"; cat /tmp/cli.log
-		echo "--- server ($s):"; cat /tmp/srv.log
-		return 1
-	fi
+	pair here peer tcp_listening "$PORT" \
+		"$tool" -d rxe0 -g "$GR" -p "$PORT" "$@" -- \
+		"$tool" -d mirror1 -g "$GM" -p "$PORT" "$@" "$HERE"
 }
 
 # perftest flavours of the two directions: -x instead of -g, -s 65536.
 pp_to_mirror_pt() {
 	PORT=$((PORT + 1))
-	across tcp_listening "$PORT" \
+	pair peer here tcp_listening "$PORT" \
 		"$1" -d mirror1 -x "$GM" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" -- \
 		"$1" -d rxe0 -x "$GR" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" "$PEER"
 }
 
 pp_to_rxe_pt() {
-	local srv s cli
 	PORT=$((PORT + 1))
-	timeout 150 "$1" -d rxe0 -x "$GR" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" \
-		>/tmp/srv.log 2>&1 &
-	srv=$!
-	if ! wait_for 30 tcp_listening "$PORT"; then
-		kill "$srv"; wait "$srv"; cat /tmp/srv.log; return 1
-	fi
-	in_peer timeout 120 "$1" -d mirror1 -x "$GM" -p "$PORT" -s 65536 -n 200 \
-		"${PT_FLAGS[@]}" "$HERE" >/tmp/cli.log 2>&1
-	cli=$?
-	wait "$srv"
-	s=$?
-	[ "$cli" -eq 0 ] && [ "$s" -eq 0 ] ||
-		{ cat /tmp/cli.log /tmp/srv.log; return 1; }
+	pair here peer tcp_listening "$PORT" \
+		"$1" -d rxe0 -x "$GR" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" -- \
+		"$1" -d mirror1 -x "$GM" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" "$HERE"
 }
 
 rping_to_mirror() {
 	PORT=$((PORT + 1))
-	across cm_listening "$PORT" \
+	pair peer here cm_listening "$PORT" \
 		rping -s -a "$PEER" -p "$PORT" -C 20 -v -V -- \
 		rping -c -a "$PEER" -p "$PORT" -C 20 -V &&
 		[ "$(grep -c "server ping data" /tmp/srv.log)" -eq 20 ]
 }
 
 rping_to_rxe() {
-	local srv s cli
 	PORT=$((PORT + 1))
-	timeout 150 rping -s -a "$HERE" -p "$PORT" -C 20 -v -V >/tmp/srv.log 2>&1 &
-	srv=$!
-	if ! wait_for 30 cm_listening "$PORT"; then
-		kill "$srv"; wait "$srv"; cat /tmp/srv.log; return 1
-	fi
-	in_peer timeout 120 rping -c -a "$HERE" -p "$PORT" -C 20 -V >/tmp/cli.log 2>&1
-	cli=$?
-	wait "$srv"
-	s=$?
-	[ "$cli" -eq 0 ] && [ "$s" -eq 0 ] &&
-		[ "$(grep -c "server ping data" /tmp/srv.log)" -eq 20 ] ||
-		{ cat /tmp/cli.log /tmp/srv.log; return 1; }
+	pair here peer cm_listening "$PORT" \
+		rping -s -a "$HERE" -p "$PORT" -C 20 -v -V -- \
+		rping -c -a "$HERE" -p "$PORT" -C 20 -V &&
+		[ "$(grep -c "server ping data" /tmp/srv.log)" -eq 20 ]
 }
 
 check "rdma_rxe loaded" modprobe rdma_rxe

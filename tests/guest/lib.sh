@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# shellcheck shell=bash
 # Tiny TAP-like helpers for the guest shell suites. Each check prints
 # "ok - NAME" or "not ok - NAME: why"; finish prints "N passed, N failed"
 # and returns non-zero when anything failed.
@@ -65,7 +66,7 @@ finish() {
 # gid_index DEV IPV4: DEV's GID index for the RoCEv2 GID of IPV4.
 gid_index() {
 	local want f
-	# shellcheck disable=SC2046 # the four octets are meant to split
+	# shellcheck disable=SC2046,SC2183 # the four octets are meant to split
 	want=$(printf '0000:0000:0000:0000:0000:ffff:%02x%02x:%02x%02x' \
 		$(echo "$2" | tr . ' '))
 	for f in /sys/class/infiniband/"$1"/ports/1/gids/*; do
@@ -126,23 +127,36 @@ cm_listening() {
 		grep "state LISTEN" | grep -q "src-addr [^ ]*:$1 "
 }
 
-# across LISTEN-CHECK PORT SERVER-CMD... -- CLIENT-CMD...: the server
-# runs in $PEER_NS, the client here once LISTEN-CHECK PORT succeeds in
-# $PEER_NS; both must exit 0 within their bounds. Logs on failure.
-across() {
-	local check=$1 port=$2 srv_cmd=() cli srv s
-	shift 2
+# at WHERE CMD...: runs CMD here (WHERE "here") or in $PEER_NS ("peer").
+at() {
+	local where=$1
+	shift
+	if [ "$where" = peer ]; then
+		in_peer "$@"
+	else
+		"$@"
+	fi
+}
+
+# pair SRV-AT CLI-AT LISTEN-CHECK PORT SERVER-CMD... -- CLIENT-CMD...: the
+# server starts at SRV-AT (see at), the client at CLI-AT once LISTEN-CHECK
+# PORT (tcp_listening, cm_listening) holds where the server runs. Both are
+# bounded in time and must exit 0. Their output stays in /tmp/srv.log and
+# /tmp/cli.log and is printed on failure.
+pair() {
+	local sat=$1 cat=$2 check=$3 port=$4 srv_cmd=() cli srv s
+	shift 4
 	while [ "$1" != "--" ]; do srv_cmd+=("$1"); shift; done
 	shift
-	in_peer timeout 150 "${srv_cmd[@]}" >/tmp/srv.log 2>&1 &
+	at "$sat" timeout 150 "${srv_cmd[@]}" >/tmp/srv.log 2>&1 &
 	srv=$!
-	if ! wait_for 30 in_peer bash -c "$(declare -f "$check"); $check $port"; then
+	if ! wait_for 30 at "$sat" bash -c "$(declare -f "$check"); $check $port"; then
 		kill "$srv" 2>/dev/null
 		wait "$srv"
 		echo "--- server never listened:"; cat /tmp/srv.log
 		return 1
 	fi
-	timeout 120 "$@" >/tmp/cli.log 2>&1
+	at "$cat" timeout 120 "$@" >/tmp/cli.log 2>&1
 	cli=$?
 	wait "$srv"
 	s=$?

@@ -45,7 +45,7 @@ kill "$TPID" 2>/dev/null
 wait "$TPID" 2>/dev/null
 G0=$(gid_index mirror0 10.11.0.1)
 PORT=18900
-check "RC traffic still flows" across tcp_listening "$PORT" \
+check "RC traffic still flows" pair peer here tcp_listening "$PORT" \
 	ibv_rc_pingpong -d mirror1 -g "$G1" -p "$PORT" -n 50 -c -- \
 	ibv_rc_pingpong -d mirror0 -g "$G0" -p "$PORT" -n 50 -c 10.11.0.2
 

@@ -6,43 +6,19 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 
-# The IPv4 RoCEv2 GID of mirror0 (10.11.0.1).
-GIDX=$(for f in /sys/class/infiniband/mirror0/ports/1/gids/*; do
-	[ "$(cat "$f")" = "0000:0000:0000:0000:0000:ffff:0a0b:0001" ] && basename "$f"
-done | head -n1)
-
+GIDX=$(gid_index mirror0 10.11.0.1)
 PORT=18515
-
-listening() {
-	ss -ltn | grep -q ":$1 "
-}
 
 # pingpong TOOL ARGS...: server and client on mirror0, each bounded in
 # time; the client starts once the server listens (a fresh port per run,
 # so a failed run cannot leave a server in the way of the next).
 pingpong() {
-	local tool=$1 srv cli s
+	local tool=$1
 	shift
 	PORT=$((PORT + 1))
-	timeout 120 "$tool" -d mirror0 -g "$GIDX" -p "$PORT" "$@" \
-		>/tmp/srv.log 2>&1 &
-	srv=$!
-	if ! wait_for 30 listening "$PORT"; then
-		kill "$srv" 2>/dev/null
-		wait "$srv"
-		echo "--- server never listened:"; cat /tmp/srv.log
-		return 1
-	fi
-	timeout 90 "$tool" -d mirror0 -g "$GIDX" -p "$PORT" "$@" localhost \
-		>/tmp/cli.log 2>&1
-	cli=$?
-	wait "$srv"
-	s=$?
-	if [ "$cli" -ne 0 ] || [ "$s" -ne 0 ]; then
-		echo "--- client ($cli):"; cat /tmp/cli.log
-		echo "--- server ($s):"; cat /tmp/srv.log
-		return 1
-	fi
+	pair here here tcp_listening "$PORT" \
+		"$tool" -d mirror0 -g "$GIDX" -p "$PORT" "$@" -- \
+		"$tool" -d mirror0 -g "$GIDX" -p "$PORT" "$@" localhost
 }
 
 check "found the IPv4 GID index" test -n "$GIDX"

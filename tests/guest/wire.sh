@@ -14,7 +14,7 @@ pp() {
 	local tool=$1
 	shift
 	PORT=$((PORT + 1))
-	across tcp_listening "$PORT" \
+	pair peer here tcp_listening "$PORT" \
 		"$tool" -d mirror1 -g "$G1" -p "$PORT" "$@" -- \
 		"$tool" -d mirror0 -g "$G0" -p "$PORT" "$@" "$A"
 }
@@ -22,7 +22,7 @@ pp() {
 rping_across() {
 	local count=$1 size=$2 got
 	PORT=$((PORT + 1))
-	across cm_listening "$PORT" \
+	pair peer here cm_listening "$PORT" \
 		rping -s -a "$A" -p "$PORT" -C "$count" -S "$size" -v -V -- \
 		rping -c -a "$A" -p "$PORT" -C "$count" -S "$size" -V || return 1
 	got=$(grep -c "server ping data: rdma-ping-" /tmp/srv.log)

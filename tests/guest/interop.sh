@@ -8,8 +8,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 PORT=18800
-# The classic post API on both sides (perftest's default is ibv_wr_*).
-PT_FLAGS=(--use_old_post_send)
+# perftest's defaults on both sides (ibv_create_qp_ex with ibv_wr_*).
+PT_FLAGS=()
 PEER=10.11.0.2	# mirror1
 HERE=10.11.0.1	# rxe0
 

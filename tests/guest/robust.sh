@@ -16,7 +16,7 @@ PORT=19000
 # writing to it. Sets SRV and CLI (so it runs in this shell, not under
 # check); succeeds when both still run after a few seconds of traffic.
 start_stream() {
-	local gs gc ns=() args=(--use_old_post_send -D 100 -s 65536)
+	local gs gc ns=() args=(-D 100 -s 65536)
 	PORT=$((PORT + 1))
 	[ "${4:-}" = in_peer ] && ns=(ip netns exec "$PEER_NS")
 	gs=$(gid_index "$1" "$3")

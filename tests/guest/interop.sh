@@ -36,14 +36,14 @@ pp_to_rxe() {
 # perftest flavours of the two directions: -x instead of -g, -s 65536.
 pp_to_mirror_pt() {
 	PORT=$((PORT + 1))
-	pair peer here tcp_listening "$PORT" \
+	perf_pair peer here tcp_listening "$PORT" \
 		"$1" -d mirror1 -x "$GM" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" -- \
 		"$1" -d rxe0 -x "$GR" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" "$PEER"
 }
 
 pp_to_rxe_pt() {
 	PORT=$((PORT + 1))
-	pair here peer tcp_listening "$PORT" \
+	perf_pair here peer tcp_listening "$PORT" \
 		"$1" -d rxe0 -x "$GR" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" -- \
 		"$1" -d mirror1 -x "$GM" -p "$PORT" -s 65536 -n 200 "${PT_FLAGS[@]}" "$HERE"
 }

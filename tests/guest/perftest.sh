@@ -32,7 +32,7 @@ perf() {
 	local tool=$1 size=$2
 	shift 2
 	PORT=$((PORT + 1))
-	pair here here tcp_listening "$PORT" \
+	perf_pair here here tcp_listening "$PORT" \
 		"$tool" -d mirror0 -x "$GIDX" -p "$PORT" -n "$ITERS" -s "$size" "$@" -- \
 		"$tool" -d mirror0 -x "$GIDX" -p "$PORT" -n "$ITERS" -s "$size" "$@" \
 		10.11.0.1 >&3 || return 1

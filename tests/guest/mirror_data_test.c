@@ -19,25 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mirror_tap.h"
+
 #define BUF_SIZE (256 * 1024)
-
-static const char *dev_name = "mirror0";
-static bool verbose;
-static struct ibv_context *ctx;
-static int gid_index = -1;
-static union ibv_gid gid;
-static char failmsg[1024];
-
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			char _m[600];                                          \
-			snprintf(_m, sizeof(_m), __VA_ARGS__);                 \
-			snprintf(failmsg, sizeof(failmsg), "line %d: %s",      \
-				 __LINE__, _m);                                \
-			goto out;                                              \
-		}                                                              \
-	} while (0)
 
 /* Two QPs of one type, connected to each other, with their own memory. */
 struct side {
@@ -53,31 +37,6 @@ struct pair {
 	enum ibv_qp_type type;
 	struct ibv_ah *ah_a2b;	/* UD */
 };
-
-static void note(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!verbose)
-		return;
-	va_start(ap, fmt);
-	fputs("    # ", stdout);
-	vprintf(fmt, ap);
-	fputc('\n', stdout);
-	va_end(ap);
-}
-
-static struct ibv_ah_attr own_av(void)
-{
-	struct ibv_ah_attr av = {
-		.is_global = 1,
-		.port_num = 1,
-		.grh = { .dgid = gid, .sgid_index = (uint8_t)gid_index,
-			 .hop_limit = 64 },
-	};
-
-	return av;
-}
 
 static int side_init(struct side *s, enum ibv_qp_type type, int access)
 {
@@ -1210,12 +1169,6 @@ out:
 	return rc;
 }
 
-struct test {
-	const char *name;
-	int (*fn)(void);
-};
-
-#define T(n) { #n, test_##n }
 static const struct test tests[] = {
 	T(rc_send_recv_moves_bytes),
 	T(uc_send_recv_moves_bytes),
@@ -1248,70 +1201,8 @@ static const struct test tests[] = {
 	T(many_signaled_writes_all_complete),
 };
 
-static void find_gid(void)
-{
-	struct ibv_port_attr pattr;
-	struct ibv_gid_entry e;
-	int i;
-
-	if (ibv_query_port(ctx, 1, &pattr))
-		return;
-	for (i = 0; i < pattr.gid_tbl_len && i < 256; i++) {
-		if (ibv_query_gid_ex(ctx, 1, i, &e, 0) ||
-		    e.gid_type != IBV_GID_TYPE_ROCE_V2)
-			continue;
-		if (e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff) {
-			gid_index = i;
-			gid = e.gid;
-			return;
-		}
-	}
-}
-
 int main(int argc, char **argv)
 {
-	struct ibv_device **list;
-	int i, j, opt, passed = 0, failed = 0;
-
-	while ((opt = getopt(argc, argv, "d:v")) != -1) {
-		if (opt == 'd')
-			dev_name = optarg;
-		else if (opt == 'v')
-			verbose = true;
-		else
-			return 2;
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	list = ibv_get_device_list(NULL);
-	for (i = 0; list && list[i]; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), dev_name))
-			ctx = ibv_open_device(list[i]);
-	if (list)
-		ibv_free_device_list(list);
-	if (ctx)
-		find_gid();
-	if (!ctx || gid_index < 0) {
-		printf("not ok - open %s and find its IPv4 RoCEv2 GID\n", dev_name);
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-	for (i = 0; i < (int)(sizeof(tests) / sizeof(tests[0])); i++) {
-		bool sel = optind >= argc;
-
-		for (j = optind; j < argc; j++)
-			sel |= strstr(tests[i].name, argv[j]) != NULL;
-		if (!sel)
-			continue;
-		failmsg[0] = '\0';
-		if (tests[i].fn() == 0) {
-			printf("ok - %s\n", tests[i].name);
-			passed++;
-		} else {
-			printf("not ok - %s: %s\n", tests[i].name, failmsg);
-			failed++;
-		}
-	}
-	ibv_close_device(ctx);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return mirror_tap_main(argc, argv, tests,
+			       (int)(sizeof(tests) / sizeof(tests[0])), true);
 }

@@ -22,17 +22,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static const char *dev_name = "mirror0";
-static bool verbose;
-
-/* Shared by all tests: one open device. */
-static struct ibv_context *ctx;
-static struct ibv_device_attr dattr;
-static struct ibv_port_attr pattr;
-static int gid_index = -1;	/* a RoCEv2 IPv4 GID of port 1 */
-static union ibv_gid gid;
-
-static char failmsg[1024];
+#include "mirror_tap.h"
 
 #define FAIL(...)                                                              \
 	do {                                                                   \
@@ -40,34 +30,10 @@ static char failmsg[1024];
 		return -1;                                                     \
 	} while (0)
 
-#define CHECK(cond, ...)                                                       \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			char _m[400];                                          \
-			snprintf(_m, sizeof(_m), __VA_ARGS__);                 \
-			snprintf(failmsg, sizeof(failmsg), "%s:%d: %s (%s)",   \
-				 __FILE__, __LINE__, _m, #cond);               \
-			goto out;                                              \
-		}                                                              \
-	} while (0)
-
 /* A call that must fail with exactly @want. */
 #define CHECK_ERRNO(got, want, what)                                           \
 	CHECK((got) == (want), "%s: expected %s (%d), got %s (%d)", what,      \
 	      strerror(want), want, strerror(got), got)
-
-static void note(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!verbose)
-		return;
-	va_start(ap, fmt);
-	fputs("    # ", stdout);
-	vprintf(fmt, ap);
-	fputc('\n', stdout);
-	va_end(ap);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Helpers */
@@ -88,21 +54,6 @@ static struct ibv_qp *make_qp(struct ibv_pd *pd, struct ibv_cq *cq,
 	};
 
 	return ibv_create_qp(pd, &ia);
-}
-
-static struct ibv_ah_attr own_av(void)
-{
-	struct ibv_ah_attr av = {
-		.is_global = 1,
-		.port_num = 1,
-		.grh = {
-			.dgid = gid,
-			.sgid_index = (uint8_t)gid_index,
-			.hop_limit = 64,
-		},
-	};
-
-	return av;
 }
 
 /* Moves @qp to INIT with the attributes its type requires. */
@@ -199,21 +150,21 @@ static int qp_state(struct ibv_qp *qp, enum ibv_qp_state *s,
 
 static int test_device_attributes_are_sane(void)
 {
-	CHECK(dattr.phys_port_cnt == 1, "phys_port_cnt %u", dattr.phys_port_cnt);
-	CHECK(dattr.max_qp >= 64, "max_qp %d", dattr.max_qp);
-	CHECK(dattr.max_cq >= 64, "max_cq %d", dattr.max_cq);
-	CHECK(dattr.max_cqe >= 1024, "max_cqe %d", dattr.max_cqe);
-	CHECK(dattr.max_qp_wr >= 256, "max_qp_wr %d", dattr.max_qp_wr);
-	CHECK(dattr.max_sge >= 4, "max_sge %d", dattr.max_sge);
-	CHECK(dattr.max_mr >= 64, "max_mr %d", dattr.max_mr);
-	CHECK(dattr.max_pd >= 64, "max_pd %d", dattr.max_pd);
-	CHECK(dattr.max_mr_size >= (1ULL << 32), "max_mr_size %" PRIu64,
-	      (uint64_t)dattr.max_mr_size);
-	CHECK(dattr.node_guid != 0, "node_guid is zero");
-	CHECK(dattr.fw_ver[0] != '\0', "no firmware version string");
+	CHECK(dev_attr.phys_port_cnt == 1, "phys_port_cnt %u", dev_attr.phys_port_cnt);
+	CHECK(dev_attr.max_qp >= 64, "max_qp %d", dev_attr.max_qp);
+	CHECK(dev_attr.max_cq >= 64, "max_cq %d", dev_attr.max_cq);
+	CHECK(dev_attr.max_cqe >= 1024, "max_cqe %d", dev_attr.max_cqe);
+	CHECK(dev_attr.max_qp_wr >= 256, "max_qp_wr %d", dev_attr.max_qp_wr);
+	CHECK(dev_attr.max_sge >= 4, "max_sge %d", dev_attr.max_sge);
+	CHECK(dev_attr.max_mr >= 64, "max_mr %d", dev_attr.max_mr);
+	CHECK(dev_attr.max_pd >= 64, "max_pd %d", dev_attr.max_pd);
+	CHECK(dev_attr.max_mr_size >= (1ULL << 32), "max_mr_size %" PRIu64,
+	      (uint64_t)dev_attr.max_mr_size);
+	CHECK(dev_attr.node_guid != 0, "node_guid is zero");
+	CHECK(dev_attr.fw_ver[0] != '\0', "no firmware version string");
 	note("max_qp %d max_cqe %d max_qp_wr %d max_sge %d max_mr_size %" PRIu64,
-	     dattr.max_qp, dattr.max_cqe, dattr.max_qp_wr, dattr.max_sge,
-	     (uint64_t)dattr.max_mr_size);
+	     dev_attr.max_qp, dev_attr.max_cqe, dev_attr.max_qp_wr, dev_attr.max_sge,
+	     (uint64_t)dev_attr.max_mr_size);
 	return 0;
 out:
 	return -1;
@@ -237,15 +188,15 @@ out:
 
 static int test_port_is_active_ethernet(void)
 {
-	CHECK(pattr.state == IBV_PORT_ACTIVE, "port state %s",
-	      ibv_port_state_str(pattr.state));
-	CHECK(pattr.link_layer == IBV_LINK_LAYER_ETHERNET, "link layer %u",
-	      pattr.link_layer);
-	CHECK(pattr.gid_tbl_len > 0, "gid_tbl_len %d", pattr.gid_tbl_len);
-	CHECK(pattr.pkey_tbl_len >= 1, "pkey_tbl_len %u", pattr.pkey_tbl_len);
-	CHECK(pattr.active_mtu >= IBV_MTU_256 && pattr.active_mtu <= IBV_MTU_4096,
-	      "active_mtu %d", pattr.active_mtu);
-	CHECK(pattr.max_mtu >= pattr.active_mtu, "max_mtu < active_mtu");
+	CHECK(port_attr.state == IBV_PORT_ACTIVE, "port state %s",
+	      ibv_port_state_str(port_attr.state));
+	CHECK(port_attr.link_layer == IBV_LINK_LAYER_ETHERNET, "link layer %u",
+	      port_attr.link_layer);
+	CHECK(port_attr.gid_tbl_len > 0, "gid_tbl_len %d", port_attr.gid_tbl_len);
+	CHECK(port_attr.pkey_tbl_len >= 1, "pkey_tbl_len %u", port_attr.pkey_tbl_len);
+	CHECK(port_attr.active_mtu >= IBV_MTU_256 && port_attr.active_mtu <= IBV_MTU_4096,
+	      "active_mtu %d", port_attr.active_mtu);
+	CHECK(port_attr.max_mtu >= port_attr.active_mtu, "max_mtu < active_mtu");
 	return 0;
 out:
 	return -1;
@@ -303,7 +254,7 @@ out:
 
 static int test_cq_sizes_are_granted(void)
 {
-	int sizes[] = { 1, 2, 15, 16, 17, 1000, 4096, dattr.max_cqe };
+	int sizes[] = { 1, 2, 15, 16, 17, 1000, 4096, dev_attr.max_cqe };
 	struct ibv_cq *cq = NULL;
 	unsigned int i;
 
@@ -358,7 +309,7 @@ out:
 
 static int test_cq_over_cap_is_einval(void)
 {
-	struct ibv_cq *cq = ibv_create_cq(ctx, dattr.max_cqe + 1, NULL, NULL, 0);
+	struct ibv_cq *cq = ibv_create_cq(ctx, dev_attr.max_cqe + 1, NULL, NULL, 0);
 	int err = errno;
 
 	CHECK(!cq, "a CQ of max_cqe+1 entries was created");
@@ -385,7 +336,7 @@ static int test_cq_resize_grows_and_shrinks(void)
 	CHECK(ret == 0, "resize to 32: %s", strerror(ret));
 	CHECK(cq->cqe >= 32, "resized cqe %d", cq->cqe);
 	CHECK(ibv_poll_cq(cq, 1, &wc) == 0, "poll after second resize");
-	ret = ibv_resize_cq(cq, dattr.max_cqe + 1);
+	ret = ibv_resize_cq(cq, dev_attr.max_cqe + 1);
 	CHECK_ERRNO(ret, EINVAL, "resize over max_cqe");
 	CHECK(ibv_poll_cq(cq, 1, &wc) == 0, "poll after failed resize");
 	CHECK(ibv_destroy_cq(cq) == 0, "ibv_destroy_cq");
@@ -636,7 +587,7 @@ static int test_qp_rd_atomic_over_cap_is_einval(void)
 	CHECK(to_init(qp) == 0, "RESET->INIT");
 	a.ah_attr = own_av();
 	a.dest_qp_num = qp->qp_num;
-	a.max_dest_rd_atomic = dattr.max_qp_init_rd_atom + 1;
+	a.max_dest_rd_atomic = dev_attr.max_qp_init_rd_atom + 1;
 	ret = ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
 			    IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
 			    IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER);
@@ -657,11 +608,11 @@ static int test_qp_caps_over_limit_are_einval(void)
 	CHECK(pd, "ibv_alloc_pd");
 	cq = ibv_create_cq(ctx, 16, NULL, NULL, 0);
 	CHECK(cq, "ibv_create_cq");
-	qp = make_qp(pd, cq, IBV_QPT_RC, dattr.max_qp_wr + 1, 1);
+	qp = make_qp(pd, cq, IBV_QPT_RC, dev_attr.max_qp_wr + 1, 1);
 	err = errno;
 	CHECK(!qp, "QP with max_qp_wr+1 created");
 	CHECK_ERRNO(err, EINVAL, "max_send_wr over the cap");
-	qp = make_qp(pd, cq, IBV_QPT_RC, 4, dattr.max_sge + 1);
+	qp = make_qp(pd, cq, IBV_QPT_RC, 4, dev_attr.max_sge + 1);
 	err = errno;
 	CHECK(!qp, "QP with max_sge+1 created");
 	CHECK_ERRNO(err, EINVAL, "max_send_sge over the cap");
@@ -1031,9 +982,9 @@ static int test_ah_invalid_gid_index_is_rejected(void)
 
 	CHECK(pd, "ibv_alloc_pd");
 	/* Beyond the table. */
-	av.grh.sgid_index = (uint8_t)(pattr.gid_tbl_len < 255 ?
-				      pattr.gid_tbl_len : 255);
-	if (pattr.gid_tbl_len <= 255) {
+	av.grh.sgid_index = (uint8_t)(port_attr.gid_tbl_len < 255 ?
+				      port_attr.gid_tbl_len : 255);
+	if (port_attr.gid_tbl_len <= 255) {
 		ah = ibv_create_ah(pd, &av);
 		err = errno;
 		CHECK(!ah, "AH with sgid_index %u created", av.grh.sgid_index);
@@ -1134,12 +1085,6 @@ out:
 
 /* ---------------------------------------------------------------------- */
 
-struct test {
-	const char *name;
-	int (*fn)(void);
-};
-
-#define T(n) { #n, test_##n }
 static const struct test tests[] = {
 	T(device_attributes_are_sane),
 	T(device_reports_no_odp_yet),
@@ -1178,97 +1123,8 @@ static const struct test tests[] = {
 	T(close_context_with_live_objects),
 };
 
-/* Finds the RoCEv2 GID of port 1 that maps IPv4 10.11.0.1 (see mirror-vm). */
-static void find_gid(void)
-{
-	struct ibv_gid_entry e;
-	int i;
-
-	for (i = 0; i < pattr.gid_tbl_len && i < 256; i++) {
-		if (ibv_query_gid_ex(ctx, 1, i, &e, 0))
-			continue;
-		if (e.gid_type != IBV_GID_TYPE_ROCE_V2)
-			continue;
-		/* ::ffff:a.b.c.d */
-		if (e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff &&
-		    e.gid.raw[12] == 10 && e.gid.raw[13] == 11 &&
-		    e.gid.raw[14] == 0 && e.gid.raw[15] == 1) {
-			gid_index = i;
-			gid = e.gid;
-			return;
-		}
-	}
-}
-
-static bool selected(const char *name, int argc, char **argv)
-{
-	int i;
-
-	if (argc == 0)
-		return true;
-	for (i = 0; i < argc; i++)
-		if (strstr(name, argv[i]))
-			return true;
-	return false;
-}
-
 int main(int argc, char **argv)
 {
-	struct ibv_device **list;
-	int i, opt, passed = 0, failed = 0;
-
-	while ((opt = getopt(argc, argv, "d:v")) != -1) {
-		switch (opt) {
-		case 'd':
-			dev_name = optarg;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		default:
-			fprintf(stderr,
-				"usage: %s [-d DEV] [-v] [TEST-SUBSTRING...]\n",
-				argv[0]);
-			return 2;
-		}
-	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-
-	list = ibv_get_device_list(NULL);
-	if (!list) {
-		printf("not ok - no RDMA devices: %s\n", strerror(errno));
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-	for (i = 0; list[i]; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), dev_name))
-			ctx = ibv_open_device(list[i]);
-	ibv_free_device_list(list);
-	if (!ctx) {
-		printf("not ok - open %s: %s\n", dev_name, strerror(errno));
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-	if (ibv_query_device(ctx, &dattr) || ibv_query_port(ctx, 1, &pattr)) {
-		printf("not ok - query device/port of %s\n", dev_name);
-		printf("0 passed, 1 failed\n");
-		return 1;
-	}
-	find_gid();
-
-	for (i = 0; i < (int)(sizeof(tests) / sizeof(tests[0])); i++) {
-		if (!selected(tests[i].name, argc - optind, argv + optind))
-			continue;
-		failmsg[0] = '\0';
-		if (tests[i].fn() == 0) {
-			printf("ok - %s\n", tests[i].name);
-			passed++;
-		} else {
-			printf("not ok - %s: %s\n", tests[i].name, failmsg);
-			failed++;
-		}
-	}
-	ibv_close_device(ctx);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return mirror_tap_main(argc, argv, tests,
+			       (int)(sizeof(tests) / sizeof(tests[0])), false);
 }

@@ -682,6 +682,8 @@ void mirror_queue_info(const struct mirror_queue *q,
 		       struct mirror_queue_info *info);
 void *mirror_queue_slot(const struct mirror_queue *q, u32 index);
 u32 mirror_queue_count(const struct mirror_queue *q);
+void mirror_sges_from_ib(struct mirror_sge *dst, const struct ib_sge *src,
+			 int n);
 int mirror_queue_post_recv(struct mirror_queue *q, const struct ib_recv_wr *wr,
 			   u32 max_sge);
 

@@ -579,9 +579,7 @@ static int mirror_post_one_send(struct mirror_qp *qp,
 {
 	struct mirror_queue *q = &qp->sq;
 	struct mirror_send_wqe *wqe;
-	struct mirror_sge *sge;
 	u32 prod = q->hdr->producer;
-	int i;
 
 	lockdep_assert_held(&qp->sq_lock);
 	if (prod - smp_load_acquire(&q->hdr->consumer) >= q->num_slots)
@@ -622,12 +620,8 @@ static int mirror_post_one_send(struct mirror_qp *qp,
 		}
 		break;
 	}
-	sge = (struct mirror_sge *)(wqe + 1);
-	for (i = 0; i < wr->num_sge; i++) {
-		sge[i].addr = wr->sg_list[i].addr;
-		sge[i].length = wr->sg_list[i].length;
-		sge[i].lkey = wr->sg_list[i].lkey;
-	}
+	mirror_sges_from_ib((struct mirror_sge *)(wqe + 1), wr->sg_list,
+			    wr->num_sge);
 	smp_store_release(&q->hdr->producer, prod + 1);
 	return 0;
 }

@@ -127,6 +127,24 @@ u32 mirror_queue_count(const struct mirror_queue *q)
 }
 
 /**
+ * mirror_sges_from_ib() - copy a kernel WR's SGEs into a ring slot
+ * @dst: the slot's SGE array
+ * @src: the WR's sg_list
+ * @n: how many; the caller has checked that they fit
+ */
+void mirror_sges_from_ib(struct mirror_sge *dst, const struct ib_sge *src,
+			 int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		dst[i].addr = src[i].addr;
+		dst[i].length = src[i].length;
+		dst[i].lkey = src[i].lkey;
+	}
+}
+
+/**
  * mirror_queue_post_recv() - write one kernel receive WR into a ring
  * @q: an RQ or SRQ ring
  * @wr: the WR
@@ -141,8 +159,6 @@ int mirror_queue_post_recv(struct mirror_queue *q, const struct ib_recv_wr *wr,
 {
 	u32 prod = q->hdr->producer;
 	struct mirror_recv_wqe *wqe;
-	struct mirror_sge *sge;
-	int i;
 
 	if (prod - smp_load_acquire(&q->hdr->consumer) >= q->num_slots)
 		return -ENOMEM;
@@ -152,12 +168,8 @@ int mirror_queue_post_recv(struct mirror_queue *q, const struct ib_recv_wr *wr,
 	wqe->wr_id = wr->wr_id;
 	wqe->num_sge = wr->num_sge;
 	wqe->reserved = 0;
-	sge = (struct mirror_sge *)(wqe + 1);
-	for (i = 0; i < wr->num_sge; i++) {
-		sge[i].addr = wr->sg_list[i].addr;
-		sge[i].length = wr->sg_list[i].length;
-		sge[i].lkey = wr->sg_list[i].lkey;
-	}
+	mirror_sges_from_ib((struct mirror_sge *)(wqe + 1), wr->sg_list,
+			    wr->num_sge);
 	smp_store_release(&q->hdr->producer, prod + 1);
 	return 0;
 }

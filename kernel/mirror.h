@@ -17,6 +17,7 @@
 #include <linux/completion.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/netdevice.h>
 #include <linux/spinlock.h>
@@ -56,6 +57,10 @@ enum {
 	ibdev_dbg((mr)->ibmr.device, "mr 0x%x %s: " fmt, (mr)->ibmr.lkey, \
 		  __func__, ##__VA_ARGS__)
 
+/* The fault-latency histogram: buckets 2^10 ns (and faster) .. 2^29 ns. */
+#define MIRROR_ODP_LAT_MIN_LOG2	10
+#define MIRROR_ODP_LAT_BUCKETS	20
+
 /* Device counters, shown by 'rdma statistic show link DEV/1'. */
 enum mirror_counter {
 	MIRROR_CNT_TX_PACKETS,
@@ -79,6 +84,17 @@ enum mirror_counter {
 	MIRROR_CNT_RETRANS_PACKETS,
 	MIRROR_CNT_DUP_REQUEST,
 	MIRROR_CNT_TX_NO_ROUTE,
+	/* On-demand paging (mirror_odp.c) */
+	MIRROR_CNT_ODP_FAULTS,		/* fault helper calls that faulted */
+	MIRROR_CNT_ODP_PAGES_FAULTED,
+	MIRROR_CNT_ODP_INVALIDATIONS,
+	MIRROR_CNT_ODP_PAGES_INVALIDATED,
+	MIRROR_CNT_ODP_PREFETCHES,
+	MIRROR_CNT_ODP_FAULT_RETRIES,
+	/* fault latency, log2 buckets of ns: [2^10, 2^11) ... [2^29, inf) */
+	MIRROR_CNT_ODP_LAT_FIRST,
+	MIRROR_CNT_ODP_LAT_LAST = MIRROR_CNT_ODP_LAT_FIRST +
+				  MIRROR_ODP_LAT_BUCKETS - 1,
 	MIRROR_CNT_COUNT,
 };
 
@@ -222,11 +238,15 @@ struct mirror_seg {
  * @seg: segments, in order
  * @n: segments used
  * @total: bytes in all segments
+ * @failed: an access to this list failed (an ODP page could not be
+ *	faulted in); set by the copy helpers so that callers can tell which
+ *	side of a transfer went wrong
  */
 struct mirror_segs {
 	struct mirror_seg seg[MIRROR_MAX_SGE];
 	u32 n;
 	u64 total;
+	bool failed;
 };
 
 /* Sizes of the ring slots' parts. */
@@ -488,6 +508,40 @@ struct mirror_qp {
 enum mirror_mr_type {
 	MIRROR_MR_DMA,		/* kernel: all of kernel memory */
 	MIRROR_MR_USER,		/* pinned user memory through ib_umem */
+	MIRROR_MR_ODP,		/* an HMM mirror of user memory (mirror_odp.c) */
+};
+
+/* Per-MR ODP counters ('rdma statistic mr show'); names in mirror_odp.c. */
+enum mirror_mr_counter {
+	MIRROR_MR_CNT_FAULTS,
+	MIRROR_MR_CNT_PAGES_FAULTED,
+	MIRROR_MR_CNT_INVALIDATIONS,
+	MIRROR_MR_CNT_PAGES_INVALIDATED,
+	MIRROR_MR_CNT_PREFETCHES,
+	MIRROR_MR_CNT_FAULT_RETRIES,
+	MIRROR_MR_CNT_COUNT,
+};
+
+/**
+ * struct mirror_odp - our page table for one mirrored range (ODP rule 1)
+ * @notifier: the interval notifier over [@start, @end); it holds the mm
+ * @mr: the MR this mirror belongs to (for counters and keys)
+ * @lock: protects @pfns: the fault helper publishes entries under it,
+ *	invalidate() clears them under it, and the data path holds it
+ *	while it touches the pages the entries name
+ * @start: first mirrored user address (page aligned)
+ * @end: end of the mirrored range (page aligned)
+ * @pfns: one entry per page in HMM's format (pfn | HMM_PFN_VALID |
+ *	HMM_PFN_WRITE | mapping order), 0 when not mirrored, plus
+ *	MIRROR_ODP_DIRTY once the device has written the page
+ */
+struct mirror_odp {
+	struct mmu_interval_notifier notifier;
+	struct mirror_mr *mr;
+	struct mutex lock;
+	unsigned long start;
+	unsigned long end;
+	unsigned long *pfns;
 };
 
 /**
@@ -504,6 +558,10 @@ enum mirror_mr_type {
  * @pages: the pinned pages of a user MR, in order
  * @npages: entries in @pages
  * @page_offset: offset of @iova in pages[0]
+ * @odp: the mirror of an ODP MR
+ * @odp_va: user address of @iova in an ODP MR
+ * @dying: set by dereg: prefetch work stops early
+ * @stats: enum mirror_mr_counter
  */
 struct mirror_mr {
 	struct ib_mr ibmr;
@@ -518,6 +576,10 @@ struct mirror_mr {
 	struct page **pages;
 	unsigned long npages;
 	unsigned int page_offset;
+	struct mirror_odp *odp;
+	u64 odp_va;
+	bool dying;
+	atomic64_t stats[MIRROR_MR_CNT_COUNT];
 };
 
 /**
@@ -636,6 +698,24 @@ int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 		     bool to_segs);
 int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
 		       u64 compare_add, u64 swap, u64 *orig);
+int mirror_segs_fault(struct mirror_segs *segs, bool write);
+
+/* mirror_odp.c: on-demand paging through an HMM mirror */
+#define MIRROR_ODP_FAULT	BIT(0)	/* fault missing pages in */
+#define MIRROR_ODP_WRITE	BIT(1)	/* ... writable */
+#define MIRROR_ODP_PREFETCH	BIT(2)	/* on behalf of ibv_advise_mr() */
+int mirror_odp_create(struct mirror_mr *mr, u64 start, u64 length);
+void mirror_odp_destroy(struct mirror_mr *mr);
+int mirror_odp_fault(struct mirror_odp *odp, unsigned long va,
+		     unsigned long len, unsigned int flags);
+void *mirror_odp_lookup(struct mirror_odp *odp, unsigned long va, bool write,
+			u32 *chunk);
+int mirror_odp_missing(struct mirror_odp *odp, unsigned long va,
+		       unsigned long len, bool write, unsigned long *miss);
+int mirror_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
+		     u32 flags, struct ib_sge *sg_list, u32 num_sge,
+		     struct uverbs_attr_bundle *attrs);
+int mirror_fill_stat_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr);
 
 /* mirror_cq.c: completions */
 int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,

@@ -34,7 +34,7 @@ static int mirror_query_device(struct ib_device *ibdev,
 	attr->device_cap_flags = IB_DEVICE_SYS_IMAGE_GUID |
 				 IB_DEVICE_PORT_ACTIVE_EVENT |
 				 IB_DEVICE_CHANGE_PHY_PORT;
-	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG;
+	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG | IBK_ON_DEMAND_PAGING;
 	attr->max_send_sge = MIRROR_MAX_SGE;
 	attr->max_recv_sge = MIRROR_MAX_SGE;
 	attr->max_sge_rd = MIRROR_MAX_SGE_RD;
@@ -45,11 +45,24 @@ static int mirror_query_device(struct ib_device *ibdev,
 	attr->max_qp_rd_atom = MIRROR_MAX_RD_ATOM;
 	attr->max_qp_init_rd_atom = MIRROR_MAX_RD_ATOM;
 	attr->max_res_rd_atom = MIRROR_MAX_RD_ATOM * MIRROR_MAX_QP;
-	/*
-	 * Atomics are atomic against other atomics of this device (one
-	 * lock); ODP is not claimed yet.
-	 */
+	/* Atomics are atomic against other atomics of this device (one lock). */
 	attr->atomic_cap = IB_ATOMIC_HCA;
+	/*
+	 * ODP: every transport reaches memory through mirror_mem.c, which
+	 * faults ODP pages in, so each claimed operation really works.
+	 * Implicit ODP MRs are not offered yet.
+	 */
+	attr->odp_caps.general_caps = IB_ODP_SUPPORT;
+	attr->odp_caps.per_transport_caps.rc_odp_caps =
+		IB_ODP_SUPPORT_SEND | IB_ODP_SUPPORT_RECV |
+		IB_ODP_SUPPORT_WRITE | IB_ODP_SUPPORT_READ |
+		IB_ODP_SUPPORT_ATOMIC | IB_ODP_SUPPORT_SRQ_RECV;
+	attr->odp_caps.per_transport_caps.uc_odp_caps =
+		IB_ODP_SUPPORT_SEND | IB_ODP_SUPPORT_RECV |
+		IB_ODP_SUPPORT_WRITE;
+	attr->odp_caps.per_transport_caps.ud_odp_caps =
+		IB_ODP_SUPPORT_SEND | IB_ODP_SUPPORT_RECV |
+		IB_ODP_SUPPORT_SRQ_RECV;
 	attr->max_srq = MIRROR_MAX_SRQ;
 	attr->max_srq_wr = MIRROR_MAX_SRQ_WR;
 	attr->max_srq_sge = MIRROR_MAX_SGE;
@@ -321,14 +334,34 @@ static const struct rdma_stat_desc mirror_counter_descs[MIRROR_CNT_COUNT] = {
 	[MIRROR_CNT_RETRANS_PACKETS].name = "retrans_packets",
 	[MIRROR_CNT_DUP_REQUEST].name = "duplicate_requests",
 	[MIRROR_CNT_TX_NO_ROUTE].name = "tx_drop_no_route",
+	[MIRROR_CNT_ODP_FAULTS].name = "odp_faults",
+	[MIRROR_CNT_ODP_PAGES_FAULTED].name = "odp_pages_faulted",
+	[MIRROR_CNT_ODP_INVALIDATIONS].name = "odp_invalidations",
+	[MIRROR_CNT_ODP_PAGES_INVALIDATED].name = "odp_pages_invalidated",
+	[MIRROR_CNT_ODP_PREFETCHES].name = "odp_prefetches",
+	[MIRROR_CNT_ODP_FAULT_RETRIES].name = "odp_fault_retries",
+#define MIRROR_LAT_NAME(n) \
+	[MIRROR_CNT_ODP_LAT_FIRST + (n) - MIRROR_ODP_LAT_MIN_LOG2].name = \
+		"odp_fault_ns_log2_" #n
+	MIRROR_LAT_NAME(10), MIRROR_LAT_NAME(11), MIRROR_LAT_NAME(12),
+	MIRROR_LAT_NAME(13), MIRROR_LAT_NAME(14), MIRROR_LAT_NAME(15),
+	MIRROR_LAT_NAME(16), MIRROR_LAT_NAME(17), MIRROR_LAT_NAME(18),
+	MIRROR_LAT_NAME(19), MIRROR_LAT_NAME(20), MIRROR_LAT_NAME(21),
+	MIRROR_LAT_NAME(22), MIRROR_LAT_NAME(23), MIRROR_LAT_NAME(24),
+	MIRROR_LAT_NAME(25), MIRROR_LAT_NAME(26), MIRROR_LAT_NAME(27),
+	MIRROR_LAT_NAME(28), MIRROR_LAT_NAME(29),
+#undef MIRROR_LAT_NAME
 };
 
 static struct rdma_hw_stats *mirror_alloc_hw_port_stats(struct ib_device *ibdev,
 							u32 port)
 {
+	/*
+	 * Reading the counters is cheap: no caching beyond the current
+	 * jiffy, so that a test sees what a verb it just ran counted.
+	 */
 	return rdma_alloc_hw_stats_struct(mirror_counter_descs,
-					  ARRAY_SIZE(mirror_counter_descs),
-					  RDMA_HW_STATS_DEFAULT_LIFESPAN);
+					  ARRAY_SIZE(mirror_counter_descs), 0);
 }
 
 static int mirror_get_hw_stats(struct ib_device *ibdev,
@@ -348,6 +381,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.driver_id = RDMA_DRIVER_UNKNOWN,
 	.uverbs_abi_ver = MIRROR_UVERBS_ABI_VERSION,
 
+	.advise_mr = mirror_advise_mr,
 	.alloc_hw_port_stats = mirror_alloc_hw_port_stats,
 	.alloc_pd = mirror_alloc_pd,
 	.alloc_ucontext = mirror_alloc_ucontext,
@@ -365,6 +399,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.destroy_cq = mirror_destroy_cq,
 	.destroy_qp = mirror_destroy_qp,
 	.destroy_srq = mirror_destroy_srq,
+	.fill_stat_mr_entry = mirror_fill_stat_mr_entry,
 	.get_dev_fw_str = mirror_get_dev_fw_str,
 	.get_dma_mr = mirror_get_dma_mr,
 	.get_hw_stats = mirror_get_hw_stats,

@@ -223,6 +223,28 @@ static void mirror_resp_recv_error(struct mirror_req_ctx *c, u64 wr_id,
 }
 
 /*
+ * A copy into a receive failed: an ODP page could not be faulted in.
+ * When the receive buffer is at fault the receive completes with a
+ * protection error and an RC sender learns of a remote operational error
+ * (as for a bad receive lkey); when the sender's memory went away under
+ * the transfer the sender gets the protection error and the receive, which
+ * holds part of a message, completes as aborted by the remote.
+ */
+static void mirror_resp_copy_error(struct mirror_req_ctx *c, u64 wr_id)
+{
+	bool rc = c->qp->ibqp.qp_type == IB_QPT_RC;
+
+	if (c->dest->resp_recv.failed) {
+		mirror_resp_recv_error(c, wr_id, IB_WC_LOC_PROT_ERR);
+		if (rc)
+			c->status = IB_WC_REM_OP_ERR;
+	} else {
+		mirror_resp_recv_error(c, wr_id, IB_WC_REM_ABORT_ERR);
+		c->status = IB_WC_LOC_PROT_ERR;
+	}
+}
+
+/*
  * Fills the 40 bytes in front of a UD receive the way a RoCEv2 device
  * does: for IPv4 the IPv4 header sits in the last 20 bytes (what
  * ib_get_gids_from_rdma_hdr() and ibv_init_ah_from_wc() parse), for IPv6
@@ -299,10 +321,17 @@ static bool mirror_resp_send(struct mirror_req_ctx *c)
 	}
 	if (hdr) {
 		cqe.network_hdr_type = mirror_resp_build_grh(c, grh, len);
-		mirror_segs_write_kbuf(&dest->resp_recv, grh, sizeof(grh));
+		err = mirror_segs_write_kbuf(&dest->resp_recv, grh,
+					     sizeof(grh));
 		cqe.wc_flags |= IB_WC_GRH;
 	}
-	mirror_segs_copy(&dest->resp_recv, hdr, &qp->req_local, len);
+	if (!err)
+		err = mirror_segs_copy(&dest->resp_recv, hdr, &qp->req_local,
+				       len);
+	if (err) {
+		mirror_resp_copy_error(c, wr_id);
+		return true;
+	}
 
 	cqe.wr_id = wr_id;
 	cqe.status = IB_WC_SUCCESS;
@@ -328,14 +357,20 @@ static int mirror_resp_remote(struct mirror_req_ctx *c, int access)
 {
 	struct mirror_qp *qp = c->qp, *dest = c->dest;
 
+	int err;
+
 	mirror_segs_put(&qp->req_remote);
 	if (!(READ_ONCE(dest->attr.qp_access_flags) & access))
 		return -EACCES;
-	return mirror_segs_add(&qp->req_remote,
-			       to_mirror_dev(qp->ibqp.device), dest->ibqp.pd,
-			       c->wqe->wr.rdma.rkey,
-			       c->wqe->wr.rdma.remote_addr,
-			       qp->req_local.total, access);
+	err = mirror_segs_add(&qp->req_remote, to_mirror_dev(qp->ibqp.device),
+			      dest->ibqp.pd, c->wqe->wr.rdma.rkey,
+			      c->wqe->wr.rdma.remote_addr, qp->req_local.total,
+			      access);
+	if (err)
+		return err;
+	/* ODP: the remote pages must be there (and writable) first. */
+	return mirror_segs_fault(&qp->req_remote,
+				 access & IB_ACCESS_REMOTE_WRITE);
 }
 
 /* RDMA WRITE (with immediate). Returns false on RNR. */
@@ -366,7 +401,15 @@ static bool mirror_resp_write(struct mirror_req_ctx *c)
 			return true;
 		}
 	}
-	mirror_segs_copy(&qp->req_remote, 0, &qp->req_local, len);
+	err = mirror_segs_copy(&qp->req_remote, 0, &qp->req_local, len);
+	if (err) {
+		/* The memory of one side went away during the transfer. */
+		c->status = qp->req_remote.failed ? IB_WC_REM_ACCESS_ERR :
+						    IB_WC_LOC_PROT_ERR;
+		if (imm)
+			mirror_resp_recv_error(c, wr_id, IB_WC_REM_ABORT_ERR);
+		return true;
+	}
 	if (imm) {
 		cqe.wr_id = wr_id;
 		cqe.status = IB_WC_SUCCESS;
@@ -394,7 +437,12 @@ static void mirror_resp_read(struct mirror_req_ctx *c)
 		c->status = IB_WC_REM_ACCESS_ERR;
 		return;
 	}
-	mirror_segs_copy(&qp->req_local, 0, &qp->req_remote, len);
+	err = mirror_segs_copy(&qp->req_local, 0, &qp->req_remote, len);
+	if (err) {
+		c->status = qp->req_remote.failed ? IB_WC_REM_ACCESS_ERR :
+						    IB_WC_LOC_PROT_ERR;
+		return;
+	}
 	c->byte_len = len;
 }
 
@@ -422,6 +470,8 @@ static void mirror_resp_atomic(struct mirror_req_ctx *c)
 				      wqe->wr.atomic.rkey,
 				      wqe->wr.atomic.remote_addr, sizeof(u64),
 				      IB_ACCESS_REMOTE_ATOMIC);
+	if (!err)
+		err = mirror_segs_fault(&qp->req_remote, true);
 	if (err) {
 		c->status = IB_WC_REM_ACCESS_ERR;
 		return;
@@ -433,10 +483,14 @@ static void mirror_resp_atomic(struct mirror_req_ctx *c)
 				 wqe->wr.atomic.swap, &orig);
 	mutex_unlock(&dev->atomic_lock);
 	if (err) {
-		c->status = IB_WC_REM_OP_ERR;
+		c->status = qp->req_remote.failed ? IB_WC_REM_ACCESS_ERR :
+						    IB_WC_REM_OP_ERR;
 		return;
 	}
-	mirror_segs_write_kbuf(&qp->req_local, &orig, sizeof(orig));
+	if (mirror_segs_write_kbuf(&qp->req_local, &orig, sizeof(orig))) {
+		c->status = IB_WC_LOC_PROT_ERR;
+		return;
+	}
 	c->byte_len = sizeof(orig);
 }
 
@@ -490,6 +544,9 @@ enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
 	    (mirror_type_is_ud(qp->ibqp.qp_type) &&
 	     qp->req_local.total > mirror_dev_mtu(dev)))
 		return IB_WC_LOC_LEN_ERR;
+	/* ODP: the local pages must be there (writable for READ/atomics). */
+	if (mirror_segs_fault(&qp->req_local, read))
+		return IB_WC_LOC_PROT_ERR;
 	return IB_WC_SUCCESS;
 }
 

@@ -7,8 +7,9 @@
  * buffer, for inline data). mirror_seg_map() turns a position in a segment
  * into a mapped address and the bytes left in that page; it is the single
  * place that knows how an MR finds its pages. Pinned MRs look them up in
- * the page array built at registration; ODP MRs will fault them in here
- * (and may sleep, which is why the engines run in process context).
+ * the page array built at registration; ODP MRs look them up in their
+ * mirror (mirror_odp.c), under its lock, and fault missing pages in
+ * (which may sleep: the engines run in process context).
  */
 #include <linux/highmem.h>
 
@@ -36,20 +37,30 @@ int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access)
 	return 0;
 }
 
-/* Maps the page holding @iova of @mr; *chunk gets the bytes left in it. */
-static void *mirror_mr_map(struct mirror_mr *mr, u64 iova, u32 *chunk)
+/*
+ * Maps the page holding @iova of @mr; *chunk gets the bytes mapped
+ * contiguously. For an ODP MR the caller holds the mirror's lock, and
+ * NULL means "not mirrored (writably): fault it in and try again".
+ */
+static void *mirror_mr_map(struct mirror_mr *mr, u64 iova, bool write,
+			   u32 *chunk)
 {
 	u64 off;
 
-	if (mr->type == MIRROR_MR_DMA) {
+	switch (mr->type) {
+	case MIRROR_MR_DMA:
 		/* Kernel consumers hand us kernel virtual addresses. */
 		*chunk = PAGE_SIZE - offset_in_page(iova);
 		return (void *)(uintptr_t)iova;
+	case MIRROR_MR_ODP:
+		return mirror_odp_lookup(mr->odp, mr->odp_va + (iova - mr->iova),
+					 write, chunk);
+	default:
+		off = iova - mr->iova + mr->page_offset;
+		*chunk = PAGE_SIZE - offset_in_page(off);
+		return kmap_local_page(mr->pages[off >> PAGE_SHIFT]) +
+		       offset_in_page(off);
 	}
-	off = iova - mr->iova + mr->page_offset;
-	*chunk = PAGE_SIZE - offset_in_page(off);
-	return kmap_local_page(mr->pages[off >> PAGE_SHIFT]) +
-	       offset_in_page(off);
 }
 
 static void mirror_mr_unmap(struct mirror_mr *mr, void *addr)
@@ -143,10 +154,46 @@ void mirror_segs_put(struct mirror_segs *segs)
 			mirror_mr_put(segs->seg[i].mr);
 	segs->n = 0;
 	segs->total = 0;
+	segs->failed = false;
 }
 
-/* Maps position @off of segment @s; *chunk gets the contiguous bytes. */
-static void *mirror_seg_map(struct mirror_seg *s, u32 off, u32 *chunk)
+/* The mirror behind segment @s, or NULL when it needs no faults. */
+static struct mirror_odp *mirror_seg_odp(struct mirror_seg *s)
+{
+	return s->mr ? s->mr->odp : NULL;
+}
+
+/*
+ * Locks the mirrors of up to two segments (ODP rule 3: pages are touched
+ * only under their mirror's lock). Two different mirrors are locked in
+ * address order, so that two transfers never wait for each other.
+ */
+static void mirror_segs_lock(struct mirror_odp *a, struct mirror_odp *b)
+{
+	if (a == b)
+		b = NULL;
+	if (a && b && a > b)
+		swap(a, b);
+	if (a)
+		mutex_lock(&a->lock);
+	if (b)
+		mutex_lock_nested(&b->lock, SINGLE_DEPTH_NESTING);
+}
+
+static void mirror_segs_unlock(struct mirror_odp *a, struct mirror_odp *b)
+{
+	if (a)
+		mutex_unlock(&a->lock);
+	if (b && b != a)
+		mutex_unlock(&b->lock);
+}
+
+/*
+ * Maps position @off of segment @s (its mirror locked); *chunk gets the
+ * contiguous bytes. NULL: an ODP page must be faulted in first.
+ */
+static void *mirror_seg_map(struct mirror_seg *s, u32 off, bool write,
+			    u32 *chunk)
 {
 	void *addr;
 
@@ -154,15 +201,73 @@ static void *mirror_seg_map(struct mirror_seg *s, u32 off, u32 *chunk)
 		*chunk = s->len - off;
 		return s->kaddr + off;
 	}
-	addr = mirror_mr_map(s->mr, s->iova + off, chunk);
+	addr = mirror_mr_map(s->mr, s->iova + off, write, chunk);
 	*chunk = min(*chunk, s->len - off);
 	return addr;
 }
 
 static void mirror_seg_unmap(struct mirror_seg *s, void *addr)
 {
-	if (s->mr)
+	if (s->mr && addr)
 		mirror_mr_unmap(s->mr, addr);
+}
+
+/*
+ * Faults in @len bytes (at most) of segment @s from position @off, its
+ * mirror not locked. On failure the list is marked failed.
+ */
+static int mirror_seg_fault(struct mirror_segs *segs, struct mirror_seg *s,
+			    u32 off, u64 len, bool write)
+{
+	struct mirror_mr *mr = s->mr;
+	int err;
+
+	err = mirror_odp_fault(mr->odp, mr->odp_va + (s->iova + off - mr->iova),
+			       min_t(u64, len, s->len - off),
+			       MIRROR_ODP_FAULT | (write ? MIRROR_ODP_WRITE : 0));
+	if (err)
+		segs->failed = true;
+	return err;
+}
+
+/*
+ * A transfer that keeps losing its pages to invalidations gives up after
+ * this many faults in a row (each of which succeeded).
+ */
+#define MIRROR_MAP_TRIES	1000
+
+/*
+ * Maps position @off of segment @s of @segs with its mirror locked,
+ * faulting up to @len bytes in when needed; release with
+ * mirror_seg_put(). NULL (and @segs marked failed) when the page cannot
+ * be had.
+ */
+static void *mirror_seg_get(struct mirror_segs *segs, struct mirror_seg *s,
+			    u32 off, u64 len, bool write, u32 *chunk)
+{
+	struct mirror_odp *odp = mirror_seg_odp(s);
+	u32 tries = 0;
+	void *addr;
+
+	for (;;) {
+		mirror_segs_lock(odp, NULL);
+		addr = mirror_seg_map(s, off, write, chunk);
+		if (addr)
+			return addr;
+		mirror_segs_unlock(odp, NULL);
+		if (++tries > MIRROR_MAP_TRIES) {
+			segs->failed = true;
+			return NULL;
+		}
+		if (mirror_seg_fault(segs, s, off, len, write))
+			return NULL;
+	}
+}
+
+static void mirror_seg_put(struct mirror_seg *s, void *addr)
+{
+	mirror_seg_unmap(s, addr);
+	mirror_segs_unlock(mirror_seg_odp(s), NULL);
 }
 
 /**
@@ -172,7 +277,8 @@ static void mirror_seg_unmap(struct mirror_seg *s, void *addr)
  * @src: source list (its total must be at least @len)
  * @len: bytes
  *
- * Return: 0, or -EINVAL when a list is too short.
+ * Return: 0, -EINVAL when a list is too short, -EFAULT when an ODP page
+ * cannot be faulted in (the list it belongs to is marked failed).
  */
 int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 		     struct mirror_segs *src, u64 len)
@@ -193,15 +299,39 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 	}
 	while (len) {
 		struct mirror_seg *d = &dst->seg[di], *s = &src->seg[si];
-		u32 dchunk, schunk, n;
-		void *daddr, *saddr;
+		struct mirror_odp *dodp = mirror_seg_odp(d);
+		struct mirror_odp *sodp = mirror_seg_odp(s);
+		void *daddr, *saddr = NULL;
+		u32 dchunk, schunk, n, tries = 0;
+		int err;
 
-		daddr = mirror_seg_map(d, doff, &dchunk);
-		saddr = mirror_seg_map(s, soff, &schunk);
+		for (;;) {
+			mirror_segs_lock(dodp, sodp);
+			daddr = mirror_seg_map(d, doff, true, &dchunk);
+			if (daddr) {
+				saddr = mirror_seg_map(s, soff, false, &schunk);
+				if (saddr)
+					break;
+				mirror_seg_unmap(d, daddr);
+			}
+			mirror_segs_unlock(dodp, sodp);
+			if (++tries > MIRROR_MAP_TRIES) {
+				dst->failed = !daddr;
+				src->failed = !!daddr;
+				return -EFAULT;
+			}
+			if (!daddr)
+				err = mirror_seg_fault(dst, d, doff, len, true);
+			else
+				err = mirror_seg_fault(src, s, soff, len, false);
+			if (err)
+				return err;
+		}
 		n = min3((u64)dchunk, (u64)schunk, len);
 		memcpy(daddr, saddr, n);
 		mirror_seg_unmap(s, saddr);
 		mirror_seg_unmap(d, daddr);
+		mirror_segs_unlock(dodp, sodp);
 		len -= n;
 		doff += n;
 		soff += n;
@@ -241,7 +371,8 @@ int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len)
  * @len: bytes
  * @to_segs: copy @buf into @segs; else @segs into @buf
  *
- * Return: 0, or -EINVAL when @segs is shorter than @off + @len.
+ * Return: 0, -EINVAL when @segs is shorter than @off + @len, -EFAULT
+ * (and @segs marked failed) when an ODP page cannot be faulted in.
  */
 int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 		     bool to_segs)
@@ -260,13 +391,15 @@ int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 		u32 chunk, n;
 		void *addr;
 
-		addr = mirror_seg_map(s, soff, &chunk);
+		addr = mirror_seg_get(segs, s, soff, len, to_segs, &chunk);
+		if (!addr)
+			return -EFAULT;
 		n = min(chunk, len);
 		if (to_segs)
 			memcpy(addr, buf, n);
 		else
 			memcpy(buf, addr, n);
-		mirror_seg_unmap(s, addr);
+		mirror_seg_put(s, addr);
 		buf += n;
 		len -= n;
 		soff += n;
@@ -289,7 +422,8 @@ int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
  * The caller holds the device's atomic_lock, which makes the
  * read-modify-write atomic against every other atomic of the device.
  *
- * Return: 0, or -EINVAL when @target is not one 8-byte segment.
+ * Return: 0, -EINVAL when @target is not one 8-byte segment, -EFAULT
+ * (and @target marked failed) when an ODP page cannot be faulted in.
  */
 int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
 		       u64 compare_add, u64 swap, u64 *orig)
@@ -300,9 +434,11 @@ int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
 
 	if (target->n != 1 || s->len != sizeof(u64))
 		return -EINVAL;
-	word = mirror_seg_map(s, 0, &chunk);
+	word = mirror_seg_get(target, s, 0, sizeof(u64), true, &chunk);
+	if (!word)
+		return -EFAULT;
 	if (chunk < sizeof(u64)) {	/* cannot happen when aligned */
-		mirror_seg_unmap(s, word);
+		mirror_seg_put(s, word);
 		return -EINVAL;
 	}
 	*orig = READ_ONCE(*word);
@@ -312,6 +448,34 @@ int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
 	} else {
 		WRITE_ONCE(*word, *orig + compare_add);
 	}
-	mirror_seg_unmap(s, word);
+	mirror_seg_put(s, word);
+	return 0;
+}
+
+/**
+ * mirror_segs_fault() - fault in the ODP pages of a whole list now
+ * @segs: the list
+ * @write: writable pages are needed
+ *
+ * Used where the whole range will be touched (local SGEs, remote ranges),
+ * so that a page that cannot be had is reported before anything moves,
+ * with the status of that side. Receive buffers are faulted as they fill.
+ *
+ * Return: 0, or the fault's error (and @segs marked failed).
+ */
+int mirror_segs_fault(struct mirror_segs *segs, bool write)
+{
+	u32 i;
+	int err;
+
+	for (i = 0; i < segs->n; i++) {
+		struct mirror_seg *s = &segs->seg[i];
+
+		if (!mirror_seg_odp(s))
+			continue;
+		err = mirror_seg_fault(segs, s, 0, s->len, write);
+		if (err)
+			return err;
+	}
 	return 0;
 }

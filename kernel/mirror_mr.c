@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mirror_mr.c - memory regions: the DMA MR of kernel consumers and pinned
- * user MRs through ib_umem. Keys are (index << 8) | a random key byte; the
+ * mirror_mr.c - memory regions: the DMA MR of kernel consumers, pinned
+ * user MRs through ib_umem, and ODP MRs, which pin nothing and mirror the
+ * process's page tables (mirror_odp.c). Keys are (index << 8) | a random key byte; the
  * index finds the MR in the device's mr_xa.
  */
 #include <linux/random.h>
@@ -117,18 +118,48 @@ static int mirror_mr_collect_pages(struct mirror_mr *mr, struct ib_umem *umem)
 	return 0;
 }
 
+/* An ODP MR: a mirror of [start, start + length), nothing pinned. */
+static struct ib_mr *mirror_reg_odp_mr(struct mirror_dev *dev,
+				       struct ib_pd *ibpd, u64 start,
+				       u64 length, u64 iova, int access)
+{
+	struct mirror_mr *mr;
+	int err;
+
+	mr = mirror_mr_alloc(dev, ibpd, access);
+	if (IS_ERR(mr))
+		return ERR_CAST(mr);
+	mr->type = MIRROR_MR_ODP;
+	mr->iova = iova;
+	mr->length = length;
+	mr->ibmr.iova = iova;
+	mr->ibmr.length = length;
+	err = mirror_odp_create(mr, start, length);
+	if (err) {
+		xa_erase(&dev->mr_xa, mr->index);
+		kfree(mr);
+		return ERR_PTR(err);
+	}
+	mirror_mr_publish(dev, mr);
+	mirror_dbg_mr(mr, "ODP, %llu bytes at 0x%llx\n", length, iova);
+	return &mr->ibmr;
+}
+
 /**
- * mirror_reg_user_mr() - register (pin) user memory
+ * mirror_reg_user_mr() - register user memory: pin it, or mirror it (ODP)
  * @ibpd: the PD
  * @start: user virtual address
  * @length: bytes
  * @iova: the address the region is known by on the wire
- * @access: IB_ACCESS_* flags (ib_core has checked their combination)
+ * @access: IB_ACCESS_* flags (ib_core has checked their combination);
+ *	with IB_ACCESS_ON_DEMAND nothing is pinned and the range need not
+ *	be mapped yet
  * @udata: unused
  *
  * Return: the MR, or ERR_PTR(-EINVAL) for an empty, overflowing or too
- * large range, ERR_PTR(-EOPNOTSUPP) for ODP (not yet), ERR_PTR(-EFAULT)
- * for memory that is not mapped with the needed permission.
+ * large range, ERR_PTR(-EOPNOTSUPP) for an implicit ODP MR (not yet),
+ * ERR_PTR(-EFAULT) for (pinned) memory that is not mapped with the
+ * needed permission, or for a range outside the user address space.
  */
 struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 				 u64 iova, int access, struct ib_udata *udata)
@@ -138,11 +169,13 @@ struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 	struct mirror_mr *mr;
 	int err;
 
-	if (access & IB_ACCESS_ON_DEMAND)
+	if ((access & IB_ACCESS_ON_DEMAND) && !start && length == U64_MAX)
 		return ERR_PTR(-EOPNOTSUPP);
 	if (!length || length > MIRROR_MAX_MR_SIZE || start + length < start ||
 	    iova + length < iova)
 		return ERR_PTR(-EINVAL);
+	if (access & IB_ACCESS_ON_DEMAND)
+		return mirror_reg_odp_mr(dev, ibpd, start, length, iova, access);
 
 	umem = ib_umem_get(ibpd->device, start, length, access);
 	if (IS_ERR(umem))
@@ -187,8 +220,12 @@ int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 	struct mirror_mr *mr = to_mirror_mr(ibmr);
 
 	xa_erase(&dev->mr_xa, mr->index);
+	/* Prefetch work still holding a reference stops early. */
+	WRITE_ONCE(mr->dying, true);
 	mirror_mr_put(mr);
 	wait_for_completion(&mr->released);
+	if (mr->odp)
+		mirror_odp_destroy(mr);
 	kvfree(mr->pages);
 	if (mr->umem)
 		ib_umem_release(mr->umem);

@@ -649,7 +649,12 @@ static void mirror_rx_read_resp(struct mirror_qp *qp, u32 idx,
 		mirror_meta_done(qp, m, IB_WC_BAD_RESP_ERR, 0);
 		goto out;
 	}
-	mirror_segs_xfer(&qp->req_local, off, p->payload, p->paylen, true);
+	if (mirror_segs_xfer(&qp->req_local, off, p->payload, p->paylen,
+			     true)) {
+		/* The ODP target went away during the READ. */
+		mirror_meta_done(qp, m, IB_WC_LOC_PROT_ERR, 0);
+		goto out;
+	}
 	m->next_resp = mirror_psn_add(m->next_resp, 1);
 	if (last)
 		mirror_meta_done(qp, m, IB_WC_SUCCESS, qp->req_local.total);
@@ -662,8 +667,9 @@ static void mirror_rx_atomic_ack(struct mirror_qp *qp, u32 idx,
 {
 	enum ib_wc_status status = mirror_refetch_local(qp, idx);
 
-	if (status == IB_WC_SUCCESS)
-		mirror_segs_xfer(&qp->req_local, 0, &orig, sizeof(orig), true);
+	if (status == IB_WC_SUCCESS &&
+	    mirror_segs_xfer(&qp->req_local, 0, &orig, sizeof(orig), true))
+		status = IB_WC_LOC_PROT_ERR;
 	mirror_meta_done(qp, m, status, status ? 0 : sizeof(orig));
 	mirror_segs_put(&qp->req_local);
 }
@@ -867,8 +873,15 @@ static enum mirror_rx_verdict mirror_rx_send(struct mirror_qp *qp,
 		qp->resp_msg = MIRROR_RESP_IDLE;
 		return MIRROR_RX_NAK_INVALID;
 	}
-	mirror_segs_xfer(&qp->resp_recv, qp->resp_off, p->payload, p->paylen,
-			 true);
+	if (mirror_segs_xfer(&qp->resp_recv, qp->resp_off, p->payload,
+			     p->paylen, true)) {
+		/* An ODP receive buffer that cannot be faulted in. */
+		mirror_recv_error(qp, qp->resp_wr_id, IB_WC_LOC_PROT_ERR);
+		mirror_segs_put(&qp->resp_recv);
+		qp->resp_have_recv = false;
+		qp->resp_msg = MIRROR_RESP_IDLE;
+		return MIRROR_RX_NAK_OP;
+	}
 	qp->resp_off += p->paylen;
 	if (!last)
 		return MIRROR_RX_DONE;
@@ -899,8 +912,10 @@ static enum mirror_rx_verdict mirror_rx_write(struct mirror_qp *qp,
 		      IB_ACCESS_REMOTE_WRITE))
 			return MIRROR_RX_NAK_ACCESS;
 		if (p->dma_len &&
-		    mirror_segs_add(&qp->resp_write, dev, qp->ibqp.pd, p->rkey,
-				    p->va, p->dma_len, IB_ACCESS_REMOTE_WRITE))
+		    (mirror_segs_add(&qp->resp_write, dev, qp->ibqp.pd,
+				     p->rkey, p->va, p->dma_len,
+				     IB_ACCESS_REMOTE_WRITE) ||
+		     mirror_segs_fault(&qp->resp_write, true)))
 			return MIRROR_RX_NAK_ACCESS;
 		qp->resp_off = 0;
 		qp->resp_msg = MIRROR_RESP_WRITE;
@@ -911,14 +926,19 @@ static enum mirror_rx_verdict mirror_rx_write(struct mirror_qp *qp,
 	    (u64)qp->resp_off + p->paylen > qp->resp_write.total ||
 	    (last && qp->resp_off + p->paylen != qp->resp_write.total))
 		return MIRROR_RX_NAK_INVALID;
+	/*
+	 * The data goes first: a packet answered with an RNR NAK below is
+	 * sent again and rewrites the same bytes.
+	 */
+	if (p->paylen &&
+	    mirror_segs_xfer(&qp->resp_write, qp->resp_off, p->payload,
+			     p->paylen, true))
+		return MIRROR_RX_NAK_ACCESS;	/* ODP memory went away */
 	if (last && p->has_imm) {
 		v = mirror_rx_need_recv(qp);
 		if (v != MIRROR_RX_DONE)
 			return v;
 	}
-	if (p->paylen)
-		mirror_segs_xfer(&qp->resp_write, qp->resp_off, p->payload,
-				 p->paylen, true);
 	qp->resp_off += p->paylen;
 	if (!last)
 		return MIRROR_RX_DONE;
@@ -951,8 +971,9 @@ static enum mirror_rx_verdict mirror_rx_read(struct mirror_qp *qp,
 	mirror_segs_put(&qp->resp_read);
 	if (!(READ_ONCE(qp->attr.qp_access_flags) & IB_ACCESS_REMOTE_READ) ||
 	    (p->dma_len &&
-	     mirror_segs_add(&qp->resp_read, dev, qp->ibqp.pd, p->rkey, p->va,
-			     p->dma_len, IB_ACCESS_REMOTE_READ)))
+	     (mirror_segs_add(&qp->resp_read, dev, qp->ibqp.pd, p->rkey,
+			      p->va, p->dma_len, IB_ACCESS_REMOTE_READ) ||
+	      mirror_segs_fault(&qp->resp_read, false))))
 		return MIRROR_RX_NAK_ACCESS;
 	if (!dup)
 		qp->msn++;
@@ -1010,16 +1031,21 @@ static enum mirror_rx_verdict mirror_rx_atomic(struct mirror_qp *qp,
 	mirror_segs_put(&qp->resp_read);
 	if (!(READ_ONCE(qp->attr.qp_access_flags) & IB_ACCESS_REMOTE_ATOMIC) ||
 	    mirror_segs_add(&qp->resp_read, dev, qp->ibqp.pd, p->rkey, p->va,
-			    sizeof(u64), IB_ACCESS_REMOTE_ATOMIC))
+			    sizeof(u64), IB_ACCESS_REMOTE_ATOMIC) ||
+	    mirror_segs_fault(&qp->resp_read, true))
 		return MIRROR_RX_NAK_ACCESS;
 	mutex_lock(&dev->atomic_lock);
 	err = mirror_segs_atomic(&qp->resp_read, cmp_swap,
 				 cmp_swap ? p->compare : p->swap_add,
 				 p->swap_add, &orig);
 	mutex_unlock(&dev->atomic_lock);
+	if (err) {
+		bool gone = qp->resp_read.failed;
+
+		mirror_segs_put(&qp->resp_read);
+		return gone ? MIRROR_RX_NAK_ACCESS : MIRROR_RX_NAK_OP;
+	}
 	mirror_segs_put(&qp->resp_read);
-	if (err)
-		return MIRROR_RX_NAK_OP;
 	r = &qp->replay[qp->replay_next++ % MIRROR_REPLAY_SLOTS];
 	r->psn = p->psn;
 	r->orig = orig;
@@ -1202,24 +1228,32 @@ static bool mirror_wire_rx_ud(struct mirror_qp *qp, const struct mirror_pkt *p,
 	cqe.opcode = MIRROR_WC_RECV;
 	cqe.qp_num = qp->ibqp.qp_num;
 	cqe.src_qp = p->sqpn;
-	if (err || qp->resp_recv.total < (u64)MIRROR_GRH_BYTES + p->paylen) {
-		cqe.status = err ? IB_WC_LOC_PROT_ERR : IB_WC_LOC_LEN_ERR;
+	if (!err && qp->resp_recv.total < (u64)MIRROR_GRH_BYTES + p->paylen)
+		err = -EMSGSIZE;
+	if (!err) {
+		/*
+		 * IPv6: the GRH is the IPv6 header; IPv4: its header sits in
+		 * the last 20 of the 40 bytes.
+		 */
+		if (skb->protocol == htons(ETH_P_IPV6))
+			memcpy(grh, ipv6_hdr(skb), MIRROR_GRH_BYTES);
+		else
+			memcpy(grh + MIRROR_GRH_BYTES - sizeof(struct iphdr),
+			       ip_hdr(skb), sizeof(struct iphdr));
+		err = mirror_segs_xfer(&qp->resp_recv, 0, grh, sizeof(grh),
+				       true);
+	}
+	if (!err)
+		err = mirror_segs_xfer(&qp->resp_recv, MIRROR_GRH_BYTES,
+				       p->payload, p->paylen, true);
+	if (err) {
+		/* A bad lkey, or an ODP page that cannot be faulted in. */
+		cqe.status = err == -EMSGSIZE ? IB_WC_LOC_LEN_ERR :
+						IB_WC_LOC_PROT_ERR;
 		mirror_complete(qp, true, &cqe, false);
 		mirror_segs_put(&qp->resp_recv);
 		return true;
 	}
-	/*
-	 * IPv6: the GRH is the IPv6 header; IPv4: its header sits in the
-	 * last 20 of the 40 bytes.
-	 */
-	if (skb->protocol == htons(ETH_P_IPV6))
-		memcpy(grh, ipv6_hdr(skb), MIRROR_GRH_BYTES);
-	else
-		memcpy(grh + MIRROR_GRH_BYTES - sizeof(struct iphdr),
-		       ip_hdr(skb), sizeof(struct iphdr));
-	mirror_segs_xfer(&qp->resp_recv, 0, grh, sizeof(grh), true);
-	mirror_segs_xfer(&qp->resp_recv, MIRROR_GRH_BYTES, p->payload,
-			 p->paylen, true);
 	cqe.status = IB_WC_SUCCESS;
 	cqe.byte_len = MIRROR_GRH_BYTES + p->paylen;
 	cqe.wc_flags = IB_WC_GRH;

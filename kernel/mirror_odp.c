@@ -1,0 +1,681 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mirror_odp.c - on-demand paging: an ODP MR is an HMM mirror of a range
+ * of the registering process's address space.
+ *
+ * Each mirrored range is a struct mirror_odp: one mmu_interval_notifier
+ * and our own page table, one entry per page in HMM's pfn format. The
+ * rules (design.md, ODP rules 1-6 and 8-10):
+ *
+ * - Entries are written in one place only, mirror_odp_fault_block(): it
+ *   runs mmu_interval_read_begin() -> mmap_read_lock + hmm_range_fault()
+ *   -> odp->lock -> mmu_interval_read_retry() and publishes the result
+ *   under the lock, or starts over. Nothing is pinned.
+ * - mirror_odp_invalidate() takes the same lock, always records the new
+ *   sequence and clears the entries of the range. The data path
+ *   (mirror_mem.c) holds the lock from the lookup of an entry until it is
+ *   done with the page, so when invalidate() returns nothing touches the
+ *   old pages any more; the next access faults the new ones in.
+ * - Faults run in process context (doorbell, QP work, prefetch work) and
+ *   never with odp->lock held.
+ * - A huge CPU mapping (THP, hugetlb) is published whole: every entry of
+ *   the block gets its pfn, and a lookup returns the rest of the block as
+ *   one contiguous chunk.
+ */
+#include <linux/hmm.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <rdma/restrack.h>
+#include <rdma/uverbs_ioctl.h>
+
+#include "mirror.h"
+
+#define CREATE_TRACE_POINTS
+#include "mirror_trace.h"
+
+/*
+ * An entry's bit, below HMM's flag byte, saying the device has written
+ * the page: invalidate() then marks the page dirty, so that writeback
+ * and reclaim do not lose what the device wrote.
+ */
+#define MIRROR_ODP_DIRTY	BIT(BITS_PER_LONG - 9)
+/*
+ * One hmm_range_fault() call covers at most one aligned block of this
+ * size, so a THP or a 2 MiB hugetlb page is one fault.
+ */
+#define MIRROR_ODP_BLOCK	PMD_SIZE
+#define MIRROR_ODP_BLOCK_PAGES	(MIRROR_ODP_BLOCK >> PAGE_SHIFT)
+
+static const char * const mirror_mr_counter_names[MIRROR_MR_CNT_COUNT] = {
+	[MIRROR_MR_CNT_FAULTS] = "page_faults",
+	[MIRROR_MR_CNT_PAGES_FAULTED] = "pages_faulted",
+	[MIRROR_MR_CNT_INVALIDATIONS] = "invalidations",
+	[MIRROR_MR_CNT_PAGES_INVALIDATED] = "pages_invalidated",
+	[MIRROR_MR_CNT_PREFETCHES] = "prefetches",
+	[MIRROR_MR_CNT_FAULT_RETRIES] = "fault_retries",
+};
+
+/* The device counter that matches each per-MR counter. */
+static const int mirror_mr_counter_dev[MIRROR_MR_CNT_COUNT] = {
+	[MIRROR_MR_CNT_FAULTS] = MIRROR_CNT_ODP_FAULTS,
+	[MIRROR_MR_CNT_PAGES_FAULTED] = MIRROR_CNT_ODP_PAGES_FAULTED,
+	[MIRROR_MR_CNT_INVALIDATIONS] = MIRROR_CNT_ODP_INVALIDATIONS,
+	[MIRROR_MR_CNT_PAGES_INVALIDATED] = MIRROR_CNT_ODP_PAGES_INVALIDATED,
+	[MIRROR_MR_CNT_PREFETCHES] = MIRROR_CNT_ODP_PREFETCHES,
+	[MIRROR_MR_CNT_FAULT_RETRIES] = MIRROR_CNT_ODP_FAULT_RETRIES,
+};
+
+/* Counts @n for @mr and for its device. */
+static void mirror_odp_count(struct mirror_mr *mr, int counter, u64 n)
+{
+	if (!n)
+		return;
+	atomic64_add(n, &mr->stats[counter]);
+	mirror_count_add(to_mirror_dev(mr->ibmr.device),
+			 mirror_mr_counter_dev[counter], n);
+}
+
+static void mirror_odp_count_latency(struct mirror_mr *mr, u64 ns)
+{
+	int bucket = ns ? ilog2(ns) - MIRROR_ODP_LAT_MIN_LOG2 : 0;
+
+	bucket = clamp(bucket, 0, MIRROR_ODP_LAT_BUCKETS - 1);
+	mirror_count(to_mirror_dev(mr->ibmr.device),
+		     MIRROR_CNT_ODP_LAT_FIRST + bucket);
+}
+
+static bool mirror_odp_entry_ok(unsigned long e, bool write)
+{
+	return (e & HMM_PFN_VALID) && (!write || (e & HMM_PFN_WRITE));
+}
+
+static struct page *mirror_odp_entry_page(unsigned long e)
+{
+	return hmm_pfn_to_page(e & ~MIRROR_ODP_DIRTY);
+}
+
+/* Bytes an entry's CPU mapping covers (a whole THP/hugetlb page). */
+static unsigned long mirror_odp_entry_size(unsigned long e)
+{
+	if (IS_ENABLED(CONFIG_HIGHMEM))
+		return PAGE_SIZE;	/* pages are mapped one at a time */
+	return PAGE_SIZE << hmm_pfn_to_map_order(e);
+}
+
+/**
+ * mirror_odp_lookup() - map the mirrored page holding @va
+ * @odp: the mirror; its lock is held and stays held while the returned
+ *	address is used
+ * @va: user address inside the mirror
+ * @write: the caller will write
+ * @chunk: gets the bytes mapped contiguously from @va (to the end of the
+ *	page, or of the huge mapping the page belongs to)
+ *
+ * Return: the kernel address of @va (release with kunmap_local()), or NULL
+ * when the page is not mirrored, or only read-only for a write.
+ */
+void *mirror_odp_lookup(struct mirror_odp *odp, unsigned long va, bool write,
+			u32 *chunk)
+{
+	unsigned long idx = (va - odp->start) >> PAGE_SHIFT;
+	unsigned long e, size, end;
+
+	lockdep_assert_held(&odp->lock);
+	e = odp->pfns[idx];
+	if (!mirror_odp_entry_ok(e, write))
+		return NULL;
+	if (write && !(e & MIRROR_ODP_DIRTY))
+		odp->pfns[idx] = e | MIRROR_ODP_DIRTY;
+	size = mirror_odp_entry_size(e);
+	end = min(ALIGN_DOWN(va, size) + size, odp->end);
+	*chunk = min_t(unsigned long, end - va, SZ_1G);
+	return kmap_local_page(mirror_odp_entry_page(e)) + offset_in_page(va);
+}
+
+/**
+ * mirror_odp_missing() - find the first page of a range not mirrored
+ * @odp: the mirror (its lock must not be held)
+ * @va: first byte
+ * @len: bytes (at least 1)
+ * @write: writable entries are needed
+ * @miss: gets the page-aligned address of the first missing page
+ *
+ * Return: true when a page is missing.
+ */
+int mirror_odp_missing(struct mirror_odp *odp, unsigned long va,
+		       unsigned long len, bool write, unsigned long *miss)
+{
+	unsigned long a = ALIGN_DOWN(va, PAGE_SIZE), end = va + len;
+	bool missing = false;
+
+	mutex_lock(&odp->lock);
+	while (a < end) {
+		unsigned long e = odp->pfns[(a - odp->start) >> PAGE_SHIFT];
+
+		if (!mirror_odp_entry_ok(e, write)) {
+			*miss = a;
+			missing = true;
+			break;
+		}
+		a = ALIGN_DOWN(a, mirror_odp_entry_size(e)) +
+		    mirror_odp_entry_size(e);
+	}
+	mutex_unlock(&odp->lock);
+	return missing;
+}
+
+/*
+ * Stores one entry from HMM's output; returns 1 when the page was not
+ * mirrored before (or only read-only and is writable now).
+ */
+static unsigned long mirror_odp_store(struct mirror_odp *odp,
+				      unsigned long idx, unsigned long e)
+{
+	unsigned long old = odp->pfns[idx];
+
+	/*
+	 * An entry still present has not been invalidated since it was
+	 * published, so it names the same page: keep its dirty bit.
+	 */
+	odp->pfns[idx] = e | (old & MIRROR_ODP_DIRTY);
+	if (!(old & HMM_PFN_VALID))
+		return 1;
+	return (e & HMM_PFN_WRITE) && !(old & HMM_PFN_WRITE);
+}
+
+/*
+ * Publishes hmm_range_fault()'s output for [start, end); odp->lock held.
+ * A huge mapping is published over its whole block, clipped to the
+ * mirror. Returns the pages that became (writably) mirrored.
+ */
+static unsigned long mirror_odp_publish(struct mirror_odp *odp,
+					unsigned long start, unsigned long end,
+					const unsigned long *hmm_pfns)
+{
+	unsigned long va, i, done_to = start, newly = 0;
+
+	lockdep_assert_held(&odp->lock);
+	for (va = start, i = 0; va < end; va += PAGE_SIZE, i++) {
+		unsigned long e = hmm_pfns[i], size, first, last, a, pfn;
+
+		if (!(e & HMM_PFN_VALID) || (e & HMM_PFN_ERROR))
+			continue;
+		size = mirror_odp_entry_size(e);
+		if (size == PAGE_SIZE || va < done_to) {
+			if (va >= done_to)
+				newly += mirror_odp_store(odp,
+					(va - odp->start) >> PAGE_SHIFT, e);
+			continue;
+		}
+		/* The whole block of a huge mapping, once. */
+		first = max(ALIGN_DOWN(va, size), odp->start);
+		last = min(ALIGN_DOWN(va, size) + size, odp->end);
+		pfn = (e & ~HMM_PFN_FLAGS) - ((va - first) >> PAGE_SHIFT);
+		for (a = first; a < last; a += PAGE_SIZE, pfn++)
+			newly += mirror_odp_store(odp,
+					(a - odp->start) >> PAGE_SHIFT,
+					pfn | (e & HMM_PFN_FLAGS));
+		done_to = last;
+	}
+	return newly;
+}
+
+/*
+ * The one fault helper (ODP rule 1), for [start, end) inside one block:
+ * read_begin -> hmm_range_fault under mmap_read_lock -> odp->lock ->
+ * read_retry -> publish, or start over. *newly gets the pages that became
+ * mirrored, *retries the restarts.
+ */
+static int mirror_odp_fault_block(struct mirror_odp *odp, struct mm_struct *mm,
+				  unsigned long start, unsigned long end,
+				  unsigned int flags, unsigned long *hmm_pfns,
+				  unsigned long *newly, u32 *retries)
+{
+	unsigned long timeout = jiffies +
+				msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+	struct hmm_range range = {
+		.notifier = &odp->notifier,
+		.start = start,
+		.end = end,
+		.hmm_pfns = hmm_pfns,
+	};
+	int ret;
+
+	if (flags & MIRROR_ODP_FAULT)
+		range.default_flags = HMM_PFN_REQ_FAULT;
+	if (flags & MIRROR_ODP_WRITE)
+		range.default_flags |= HMM_PFN_REQ_WRITE;
+
+	for (;;) {
+		range.notifier_seq = mmu_interval_read_begin(&odp->notifier);
+		mmap_read_lock(mm);
+		ret = hmm_range_fault(&range);
+		mmap_read_unlock(mm);
+		if (!ret) {
+			mutex_lock(&odp->lock);
+			if (!mmu_interval_read_retry(&odp->notifier,
+						     range.notifier_seq))
+				break;
+			mutex_unlock(&odp->lock);
+			ret = -EBUSY;
+		}
+		if (ret != -EBUSY)
+			return ret;
+		/* The range changed under us: start over, for a while. */
+		(*retries)++;
+		if (time_after(jiffies, timeout))
+			return -EBUSY;
+		cond_resched();
+	}
+	*newly = mirror_odp_publish(odp, start, end, hmm_pfns);
+	mutex_unlock(&odp->lock);
+	return 0;
+}
+
+/**
+ * mirror_odp_fault() - mirror [va, va + len) of @odp
+ * @odp: the mirror; its lock must not be held
+ * @va: first user address (clipped to the mirror)
+ * @len: bytes
+ * @flags: MIRROR_ODP_FAULT to fault missing pages in (else only what is
+ *	present is mirrored, the snapshot of registration and of
+ *	PREFETCH_NO_FAULT), MIRROR_ODP_WRITE for writable entries,
+ *	MIRROR_ODP_PREFETCH when ibv_advise_mr() asks (stops early when the
+ *	MR is being destroyed)
+ *
+ * Blocks already mirrored as needed are skipped. May sleep.
+ *
+ * Return: 0, -EFAULT when a page cannot be mirrored with the access asked
+ * for (no VMA, no permission, the process is gone), -EBUSY when the range
+ * kept changing, -ENOMEM.
+ */
+int mirror_odp_fault(struct mirror_odp *odp, unsigned long va,
+		     unsigned long len, unsigned int flags)
+{
+	struct mirror_mr *mr = odp->mr;
+	bool fault = flags & MIRROR_ODP_FAULT;
+	unsigned long start, end, bstart, bend, newly, *hmm_pfns;
+	struct mm_struct *mm = odp->notifier.mm;
+	u32 retries = 0;
+	u64 t0;
+	int err = 0;
+
+	start = max(ALIGN_DOWN(va, PAGE_SIZE), odp->start);
+	end = min(ALIGN(va + len, PAGE_SIZE), odp->end);
+	if (start >= end)
+		return 0;
+	/* The common case: everything is mirrored already. */
+	if (fault && !mirror_odp_missing(odp, start, end - start,
+					 flags & MIRROR_ODP_WRITE, &start))
+		return 0;
+	hmm_pfns = kmalloc_array(MIRROR_ODP_BLOCK_PAGES, sizeof(*hmm_pfns),
+				 GFP_KERNEL);
+	if (!hmm_pfns)
+		return -ENOMEM;
+	if (!mmget_not_zero(mm)) {
+		kfree(hmm_pfns);
+		return -EFAULT;
+	}
+	for (bstart = start; bstart < end && !err; bstart = bend) {
+		bend = min(ALIGN_DOWN(bstart, MIRROR_ODP_BLOCK) +
+			   MIRROR_ODP_BLOCK, end);
+		if ((flags & MIRROR_ODP_PREFETCH) && READ_ONCE(mr->dying))
+			break;
+		if (fault && !mirror_odp_missing(odp, bstart, bend - bstart,
+						 flags & MIRROR_ODP_WRITE,
+						 &bstart))
+			continue;
+
+		trace_mirror_odp_fault_begin(mr->ibmr.lkey, bstart, bend,
+					     flags);
+		t0 = ktime_get_ns();
+		newly = 0;
+		retries = 0;
+		err = mirror_odp_fault_block(odp, mm, bstart, bend, flags,
+					     hmm_pfns, &newly, &retries);
+		t0 = ktime_get_ns() - t0;
+		trace_mirror_odp_fault_end(mr->ibmr.lkey, bstart, bend, err,
+					   newly, retries, t0);
+		mirror_odp_count(mr, MIRROR_MR_CNT_FAULT_RETRIES, retries);
+		if (fault) {
+			mirror_odp_count(mr, MIRROR_MR_CNT_FAULTS, 1);
+			mirror_odp_count(mr, MIRROR_MR_CNT_PAGES_FAULTED, newly);
+			mirror_odp_count_latency(mr, t0);
+		}
+	}
+	/* The last user reference may go here; never tear down inline. */
+	mmput_async(mm);
+	kfree(hmm_pfns);
+	if (err && err != -EBUSY && err != -ENOMEM)
+		err = -EFAULT;
+	return err;
+}
+
+/*
+ * ODP rule 2: the CPU page tables of [range->start, range->end) are about
+ * to change. Clear our entries under the lock the data path holds while
+ * it uses them, after recording the new sequence for the fault helper.
+ */
+static bool mirror_odp_invalidate(struct mmu_interval_notifier *mni,
+				  const struct mmu_notifier_range *range,
+				  unsigned long cur_seq)
+{
+	struct mirror_odp *odp = container_of(mni, struct mirror_odp,
+					      notifier);
+	unsigned long start = max(range->start, odp->start);
+	unsigned long end = min(range->end, odp->end);
+	unsigned long i, first, last, e, cleared = 0;
+
+	if (mmu_notifier_range_blockable(range))
+		mutex_lock(&odp->lock);
+	else if (!mutex_trylock(&odp->lock))
+		return false;
+	mmu_interval_set_seq(mni, cur_seq);
+	if (start >= end)
+		goto out;
+
+	first = (ALIGN_DOWN(start, PAGE_SIZE) - odp->start) >> PAGE_SHIFT;
+	last = (ALIGN(end, PAGE_SIZE) - odp->start) >> PAGE_SHIFT;
+	/*
+	 * An entry of a huge mapping vouches for its whole block: when the
+	 * range cuts a block, clear all of it.
+	 */
+	e = odp->pfns[first];
+	if (e && mirror_odp_entry_size(e) > PAGE_SIZE)
+		first = (max(ALIGN_DOWN(odp->start + (first << PAGE_SHIFT),
+					mirror_odp_entry_size(e)),
+			     odp->start) - odp->start) >> PAGE_SHIFT;
+	e = odp->pfns[last - 1];
+	if (e && mirror_odp_entry_size(e) > PAGE_SIZE)
+		last = (min(ALIGN(odp->start + (last << PAGE_SHIFT),
+				  mirror_odp_entry_size(e)),
+			    odp->end) - odp->start) >> PAGE_SHIFT;
+
+	for (i = first; i < last; i++) {
+		e = odp->pfns[i];
+		if (!e)
+			continue;
+		/* set_page_dirty(): the caller may hold the page lock. */
+		if (e & MIRROR_ODP_DIRTY)
+			set_page_dirty(mirror_odp_entry_page(e));
+		odp->pfns[i] = 0;
+		cleared++;
+	}
+out:
+	mutex_unlock(&odp->lock);
+	mirror_odp_count(odp->mr, MIRROR_MR_CNT_INVALIDATIONS, 1);
+	mirror_odp_count(odp->mr, MIRROR_MR_CNT_PAGES_INVALIDATED, cleared);
+	trace_mirror_odp_invalidate(odp->mr->ibmr.lkey, range->start,
+				    range->end, cleared, range->event);
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops mirror_odp_ops = {
+	.invalidate = mirror_odp_invalidate,
+};
+
+/**
+ * mirror_odp_create() - make @mr a mirror of [start, start + length)
+ * @mr: the MR being registered
+ * @start: user address of the range
+ * @length: bytes
+ *
+ * Inserts the interval notifier on the current process's mm and mirrors
+ * the pages already present, faulting nothing in.
+ *
+ * Return: 0, -EFAULT for a range outside the user address space, -ENOMEM.
+ */
+int mirror_odp_create(struct mirror_mr *mr, u64 start, u64 length)
+{
+	struct mirror_odp *odp;
+	int err;
+
+	if (!access_ok((void __user *)(uintptr_t)start, length))
+		return -EFAULT;
+	odp = kzalloc(sizeof(*odp), GFP_KERNEL);
+	if (!odp)
+		return -ENOMEM;
+	odp->mr = mr;
+	odp->start = ALIGN_DOWN(start, PAGE_SIZE);
+	odp->end = ALIGN(start + length, PAGE_SIZE);
+	mutex_init(&odp->lock);
+	odp->pfns = kvcalloc((odp->end - odp->start) >> PAGE_SHIFT,
+			     sizeof(*odp->pfns), GFP_KERNEL_ACCOUNT);
+	if (!odp->pfns) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	err = mmu_interval_notifier_insert(&odp->notifier, current->mm,
+					   odp->start, odp->end - odp->start,
+					   &mirror_odp_ops);
+	if (err)
+		goto err_free_pfns;
+	mr->odp = odp;
+	mr->odp_va = start;
+	/* The snapshot is best effort: a page it misses faults later. */
+	mirror_odp_fault(odp, odp->start, odp->end - odp->start, 0);
+	return 0;
+
+err_free_pfns:
+	kvfree(odp->pfns);
+err_free:
+	mutex_destroy(&odp->lock);
+	kfree(odp);
+	return err;
+}
+
+/**
+ * mirror_odp_destroy() - stop mirroring (the MR has no users any more)
+ * @mr: the MR
+ */
+void mirror_odp_destroy(struct mirror_mr *mr)
+{
+	struct mirror_odp *odp = mr->odp;
+	unsigned long i, n = (odp->end - odp->start) >> PAGE_SHIFT;
+
+	/* Pages still mirrored are still mapped: hand their dirt over. */
+	mutex_lock(&odp->lock);
+	for (i = 0; i < n; i++) {
+		if (odp->pfns[i] & MIRROR_ODP_DIRTY)
+			set_page_dirty(mirror_odp_entry_page(odp->pfns[i]));
+		odp->pfns[i] = 0;
+	}
+	mutex_unlock(&odp->lock);
+	/* Waits for a running invalidate(); drops the mm. */
+	mmu_interval_notifier_remove(&odp->notifier);
+	kvfree(odp->pfns);
+	mutex_destroy(&odp->lock);
+	kfree(odp);
+	mr->odp = NULL;
+}
+
+/* One range of an asynchronous prefetch; holds a reference on its MR. */
+struct mirror_prefetch_range {
+	struct mirror_mr *mr;
+	u64 addr;
+	u32 len;
+};
+
+/**
+ * struct mirror_prefetch - ibv_advise_mr() work without FLAG_FLUSH
+ * @work: runs on the device's workqueue
+ * @flags: MIRROR_ODP_* flags for mirror_odp_fault()
+ * @n: ranges
+ * @range: the ranges, each holding a reference on its MR (so dereg waits
+ *	for the work; it sets mr->dying, which makes the work stop early)
+ */
+struct mirror_prefetch {
+	struct work_struct work;
+	unsigned int flags;
+	u32 n;
+	struct mirror_prefetch_range range[] __counted_by(n);
+};
+
+/* Prefetches one range; the MR's user address space is the mirror's. */
+static int mirror_prefetch_range(struct mirror_prefetch_range *r,
+				 unsigned int flags)
+{
+	struct mirror_mr *mr = r->mr;
+
+	return mirror_odp_fault(mr->odp, mr->odp_va + (r->addr - mr->iova),
+				r->len, flags);
+}
+
+static void mirror_prefetch_work(struct work_struct *work)
+{
+	struct mirror_prefetch *p = container_of(work, struct mirror_prefetch,
+						 work);
+	u32 i;
+
+	for (i = 0; i < p->n; i++) {
+		/* Nobody waits for the result: a failed range stays cold. */
+		mirror_prefetch_range(&p->range[i], p->flags);
+		mirror_mr_put(p->range[i].mr);
+	}
+	kfree(p);
+}
+
+/* Finds the ODP MR of one SGE of ibv_advise_mr() and checks the range. */
+static int mirror_prefetch_get(struct mirror_dev *dev, struct ib_pd *pd,
+			       const struct ib_sge *sge, bool write,
+			       struct mirror_prefetch_range *r)
+{
+	struct mirror_mr *mr = mirror_mr_get(dev, sge->lkey);
+	int err;
+
+	if (!mr || mr->ibmr.pd != pd) {
+		err = -ENOENT;
+		goto err_put;
+	}
+	if (mr->type != MIRROR_MR_ODP) {
+		err = -EINVAL;
+		goto err_put;
+	}
+	err = mirror_mr_check(mr, sge->addr, sge->length,
+			      write ? IB_ACCESS_LOCAL_WRITE : 0);
+	if (err) {
+		err = err == -EACCES ? -EACCES : -EFAULT;
+		goto err_put;
+	}
+	r->mr = mr;
+	r->addr = sge->addr;
+	r->len = sge->length;
+	return 0;
+
+err_put:
+	if (mr)
+		mirror_mr_put(mr);
+	return err;
+}
+
+/**
+ * mirror_advise_mr() - ibv_advise_mr(): prefetch ranges of ODP MRs
+ * @pd: the PD the MRs must belong to
+ * @advice: PREFETCH (readable), PREFETCH_WRITE (writable) or
+ *	PREFETCH_NO_FAULT (mirror only what is present)
+ * @flags: IB_UVERBS_ADVISE_MR_FLAG_FLUSH: return when done (and with the
+ *	first fault's error); else queue work and return at once
+ * @sg_list: ranges, by lkey
+ * @num_sge: entries in @sg_list
+ * @attrs: unused
+ *
+ * Return: 0; -ENOENT for an unknown lkey, -EINVAL for a non-ODP MR,
+ * -EFAULT for a range outside its MR (or, synchronously, that cannot be
+ * faulted in), -EACCES for PREFETCH_WRITE on an MR without local write,
+ * -EOPNOTSUPP for an unknown advice or flag, -ENOMEM.
+ */
+int mirror_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
+		     u32 flags, struct ib_sge *sg_list, u32 num_sge,
+		     struct uverbs_attr_bundle *attrs)
+{
+	struct mirror_dev *dev = to_mirror_dev(pd->device);
+	bool sync = flags & IB_UVERBS_ADVISE_MR_FLAG_FLUSH;
+	struct mirror_prefetch *p;
+	unsigned int fflags;
+	bool write;
+	u32 i, n;
+	int err = 0;
+
+	switch (advice) {
+	case IB_UVERBS_ADVISE_MR_ADVICE_PREFETCH:
+		fflags = MIRROR_ODP_FAULT;
+		break;
+	case IB_UVERBS_ADVISE_MR_ADVICE_PREFETCH_WRITE:
+		fflags = MIRROR_ODP_FAULT | MIRROR_ODP_WRITE;
+		break;
+	case IB_UVERBS_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT:
+		fflags = 0;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+	if (flags & ~IB_UVERBS_ADVISE_MR_FLAG_FLUSH)
+		return -EOPNOTSUPP;
+	if (!num_sge)
+		return 0;
+	write = fflags & MIRROR_ODP_WRITE;
+	fflags |= MIRROR_ODP_PREFETCH;
+
+	p = kzalloc(struct_size(p, range, num_sge), GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	p->flags = fflags;
+	for (n = 0; n < num_sge; n++) {
+		err = mirror_prefetch_get(dev, pd, &sg_list[n], write,
+					  &p->range[n]);
+		if (err)
+			break;
+	}
+	p->n = n;
+	if (err)
+		goto out_put;
+
+	for (i = 0; i < n; i++) {
+		mirror_odp_count(p->range[i].mr, MIRROR_MR_CNT_PREFETCHES, 1);
+		trace_mirror_odp_prefetch(p->range[i].mr->ibmr.lkey,
+					  p->range[i].addr, p->range[i].len,
+					  advice, sync);
+	}
+	if (!sync) {
+		INIT_WORK(&p->work, mirror_prefetch_work);
+		queue_work(dev->wq, &p->work);
+		return 0;
+	}
+	for (i = 0; i < n && !err; i++)
+		err = mirror_prefetch_range(&p->range[i], fflags);
+
+out_put:
+	for (i = 0; i < p->n; i++)
+		mirror_mr_put(p->range[i].mr);
+	kfree(p);
+	return err;
+}
+
+/**
+ * mirror_fill_stat_mr_entry() - the per-MR ODP counters for netlink
+ * @msg: the message ('rdma statistic mr show')
+ * @ibmr: the MR
+ *
+ * Return: 0 or -EMSGSIZE.
+ */
+int mirror_fill_stat_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr)
+{
+	struct mirror_mr *mr = to_mirror_mr(ibmr);
+	struct nlattr *table;
+	int i;
+
+	table = nla_nest_start(msg, RDMA_NLDEV_ATTR_STAT_HWCOUNTERS);
+	if (!table)
+		return -EMSGSIZE;
+	for (i = 0; i < MIRROR_MR_CNT_COUNT; i++) {
+		if (rdma_nl_stat_hwcounter_entry(msg,
+						 mirror_mr_counter_names[i],
+						 atomic64_read(&mr->stats[i]))) {
+			nla_nest_cancel(msg, table);
+			return -EMSGSIZE;
+		}
+	}
+	nla_nest_end(msg, table);
+	return 0;
+}

@@ -142,6 +142,14 @@ static struct ibv_mr *mirror_reg_mr(struct ibv_pd *pd, void *addr,
 	return &vmr->ibv_mr;
 }
 
+/* ibv_advise_mr(): prefetch of ODP MRs, done by the kernel. */
+static int mirror_advise_mr(struct ibv_pd *pd,
+			    enum ibv_advise_mr_advice advice, uint32_t flags,
+			    struct ibv_sge *sg_list, uint32_t num_sges)
+{
+	return ibv_cmd_advise_mr(pd, advice, flags, sg_list, num_sges);
+}
+
 static int mirror_dereg_mr(struct verbs_mr *vmr)
 {
 	int ret = ibv_cmd_dereg_mr(vmr);
@@ -1298,6 +1306,7 @@ static void mirror_free_context(struct ibv_context *ibctx)
 }
 
 static const struct verbs_context_ops mirror_ctx_ops = {
+	.advise_mr = mirror_advise_mr,
 	.alloc_pd = mirror_alloc_pd,
 	.create_ah = mirror_create_ah,
 	.create_cq = mirror_create_cq,

@@ -217,10 +217,10 @@ static u32 mirror_icrc(const void *nh, bool v6, const struct udphdr *udph,
 
 		ip.tos = 0xff;
 		ip.ttl = 0xff;
-		ip.check = htons(0xffff);
+		ip.check = (__force __sum16)htons(0xffff);
 		crc = crc32_le(crc, (u8 *)&ip, sizeof(ip));
 	}
-	udp.check = htons(0xffff);
+	udp.check = (__force __sum16)htons(0xffff);
 	memcpy(b, bth, sizeof(b));
 	b[offsetof(struct mirror_bth, qpn)] = 0xff;
 

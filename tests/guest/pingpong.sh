@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 # rdma-core's ibv_*_pingpong (rc, uc, ud, srq) between two processes on
-# mirror0 (same-device traffic), with data checks (-c) and with completion
-# events (-e).
+# mirror0 (same-device traffic), with data checks (-c), with completion
+# events (-e) and with ODP memory (-o, -P).
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -35,5 +35,12 @@ check "ibv_srq_pingpong, 16 QPs on one SRQ, data check" \
 check "ibv_srq_pingpong, 4 QPs, events" pingpong ibv_srq_pingpong -q 4 -n 100 -e
 check "ibv_srq_pingpong, 64 KiB, small rx depth" \
 	pingpong ibv_srq_pingpong -q 4 -n 50 -s 65536 -r 8 -c
+# On-demand paging: the tools register their buffers with
+# IBV_ACCESS_ON_DEMAND (and -P prefetches them with ibv_advise_mr).
+check "ibv_rc_pingpong ODP with data check" pingpong ibv_rc_pingpong -o -n 200 -c
+check "ibv_rc_pingpong ODP 64 KiB with prefetch" \
+	pingpong ibv_rc_pingpong -o -P -n 50 -s 65536 -c
+check "ibv_srq_pingpong ODP, 4 QPs, data check" \
+	pingpong ibv_srq_pingpong -o -q 4 -n 100 -c
 
 finish

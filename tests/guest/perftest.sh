@@ -8,6 +8,7 @@
 # perftest 4.5 posts with ibv_create_qp_ex + ibv_wr_* by default, so most
 # runs exercise that path; a few repeat with --use_old_post_send
 # (ibv_post_send). perftest has no payload check of its own to turn on.
+# The --odp runs use ODP MRs; see there for how they show it.
 #
 # No -R (rdma_cm) runs: Debian's perftest connects its data QP right after
 # the parameter exchange, racing the server's second rdma_listen(); losing
@@ -72,5 +73,65 @@ for size in 64 1024; do
 	check "ib_send_bw UD, $size bytes" perf ib_send_bw "$size" -c UD
 	check "ib_send_lat UD, $size bytes" perf ib_send_lat "$size" -c UD
 done
+
+# ODP: with --odp perftest registers its buffers with IBV_ACCESS_ON_DEMAND.
+# Debian's perftest 4.5 zeroes its buffer before registering it, and the
+# device mirrors pages already present at registration without a fault, so
+# those runs fault nothing: they must just work. With --mmap=FILE the buffer
+# is a shared mapping of FILE instead, never touched before registration
+# (a fresh sparse file on tmpfs per side), so the device must fault it in:
+# mirror0's odp_faults must grow during such a run, which shows ODP was
+# really used. A pinned run must leave odp_faults alone (nothing else moves
+# it).
+
+# perf_odp_faults WANT TOOL SIZE ARGS...: perf with ARGS, where "@MMAP@"
+# stands for --mmap of a fresh file of each side; then odp_faults grew
+# (WANT "grows") or stayed (WANT "stays").
+perf_odp_faults() {
+	local want=$1 tool=$2 size=$3 before after a srv=() cli=()
+	shift 3
+	for a in "$@"; do
+		if [ "$a" = @MMAP@ ]; then
+			srv+=(--mmap=/dev/shm/perf-odp-srv)
+			cli+=(--mmap=/dev/shm/perf-odp-cli)
+		else
+			srv+=("$a")
+			cli+=("$a")
+		fi
+	done
+	rm -f /dev/shm/perf-odp-srv /dev/shm/perf-odp-cli
+	truncate -s 16M /dev/shm/perf-odp-srv /dev/shm/perf-odp-cli || return 1
+	before=$(counter mirror0 odp_faults)
+	PORT=$((PORT + 1))
+	perf_pair here here tcp_listening "$PORT" \
+		"$tool" -d mirror0 -x "$GIDX" -p "$PORT" -n "$ITERS" -s "$size" "${srv[@]}" -- \
+		"$tool" -d mirror0 -x "$GIDX" -p "$PORT" -n "$ITERS" -s "$size" "${cli[@]}" \
+		10.11.0.1 >&3 || return 1
+	if ! has_row "$size" /tmp/cli.log; then
+		{ echo "--- no results row:"; cat /tmp/cli.log; } >&3
+		return 1
+	fi
+	after=$(counter mirror0 odp_faults)
+	grep -E "^[[:space:]]*${size}[[:space:]]+[0-9]+" /tmp/cli.log | head -n1 |
+		sed "s/^/    # $tool $* (odp_faults $before -> $after) /" >&3
+	if [ "$want" = grows ] && [ "$after" -le "$before" ]; then
+		echo "odp_faults stayed at $before during the run"
+		return 1
+	fi
+	if [ "$want" = stays ] && [ "$after" -ne "$before" ]; then
+		echo "odp_faults moved $before -> $after during a pinned run"
+		return 1
+	fi
+}
+
+check "ib_write_bw RC pinned, 65536 bytes, leaves odp_faults alone" \
+	perf_odp_faults stays ib_write_bw 65536 @MMAP@
+for tool in ib_write_bw ib_read_bw ib_send_bw; do
+	check "$tool RC --odp, 65536 bytes" perf "$tool" 65536 --odp
+	check "$tool RC --odp --mmap, 65536 bytes, odp_faults grows" \
+		perf_odp_faults grows "$tool" 65536 --odp @MMAP@
+done
+check "ib_send_bw UD --odp --mmap, 1024 bytes, odp_faults grows" \
+	perf_odp_faults grows ib_send_bw 1024 -c UD --odp @MMAP@
 
 finish

@@ -67,6 +67,22 @@ for t in "${TESTS[@]}"; do
 	RXE[$name]=$(perf rxe0 rxe0 10.11.0.2 - "${argv[@]}")
 done
 
+# ODP on mirror0, before the wire part below re-creates it: ib_write_bw
+# 64 KiB with pinned MRs and with --odp (ODP MRs), alternating, four runs
+# each (the emulated guest is noisy); the device's first-touch fault cost
+# against the CPU's; munmap of a mirrored region against an unmirrored one.
+ODP_W="ib_write_bw -s 65536 -n 500"
+declare -a PIN_RUNS ODP_RUNS
+for r in 0 1 2 3; do
+	read -r -a argv <<<"$ODP_W"
+	PIN_RUNS[r]=$(perf mirror0 mirror0 10.11.0.1 - "${argv[@]}")
+	ODP_RUNS[r]=$(perf mirror0 mirror0 10.11.0.1 - "${argv[@]}" --odp)
+done
+FAULT_OUT=$("$MIRROR_BUILD/tests/bench/odp_fault_cost" 2>/tmp/bfault.err) ||
+	{ echo "--- odp_fault_cost failed:"; cat /tmp/bfault.err; } >>/tmp/bench-errors.log
+MUNMAP_OUT=$("$MIRROR_BUILD/tests/bench/odp_munmap" 2>/tmp/bmunmap.err) ||
+	{ echo "--- odp_munmap failed:"; cat /tmp/bmunmap.err; } >>/tmp/bench-errors.log
+
 # Over the wire: rxe0 and rdma_rxe out of the way (it holds UDP 4791 in
 # this namespace), mirror0 re-created with its socket, mirror1 beside.
 rdma link delete rxe0 && rmmod rdma_rxe &&
@@ -102,6 +118,49 @@ printf '%-18s %-6s %12s   (64 KiB steps through 64 MiB areas)\n' \
 	"memcpy 64KiB cold" MB/s "$MEMCPY_COLD"
 echo "mirror0/memcpy is against the hot figure."
 echo "(RoCEv2 (veth): mirror0 -> mirror1 in another network namespace, same flags)"
+
+# mean FIGURE...: the mean of those that are not n/a (a run perftest could
+# not report on is left out), or n/a if none is left.
+mean() {
+	echo "$@" | awk '{ for (i = 1; i <= NF; i++) if ($i != "n/a") { s += $i; n++ } }
+		END { if (n) printf "%.2f\n", s / n; else print "n/a" }'
+}
+# result OUTPUT NAME COLUMN: field COLUMN of OUTPUT's "result NAME ..." line.
+result() {
+	echo "$1" | awk -v n="$2" -v c="$3" '$1 == "result" && $2 == n { print $(c + 2); f = 1 }
+		END { if (!f) print "n/a" }'
+}
+odp_row() {
+	printf '%-30s %-8s %12s %12s %8s %8s\n' "$1" "$2" "$3" "$4" "$(ratio "$3" "$4")" "$5"
+}
+PIN=$(mean "${PIN_RUNS[@]}")
+ODPBW=$(mean "${ODP_RUNS[@]}")
+MUNMAP_MIB=$(result "$MUNMAP_OUT" munmap 3)
+echo
+echo "ODP on mirror0, same guest (each row: ODP or device figure, its pinned or CPU counterpart, ratio, target)"
+printf '%-30s %-8s %12s %12s %8s %8s\n' test unit ODP/device pinned/CPU ratio target
+odp_row "ib_write_bw 64KiB --odp" MB/s "$ODPBW" "$PIN" ">= 0.95"
+odp_row "first touch, 4KiB pages" ns/page "$(result "$FAULT_OUT" fault_4k 1)" \
+	"$(result "$FAULT_OUT" fault_4k 2)" "<= 2"
+odp_row "  sync prefetch + write" ns/page "$(result "$FAULT_OUT" prefetch_4k 1)" \
+	"$(result "$FAULT_OUT" prefetch_4k 2)" "<= 2"
+if echo "$FAULT_OUT" | grep -q '^skip fault_thp'; then
+	printf '%-30s SKIP: %s\n' "first touch, THP (2MiB)" \
+		"$(echo "$FAULT_OUT" | sed -n 's/^skip fault_thp //p')"
+else
+	odp_row "first touch, THP (2MiB)" ns/page "$(result "$FAULT_OUT" fault_thp 1)" \
+		"$(result "$FAULT_OUT" fault_thp 2)" "<= 2"
+fi
+odp_row "  again, mirrored (copy only)" ns/page "$(result "$FAULT_OUT" warm_4k 1)" \
+	"$(result "$FAULT_OUT" warm_4k 2)" -
+odp_row "munmap ${MUNMAP_MIB}MiB, touched" ms "$(result "$MUNMAP_OUT" munmap 1)" \
+	"$(result "$MUNMAP_OUT" munmap 2)" -
+echo "ib_write_bw: mean of four runs each (n/a: left out), alternating pinned and --odp" \
+	"(pinned: ${PIN_RUNS[*]}; --odp: ${ODP_RUNS[*]})."
+echo "first touch: an ODP MR over fresh memory filled once by 1 MiB RDMA writes from a"
+echo "hot pinned buffer vs memcpy of that buffer over fresh memory (ns per 4 KiB page);"
+echo "munmap: mirrored = an ODP MR over the region with every page mirrored."
+printf '%s\n%s\n' "$FAULT_OUT" "$MUNMAP_OUT" | grep '^#' || true
 if [ -s /tmp/bench-errors.log ]; then
 	echo; echo "failed runs:"; cat /tmp/bench-errors.log
 fi

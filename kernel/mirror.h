@@ -91,6 +91,9 @@ enum mirror_counter {
 	MIRROR_CNT_ODP_PAGES_INVALIDATED,
 	MIRROR_CNT_ODP_PREFETCHES,
 	MIRROR_CNT_ODP_FAULT_RETRIES,
+	MIRROR_CNT_ODP_CHILDREN_CREATED,	/* implicit MRs */
+	MIRROR_CNT_ODP_CHILDREN_DESTROYED,
+	MIRROR_CNT_ODP_CHILDREN_LIVE,
 	/* fault latency, log2 buckets of ns: [2^10, 2^11) ... [2^29, inf) */
 	MIRROR_CNT_ODP_LAT_FIRST,
 	MIRROR_CNT_ODP_LAT_LAST = MIRROR_CNT_ODP_LAT_FIRST +
@@ -519,6 +522,8 @@ enum mirror_mr_counter {
 	MIRROR_MR_CNT_PAGES_INVALIDATED,
 	MIRROR_MR_CNT_PREFETCHES,
 	MIRROR_MR_CNT_FAULT_RETRIES,
+	MIRROR_MR_CNT_CHILDREN_CREATED,
+	MIRROR_MR_CNT_CHILDREN_DESTROYED,
 	MIRROR_MR_CNT_COUNT,
 };
 
@@ -534,6 +539,15 @@ enum mirror_mr_counter {
  * @pfns: one entry per page in HMM's format (pfn | HMM_PFN_VALID |
  *	HMM_PFN_WRITE | mapping order), 0 when not mirrored, plus
  *	MIRROR_ODP_DIRTY once the device has written the page
+ * @npresent: entries mirrored now; @lock
+ * @child: a child of an implicit MR (else the mirror of an explicit one)
+ * @ref: children only: the MR's children xarray holds one reference,
+ *	every user (a fault, a transfer, the removal work) another
+ * @index: children only: the key in the MR's children xarray
+ * @removing: children only: the removal work is queued
+ * @work: children only: removal after an unmap
+ * @free_work: children only: freeing after the last reference
+ * @rcu: children only: lookups under RCU may still see a freed child
  */
 struct mirror_odp {
 	struct mmu_interval_notifier notifier;
@@ -542,6 +556,14 @@ struct mirror_odp {
 	unsigned long start;
 	unsigned long end;
 	unsigned long *pfns;
+	unsigned long npresent;
+	bool child;
+	struct kref ref;
+	unsigned long index;
+	atomic_t removing;
+	struct work_struct work;
+	struct work_struct free_work;
+	struct rcu_head rcu;
 };
 
 /**
@@ -558,7 +580,14 @@ struct mirror_odp {
  * @pages: the pinned pages of a user MR, in order
  * @npages: entries in @pages
  * @page_offset: offset of @iova in pages[0]
- * @odp: the mirror of an ODP MR
+ * @odp: the mirror of an explicit ODP MR
+ * @implicit: an implicit ODP MR: the whole user address space, mirrored
+ *	by children created on demand (mirror_odp.c)
+ * @children: implicit MR: child index -> struct mirror_odp
+ * @nchildren: implicit MR: children not yet freed
+ * @children_wq: implicit MR: dereg waits here for @nchildren to be 0
+ * @mm: implicit MR: the address space (mmgrab'ed; children's notifiers
+ *	are inserted on it whoever faults)
  * @odp_va: user address of @iova in an ODP MR
  * @dying: set by dereg: prefetch work stops early
  * @stats: enum mirror_mr_counter
@@ -577,6 +606,11 @@ struct mirror_mr {
 	unsigned long npages;
 	unsigned int page_offset;
 	struct mirror_odp *odp;
+	bool implicit;
+	struct xarray children;
+	atomic_t nchildren;
+	wait_queue_head_t children_wq;
+	struct mm_struct *mm;
 	u64 odp_va;
 	bool dying;
 	atomic64_t stats[MIRROR_MR_CNT_COUNT];
@@ -705,9 +739,12 @@ int mirror_segs_fault(struct mirror_segs *segs, bool write);
 #define MIRROR_ODP_WRITE	BIT(1)	/* ... writable */
 #define MIRROR_ODP_PREFETCH	BIT(2)	/* on behalf of ibv_advise_mr() */
 int mirror_odp_create(struct mirror_mr *mr, u64 start, u64 length);
+int mirror_odp_create_implicit(struct mirror_mr *mr);
 void mirror_odp_destroy(struct mirror_mr *mr);
-int mirror_odp_fault(struct mirror_odp *odp, unsigned long va,
-		     unsigned long len, unsigned int flags);
+struct mirror_odp *mirror_mr_odp_get(struct mirror_mr *mr, unsigned long va);
+void mirror_odp_put(struct mirror_odp *odp);
+int mirror_mr_odp_fault(struct mirror_mr *mr, unsigned long va,
+			unsigned long len, unsigned int flags);
 void *mirror_odp_lookup(struct mirror_odp *odp, unsigned long va, bool write,
 			u32 *chunk);
 int mirror_odp_missing(struct mirror_odp *odp, unsigned long va,

@@ -57,9 +57,11 @@ enum {
 	ibdev_dbg((mr)->ibmr.device, "mr 0x%x %s: " fmt, (mr)->ibmr.lkey, \
 		  __func__, ##__VA_ARGS__)
 
-/* The fault-latency histogram: buckets 2^10 ns (and faster) .. 2^29 ns. */
+/*
+ * The fault-latency histogram: buckets 2^10 ns (and faster) .. 2^29 ns;
+ * MIRROR_ODP_LAT_BUCKETS is in the user ABI header.
+ */
 #define MIRROR_ODP_LAT_MIN_LOG2	10
-#define MIRROR_ODP_LAT_BUCKETS	20
 
 /* Device counters, shown by 'rdma statistic show link DEV/1'. */
 enum mirror_counter {
@@ -753,6 +755,11 @@ int mirror_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
 		     u32 flags, struct ib_sge *sg_list, u32 num_sge,
 		     struct uverbs_attr_bundle *attrs);
 int mirror_fill_stat_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr);
+extern const struct uapi_definition mirror_uapi_defs[];
+void mirror_mr_odp_states(struct mirror_mr *mr, unsigned long va,
+			  unsigned long n, u8 *out);
+void mirror_odp_counters(struct mirror_dev *dev, struct mirror_mr *mr,
+			 struct mirror_odp_counters *c);
 
 /* mirror_cq.c: completions */
 int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,

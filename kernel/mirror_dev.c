@@ -477,6 +477,7 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 		BIT_ULL(IB_USER_VERBS_CMD_POST_SEND) |
 		BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ);
 	ib_set_device_ops(&dev->ib_dev, &mirror_dev_ops);
+	dev->ib_dev.driver_def = mirror_uapi_defs;
 
 	/*
 	 * From here on ib_dealloc_device() runs mirror_dealloc_driver(),

@@ -771,6 +771,114 @@ void mirror_odp_destroy(struct mirror_mr *mr)
 	mmdrop(mr->mm);
 }
 
+/* One byte per page of [va, va + n pages) of one mirror, under its lock. */
+static void mirror_odp_states(struct mirror_odp *odp, unsigned long va,
+			      unsigned long n, u8 *out)
+{
+	unsigned long i, e;
+
+	mutex_lock(&odp->lock);
+	for (i = 0; i < n; i++, va += PAGE_SIZE) {
+		out[i] = 0;
+		if (va < odp->start || va >= odp->end)
+			continue;
+		e = odp->pfns[(va - odp->start) >> PAGE_SHIFT];
+		if (!(e & HMM_PFN_VALID))
+			continue;
+		out[i] = MIRROR_PAGE_READ;
+		if (e & HMM_PFN_WRITE)
+			out[i] |= MIRROR_PAGE_WRITE;
+		if (hmm_pfn_to_map_order(e))
+			out[i] |= MIRROR_PAGE_HUGE;
+	}
+	mutex_unlock(&odp->lock);
+}
+
+/**
+ * mirror_mr_odp_states() - which pages of an ODP MR are mirrored now
+ * @mr: the MR
+ * @va: first user address (page aligned)
+ * @n: pages
+ * @out: one MIRROR_PAGE_* byte per page
+ *
+ * Faults nothing in and creates no children.
+ */
+void mirror_mr_odp_states(struct mirror_mr *mr, unsigned long va,
+			  unsigned long n, u8 *out)
+{
+	unsigned long step;
+	struct mirror_odp *odp;
+
+	while (n) {
+		step = n;
+		if (mr->implicit)
+			step = min(n, (ALIGN_DOWN(va, MIRROR_CHILD_SIZE) +
+				       MIRROR_CHILD_SIZE - va) >> PAGE_SHIFT);
+		odp = va < TASK_SIZE ? mirror_mr_odp_get(mr, va) : NULL;
+		if (odp)
+			mirror_odp_states(odp, va, step, out);
+		else
+			memset(out, 0, step);
+		mirror_odp_put(odp);
+		va += step << PAGE_SHIFT;
+		out += step;
+		n -= step;
+	}
+}
+
+/**
+ * mirror_odp_counters() - fill the user ABI's counters
+ * @dev: the device, for the device-wide counters, or NULL
+ * @mr: the MR, for its own counters (when @dev is NULL)
+ * @c: the counters
+ */
+void mirror_odp_counters(struct mirror_dev *dev, struct mirror_mr *mr,
+			 struct mirror_odp_counters *c)
+{
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	if (mr) {
+		c->faults = atomic64_read(&mr->stats[MIRROR_MR_CNT_FAULTS]);
+		c->pages_faulted =
+			atomic64_read(&mr->stats[MIRROR_MR_CNT_PAGES_FAULTED]);
+		c->invalidations =
+			atomic64_read(&mr->stats[MIRROR_MR_CNT_INVALIDATIONS]);
+		c->pages_invalidated =
+		     atomic64_read(&mr->stats[MIRROR_MR_CNT_PAGES_INVALIDATED]);
+		c->prefetches =
+			atomic64_read(&mr->stats[MIRROR_MR_CNT_PREFETCHES]);
+		c->fault_retries =
+			atomic64_read(&mr->stats[MIRROR_MR_CNT_FAULT_RETRIES]);
+		c->children_created =
+		      atomic64_read(&mr->stats[MIRROR_MR_CNT_CHILDREN_CREATED]);
+		c->children_destroyed =
+		    atomic64_read(&mr->stats[MIRROR_MR_CNT_CHILDREN_DESTROYED]);
+		c->children_live = mr->implicit ?
+				   atomic_read(&mr->nchildren) : 0;
+		return;
+	}
+	c->faults = atomic64_read(&dev->counters[MIRROR_CNT_ODP_FAULTS]);
+	c->pages_faulted =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_PAGES_FAULTED]);
+	c->invalidations =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_INVALIDATIONS]);
+	c->pages_invalidated =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_PAGES_INVALIDATED]);
+	c->prefetches = atomic64_read(&dev->counters[MIRROR_CNT_ODP_PREFETCHES]);
+	c->fault_retries =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_FAULT_RETRIES]);
+	c->children_created =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_CHILDREN_CREATED]);
+	c->children_destroyed =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_CHILDREN_DESTROYED]);
+	c->children_live =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_CHILDREN_LIVE]);
+	for (i = 0; i < MIRROR_ODP_LAT_BUCKETS; i++)
+		c->fault_ns_log2[i] =
+			atomic64_read(&dev->counters[MIRROR_CNT_ODP_LAT_FIRST + i]);
+}
+
 /* One range of an asynchronous prefetch; holds a reference on its MR. */
 struct mirror_prefetch_range {
 	struct mirror_mr *mr;

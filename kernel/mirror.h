@@ -96,6 +96,7 @@ enum mirror_counter {
 	MIRROR_CNT_ODP_CHILDREN_CREATED,	/* implicit MRs */
 	MIRROR_CNT_ODP_CHILDREN_DESTROYED,
 	MIRROR_CNT_ODP_CHILDREN_LIVE,
+	MIRROR_CNT_ODP_MIRROR_BYTES,	/* memory of all mirrors now */
 	/* fault latency, log2 buckets of ns: [2^10, 2^11) ... [2^29, inf) */
 	MIRROR_CNT_ODP_LAT_FIRST,
 	MIRROR_CNT_ODP_LAT_LAST = MIRROR_CNT_ODP_LAT_FIRST +

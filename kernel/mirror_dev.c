@@ -344,6 +344,7 @@ static const struct rdma_stat_desc mirror_counter_descs[MIRROR_CNT_COUNT] = {
 	[MIRROR_CNT_ODP_CHILDREN_CREATED].name = "odp_children_created",
 	[MIRROR_CNT_ODP_CHILDREN_DESTROYED].name = "odp_children_destroyed",
 	[MIRROR_CNT_ODP_CHILDREN_LIVE].name = "odp_children_live",
+	[MIRROR_CNT_ODP_MIRROR_BYTES].name = "odp_mirror_bytes",
 #define MIRROR_LAT_NAME(n) \
 	[MIRROR_CNT_ODP_LAT_FIRST + (n) - MIRROR_ODP_LAT_MIN_LOG2].name = \
 		"odp_fault_ns_log2_" #n

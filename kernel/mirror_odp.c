@@ -430,6 +430,15 @@ static const struct mmu_interval_notifier_ops mirror_odp_ops = {
 	.invalidate = mirror_odp_invalidate,
 };
 
+/* Memory one mirror uses: the struct and its entries (allocator sizes). */
+static u64 mirror_odp_bytes(struct mirror_odp *odp)
+{
+	size_t n = ((odp->end - odp->start) >> PAGE_SHIFT) * sizeof(*odp->pfns);
+
+	return ksize(odp) +
+	       (is_vmalloc_addr(odp->pfns) ? PAGE_ALIGN(n) : ksize(odp->pfns));
+}
+
 /*
  * A mirror of [start, end) of @mm, for @mr. The notifier is inserted;
  * nothing is mirrored yet.
@@ -461,6 +470,8 @@ static struct mirror_odp *mirror_odp_alloc(struct mirror_mr *mr,
 					   end - start, &mirror_odp_ops);
 	if (err)
 		goto err_free_pfns;
+	mirror_count_add(to_mirror_dev(mr->ibmr.device),
+			 MIRROR_CNT_ODP_MIRROR_BYTES, mirror_odp_bytes(odp));
 	return odp;
 
 err_free_pfns:
@@ -487,6 +498,9 @@ static void mirror_odp_free(struct mirror_odp *odp)
 	mutex_unlock(&odp->lock);
 	/* Waits for a running invalidate(); drops the mm. */
 	mmu_interval_notifier_remove(&odp->notifier);
+	atomic64_sub(mirror_odp_bytes(odp),
+		     &to_mirror_dev(odp->mr->ibmr.device)
+		     ->counters[MIRROR_CNT_ODP_MIRROR_BYTES]);
 	kvfree(odp->pfns);
 	mutex_destroy(&odp->lock);
 }
@@ -874,6 +888,8 @@ void mirror_odp_counters(struct mirror_dev *dev, struct mirror_mr *mr,
 		atomic64_read(&dev->counters[MIRROR_CNT_ODP_CHILDREN_DESTROYED]);
 	c->children_live =
 		atomic64_read(&dev->counters[MIRROR_CNT_ODP_CHILDREN_LIVE]);
+	c->mirror_bytes =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_MIRROR_BYTES]);
 	for (i = 0; i < MIRROR_ODP_LAT_BUCKETS; i++)
 		c->fault_ns_log2[i] =
 			atomic64_read(&dev->counters[MIRROR_CNT_ODP_LAT_FIRST + i]);

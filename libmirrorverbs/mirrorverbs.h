@@ -63,6 +63,7 @@ struct ibv_mr *mirrorv_reg_implicit_mr(struct ibv_pd *pd, unsigned int access);
  * @children_created: implicit MR children (16 MiB each) created
  * @children_destroyed: implicit MR children destroyed
  * @children_live: implicit MR children existing now
+ * @mirror_bytes: device only: memory the mirrors' page tables use now
  * @fault_ns_log2: device only: @fault_ns_log2[i] counts faults that took
  *	2^(10+i) to 2^(11+i) nanoseconds ([0] also faster, [19] also slower)
  */
@@ -76,6 +77,7 @@ struct mirrorv_odp_counters {
 	uint64_t children_created;
 	uint64_t children_destroyed;
 	uint64_t children_live;
+	uint64_t mirror_bytes;
 	uint64_t fault_ns_log2[MIRRORV_FAULT_LAT_BUCKETS];
 };
 

@@ -289,6 +289,8 @@ enum {
  * @children_created: implicit MR children created
  * @children_destroyed: implicit MR children destroyed
  * @children_live: implicit MR children existing now
+ * @mirror_bytes: device only: memory our page tables use now (structs and
+ *	entry arrays of every ODP MR and child)
  * @fault_ns_log2: device only: faults taking [2^(10+i), 2^(11+i)) ns
  *	(bucket 0 also holds faster ones, the last slower ones)
  */
@@ -302,6 +304,7 @@ struct mirror_odp_counters {
 	__aligned_u64 children_created;
 	__aligned_u64 children_destroyed;
 	__aligned_u64 children_live;
+	__aligned_u64 mirror_bytes;
 	__aligned_u64 fault_ns_log2[MIRROR_ODP_LAT_BUCKETS];
 };
 

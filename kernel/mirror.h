@@ -750,8 +750,6 @@ int mirror_mr_odp_fault(struct mirror_mr *mr, unsigned long va,
 			unsigned long len, unsigned int flags);
 void *mirror_odp_lookup(struct mirror_odp *odp, unsigned long va, bool write,
 			u32 *chunk);
-int mirror_odp_missing(struct mirror_odp *odp, unsigned long va,
-		       unsigned long len, bool write, unsigned long *miss);
 int mirror_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
 		     u32 flags, struct ib_sge *sg_list, u32 num_sge,
 		     struct uverbs_attr_bundle *attrs);

@@ -207,6 +207,20 @@ static void mirror_segs_unlock(struct mirror_odp *a, struct mirror_odp *b)
 		mutex_unlock(&b->lock);
 }
 
+/* Unlocks two mirrors and drops their references. */
+static void mirror_segs_release(struct mirror_odp *a, struct mirror_odp *b)
+{
+	mirror_segs_unlock(a, b);
+	mirror_odp_put(a);
+	mirror_odp_put(b);
+}
+
+/*
+ * Bytes a copy moves under the same mirror locks before it lets an
+ * invalidation in.
+ */
+#define MIRROR_LOCK_BATCH	SZ_64K
+
 /*
  * Maps position @off of segment @s (its mirror locked); *chunk gets the
  * contiguous bytes. NULL: an ODP page must be faulted in first.
@@ -310,7 +324,8 @@ static void mirror_seg_put(struct mirror_seg *s, struct mirror_odp *odp,
 int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 		     struct mirror_segs *src, u64 len)
 {
-	u32 di = 0, doff = 0, si = 0, soff = 0;
+	struct mirror_odp *hd = NULL, *hs = NULL;
+	u32 di = 0, doff = 0, si = 0, soff = 0, batch = 0;
 
 	if (dst->total < dst_off + len || src->total < len)
 		return -EINVAL;
@@ -324,6 +339,12 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 			doff = 0;
 		}
 	}
+	/*
+	 * The mirrors locked (and referenced) for the current chunks stay
+	 * locked for the next ones while they are the same, up to
+	 * MIRROR_LOCK_BATCH bytes, so that a large transfer takes the locks
+	 * once per batch rather than once per page.
+	 */
 	while (len) {
 		struct mirror_seg *d = &dst->seg[di], *s = &src->seg[si];
 		struct mirror_odp *dodp, *sodp;
@@ -334,18 +355,29 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 		for (;;) {
 			dodp = mirror_seg_odp(d, doff);
 			sodp = mirror_seg_odp(s, soff);
-			mirror_segs_lock(dodp, sodp);
-			daddr = mirror_seg_map(d, dodp, doff, true, &dchunk);
+			if (dodp != hd || sodp != hs ||
+			    batch >= MIRROR_LOCK_BATCH) {
+				mirror_segs_release(hd, hs);
+				mirror_segs_lock(dodp, sodp);
+				hd = dodp;
+				hs = sodp;
+				batch = 0;
+			} else {
+				/* Already held: drop the new references. */
+				mirror_odp_put(dodp);
+				mirror_odp_put(sodp);
+			}
+			daddr = mirror_seg_map(d, hd, doff, true, &dchunk);
 			if (daddr) {
-				saddr = mirror_seg_map(s, sodp, soff, false,
+				saddr = mirror_seg_map(s, hs, soff, false,
 						       &schunk);
 				if (saddr)
 					break;
 				mirror_seg_unmap(d, daddr);
 			}
-			mirror_segs_unlock(dodp, sodp);
-			mirror_odp_put(dodp);
-			mirror_odp_put(sodp);
+			mirror_segs_release(hd, hs);
+			hd = NULL;
+			hs = NULL;
 			if (++tries > MIRROR_MAP_TRIES) {
 				dst->failed = !daddr;
 				src->failed = !!daddr;
@@ -362,9 +394,7 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 		memcpy(daddr, saddr, n);
 		mirror_seg_unmap(s, saddr);
 		mirror_seg_unmap(d, daddr);
-		mirror_segs_unlock(dodp, sodp);
-		mirror_odp_put(dodp);
-		mirror_odp_put(sodp);
+		batch += n;
 		len -= n;
 		doff += n;
 		soff += n;
@@ -377,6 +407,7 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 			soff = 0;
 		}
 	}
+	mirror_segs_release(hd, hs);
 	return 0;
 }
 

@@ -130,43 +130,36 @@ void *mirror_odp_lookup(struct mirror_odp *odp, unsigned long va, bool write,
 	if (!mirror_odp_entry_ok(e, write))
 		return NULL;
 	if (write && !(e & MIRROR_ODP_DIRTY))
-		odp->pfns[idx] = e | MIRROR_ODP_DIRTY;
+		WRITE_ONCE(odp->pfns[idx], e | MIRROR_ODP_DIRTY);
 	size = mirror_odp_entry_size(e);
 	end = min(ALIGN_DOWN(va, size) + size, odp->end);
 	*chunk = min_t(unsigned long, end - va, SZ_1G);
 	return kmap_local_page(mirror_odp_entry_page(e)) + offset_in_page(va);
 }
 
-/**
- * mirror_odp_missing() - find the first page of a range not mirrored
- * @odp: the mirror (its lock must not be held)
- * @va: first byte
- * @len: bytes (at least 1)
- * @write: writable entries are needed
- * @miss: gets the page-aligned address of the first missing page
- *
- * Return: true when a page is missing.
+/*
+ * Finds the first page of [va, va + len) not mirrored (writably, for
+ * @write) and stores its address in *miss. A hint, read without the
+ * lock: an entry seen valid may be cleared right after, which whoever
+ * uses the page notices under the lock (and faults again). Keeps the
+ * common case, everything mirrored, free of locking.
  */
-int mirror_odp_missing(struct mirror_odp *odp, unsigned long va,
-		       unsigned long len, bool write, unsigned long *miss)
+static bool mirror_odp_missing(struct mirror_odp *odp, unsigned long va,
+			       unsigned long len, bool write,
+			       unsigned long *miss)
 {
-	unsigned long a = ALIGN_DOWN(va, PAGE_SIZE), end = va + len;
-	bool missing = false;
+	unsigned long a = ALIGN_DOWN(va, PAGE_SIZE), end = va + len, e;
 
-	mutex_lock(&odp->lock);
 	while (a < end) {
-		unsigned long e = odp->pfns[(a - odp->start) >> PAGE_SHIFT];
-
+		e = READ_ONCE(odp->pfns[(a - odp->start) >> PAGE_SHIFT]);
 		if (!mirror_odp_entry_ok(e, write)) {
 			*miss = a;
-			missing = true;
-			break;
+			return true;
 		}
 		a = ALIGN_DOWN(a, mirror_odp_entry_size(e)) +
 		    mirror_odp_entry_size(e);
 	}
-	mutex_unlock(&odp->lock);
-	return missing;
+	return false;
 }
 
 /*
@@ -182,7 +175,7 @@ static unsigned long mirror_odp_store(struct mirror_odp *odp,
 	 * An entry still present has not been invalidated since it was
 	 * published, so it names the same page: keep its dirty bit.
 	 */
-	odp->pfns[idx] = e | (old & MIRROR_ODP_DIRTY);
+	WRITE_ONCE(odp->pfns[idx], e | (old & MIRROR_ODP_DIRTY));
 	if (!(old & HMM_PFN_VALID)) {
 		odp->npresent++;
 		return 1;
@@ -407,7 +400,7 @@ static bool mirror_odp_invalidate(struct mmu_interval_notifier *mni,
 		/* set_page_dirty(): the caller may hold the page lock. */
 		if (e & MIRROR_ODP_DIRTY)
 			set_page_dirty(mirror_odp_entry_page(e));
-		odp->pfns[i] = 0;
+		WRITE_ONCE(odp->pfns[i], 0);
 		cleared++;
 	}
 	odp->npresent -= cleared;
@@ -492,7 +485,7 @@ static void mirror_odp_free(struct mirror_odp *odp)
 	for (i = 0; i < n; i++) {
 		if (odp->pfns[i] & MIRROR_ODP_DIRTY)
 			set_page_dirty(mirror_odp_entry_page(odp->pfns[i]));
-		odp->pfns[i] = 0;
+		WRITE_ONCE(odp->pfns[i], 0);
 	}
 	odp->npresent = 0;
 	mutex_unlock(&odp->lock);

@@ -42,7 +42,7 @@ static int UVERBS_HANDLER(MIRROR_METHOD_MR_QUERY_ODP)(
 	struct mirror_mr *mr = to_mirror_mr(ibmr);
 	struct mirror_odp_counters c;
 	unsigned long va, npages;
-	u64 addr;
+	u64 addr, last;
 	int len, err;
 	u8 *states;
 
@@ -69,8 +69,11 @@ static int UVERBS_HANDLER(MIRROR_METHOD_MR_QUERY_ODP)(
 		return -EINVAL;
 	if (!npages)
 		return 0;
-	if (!PAGE_ALIGNED(addr) ||
-	    mirror_mr_check(mr, addr, npages << PAGE_SHIFT, 0))
+	/* Whole pages: the first and last may stick out of the MR. */
+	last = addr + (npages << PAGE_SHIFT) - 1;
+	if (!PAGE_ALIGNED(addr) || last < addr ||
+	    addr < ALIGN_DOWN(mr->iova, PAGE_SIZE) ||
+	    (last >> PAGE_SHIFT) > ((mr->iova + mr->length - 1) >> PAGE_SHIFT))
 		return -ERANGE;
 	va = mr->odp_va + (addr - mr->iova);
 	states = kvmalloc(npages, GFP_KERNEL);

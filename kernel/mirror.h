@@ -542,7 +542,8 @@ enum mirror_mr_counter {
  * @pfns: one entry per page in HMM's format (pfn | HMM_PFN_VALID |
  *	HMM_PFN_WRITE | mapping order), 0 when not mirrored, plus
  *	MIRROR_ODP_DIRTY once the device has written the page
- * @npresent: entries mirrored now; @lock
+ * @npresent: entries mirrored now; written under @lock, read as a hint
+ * @nwritable: entries mirrored writable now; as @npresent
  * @child: a child of an implicit MR (else the mirror of an explicit one)
  * @ref: children only: the MR's children xarray holds one reference,
  *	every user (a fault, a transfer, the removal work) another
@@ -560,6 +561,7 @@ struct mirror_odp {
 	unsigned long end;
 	unsigned long *pfns;
 	unsigned long npresent;
+	unsigned long nwritable;
 	bool child;
 	struct kref ref;
 	unsigned long index;

@@ -183,6 +183,23 @@ static struct mirror_odp *mirror_seg_odp(struct mirror_seg *s, u32 off)
 }
 
 /*
+ * Is position @off of segment @s served by @held (the mirror a copy holds
+ * locked, NULL for none)? Saves a lookup per page.
+ */
+static bool mirror_seg_covered(struct mirror_seg *s, u32 off,
+			       struct mirror_odp *held)
+{
+	unsigned long va;
+
+	if (!mirror_seg_is_odp(s))
+		return !held;
+	if (!held || held->mr != s->mr)
+		return false;
+	va = mirror_mr_va(s->mr, s->iova + off);
+	return va >= held->start && va < held->end;
+}
+
+/*
  * Locks the mirrors of up to two segments (ODP rule 3: pages are touched
  * only under their mirror's lock). Two different mirrors are locked in
  * address order, so that two transfers never wait for each other.
@@ -353,19 +370,16 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 		int err;
 
 		for (;;) {
-			dodp = mirror_seg_odp(d, doff);
-			sodp = mirror_seg_odp(s, soff);
-			if (dodp != hd || sodp != hs ||
-			    batch >= MIRROR_LOCK_BATCH) {
+			if (batch >= MIRROR_LOCK_BATCH ||
+			    !mirror_seg_covered(d, doff, hd) ||
+			    !mirror_seg_covered(s, soff, hs)) {
 				mirror_segs_release(hd, hs);
+				dodp = mirror_seg_odp(d, doff);
+				sodp = mirror_seg_odp(s, soff);
 				mirror_segs_lock(dodp, sodp);
 				hd = dodp;
 				hs = sodp;
 				batch = 0;
-			} else {
-				/* Already held: drop the new references. */
-				mirror_odp_put(dodp);
-				mirror_odp_put(sodp);
 			}
 			daddr = mirror_seg_map(d, hd, doff, true, &dchunk);
 			if (daddr) {

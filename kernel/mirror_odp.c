@@ -149,7 +149,12 @@ static bool mirror_odp_missing(struct mirror_odp *odp, unsigned long va,
 			       unsigned long *miss)
 {
 	unsigned long a = ALIGN_DOWN(va, PAGE_SIZE), end = va + len, e;
+	unsigned long all = (odp->end - odp->start) >> PAGE_SHIFT;
 
+	/* Everything mirrored (the steady state): nothing to walk. */
+	if ((write ? READ_ONCE(odp->nwritable) : READ_ONCE(odp->npresent)) ==
+	    all)
+		return false;
 	while (a < end) {
 		e = READ_ONCE(odp->pfns[(a - odp->start) >> PAGE_SHIFT]);
 		if (!mirror_odp_entry_ok(e, write)) {
@@ -170,17 +175,21 @@ static unsigned long mirror_odp_store(struct mirror_odp *odp,
 				      unsigned long idx, unsigned long e)
 {
 	unsigned long old = odp->pfns[idx];
+	bool was_w = (old & HMM_PFN_VALID) && (old & HMM_PFN_WRITE);
+	bool is_w = e & HMM_PFN_WRITE;
 
 	/*
 	 * An entry still present has not been invalidated since it was
 	 * published, so it names the same page: keep its dirty bit.
 	 */
 	WRITE_ONCE(odp->pfns[idx], e | (old & MIRROR_ODP_DIRTY));
+	if (is_w != was_w)
+		WRITE_ONCE(odp->nwritable, odp->nwritable + (is_w ? 1 : -1));
 	if (!(old & HMM_PFN_VALID)) {
-		odp->npresent++;
+		WRITE_ONCE(odp->npresent, odp->npresent + 1);
 		return 1;
 	}
-	return (e & HMM_PFN_WRITE) && !(old & HMM_PFN_WRITE);
+	return is_w && !was_w;
 }
 
 /*
@@ -366,7 +375,7 @@ static bool mirror_odp_invalidate(struct mmu_interval_notifier *mni,
 					      notifier);
 	unsigned long start = max(range->start, odp->start);
 	unsigned long end = min(range->end, odp->end);
-	unsigned long i, first, last, e, cleared = 0;
+	unsigned long i, first, last, e, cleared = 0, clearedw = 0;
 
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&odp->lock);
@@ -402,8 +411,10 @@ static bool mirror_odp_invalidate(struct mmu_interval_notifier *mni,
 			set_page_dirty(mirror_odp_entry_page(e));
 		WRITE_ONCE(odp->pfns[i], 0);
 		cleared++;
+		clearedw += !!(e & HMM_PFN_WRITE);
 	}
-	odp->npresent -= cleared;
+	WRITE_ONCE(odp->npresent, odp->npresent - cleared);
+	WRITE_ONCE(odp->nwritable, odp->nwritable - clearedw);
 	/*
 	 * A child emptied by an unmap goes away later (ODP rule 7): never
 	 * insert or remove notifiers here.
@@ -488,6 +499,7 @@ static void mirror_odp_free(struct mirror_odp *odp)
 		WRITE_ONCE(odp->pfns[i], 0);
 	}
 	odp->npresent = 0;
+	odp->nwritable = 0;
 	mutex_unlock(&odp->lock);
 	/* Waits for a running invalidate(); drops the mm. */
 	mmu_interval_notifier_remove(&odp->notifier);

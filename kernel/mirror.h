@@ -57,9 +57,11 @@ enum {
 	ibdev_dbg((mr)->ibmr.device, "mr 0x%x %s: " fmt, (mr)->ibmr.lkey, \
 		  __func__, ##__VA_ARGS__)
 
-/* The fault-latency histogram: buckets 2^10 ns (and faster) .. 2^29 ns. */
+/*
+ * The fault-latency histogram: buckets 2^10 ns (and faster) .. 2^29 ns;
+ * MIRROR_ODP_LAT_BUCKETS is in the user ABI header.
+ */
 #define MIRROR_ODP_LAT_MIN_LOG2	10
-#define MIRROR_ODP_LAT_BUCKETS	20
 
 /* Device counters, shown by 'rdma statistic show link DEV/1'. */
 enum mirror_counter {
@@ -91,6 +93,10 @@ enum mirror_counter {
 	MIRROR_CNT_ODP_PAGES_INVALIDATED,
 	MIRROR_CNT_ODP_PREFETCHES,
 	MIRROR_CNT_ODP_FAULT_RETRIES,
+	MIRROR_CNT_ODP_CHILDREN_CREATED,	/* implicit MRs */
+	MIRROR_CNT_ODP_CHILDREN_DESTROYED,
+	MIRROR_CNT_ODP_CHILDREN_LIVE,
+	MIRROR_CNT_ODP_MIRROR_BYTES,	/* memory of all mirrors now */
 	/* fault latency, log2 buckets of ns: [2^10, 2^11) ... [2^29, inf) */
 	MIRROR_CNT_ODP_LAT_FIRST,
 	MIRROR_CNT_ODP_LAT_LAST = MIRROR_CNT_ODP_LAT_FIRST +
@@ -519,6 +525,8 @@ enum mirror_mr_counter {
 	MIRROR_MR_CNT_PAGES_INVALIDATED,
 	MIRROR_MR_CNT_PREFETCHES,
 	MIRROR_MR_CNT_FAULT_RETRIES,
+	MIRROR_MR_CNT_CHILDREN_CREATED,
+	MIRROR_MR_CNT_CHILDREN_DESTROYED,
 	MIRROR_MR_CNT_COUNT,
 };
 
@@ -534,6 +542,16 @@ enum mirror_mr_counter {
  * @pfns: one entry per page in HMM's format (pfn | HMM_PFN_VALID |
  *	HMM_PFN_WRITE | mapping order), 0 when not mirrored, plus
  *	MIRROR_ODP_DIRTY once the device has written the page
+ * @npresent: entries mirrored now; written under @lock, read as a hint
+ * @nwritable: entries mirrored writable now; as @npresent
+ * @child: a child of an implicit MR (else the mirror of an explicit one)
+ * @ref: children only: the MR's children xarray holds one reference,
+ *	every user (a fault, a transfer, the removal work) another
+ * @index: children only: the key in the MR's children xarray
+ * @removing: children only: the removal work is queued
+ * @work: children only: removal after an unmap
+ * @free_work: children only: freeing after the last reference
+ * @rcu: children only: lookups under RCU may still see a freed child
  */
 struct mirror_odp {
 	struct mmu_interval_notifier notifier;
@@ -542,6 +560,15 @@ struct mirror_odp {
 	unsigned long start;
 	unsigned long end;
 	unsigned long *pfns;
+	unsigned long npresent;
+	unsigned long nwritable;
+	bool child;
+	struct kref ref;
+	unsigned long index;
+	atomic_t removing;
+	struct work_struct work;
+	struct work_struct free_work;
+	struct rcu_head rcu;
 };
 
 /**
@@ -558,7 +585,14 @@ struct mirror_odp {
  * @pages: the pinned pages of a user MR, in order
  * @npages: entries in @pages
  * @page_offset: offset of @iova in pages[0]
- * @odp: the mirror of an ODP MR
+ * @odp: the mirror of an explicit ODP MR
+ * @implicit: an implicit ODP MR: the whole user address space, mirrored
+ *	by children created on demand (mirror_odp.c)
+ * @children: implicit MR: child index -> struct mirror_odp
+ * @nchildren: implicit MR: children not yet freed
+ * @children_wq: implicit MR: dereg waits here for @nchildren to be 0
+ * @mm: implicit MR: the address space (mmgrab'ed; children's notifiers
+ *	are inserted on it whoever faults)
  * @odp_va: user address of @iova in an ODP MR
  * @dying: set by dereg: prefetch work stops early
  * @stats: enum mirror_mr_counter
@@ -577,6 +611,11 @@ struct mirror_mr {
 	unsigned long npages;
 	unsigned int page_offset;
 	struct mirror_odp *odp;
+	bool implicit;
+	struct xarray children;
+	atomic_t nchildren;
+	wait_queue_head_t children_wq;
+	struct mm_struct *mm;
 	u64 odp_va;
 	bool dying;
 	atomic64_t stats[MIRROR_MR_CNT_COUNT];
@@ -705,17 +744,23 @@ int mirror_segs_fault(struct mirror_segs *segs, bool write);
 #define MIRROR_ODP_WRITE	BIT(1)	/* ... writable */
 #define MIRROR_ODP_PREFETCH	BIT(2)	/* on behalf of ibv_advise_mr() */
 int mirror_odp_create(struct mirror_mr *mr, u64 start, u64 length);
+int mirror_odp_create_implicit(struct mirror_mr *mr);
 void mirror_odp_destroy(struct mirror_mr *mr);
-int mirror_odp_fault(struct mirror_odp *odp, unsigned long va,
-		     unsigned long len, unsigned int flags);
+struct mirror_odp *mirror_mr_odp_get(struct mirror_mr *mr, unsigned long va);
+void mirror_odp_put(struct mirror_odp *odp);
+int mirror_mr_odp_fault(struct mirror_mr *mr, unsigned long va,
+			unsigned long len, unsigned int flags);
 void *mirror_odp_lookup(struct mirror_odp *odp, unsigned long va, bool write,
 			u32 *chunk);
-int mirror_odp_missing(struct mirror_odp *odp, unsigned long va,
-		       unsigned long len, bool write, unsigned long *miss);
 int mirror_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
 		     u32 flags, struct ib_sge *sg_list, u32 num_sge,
 		     struct uverbs_attr_bundle *attrs);
 int mirror_fill_stat_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr);
+extern const struct uapi_definition mirror_uapi_defs[];
+void mirror_mr_odp_states(struct mirror_mr *mr, unsigned long va,
+			  unsigned long n, u8 *out);
+void mirror_odp_counters(struct mirror_dev *dev, struct mirror_mr *mr,
+			 struct mirror_odp_counters *c);
 
 /* mirror_cq.c: completions */
 int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,

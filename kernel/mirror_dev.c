@@ -50,9 +50,10 @@ static int mirror_query_device(struct ib_device *ibdev,
 	/*
 	 * ODP: every transport reaches memory through mirror_mem.c, which
 	 * faults ODP pages in, so each claimed operation really works.
-	 * Implicit ODP MRs are not offered yet.
+	 * Implicit MRs cover the address space with children.
 	 */
-	attr->odp_caps.general_caps = IB_ODP_SUPPORT;
+	attr->odp_caps.general_caps = IB_ODP_SUPPORT |
+				      IB_ODP_SUPPORT_IMPLICIT;
 	attr->odp_caps.per_transport_caps.rc_odp_caps =
 		IB_ODP_SUPPORT_SEND | IB_ODP_SUPPORT_RECV |
 		IB_ODP_SUPPORT_WRITE | IB_ODP_SUPPORT_READ |
@@ -340,6 +341,10 @@ static const struct rdma_stat_desc mirror_counter_descs[MIRROR_CNT_COUNT] = {
 	[MIRROR_CNT_ODP_PAGES_INVALIDATED].name = "odp_pages_invalidated",
 	[MIRROR_CNT_ODP_PREFETCHES].name = "odp_prefetches",
 	[MIRROR_CNT_ODP_FAULT_RETRIES].name = "odp_fault_retries",
+	[MIRROR_CNT_ODP_CHILDREN_CREATED].name = "odp_children_created",
+	[MIRROR_CNT_ODP_CHILDREN_DESTROYED].name = "odp_children_destroyed",
+	[MIRROR_CNT_ODP_CHILDREN_LIVE].name = "odp_children_live",
+	[MIRROR_CNT_ODP_MIRROR_BYTES].name = "odp_mirror_bytes",
 #define MIRROR_LAT_NAME(n) \
 	[MIRROR_CNT_ODP_LAT_FIRST + (n) - MIRROR_ODP_LAT_MIN_LOG2].name = \
 		"odp_fault_ns_log2_" #n
@@ -473,6 +478,7 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 		BIT_ULL(IB_USER_VERBS_CMD_POST_SEND) |
 		BIT_ULL(IB_USER_VERBS_CMD_REQ_NOTIFY_CQ);
 	ib_set_device_ops(&dev->ib_dev, &mirror_dev_ops);
+	dev->ib_dev.driver_def = mirror_uapi_defs;
 
 	/*
 	 * From here on ib_dealloc_device() runs mirror_dealloc_driver(),

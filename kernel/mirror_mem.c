@@ -37,13 +37,20 @@ int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access)
 	return 0;
 }
 
+/* The user address of @iova in an ODP MR. */
+static unsigned long mirror_mr_va(struct mirror_mr *mr, u64 iova)
+{
+	return mr->odp_va + (iova - mr->iova);
+}
+
 /*
  * Maps the page holding @iova of @mr; *chunk gets the bytes mapped
- * contiguously. For an ODP MR the caller holds the mirror's lock, and
- * NULL means "not mirrored (writably): fault it in and try again".
+ * contiguously. For an ODP MR @odp is the mirror covering @iova (NULL:
+ * none yet), its lock held, and NULL means "not mirrored (writably):
+ * fault it in and try again".
  */
-static void *mirror_mr_map(struct mirror_mr *mr, u64 iova, bool write,
-			   u32 *chunk)
+static void *mirror_mr_map(struct mirror_mr *mr, struct mirror_odp *odp,
+			   u64 iova, bool write, u32 *chunk)
 {
 	u64 off;
 
@@ -53,8 +60,10 @@ static void *mirror_mr_map(struct mirror_mr *mr, u64 iova, bool write,
 		*chunk = PAGE_SIZE - offset_in_page(iova);
 		return (void *)(uintptr_t)iova;
 	case MIRROR_MR_ODP:
-		return mirror_odp_lookup(mr->odp, mr->odp_va + (iova - mr->iova),
-					 write, chunk);
+		if (!odp)
+			return NULL;
+		return mirror_odp_lookup(odp, mirror_mr_va(mr, iova), write,
+					 chunk);
 	default:
 		off = iova - mr->iova + mr->page_offset;
 		*chunk = PAGE_SIZE - offset_in_page(off);
@@ -157,10 +166,37 @@ void mirror_segs_put(struct mirror_segs *segs)
 	segs->failed = false;
 }
 
-/* The mirror behind segment @s, or NULL when it needs no faults. */
-static struct mirror_odp *mirror_seg_odp(struct mirror_seg *s)
+static bool mirror_seg_is_odp(struct mirror_seg *s)
 {
-	return s->mr ? s->mr->odp : NULL;
+	return s->mr && s->mr->type == MIRROR_MR_ODP;
+}
+
+/*
+ * The mirror behind position @off of segment @s (a reference, for an
+ * implicit MR's child), or NULL: not ODP, or no child there yet.
+ */
+static struct mirror_odp *mirror_seg_odp(struct mirror_seg *s, u32 off)
+{
+	if (!mirror_seg_is_odp(s))
+		return NULL;
+	return mirror_mr_odp_get(s->mr, mirror_mr_va(s->mr, s->iova + off));
+}
+
+/*
+ * Is position @off of segment @s served by @held (the mirror a copy holds
+ * locked, NULL for none)? Saves a lookup per page.
+ */
+static bool mirror_seg_covered(struct mirror_seg *s, u32 off,
+			       struct mirror_odp *held)
+{
+	unsigned long va;
+
+	if (!mirror_seg_is_odp(s))
+		return !held;
+	if (!held || held->mr != s->mr)
+		return false;
+	va = mirror_mr_va(s->mr, s->iova + off);
+	return va >= held->start && va < held->end;
 }
 
 /*
@@ -188,12 +224,26 @@ static void mirror_segs_unlock(struct mirror_odp *a, struct mirror_odp *b)
 		mutex_unlock(&b->lock);
 }
 
+/* Unlocks two mirrors and drops their references. */
+static void mirror_segs_release(struct mirror_odp *a, struct mirror_odp *b)
+{
+	mirror_segs_unlock(a, b);
+	mirror_odp_put(a);
+	mirror_odp_put(b);
+}
+
+/*
+ * Bytes a copy moves under the same mirror locks before it lets an
+ * invalidation in.
+ */
+#define MIRROR_LOCK_BATCH	SZ_64K
+
 /*
  * Maps position @off of segment @s (its mirror locked); *chunk gets the
  * contiguous bytes. NULL: an ODP page must be faulted in first.
  */
-static void *mirror_seg_map(struct mirror_seg *s, u32 off, bool write,
-			    u32 *chunk)
+static void *mirror_seg_map(struct mirror_seg *s, struct mirror_odp *odp,
+			    u32 off, bool write, u32 *chunk)
 {
 	void *addr;
 
@@ -201,7 +251,7 @@ static void *mirror_seg_map(struct mirror_seg *s, u32 off, bool write,
 		*chunk = s->len - off;
 		return s->kaddr + off;
 	}
-	addr = mirror_mr_map(s->mr, s->iova + off, write, chunk);
+	addr = mirror_mr_map(s->mr, odp, s->iova + off, write, chunk);
 	*chunk = min(*chunk, s->len - off);
 	return addr;
 }
@@ -222,9 +272,10 @@ static int mirror_seg_fault(struct mirror_segs *segs, struct mirror_seg *s,
 	struct mirror_mr *mr = s->mr;
 	int err;
 
-	err = mirror_odp_fault(mr->odp, mr->odp_va + (s->iova + off - mr->iova),
-			       min_t(u64, len, s->len - off),
-			       MIRROR_ODP_FAULT | (write ? MIRROR_ODP_WRITE : 0));
+	err = mirror_mr_odp_fault(mr, mirror_mr_va(mr, s->iova + off),
+				  min_t(u64, len, s->len - off),
+				  MIRROR_ODP_FAULT |
+				  (write ? MIRROR_ODP_WRITE : 0));
 	if (err)
 		segs->failed = true;
 	return err;
@@ -243,18 +294,23 @@ static int mirror_seg_fault(struct mirror_segs *segs, struct mirror_seg *s,
  * be had.
  */
 static void *mirror_seg_get(struct mirror_segs *segs, struct mirror_seg *s,
-			    u32 off, u64 len, bool write, u32 *chunk)
+			    u32 off, u64 len, bool write, u32 *chunk,
+			    struct mirror_odp **odpp)
 {
-	struct mirror_odp *odp = mirror_seg_odp(s);
+	struct mirror_odp *odp;
 	u32 tries = 0;
 	void *addr;
 
 	for (;;) {
+		odp = mirror_seg_odp(s, off);
 		mirror_segs_lock(odp, NULL);
-		addr = mirror_seg_map(s, off, write, chunk);
-		if (addr)
+		addr = mirror_seg_map(s, odp, off, write, chunk);
+		if (addr) {
+			*odpp = odp;
 			return addr;
+		}
 		mirror_segs_unlock(odp, NULL);
+		mirror_odp_put(odp);
 		if (++tries > MIRROR_MAP_TRIES) {
 			segs->failed = true;
 			return NULL;
@@ -264,10 +320,12 @@ static void *mirror_seg_get(struct mirror_segs *segs, struct mirror_seg *s,
 	}
 }
 
-static void mirror_seg_put(struct mirror_seg *s, void *addr)
+static void mirror_seg_put(struct mirror_seg *s, struct mirror_odp *odp,
+			   void *addr)
 {
 	mirror_seg_unmap(s, addr);
-	mirror_segs_unlock(mirror_seg_odp(s), NULL);
+	mirror_segs_unlock(odp, NULL);
+	mirror_odp_put(odp);
 }
 
 /**
@@ -283,7 +341,8 @@ static void mirror_seg_put(struct mirror_seg *s, void *addr)
 int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 		     struct mirror_segs *src, u64 len)
 {
-	u32 di = 0, doff = 0, si = 0, soff = 0;
+	struct mirror_odp *hd = NULL, *hs = NULL;
+	u32 di = 0, doff = 0, si = 0, soff = 0, batch = 0;
 
 	if (dst->total < dst_off + len || src->total < len)
 		return -EINVAL;
@@ -297,24 +356,42 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 			doff = 0;
 		}
 	}
+	/*
+	 * The mirrors locked (and referenced) for the current chunks stay
+	 * locked for the next ones while they are the same, up to
+	 * MIRROR_LOCK_BATCH bytes, so that a large transfer takes the locks
+	 * once per batch rather than once per page.
+	 */
 	while (len) {
 		struct mirror_seg *d = &dst->seg[di], *s = &src->seg[si];
-		struct mirror_odp *dodp = mirror_seg_odp(d);
-		struct mirror_odp *sodp = mirror_seg_odp(s);
+		struct mirror_odp *dodp, *sodp;
 		void *daddr, *saddr = NULL;
 		u32 dchunk, schunk, n, tries = 0;
 		int err;
 
 		for (;;) {
-			mirror_segs_lock(dodp, sodp);
-			daddr = mirror_seg_map(d, doff, true, &dchunk);
+			if (batch >= MIRROR_LOCK_BATCH ||
+			    !mirror_seg_covered(d, doff, hd) ||
+			    !mirror_seg_covered(s, soff, hs)) {
+				mirror_segs_release(hd, hs);
+				dodp = mirror_seg_odp(d, doff);
+				sodp = mirror_seg_odp(s, soff);
+				mirror_segs_lock(dodp, sodp);
+				hd = dodp;
+				hs = sodp;
+				batch = 0;
+			}
+			daddr = mirror_seg_map(d, hd, doff, true, &dchunk);
 			if (daddr) {
-				saddr = mirror_seg_map(s, soff, false, &schunk);
+				saddr = mirror_seg_map(s, hs, soff, false,
+						       &schunk);
 				if (saddr)
 					break;
 				mirror_seg_unmap(d, daddr);
 			}
-			mirror_segs_unlock(dodp, sodp);
+			mirror_segs_release(hd, hs);
+			hd = NULL;
+			hs = NULL;
 			if (++tries > MIRROR_MAP_TRIES) {
 				dst->failed = !daddr;
 				src->failed = !!daddr;
@@ -331,7 +408,7 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 		memcpy(daddr, saddr, n);
 		mirror_seg_unmap(s, saddr);
 		mirror_seg_unmap(d, daddr);
-		mirror_segs_unlock(dodp, sodp);
+		batch += n;
 		len -= n;
 		doff += n;
 		soff += n;
@@ -344,6 +421,7 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 			soff = 0;
 		}
 	}
+	mirror_segs_release(hd, hs);
 	return 0;
 }
 
@@ -388,10 +466,11 @@ int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 	soff = off;
 	while (len) {
 		struct mirror_seg *s = &segs->seg[i];
+		struct mirror_odp *odp;
 		u32 chunk, n;
 		void *addr;
 
-		addr = mirror_seg_get(segs, s, soff, len, to_segs, &chunk);
+		addr = mirror_seg_get(segs, s, soff, len, to_segs, &chunk, &odp);
 		if (!addr)
 			return -EFAULT;
 		n = min(chunk, len);
@@ -399,7 +478,7 @@ int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 			memcpy(addr, buf, n);
 		else
 			memcpy(buf, addr, n);
-		mirror_seg_put(s, addr);
+		mirror_seg_put(s, odp, addr);
 		buf += n;
 		len -= n;
 		soff += n;
@@ -429,16 +508,17 @@ int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
 		       u64 compare_add, u64 swap, u64 *orig)
 {
 	struct mirror_seg *s = &target->seg[0];
+	struct mirror_odp *odp;
 	u32 chunk;
 	u64 *word;
 
 	if (target->n != 1 || s->len != sizeof(u64))
 		return -EINVAL;
-	word = mirror_seg_get(target, s, 0, sizeof(u64), true, &chunk);
+	word = mirror_seg_get(target, s, 0, sizeof(u64), true, &chunk, &odp);
 	if (!word)
 		return -EFAULT;
 	if (chunk < sizeof(u64)) {	/* cannot happen when aligned */
-		mirror_seg_put(s, word);
+		mirror_seg_put(s, odp, word);
 		return -EINVAL;
 	}
 	*orig = READ_ONCE(*word);
@@ -448,7 +528,7 @@ int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
 	} else {
 		WRITE_ONCE(*word, *orig + compare_add);
 	}
-	mirror_seg_put(s, word);
+	mirror_seg_put(s, odp, word);
 	return 0;
 }
 
@@ -471,7 +551,7 @@ int mirror_segs_fault(struct mirror_segs *segs, bool write)
 	for (i = 0; i < segs->n; i++) {
 		struct mirror_seg *s = &segs->seg[i];
 
-		if (!mirror_seg_odp(s))
+		if (!mirror_seg_is_odp(s))
 			continue;
 		err = mirror_seg_fault(segs, s, 0, s->len, write);
 		if (err)

@@ -134,7 +134,10 @@ static struct ib_mr *mirror_reg_odp_mr(struct mirror_dev *dev,
 	mr->length = length;
 	mr->ibmr.iova = iova;
 	mr->ibmr.length = length;
-	err = mirror_odp_create(mr, start, length);
+	if (!start && length == U64_MAX)
+		err = mirror_odp_create_implicit(mr);
+	else
+		err = mirror_odp_create(mr, start, length);
 	if (err) {
 		xa_erase(&dev->mr_xa, mr->index);
 		kfree(mr);
@@ -156,9 +159,12 @@ static struct ib_mr *mirror_reg_odp_mr(struct mirror_dev *dev,
  *	be mapped yet
  * @udata: unused
  *
+ * An ODP registration of start 0 and length U64_MAX (what
+ * ibv_reg_mr(pd, NULL, SIZE_MAX, IBV_ACCESS_ON_DEMAND) sends) is an
+ * implicit MR over the whole user address space.
+ *
  * Return: the MR, or ERR_PTR(-EINVAL) for an empty, overflowing or too
- * large range, ERR_PTR(-EOPNOTSUPP) for an implicit ODP MR (not yet),
- * ERR_PTR(-EFAULT) for (pinned) memory that is not mapped with the
+ * large range, ERR_PTR(-EFAULT) for (pinned) memory that is not mapped with the
  * needed permission, or for a range outside the user address space.
  */
 struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
@@ -169,8 +175,12 @@ struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 	struct mirror_mr *mr;
 	int err;
 
-	if ((access & IB_ACCESS_ON_DEMAND) && !start && length == U64_MAX)
-		return ERR_PTR(-EOPNOTSUPP);
+	/* Implicit ODP: the whole user address space, at iova 0. */
+	if ((access & IB_ACCESS_ON_DEMAND) && !start && length == U64_MAX) {
+		if (iova)
+			return ERR_PTR(-EINVAL);
+		return mirror_reg_odp_mr(dev, ibpd, 0, U64_MAX, 0, access);
+	}
 	if (!length || length > MIRROR_MAX_MR_SIZE || start + length < start ||
 	    iova + length < iova)
 		return ERR_PTR(-EINVAL);
@@ -224,7 +234,7 @@ int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 	WRITE_ONCE(mr->dying, true);
 	mirror_mr_put(mr);
 	wait_for_completion(&mr->released);
-	if (mr->odp)
+	if (mr->type == MIRROR_MR_ODP)
 		mirror_odp_destroy(mr);
 	kvfree(mr->pages);
 	if (mr->umem)

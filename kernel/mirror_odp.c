@@ -54,6 +54,8 @@ static const char * const mirror_mr_counter_names[MIRROR_MR_CNT_COUNT] = {
 	[MIRROR_MR_CNT_PAGES_INVALIDATED] = "pages_invalidated",
 	[MIRROR_MR_CNT_PREFETCHES] = "prefetches",
 	[MIRROR_MR_CNT_FAULT_RETRIES] = "fault_retries",
+	[MIRROR_MR_CNT_CHILDREN_CREATED] = "children_created",
+	[MIRROR_MR_CNT_CHILDREN_DESTROYED] = "children_destroyed",
 };
 
 /* The device counter that matches each per-MR counter. */
@@ -64,6 +66,8 @@ static const int mirror_mr_counter_dev[MIRROR_MR_CNT_COUNT] = {
 	[MIRROR_MR_CNT_PAGES_INVALIDATED] = MIRROR_CNT_ODP_PAGES_INVALIDATED,
 	[MIRROR_MR_CNT_PREFETCHES] = MIRROR_CNT_ODP_PREFETCHES,
 	[MIRROR_MR_CNT_FAULT_RETRIES] = MIRROR_CNT_ODP_FAULT_RETRIES,
+	[MIRROR_MR_CNT_CHILDREN_CREATED] = MIRROR_CNT_ODP_CHILDREN_CREATED,
+	[MIRROR_MR_CNT_CHILDREN_DESTROYED] = MIRROR_CNT_ODP_CHILDREN_DESTROYED,
 };
 
 /* Counts @n for @mr and for its device. */
@@ -126,43 +130,41 @@ void *mirror_odp_lookup(struct mirror_odp *odp, unsigned long va, bool write,
 	if (!mirror_odp_entry_ok(e, write))
 		return NULL;
 	if (write && !(e & MIRROR_ODP_DIRTY))
-		odp->pfns[idx] = e | MIRROR_ODP_DIRTY;
+		WRITE_ONCE(odp->pfns[idx], e | MIRROR_ODP_DIRTY);
 	size = mirror_odp_entry_size(e);
 	end = min(ALIGN_DOWN(va, size) + size, odp->end);
 	*chunk = min_t(unsigned long, end - va, SZ_1G);
 	return kmap_local_page(mirror_odp_entry_page(e)) + offset_in_page(va);
 }
 
-/**
- * mirror_odp_missing() - find the first page of a range not mirrored
- * @odp: the mirror (its lock must not be held)
- * @va: first byte
- * @len: bytes (at least 1)
- * @write: writable entries are needed
- * @miss: gets the page-aligned address of the first missing page
- *
- * Return: true when a page is missing.
+/*
+ * Finds the first page of [va, va + len) not mirrored (writably, for
+ * @write) and stores its address in *miss. A hint, read without the
+ * lock: an entry seen valid may be cleared right after, which whoever
+ * uses the page notices under the lock (and faults again). Keeps the
+ * common case, everything mirrored, free of locking.
  */
-int mirror_odp_missing(struct mirror_odp *odp, unsigned long va,
-		       unsigned long len, bool write, unsigned long *miss)
+static bool mirror_odp_missing(struct mirror_odp *odp, unsigned long va,
+			       unsigned long len, bool write,
+			       unsigned long *miss)
 {
-	unsigned long a = ALIGN_DOWN(va, PAGE_SIZE), end = va + len;
-	bool missing = false;
+	unsigned long a = ALIGN_DOWN(va, PAGE_SIZE), end = va + len, e;
+	unsigned long all = (odp->end - odp->start) >> PAGE_SHIFT;
 
-	mutex_lock(&odp->lock);
+	/* Everything mirrored (the steady state): nothing to walk. */
+	if ((write ? READ_ONCE(odp->nwritable) : READ_ONCE(odp->npresent)) ==
+	    all)
+		return false;
 	while (a < end) {
-		unsigned long e = odp->pfns[(a - odp->start) >> PAGE_SHIFT];
-
+		e = READ_ONCE(odp->pfns[(a - odp->start) >> PAGE_SHIFT]);
 		if (!mirror_odp_entry_ok(e, write)) {
 			*miss = a;
-			missing = true;
-			break;
+			return true;
 		}
 		a = ALIGN_DOWN(a, mirror_odp_entry_size(e)) +
 		    mirror_odp_entry_size(e);
 	}
-	mutex_unlock(&odp->lock);
-	return missing;
+	return false;
 }
 
 /*
@@ -173,15 +175,21 @@ static unsigned long mirror_odp_store(struct mirror_odp *odp,
 				      unsigned long idx, unsigned long e)
 {
 	unsigned long old = odp->pfns[idx];
+	bool was_w = (old & HMM_PFN_VALID) && (old & HMM_PFN_WRITE);
+	bool is_w = e & HMM_PFN_WRITE;
 
 	/*
 	 * An entry still present has not been invalidated since it was
 	 * published, so it names the same page: keep its dirty bit.
 	 */
-	odp->pfns[idx] = e | (old & MIRROR_ODP_DIRTY);
-	if (!(old & HMM_PFN_VALID))
+	WRITE_ONCE(odp->pfns[idx], e | (old & MIRROR_ODP_DIRTY));
+	if (is_w != was_w)
+		WRITE_ONCE(odp->nwritable, odp->nwritable + (is_w ? 1 : -1));
+	if (!(old & HMM_PFN_VALID)) {
+		WRITE_ONCE(odp->npresent, odp->npresent + 1);
 		return 1;
-	return (e & HMM_PFN_WRITE) && !(old & HMM_PFN_WRITE);
+	}
+	return is_w && !was_w;
 }
 
 /*
@@ -290,8 +298,8 @@ static int mirror_odp_fault_block(struct mirror_odp *odp, struct mm_struct *mm,
  * for (no VMA, no permission, the process is gone), -EBUSY when the range
  * kept changing, -ENOMEM.
  */
-int mirror_odp_fault(struct mirror_odp *odp, unsigned long va,
-		     unsigned long len, unsigned int flags)
+static int mirror_odp_fault(struct mirror_odp *odp, unsigned long va,
+			    unsigned long len, unsigned int flags)
 {
 	struct mirror_mr *mr = odp->mr;
 	bool fault = flags & MIRROR_ODP_FAULT;
@@ -352,6 +360,8 @@ int mirror_odp_fault(struct mirror_odp *odp, unsigned long va,
 	return err;
 }
 
+static void mirror_child_queue_removal(struct mirror_odp *odp);
+
 /*
  * ODP rule 2: the CPU page tables of [range->start, range->end) are about
  * to change. Clear our entries under the lock the data path holds while
@@ -365,7 +375,7 @@ static bool mirror_odp_invalidate(struct mmu_interval_notifier *mni,
 					      notifier);
 	unsigned long start = max(range->start, odp->start);
 	unsigned long end = min(range->end, odp->end);
-	unsigned long i, first, last, e, cleared = 0;
+	unsigned long i, first, last, e, cleared = 0, clearedw = 0;
 
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&odp->lock);
@@ -399,9 +409,18 @@ static bool mirror_odp_invalidate(struct mmu_interval_notifier *mni,
 		/* set_page_dirty(): the caller may hold the page lock. */
 		if (e & MIRROR_ODP_DIRTY)
 			set_page_dirty(mirror_odp_entry_page(e));
-		odp->pfns[i] = 0;
+		WRITE_ONCE(odp->pfns[i], 0);
 		cleared++;
+		clearedw += !!(e & HMM_PFN_WRITE);
 	}
+	WRITE_ONCE(odp->npresent, odp->npresent - cleared);
+	WRITE_ONCE(odp->nwritable, odp->nwritable - clearedw);
+	/*
+	 * A child emptied by an unmap goes away later (ODP rule 7): never
+	 * insert or remove notifiers here.
+	 */
+	if (odp->child && range->event == MMU_NOTIFY_UNMAP && !odp->npresent)
+		mirror_child_queue_removal(odp);
 out:
 	mutex_unlock(&odp->lock);
 	mirror_odp_count(odp->mr, MIRROR_MR_CNT_INVALIDATIONS, 1);
@@ -414,6 +433,82 @@ out:
 static const struct mmu_interval_notifier_ops mirror_odp_ops = {
 	.invalidate = mirror_odp_invalidate,
 };
+
+/* Memory one mirror uses: the struct and its entries (allocator sizes). */
+static u64 mirror_odp_bytes(struct mirror_odp *odp)
+{
+	size_t n = ((odp->end - odp->start) >> PAGE_SHIFT) * sizeof(*odp->pfns);
+
+	return ksize(odp) +
+	       (is_vmalloc_addr(odp->pfns) ? PAGE_ALIGN(n) : ksize(odp->pfns));
+}
+
+/*
+ * A mirror of [start, end) of @mm, for @mr. The notifier is inserted;
+ * nothing is mirrored yet.
+ */
+static struct mirror_odp *mirror_odp_alloc(struct mirror_mr *mr,
+					   struct mm_struct *mm,
+					   unsigned long start,
+					   unsigned long end, bool child)
+{
+	struct mirror_odp *odp;
+	int err;
+
+	odp = kzalloc(sizeof(*odp), GFP_KERNEL_ACCOUNT);
+	if (!odp)
+		return ERR_PTR(-ENOMEM);
+	odp->mr = mr;
+	odp->start = start;
+	odp->end = end;
+	odp->child = child;
+	mutex_init(&odp->lock);
+	kref_init(&odp->ref);
+	odp->pfns = kvcalloc((end - start) >> PAGE_SHIFT, sizeof(*odp->pfns),
+			     GFP_KERNEL_ACCOUNT);
+	if (!odp->pfns) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	err = mmu_interval_notifier_insert(&odp->notifier, mm, start,
+					   end - start, &mirror_odp_ops);
+	if (err)
+		goto err_free_pfns;
+	mirror_count_add(to_mirror_dev(mr->ibmr.device),
+			 MIRROR_CNT_ODP_MIRROR_BYTES, mirror_odp_bytes(odp));
+	return odp;
+
+err_free_pfns:
+	kvfree(odp->pfns);
+err_free:
+	mutex_destroy(&odp->lock);
+	kfree(odp);
+	return ERR_PTR(err);
+}
+
+/* Stops mirroring: hands the device's writes over, removes the notifier. */
+static void mirror_odp_free(struct mirror_odp *odp)
+{
+	unsigned long i, n = (odp->end - odp->start) >> PAGE_SHIFT;
+
+	/* Pages still mirrored are still mapped: hand their dirt over. */
+	mutex_lock(&odp->lock);
+	for (i = 0; i < n; i++) {
+		if (odp->pfns[i] & MIRROR_ODP_DIRTY)
+			set_page_dirty(mirror_odp_entry_page(odp->pfns[i]));
+		WRITE_ONCE(odp->pfns[i], 0);
+	}
+	odp->npresent = 0;
+	odp->nwritable = 0;
+	mutex_unlock(&odp->lock);
+	/* Waits for a running invalidate(); drops the mm. */
+	mmu_interval_notifier_remove(&odp->notifier);
+	atomic64_sub(mirror_odp_bytes(odp),
+		     &to_mirror_dev(odp->mr->ibmr.device)
+		     ->counters[MIRROR_CNT_ODP_MIRROR_BYTES]);
+	kvfree(odp->pfns);
+	mutex_destroy(&odp->lock);
+}
 
 /**
  * mirror_odp_create() - make @mr a mirror of [start, start + length)
@@ -429,65 +524,380 @@ static const struct mmu_interval_notifier_ops mirror_odp_ops = {
 int mirror_odp_create(struct mirror_mr *mr, u64 start, u64 length)
 {
 	struct mirror_odp *odp;
-	int err;
 
 	if (!access_ok((void __user *)(uintptr_t)start, length))
 		return -EFAULT;
-	odp = kzalloc(sizeof(*odp), GFP_KERNEL);
-	if (!odp)
-		return -ENOMEM;
-	odp->mr = mr;
-	odp->start = ALIGN_DOWN(start, PAGE_SIZE);
-	odp->end = ALIGN(start + length, PAGE_SIZE);
-	mutex_init(&odp->lock);
-	odp->pfns = kvcalloc((odp->end - odp->start) >> PAGE_SHIFT,
-			     sizeof(*odp->pfns), GFP_KERNEL_ACCOUNT);
-	if (!odp->pfns) {
-		err = -ENOMEM;
-		goto err_free;
-	}
-	err = mmu_interval_notifier_insert(&odp->notifier, current->mm,
-					   odp->start, odp->end - odp->start,
-					   &mirror_odp_ops);
-	if (err)
-		goto err_free_pfns;
+	odp = mirror_odp_alloc(mr, current->mm, ALIGN_DOWN(start, PAGE_SIZE),
+			       ALIGN(start + length, PAGE_SIZE), false);
+	if (IS_ERR(odp))
+		return PTR_ERR(odp);
 	mr->odp = odp;
 	mr->odp_va = start;
 	/* The snapshot is best effort: a page it misses faults later. */
 	mirror_odp_fault(odp, odp->start, odp->end - odp->start, 0);
 	return 0;
+}
 
-err_free_pfns:
-	kvfree(odp->pfns);
-err_free:
-	mutex_destroy(&odp->lock);
-	kfree(odp);
+/*
+ * Implicit MRs (ODP rule 7). The root covers the user address space;
+ * children of MIRROR_CHILD_SIZE, aligned, are created on the first fault
+ * in their range and each has its own notifier and page table.
+ *
+ * Why 16 MiB: a child's entry array is then 32 KiB (8 B per 4 KiB page,
+ * an order-3 allocation that rarely needs vmalloc), and its fixed cost
+ * (struct, notifier, xarray slot, about 600 B) adds under 0.02 B per
+ * mirrored page; a program that touches scattered addresses pays 32 KiB
+ * per 16 MiB region touched. 2 MiB children would cost a notifier and a
+ * creation per 512 pages (and 9 B per page); 1 GiB children would cost
+ * 2 MiB of entries for a single touched page. Children are multiples of
+ * the 2 MiB fault block, so a THP never straddles two children.
+ */
+#define MIRROR_CHILD_SHIFT	24
+#define MIRROR_CHILD_SIZE	(1UL << MIRROR_CHILD_SHIFT)
+
+static void mirror_child_free_work(struct work_struct *work)
+{
+	struct mirror_odp *odp = container_of(work, struct mirror_odp,
+					      free_work);
+	struct mirror_mr *mr = odp->mr;
+	struct mirror_dev *dev = to_mirror_dev(mr->ibmr.device);
+
+	mirror_odp_free(odp);
+	mirror_odp_count(mr, MIRROR_MR_CNT_CHILDREN_DESTROYED, 1);
+	atomic64_dec(&dev->counters[MIRROR_CNT_ODP_CHILDREN_LIVE]);
+	kfree_rcu(odp, rcu);
+	if (atomic_dec_and_test(&mr->nchildren))
+		wake_up(&mr->children_wq);
+}
+
+/*
+ * The last reference is gone. Removing a notifier sleeps and must not
+ * run inside another notifier's callback, so freeing is work.
+ */
+static void mirror_child_release(struct kref *ref)
+{
+	struct mirror_odp *odp = container_of(ref, struct mirror_odp, ref);
+
+	INIT_WORK(&odp->free_work, mirror_child_free_work);
+	queue_work(to_mirror_dev(odp->mr->ibmr.device)->wq, &odp->free_work);
+}
+
+/**
+ * mirror_odp_put() - drop a reference from mirror_mr_odp_get()
+ * @odp: the mirror (nothing happens for an explicit MR's)
+ */
+void mirror_odp_put(struct mirror_odp *odp)
+{
+	if (odp && odp->child)
+		kref_put(&odp->ref, mirror_child_release);
+}
+
+/* Takes the child out of the xarray (if it is still there) for good. */
+static void mirror_child_unlink(struct mirror_odp *odp)
+{
+	if (xa_cmpxchg(&odp->mr->children, odp->index, odp, NULL, 0) == odp)
+		mirror_odp_put(odp);	/* the xarray's reference */
+}
+
+/* Deferred removal of a child emptied by an unmap. */
+static void mirror_child_remove_work(struct work_struct *work)
+{
+	struct mirror_odp *odp = container_of(work, struct mirror_odp, work);
+	bool empty;
+
+	mutex_lock(&odp->lock);
+	empty = !odp->npresent;
+	mutex_unlock(&odp->lock);
+	/*
+	 * A fault that refilled it meanwhile keeps it. One that comes after
+	 * the unlink creates a new child; a fault still holding this one is
+	 * safe: its notifier stays until the last reference is gone.
+	 */
+	if (empty)
+		mirror_child_unlink(odp);
+	atomic_set(&odp->removing, 0);
+	mirror_odp_put(odp);	/* the work's reference */
+}
+
+/* From invalidate(), odp->lock held: no sleeping, no notifier changes. */
+static void mirror_child_queue_removal(struct mirror_odp *odp)
+{
+	if (atomic_xchg(&odp->removing, 1))
+		return;
+	if (!kref_get_unless_zero(&odp->ref)) {
+		atomic_set(&odp->removing, 0);
+		return;		/* already on its way out */
+	}
+	INIT_WORK(&odp->work, mirror_child_remove_work);
+	queue_work(to_mirror_dev(odp->mr->ibmr.device)->wq, &odp->work);
+}
+
+/* The child at @index, with a reference, or NULL. */
+static struct mirror_odp *mirror_child_lookup(struct mirror_mr *mr,
+					      unsigned long index)
+{
+	struct mirror_odp *odp;
+
+	rcu_read_lock();
+	odp = xa_load(&mr->children, index);
+	if (odp && !kref_get_unless_zero(&odp->ref))
+		odp = NULL;
+	rcu_read_unlock();
+	return odp;
+}
+
+/*
+ * The child covering @va, created when missing. Two creators may race:
+ * the xarray's cmpxchg picks one, the other frees its child.
+ */
+static struct mirror_odp *mirror_child_get(struct mirror_mr *mr,
+					   unsigned long va)
+{
+	struct mm_struct *mm = mr->mm;
+	unsigned long index = va >> MIRROR_CHILD_SHIFT, start, end;
+	struct mirror_odp *odp, *old;
+	int err;
+
+	if (va >= TASK_SIZE)
+		return ERR_PTR(-EFAULT);
+	for (;;) {
+		odp = mirror_child_lookup(mr, index);
+		if (odp)
+			return odp;
+		start = index << MIRROR_CHILD_SHIFT;
+		end = min(start + MIRROR_CHILD_SIZE, TASK_SIZE & PAGE_MASK);
+		if (!mmget_not_zero(mm))
+			return ERR_PTR(-EFAULT);	/* the process is gone */
+		odp = mirror_odp_alloc(mr, mm, start, end, true);
+		mmput_async(mm);
+		if (IS_ERR(odp))
+			return odp;
+		odp->index = index;
+		atomic_inc(&mr->nchildren);
+		old = xa_cmpxchg(&mr->children, index, NULL, odp, GFP_KERNEL);
+		if (!old) {
+			mirror_odp_count(mr, MIRROR_MR_CNT_CHILDREN_CREATED, 1);
+			atomic64_inc(&to_mirror_dev(mr->ibmr.device)
+				     ->counters[MIRROR_CNT_ODP_CHILDREN_LIVE]);
+			/* One reference for the xarray, one for the caller. */
+			kref_get(&odp->ref);
+			return odp;
+		}
+		/* Lost the race (or no memory): ours goes. */
+		err = xa_is_err(old) ? xa_err(old) : 0;
+		mirror_odp_free(odp);
+		kfree(odp);
+		if (atomic_dec_and_test(&mr->nchildren))
+			wake_up(&mr->children_wq);
+		if (err)
+			return ERR_PTR(err);
+	}
+}
+
+/**
+ * mirror_mr_odp_get() - the mirror covering @va of an ODP MR, if any
+ * @mr: an ODP MR
+ * @va: user address
+ *
+ * Creates nothing: a missing child means "fault first"
+ * (mirror_mr_odp_fault() creates it).
+ *
+ * Return: the mirror (release with mirror_odp_put()) or NULL.
+ */
+struct mirror_odp *mirror_mr_odp_get(struct mirror_mr *mr, unsigned long va)
+{
+	if (!mr->implicit)
+		return mr->odp;
+	return mirror_child_lookup(mr, va >> MIRROR_CHILD_SHIFT);
+}
+
+/**
+ * mirror_mr_odp_fault() - mirror_odp_fault() for a range of an ODP MR
+ * @mr: the MR (explicit or implicit)
+ * @va: first user address
+ * @len: bytes
+ * @flags: as for mirror_odp_fault()
+ *
+ * For an implicit MR, walks the children of the range, creating them.
+ *
+ * Return: as mirror_odp_fault().
+ */
+int mirror_mr_odp_fault(struct mirror_mr *mr, unsigned long va,
+			unsigned long len, unsigned int flags)
+{
+	unsigned long end = va + len, next;
+	struct mirror_odp *odp;
+	int err = 0;
+
+	if (!mr->implicit)
+		return mirror_odp_fault(mr->odp, va, len, flags);
+	if (end < va)
+		return -EFAULT;
+	for (; va < end && !err; va = next) {
+		next = min(ALIGN_DOWN(va, MIRROR_CHILD_SIZE) + MIRROR_CHILD_SIZE,
+			   end);
+		odp = mirror_child_get(mr, va);
+		if (IS_ERR(odp))
+			return PTR_ERR(odp);
+		err = mirror_odp_fault(odp, va, next - va, flags);
+		mirror_odp_put(odp);
+	}
 	return err;
+}
+
+/**
+ * mirror_odp_create_implicit() - make @mr an implicit ODP MR
+ * @mr: the MR being registered over the whole address space
+ *
+ * Nothing is mirrored, and no memory is used, until the first fault.
+ *
+ * Return: 0.
+ */
+int mirror_odp_create_implicit(struct mirror_mr *mr)
+{
+	mr->implicit = true;
+	xa_init(&mr->children);
+	atomic_set(&mr->nchildren, 0);
+	init_waitqueue_head(&mr->children_wq);
+	mr->mm = current->mm;
+	mmgrab(mr->mm);
+	mr->odp_va = 0;
+	return 0;
 }
 
 /**
  * mirror_odp_destroy() - stop mirroring (the MR has no users any more)
  * @mr: the MR
+ *
+ * For an implicit MR this unlinks every child and waits until all of
+ * them, with removal work in flight, are freed.
  */
 void mirror_odp_destroy(struct mirror_mr *mr)
 {
-	struct mirror_odp *odp = mr->odp;
-	unsigned long i, n = (odp->end - odp->start) >> PAGE_SHIFT;
+	struct mirror_odp *odp;
+	unsigned long index;
 
-	/* Pages still mirrored are still mapped: hand their dirt over. */
+	if (!mr->implicit) {
+		mirror_odp_free(mr->odp);
+		kfree(mr->odp);
+		mr->odp = NULL;
+		return;
+	}
+	xa_for_each(&mr->children, index, odp)
+		mirror_child_unlink(odp);
+	wait_event(mr->children_wq, !atomic_read(&mr->nchildren));
+	xa_destroy(&mr->children);
+	mmdrop(mr->mm);
+}
+
+/* One byte per page of [va, va + n pages) of one mirror, under its lock. */
+static void mirror_odp_states(struct mirror_odp *odp, unsigned long va,
+			      unsigned long n, u8 *out)
+{
+	unsigned long i, e;
+
 	mutex_lock(&odp->lock);
-	for (i = 0; i < n; i++) {
-		if (odp->pfns[i] & MIRROR_ODP_DIRTY)
-			set_page_dirty(mirror_odp_entry_page(odp->pfns[i]));
-		odp->pfns[i] = 0;
+	for (i = 0; i < n; i++, va += PAGE_SIZE) {
+		out[i] = 0;
+		if (va < odp->start || va >= odp->end)
+			continue;
+		e = odp->pfns[(va - odp->start) >> PAGE_SHIFT];
+		if (!(e & HMM_PFN_VALID))
+			continue;
+		out[i] = MIRROR_PAGE_READ;
+		if (e & HMM_PFN_WRITE)
+			out[i] |= MIRROR_PAGE_WRITE;
+		if (hmm_pfn_to_map_order(e))
+			out[i] |= MIRROR_PAGE_HUGE;
 	}
 	mutex_unlock(&odp->lock);
-	/* Waits for a running invalidate(); drops the mm. */
-	mmu_interval_notifier_remove(&odp->notifier);
-	kvfree(odp->pfns);
-	mutex_destroy(&odp->lock);
-	kfree(odp);
-	mr->odp = NULL;
+}
+
+/**
+ * mirror_mr_odp_states() - which pages of an ODP MR are mirrored now
+ * @mr: the MR
+ * @va: first user address (page aligned)
+ * @n: pages
+ * @out: one MIRROR_PAGE_* byte per page
+ *
+ * Faults nothing in and creates no children.
+ */
+void mirror_mr_odp_states(struct mirror_mr *mr, unsigned long va,
+			  unsigned long n, u8 *out)
+{
+	unsigned long step;
+	struct mirror_odp *odp;
+
+	while (n) {
+		step = n;
+		if (mr->implicit)
+			step = min(n, (ALIGN_DOWN(va, MIRROR_CHILD_SIZE) +
+				       MIRROR_CHILD_SIZE - va) >> PAGE_SHIFT);
+		odp = va < TASK_SIZE ? mirror_mr_odp_get(mr, va) : NULL;
+		if (odp)
+			mirror_odp_states(odp, va, step, out);
+		else
+			memset(out, 0, step);
+		mirror_odp_put(odp);
+		va += step << PAGE_SHIFT;
+		out += step;
+		n -= step;
+	}
+}
+
+/**
+ * mirror_odp_counters() - fill the user ABI's counters
+ * @dev: the device, for the device-wide counters, or NULL
+ * @mr: the MR, for its own counters (when @dev is NULL)
+ * @c: the counters
+ */
+void mirror_odp_counters(struct mirror_dev *dev, struct mirror_mr *mr,
+			 struct mirror_odp_counters *c)
+{
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	if (mr) {
+		c->faults = atomic64_read(&mr->stats[MIRROR_MR_CNT_FAULTS]);
+		c->pages_faulted =
+			atomic64_read(&mr->stats[MIRROR_MR_CNT_PAGES_FAULTED]);
+		c->invalidations =
+			atomic64_read(&mr->stats[MIRROR_MR_CNT_INVALIDATIONS]);
+		c->pages_invalidated =
+		     atomic64_read(&mr->stats[MIRROR_MR_CNT_PAGES_INVALIDATED]);
+		c->prefetches =
+			atomic64_read(&mr->stats[MIRROR_MR_CNT_PREFETCHES]);
+		c->fault_retries =
+			atomic64_read(&mr->stats[MIRROR_MR_CNT_FAULT_RETRIES]);
+		c->children_created =
+		      atomic64_read(&mr->stats[MIRROR_MR_CNT_CHILDREN_CREATED]);
+		c->children_destroyed =
+		    atomic64_read(&mr->stats[MIRROR_MR_CNT_CHILDREN_DESTROYED]);
+		c->children_live = mr->implicit ?
+				   atomic_read(&mr->nchildren) : 0;
+		return;
+	}
+	c->faults = atomic64_read(&dev->counters[MIRROR_CNT_ODP_FAULTS]);
+	c->pages_faulted =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_PAGES_FAULTED]);
+	c->invalidations =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_INVALIDATIONS]);
+	c->pages_invalidated =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_PAGES_INVALIDATED]);
+	c->prefetches = atomic64_read(&dev->counters[MIRROR_CNT_ODP_PREFETCHES]);
+	c->fault_retries =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_FAULT_RETRIES]);
+	c->children_created =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_CHILDREN_CREATED]);
+	c->children_destroyed =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_CHILDREN_DESTROYED]);
+	c->children_live =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_CHILDREN_LIVE]);
+	c->mirror_bytes =
+		atomic64_read(&dev->counters[MIRROR_CNT_ODP_MIRROR_BYTES]);
+	for (i = 0; i < MIRROR_ODP_LAT_BUCKETS; i++)
+		c->fault_ns_log2[i] =
+			atomic64_read(&dev->counters[MIRROR_CNT_ODP_LAT_FIRST + i]);
 }
 
 /* One range of an asynchronous prefetch; holds a reference on its MR. */
@@ -518,8 +928,8 @@ static int mirror_prefetch_range(struct mirror_prefetch_range *r,
 {
 	struct mirror_mr *mr = r->mr;
 
-	return mirror_odp_fault(mr->odp, mr->odp_va + (r->addr - mr->iova),
-				r->len, flags);
+	return mirror_mr_odp_fault(mr, mr->odp_va + (r->addr - mr->iova),
+				   r->len, flags);
 }
 
 static void mirror_prefetch_work(struct work_struct *work)

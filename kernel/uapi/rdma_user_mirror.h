@@ -242,4 +242,70 @@ struct mirror_create_ah_resp {
 	__u32 reserved;
 };
 
+/*
+ * Driver methods of the uverbs ioctl interface, used by libmirrorverbs.
+ * They live in the driver namespace of the standard objects: a device
+ * method for the ODP counters and an MR method for one MR's counters and
+ * the state of its mirror.
+ */
+#define MIRROR_UVERBS_NS(n)	((1U << 12) + (n))	/* UVERBS_ID_NS_SHIFT */
+
+enum mirror_device_methods {
+	MIRROR_METHOD_QUERY_ODP_COUNTERS = MIRROR_UVERBS_NS(0),
+};
+
+enum mirror_query_odp_counters_attrs {
+	MIRROR_ATTR_ODP_COUNTERS = MIRROR_UVERBS_NS(0),	/* out */
+};
+
+enum mirror_mr_methods {
+	MIRROR_METHOD_MR_QUERY_ODP = MIRROR_UVERBS_NS(0),
+};
+
+enum mirror_mr_query_odp_attrs {
+	MIRROR_ATTR_MR_QUERY_HANDLE = MIRROR_UVERBS_NS(0),	/* the MR */
+	MIRROR_ATTR_MR_QUERY_ADDR,		/* in: u64, first address */
+	MIRROR_ATTR_MR_QUERY_PAGES,		/* out: u8 per page */
+	MIRROR_ATTR_MR_QUERY_COUNTERS,		/* out: struct below */
+};
+
+/* Bits of a page's byte in MIRROR_ATTR_MR_QUERY_PAGES (0: not mirrored). */
+enum {
+	MIRROR_PAGE_READ = 1 << 0,	/* mirrored, the device may read */
+	MIRROR_PAGE_WRITE = 1 << 1,	/* ... and write */
+	MIRROR_PAGE_HUGE = 1 << 2,	/* part of a THP or hugetlb mapping */
+};
+
+#define MIRROR_ODP_LAT_BUCKETS	20
+
+/**
+ * struct mirror_odp_counters - ODP counters of a device or of one MR
+ * @faults: fault helper calls that faulted pages in
+ * @pages_faulted: pages that became mirrored through them
+ * @invalidations: invalidate callbacks on mirrored ranges
+ * @pages_invalidated: mirrored pages they cleared
+ * @prefetches: ibv_advise_mr() ranges accepted
+ * @fault_retries: fault loops started over (the range changed)
+ * @children_created: implicit MR children created
+ * @children_destroyed: implicit MR children destroyed
+ * @children_live: implicit MR children existing now
+ * @mirror_bytes: device only: memory our page tables use now (structs and
+ *	entry arrays of every ODP MR and child)
+ * @fault_ns_log2: device only: faults taking [2^(10+i), 2^(11+i)) ns
+ *	(bucket 0 also holds faster ones, the last slower ones)
+ */
+struct mirror_odp_counters {
+	__aligned_u64 faults;
+	__aligned_u64 pages_faulted;
+	__aligned_u64 invalidations;
+	__aligned_u64 pages_invalidated;
+	__aligned_u64 prefetches;
+	__aligned_u64 fault_retries;
+	__aligned_u64 children_created;
+	__aligned_u64 children_destroyed;
+	__aligned_u64 children_live;
+	__aligned_u64 mirror_bytes;
+	__aligned_u64 fault_ns_log2[MIRROR_ODP_LAT_BUCKETS];
+};
+
 #endif /* RDMA_USER_MIRROR_H */

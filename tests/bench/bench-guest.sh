@@ -164,4 +164,13 @@ printf '%s\n%s\n' "$FAULT_OUT" "$MUNMAP_OUT" | grep '^#' || true
 if [ -s /tmp/bench-errors.log ]; then
 	echo; echo "failed runs:"; cat /tmp/bench-errors.log
 fi
+
+# --- implicit ODP (implicit_bench.c): ibv_reg_mr time of an implicit MR
+# against 1 GiB pinned, mirror memory per mirrored page, implicit against
+# pinned bandwidth of warm 64 KiB RDMA writes. Same-device traffic on
+# mirror0 (back on veth0 after the RoCEv2 part); prints its own table.
+echo
+timeout 600 "$MIRROR_BUILD/tests/bench/implicit_bench" -d mirror0 ||
+	echo "implicit_bench failed (status $?)"
+# --- end of implicit ODP
 exit 0

@@ -790,8 +790,8 @@ static int test_odp_caps_are_reported(void)
 	ret = ibv_query_device_ex(ctx, NULL, &ex);
 	CHECK(ret == 0, "ibv_query_device_ex: %s", strerror(ret));
 	CHECK(ex.odp_caps.general_caps & IBV_ODP_SUPPORT, "no IBV_ODP_SUPPORT");
-	CHECK(!(ex.odp_caps.general_caps & IBV_ODP_SUPPORT_IMPLICIT),
-	      "implicit ODP claimed");
+	CHECK(ex.odp_caps.general_caps & IBV_ODP_SUPPORT_IMPLICIT,
+	      "implicit ODP not claimed");
 	CHECK(ex.odp_caps.per_transport_caps.rc_odp_caps == rc_want,
 	      "rc_odp_caps 0x%x, want 0x%x",
 	      ex.odp_caps.per_transport_caps.rc_odp_caps, rc_want);
@@ -905,19 +905,29 @@ out:
 	return rc;
 }
 
-/* Implicit ODP (the whole address space) is not claimed, so refused. */
-static int test_implicit_odp_mr_is_refused(void)
+/*
+ * The whole address space registers as an implicit ODP MR (its own suite,
+ * guest_implicit, moves data through it); without ON_DEMAND it is refused.
+ */
+static int test_implicit_odp_mr_registers_pinned_is_refused(void)
 {
 	struct ibv_pd *pd = ibv_alloc_pd(ctx);
-	struct ibv_mr *mr = NULL;
+	struct ibv_mr *mr = NULL, *pinned = NULL;
 	int rc = -1;
 
 	CHECK(pd, "alloc_pd");
 	mr = ibv_reg_mr(pd, NULL, SIZE_MAX, ODP_ACCESS);
-	CHECK(!mr, "an implicit ODP MR was registered though not claimed");
-	note("refused: %s", strerror(errno));
+	CHECK(mr, "implicit ODP MR: %s", strerror(errno));
+	CHECK(mr->addr == NULL && mr->length == SIZE_MAX,
+	      "implicit MR reports addr %p length %zu", mr->addr, mr->length);
+	pinned = ibv_reg_mr(pd, NULL, SIZE_MAX,
+			    ODP_ACCESS & ~IBV_ACCESS_ON_DEMAND);
+	CHECK(!pinned, "the whole address space was pinned");
+	note("pinned refused: %s", strerror(errno));
 	rc = 0;
 out:
+	if (pinned)
+		ibv_dereg_mr(pinned);
 	if (mr)
 		ibv_dereg_mr(mr);
 	if (pd)
@@ -3805,7 +3815,7 @@ static const struct test tests[] = {
 	T(fault_latency_histogram_counts_each_fault),
 	T(odp_reg_over_unmapped_range_succeeds),
 	T(odp_mr_pins_nothing),
-	T(implicit_odp_mr_is_refused),
+	T(implicit_odp_mr_registers_pinned_is_refused),
 	T(first_touch_is_one_fault_per_block),
 	T(first_touch_across_2mib_boundary_is_two_faults),
 	T(pages_touched_after_registration_fault_once),

@@ -349,14 +349,14 @@ class OdpTestCase(unittest.TestCase):
 
 class OdpRegistration(OdpTestCase):
     def test_odp_caps_from_query_device_ex(self):
-        """general_caps: SUPPORT; per transport: what the contract lists."""
+        """general_caps: SUPPORT and SUPPORT_IMPLICIT; per transport: the list."""
         caps = self.ctx.query_device_ex().odp_caps
         self.assertTrue(caps.general_caps & e.IBV_ODP_SUPPORT,
                         "general_caps 0x%x lacks IBV_ODP_SUPPORT" %
                         caps.general_caps)
-        self.assertFalse(caps.general_caps & e.IBV_ODP_SUPPORT_IMPLICIT,
-                         "implicit ODP is not in yet, general_caps 0x%x" %
-                         caps.general_caps)
+        self.assertTrue(caps.general_caps & e.IBV_ODP_SUPPORT_IMPLICIT,
+                        "general_caps 0x%x lacks IBV_ODP_SUPPORT_IMPLICIT" %
+                        caps.general_caps)
         want = {
             "rc": e.IBV_ODP_SUPPORT_SEND | e.IBV_ODP_SUPPORT_RECV |
                   e.IBV_ODP_SUPPORT_WRITE | e.IBV_ODP_SUPPORT_READ |

@@ -16,29 +16,21 @@
  *     pinned MRs' keys, runs interleaved, the median of each reported
  *     (and, for comparison, through explicit ODP MRs over the buffers).
  *
- * The counters come from sysfs (hw_counters of port 1), read 10 ms after
- * the last verb because sysfs may lag by up to 4 ms. Prints a table and
- * never judges the figures; the exit status is non-zero only when the
- * device cannot be opened or set up.
+ * The counters come from sysfs (hw_counters of port 1), read with
+ * bench_counter(), which first waits out ib_core's hw_counters lifespan so
+ * that the value is fresh. Prints a table and never judges the figures;
+ * the exit status is non-zero only when the device cannot be opened or
+ * set up.
  *
  * Usage: implicit_bench [-d DEVICE] [-p PINNED_MIB] [-w WRITE_MIB]
  *			 [-n WRITES]
  */
-#include <errno.h>
 #include <getopt.h>
-#include <infiniband/verbs.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "odp_bench.h"
 
 #define MIB		(1UL << 20)
 #define CHILD_SIZE	(16 * MIB)	/* the kernel's implicit child size */
-#define PAGE		4096UL
 #define MSG		(64UL << 10)	/* bandwidth message size */
 #define WRITE_CHUNK	MIB		/* one RDMA write of the memory test */
 #define DEPTH		16		/* writes in flight */
@@ -55,24 +47,12 @@ static unsigned long pinned_mib = 1024;
 static unsigned long write_mib = 256;
 static unsigned long bw_writes = 20000;
 
-static struct ibv_context *ctx;
-static struct ibv_pd *pd;
-static struct ibv_cq *cq;
-static struct ibv_qp *qa, *qb;	/* qa writes into memory qb's side owns */
-static int gid_index = -1;
-static union ibv_gid gid;
+/* b.qp[0] writes into memory b.qp[1]'s side owns */
+static struct bench b;
 
-static uint64_t now_ns(void)
+static int cmp_double(const void *pa, const void *pb)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
+	double x = *(const double *)pa, y = *(const double *)pb;
 
 	return (x > y) - (x < y);
 }
@@ -83,152 +63,9 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Hardware counter NAME of port 1, or -1; waits for sysfs to catch up. */
-static long long counter(const char *name)
-{
-	char path[256];
-	long long v = -1;
-	FILE *f;
-
-	usleep(10000);
-	snprintf(path, sizeof(path),
-		 "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev_name,
-		 name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 static struct ibv_mr *reg_implicit(void)
 {
-	return ibv_reg_mr(pd, NULL, SIZE_MAX, ACCESS | IBV_ACCESS_ON_DEMAND);
-}
-
-/* An anonymous private mapping; NULL on failure. */
-static void *map_anon(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void find_gid(void)
-{
-	struct ibv_port_attr pa;
-	struct ibv_gid_entry e;
-	int i;
-
-	if (ibv_query_port(ctx, 1, &pa))
-		return;
-	for (i = 0; i < pa.gid_tbl_len && i < 256; i++) {
-		if (ibv_query_gid_ex(ctx, 1, i, &e, 0) ||
-		    e.gid_type != IBV_GID_TYPE_ROCE_V2)
-			continue;
-		if (e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff) {
-			gid_index = i;
-			gid = e.gid;
-			return;
-		}
-	}
-}
-
-static struct ibv_qp *create_qp(void)
-{
-	struct ibv_qp_init_attr ia = {
-		.send_cq = cq, .recv_cq = cq, .qp_type = IBV_QPT_RC,
-		.cap = { .max_send_wr = 2 * DEPTH, .max_recv_wr = 1,
-			 .max_send_sge = 1, .max_recv_sge = 1 },
-	};
-
-	return ibv_create_qp(pd, &ia);
-}
-
-static int connect_qp(struct ibv_qp *qp, uint32_t dest)
-{
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_INIT, .port_num = 1,
-		.qp_access_flags = ACCESS,
-	};
-
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-			  IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_1024;
-	a.dest_qp_num = dest;
-	a.max_dest_rd_atomic = 4;
-	a.min_rnr_timer = 1;
-	a.ah_attr.is_global = 1;
-	a.ah_attr.port_num = 1;
-	a.ah_attr.grh.dgid = gid;
-	a.ah_attr.grh.sgid_index = (uint8_t)gid_index;
-	a.ah_attr.grh.hop_limit = 64;
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-			  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-			  IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
-		return -1;
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
-	a.retry_cnt = 7;
-	a.rnr_retry = 7;
-	a.max_rd_atomic = 4;
-	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
-			     IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-			     IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC) ? -1 : 0;
-}
-
-/* Releases what setup() got, in reverse order; safe on a partial setup. */
-static void teardown(void)
-{
-	if (qb)
-		ibv_destroy_qp(qb);
-	if (qa)
-		ibv_destroy_qp(qa);
-	if (cq)
-		ibv_destroy_cq(cq);
-	if (pd)
-		ibv_dealloc_pd(pd);
-	if (ctx)
-		ibv_close_device(ctx);
-}
-
-static int setup(void)
-{
-	struct ibv_device **list;
-	int i;
-
-	list = ibv_get_device_list(NULL);
-	for (i = 0; list && list[i]; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), dev_name))
-			ctx = ibv_open_device(list[i]);
-	if (list)
-		ibv_free_device_list(list);
-	if (!ctx) {
-		fprintf(stderr, "implicit_bench: cannot open %s\n", dev_name);
-		return -1;
-	}
-	find_gid();
-	pd = ibv_alloc_pd(ctx);
-	cq = ibv_create_cq(ctx, 4 * DEPTH, NULL, NULL, 0);
-	if (gid_index < 0 || !pd || !cq)
-		goto err;
-	qa = create_qp();
-	qb = create_qp();
-	if (!qa || !qb || connect_qp(qa, qb->qp_num) ||
-	    connect_qp(qb, qa->qp_num))
-		goto err;
-	return 0;
-err:
-	fprintf(stderr, "implicit_bench: cannot set up an RC pair on %s: %s\n",
-		dev_name, strerror(errno));
-	teardown();
-	return -1;
+	return ibv_reg_mr(b.pd, NULL, SIZE_MAX, ACCESS | IBV_ACCESS_ON_DEMAND);
 }
 
 /*
@@ -241,7 +78,7 @@ static uint64_t write_many(uint32_t lkey, char *src, uint32_t rkey, char *dst,
 {
 	unsigned long posted = 0, done = 0;
 	struct ibv_wc wc[DEPTH];
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 	int i, got;
 
 	while (done < n) {
@@ -261,14 +98,14 @@ static uint64_t write_many(uint32_t lkey, char *src, uint32_t rkey, char *dst,
 				},
 			}, *bad;
 
-			if (ibv_post_send(qa, &wr, &bad)) {
+			if (ibv_post_send(b.qp[0], &wr, &bad)) {
 				fprintf(stderr, "implicit_bench: post: %s\n",
 					strerror(errno));
 				return 0;
 			}
 			posted++;
 		}
-		got = ibv_poll_cq(cq, DEPTH, wc);
+		got = ibv_poll_cq(b.cq, DEPTH, wc);
 		if (got < 0)
 			return 0;
 		for (i = 0; i < got; i++) {
@@ -281,7 +118,7 @@ static uint64_t write_many(uint32_t lkey, char *src, uint32_t rkey, char *dst,
 		}
 		done += got;
 	}
-	return now_ns() - t0 ?: 1;
+	return bench_now_ns() - t0 ?: 1;
 }
 
 /* Figures, NA where a measurement failed. */
@@ -315,31 +152,27 @@ static double pinned_reg_us(unsigned long mib, bool small, int *err)
 	char *buf;
 	int i;
 
-	buf = map_anon(len);
+	buf = small ? bench_map(len, false) : bench_map_plain(len);
 	if (!buf) {
 		*err = errno;
 		return NA;
 	}
-	if (small && madvise(buf, len, MADV_NOHUGEPAGE)) {
-		*err = errno;
-		goto err_unmap;
-	}
 	memset(buf, 0x5a, len);		/* touched: nothing to fault in */
 	for (i = 0; i < PINNED_REPS; i++) {
-		t0 = now_ns();
-		mr = ibv_reg_mr(pd, buf, len, ACCESS);
-		t[i] = (now_ns() - t0) / 1e3;
+		t0 = bench_now_ns();
+		mr = ibv_reg_mr(b.pd, buf, len, ACCESS);
+		t[i] = (bench_now_ns() - t0) / 1e3;
 		if (!mr) {
 			*err = errno;
 			goto err_unmap;
 		}
 		ibv_dereg_mr(mr);
 	}
-	munmap(buf, len);
+	bench_unmap(buf, len);
 	return median(t, PINNED_REPS);
 
 err_unmap:
-	munmap(buf, len);
+	bench_unmap(buf, len);
 	return NA;
 }
 
@@ -354,9 +187,9 @@ static void measure_registration(struct figures *f)
 	f->reg_implicit_us = f->reg_implicit_min_us = NA;
 	f->reg_implicit_max_us = f->reg_pinned_us = f->reg_pinned_4k_us = NA;
 	for (i = 0; i < REG_REPS; i++) {
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		mr = reg_implicit();
-		t[i] = (now_ns() - t0) / 1e3;
+		t[i] = (bench_now_ns() - t0) / 1e3;
 		if (!mr) {
 			fprintf(stderr, "implicit_bench: implicit MR: %s\n",
 				strerror(errno));
@@ -396,33 +229,33 @@ static void measure_memory(struct figures *f)
 	f->untouched_bytes = f->bytes_per_page = f->after_dereg_bytes = NA;
 	f->mirrored_pages = f->mirror_delta = f->children = -1;
 
-	src = map_anon(WRITE_CHUNK);
+	src = bench_map_plain(WRITE_CHUNK);
 	/* Fresh memory, the mirror's children aligned with it. */
-	area = map_anon(len + CHILD_SIZE);
+	area = bench_map_plain(len + CHILD_SIZE);
 	if (!src || !area)
 		goto out;
 	memset(src, 0xa5, WRITE_CHUNK);
-	src_mr = ibv_reg_mr(pd, src, WRITE_CHUNK, ACCESS);
+	src_mr = ibv_reg_mr(b.pd, src, WRITE_CHUNK, ACCESS);
 	if (!src_mr)
 		goto out;
 	dst = (char *)(((uintptr_t)area + CHILD_SIZE - 1) & ~(CHILD_SIZE - 1));
 
-	mb0 = counter("odp_mirror_bytes");
+	mb0 = bench_counter(&b, "odp_mirror_bytes");
 	im = reg_implicit();
 	if (!im)
 		goto out;
-	mb1 = counter("odp_mirror_bytes");
+	mb1 = bench_counter(&b, "odp_mirror_bytes");
 	if (mb0 >= 0 && mb1 >= 0)
 		f->untouched_bytes = (double)(mb1 - mb0);
 
-	pf0 = counter("odp_pages_faulted");
-	ch0 = counter("odp_children_created");
+	pf0 = bench_counter(&b, "odp_pages_faulted");
+	ch0 = bench_counter(&b, "odp_children_created");
 	if (!write_many(src_mr->lkey, src, im->rkey, dst, WRITE_CHUNK,
 			WRITE_CHUNK, n))
 		goto out;
-	mb2 = counter("odp_mirror_bytes");
-	pf1 = counter("odp_pages_faulted");
-	ch1 = counter("odp_children_created");
+	mb2 = bench_counter(&b, "odp_mirror_bytes");
+	pf1 = bench_counter(&b, "odp_pages_faulted");
+	ch1 = bench_counter(&b, "odp_children_created");
 	if (dst[0] != (char)0xa5 || dst[len - 1] != (char)0xa5) {
 		fprintf(stderr, "implicit_bench: written memory is wrong\n");
 		goto out;
@@ -435,16 +268,17 @@ static void measure_memory(struct figures *f)
 	ibv_dereg_mr(im);
 	im = NULL;
 	if (mb0 >= 0)
-		f->after_dereg_bytes = (double)(counter("odp_mirror_bytes") - mb0);
+		f->after_dereg_bytes =
+			(double)(bench_counter(&b, "odp_mirror_bytes") - mb0);
 out:
 	if (im)
 		ibv_dereg_mr(im);
 	if (src_mr)
 		ibv_dereg_mr(src_mr);
 	if (area)
-		munmap(area, len + CHILD_SIZE);
+		bench_unmap(area, len + CHILD_SIZE);
 	if (src)
-		munmap(src, WRITE_CHUNK);
+		bench_unmap(src, WRITE_CHUNK);
 }
 
 /* MB/s (10^6 bytes) of bw_writes 64 KiB writes; NA on error. */
@@ -468,17 +302,17 @@ static void measure_bandwidth(struct figures *f)
 	int i;
 
 	f->bw_implicit = f->bw_pinned = f->bw_explicit_odp = NA;
-	src = map_anon(MSG);
-	dst = map_anon(MSG);
+	src = bench_map_plain(MSG);
+	dst = bench_map_plain(MSG);
 	if (!src || !dst)
 		goto out;
 	memset(src, 0x3c, MSG);
 	memset(dst, 0, MSG);
 	im = reg_implicit();
-	smr = ibv_reg_mr(pd, src, MSG, ACCESS);
-	dmr = ibv_reg_mr(pd, dst, MSG, ACCESS);
-	sodp = ibv_reg_mr(pd, src, MSG, ACCESS | IBV_ACCESS_ON_DEMAND);
-	dodp = ibv_reg_mr(pd, dst, MSG, ACCESS | IBV_ACCESS_ON_DEMAND);
+	smr = ibv_reg_mr(b.pd, src, MSG, ACCESS);
+	dmr = ibv_reg_mr(b.pd, dst, MSG, ACCESS);
+	sodp = ibv_reg_mr(b.pd, src, MSG, ACCESS | IBV_ACCESS_ON_DEMAND);
+	dodp = ibv_reg_mr(b.pd, dst, MSG, ACCESS | IBV_ACCESS_ON_DEMAND);
 	if (!im || !smr || !dmr || !sodp || !dodp)
 		goto out;
 	for (i = 0; i < BW_RUNS; i++) {
@@ -510,9 +344,9 @@ out:
 	if (dmr)
 		ibv_dereg_mr(dmr);
 	if (src)
-		munmap(src, MSG);
+		bench_unmap(src, MSG);
 	if (dst)
-		munmap(dst, MSG);
+		bench_unmap(dst, MSG);
 }
 
 /* "%.*f" of @v into @buf, or "n/a". */
@@ -612,7 +446,8 @@ static void print_table(const struct figures *f)
 		printf("- of that, at 8 B per page of each child, %.0f B per "
 		       "child beside its page entries\n",
 		       (double)(f->mirror_delta - f->children *
-			       (long long)(CHILD_SIZE / PAGE) * 8) / f->children);
+			       (long long)(CHILD_SIZE / BENCH_PAGE) * 8) /
+		       f->children);
 	printf("- bandwidth: %lu writes of 64 KiB per run, %d in flight, "
 	       "%d runs of each kind interleaved, median; MB/s = 10^6 B/s; "
 	       "runs (implicit/pinned/explicit ODP):", bw_writes, DEPTH,
@@ -659,12 +494,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (setup())
+	if (bench_open(&b, dev_name, true, 2 * DEPTH)) {
+		fprintf(stderr,
+			"implicit_bench: cannot set up an RC pair on %s\n",
+			dev_name);
+		bench_close(&b);
 		return 1;
+	}
 	measure_registration(&f);
 	measure_memory(&f);
 	measure_bandwidth(&f);
 	print_table(&f);
-	teardown();
+	bench_close(&b);
 	return 0;
 }

@@ -2,8 +2,8 @@
 /*
  * odp_bench.h - what the ODP benchmarks share: one open device with a PD,
  * a CQ and two RC QPs connected to each other (same-device traffic), the
- * device's hw counters from sysfs, fresh anonymous mappings (4 KiB pages
- * or 2 MiB-aligned THP) and a clock.
+ * device's hw counters from sysfs, fresh anonymous mappings (4 KiB pages,
+ * 2 MiB-aligned THP or as the kernel decides) and a clock.
  */
 #ifndef ODP_BENCH_H
 #define ODP_BENCH_H
@@ -74,6 +74,19 @@ static inline long long bench_counter(const struct bench *b, const char *name)
 }
 
 /*
+ * A fresh private anonymous mapping of @len bytes, no madvise(): its pages
+ * are as the kernel's THP mode decides. Free with bench_unmap(). NULL on
+ * failure.
+ */
+static inline char *bench_map_plain(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/*
  * A fresh private anonymous mapping of @len bytes. @thp: 2 MiB aligned and
  * MADV_HUGEPAGE; otherwise MADV_NOHUGEPAGE (4 KiB pages). Free with
  * bench_unmap(). NULL on failure.
@@ -83,13 +96,13 @@ static inline char *bench_map(size_t len, bool thp)
 	size_t slack = thp ? BENCH_HUGE : 0;
 	char *p, *a;
 
-	p = mmap(NULL, len + slack, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	p = bench_map_plain(len + slack);
+	if (!p)
 		return NULL;
 	a = p;
 	if (thp) {
-		a = (char *)(((uintptr_t)p + BENCH_HUGE - 1) & ~(BENCH_HUGE - 1));
+		a = (char *)(((uintptr_t)p + BENCH_HUGE - 1) &
+			     ~(BENCH_HUGE - 1));
 		if (a > p)
 			munmap(p, a - p);
 		if (a + len < p + len + slack)

@@ -2,8 +2,8 @@
 /*
  * mirror_mr.c - memory regions: the DMA MR of kernel consumers, pinned
  * user MRs through ib_umem, and ODP MRs, which pin nothing and mirror the
- * process's page tables (mirror_odp.c). Keys are (index << 8) | a random key byte; the
- * index finds the MR in the device's mr_xa.
+ * process's page tables (mirror_odp.c). Keys are (index << 8) | a random
+ * key byte; the index finds the MR in the device's mr_xa.
  */
 #include <linux/random.h>
 
@@ -164,8 +164,9 @@ static struct ib_mr *mirror_reg_odp_mr(struct mirror_dev *dev,
  * implicit MR over the whole user address space.
  *
  * Return: the MR, or ERR_PTR(-EINVAL) for an empty, overflowing or too
- * large range, ERR_PTR(-EFAULT) for (pinned) memory that is not mapped with the
- * needed permission, or for a range outside the user address space.
+ * large range, ERR_PTR(-EFAULT) for (pinned) memory that is not mapped
+ * with the needed permission, or for a range outside the user address
+ * space.
  */
 struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 				 u64 iova, int access, struct ib_udata *udata)

@@ -769,7 +769,7 @@ static int mirror_wr_complete(struct ibv_qp_ex *ibqpx)
 	return ret;
 }
 
-/* The slots written since wr_start stay unpublished: the kernel never saw them. */
+/* Slots written since wr_start stay unpublished: the kernel never saw them. */
 static void mirror_wr_abort(struct ibv_qp_ex *ibqpx)
 {
 	struct mirror_qp *qp = to_mirror_qp_ex(ibqpx);

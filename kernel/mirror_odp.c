@@ -555,6 +555,19 @@ int mirror_odp_create(struct mirror_mr *mr, u64 start, u64 length)
 #define MIRROR_CHILD_SHIFT	24
 #define MIRROR_CHILD_SIZE	(1UL << MIRROR_CHILD_SHIFT)
 
+/*
+ * One child of @mr is gone. The count drops and the waiter is woken under
+ * the wait queue's lock, and dereg takes that lock once it sees zero: so
+ * no one touches @mr after dereg has gone on to free it.
+ */
+static void mirror_child_gone(struct mirror_mr *mr)
+{
+	spin_lock(&mr->children_wq.lock);
+	if (atomic_dec_and_test(&mr->nchildren))
+		wake_up_locked(&mr->children_wq);
+	spin_unlock(&mr->children_wq.lock);
+}
+
 static void mirror_child_free_work(struct work_struct *work)
 {
 	struct mirror_odp *odp = container_of(work, struct mirror_odp,
@@ -566,8 +579,7 @@ static void mirror_child_free_work(struct work_struct *work)
 	mirror_odp_count(mr, MIRROR_MR_CNT_CHILDREN_DESTROYED, 1);
 	atomic64_dec(&dev->counters[MIRROR_CNT_ODP_CHILDREN_LIVE]);
 	kfree_rcu(odp, rcu);
-	if (atomic_dec_and_test(&mr->nchildren))
-		wake_up(&mr->children_wq);
+	mirror_child_gone(mr);
 }
 
 /*
@@ -687,8 +699,7 @@ static struct mirror_odp *mirror_child_get(struct mirror_mr *mr,
 		err = xa_is_err(old) ? xa_err(old) : 0;
 		mirror_odp_free(odp);
 		kfree(odp);
-		if (atomic_dec_and_test(&mr->nchildren))
-			wake_up(&mr->children_wq);
+		mirror_child_gone(mr);
 		if (err)
 			return ERR_PTR(err);
 	}
@@ -786,6 +797,9 @@ void mirror_odp_destroy(struct mirror_mr *mr)
 	xa_for_each(&mr->children, index, odp)
 		mirror_child_unlink(odp);
 	wait_event(mr->children_wq, !atomic_read(&mr->nchildren));
+	/* The last mirror_child_gone() has left the lock (and @mr) alone. */
+	spin_lock(&mr->children_wq.lock);
+	spin_unlock(&mr->children_wq.lock);
 	xa_destroy(&mr->children);
 	mmdrop(mr->mm);
 }

@@ -328,6 +328,9 @@ static void mirror_seg_put(struct mirror_seg *s, struct mirror_odp *odp,
 	mirror_odp_put(odp);
 }
 
+static int mirror_segs_copy_at(struct mirror_segs *dst, u64 dst_off,
+			       struct mirror_segs *src, u64 src_off, u64 len);
+
 /**
  * mirror_segs_copy() - copy @len bytes from @src into @dst at @dst_off
  * @dst: destination list (its total must be at least @dst_off + @len)
@@ -341,21 +344,35 @@ static void mirror_seg_put(struct mirror_seg *s, struct mirror_odp *odp,
 int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 		     struct mirror_segs *src, u64 len)
 {
-	struct mirror_odp *hd = NULL, *hs = NULL;
-	u32 di = 0, doff = 0, si = 0, soff = 0, batch = 0;
+	return mirror_segs_copy_at(dst, dst_off, src, 0, len);
+}
 
-	if (dst->total < dst_off + len || src->total < len)
-		return -EINVAL;
-	while (dst_off) {
-		u32 n = min_t(u64, dst->seg[di].len - doff, dst_off);
-
-		dst_off -= n;
-		doff += n;
-		if (doff == dst->seg[di].len) {
-			di++;
-			doff = 0;
-		}
+/* Finds byte @off of @segs: segment *i, offset *soff in it. */
+static void mirror_segs_seek(struct mirror_segs *segs, u64 off, u32 *i,
+			     u32 *soff)
+{
+	*i = 0;
+	while (*i < segs->n && off >= segs->seg[*i].len) {
+		off -= segs->seg[*i].len;
+		(*i)++;
 	}
+	*soff = off;
+}
+
+/*
+ * mirror_segs_copy() with an offset into the source too. The one loop
+ * that maps both sides of a transfer, faulting ODP pages in as needed.
+ */
+static int mirror_segs_copy_at(struct mirror_segs *dst, u64 dst_off,
+			       struct mirror_segs *src, u64 src_off, u64 len)
+{
+	struct mirror_odp *hd = NULL, *hs = NULL;
+	u32 di, doff, si, soff, batch = 0;
+
+	if (dst->total < dst_off + len || src->total < src_off + len)
+		return -EINVAL;
+	mirror_segs_seek(dst, dst_off, &di, &doff);
+	mirror_segs_seek(src, src_off, &si, &soff);
 	/*
 	 * The mirrors locked (and referenced) for the current chunks stay
 	 * locked for the next ones while they are the same, up to
@@ -435,12 +452,8 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
  */
 int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len)
 {
-	struct mirror_segs src = {};
-
-	mirror_segs_add_kbuf(&src, buf, len);
-	return mirror_segs_copy(dst, 0, &src, len);
+	return mirror_segs_xfer(dst, 0, buf, len, true);
 }
-
 /**
  * mirror_segs_xfer() - copy between a kernel buffer and part of a list
  * @segs: the list
@@ -455,39 +468,16 @@ int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len)
 int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 		     bool to_segs)
 {
-	u32 i = 0, soff;
+	struct mirror_segs kbuf;
 
-	if (segs->total < off + len)
-		return -EINVAL;
-	while (i < segs->n && off >= segs->seg[i].len) {
-		off -= segs->seg[i].len;
-		i++;
-	}
-	soff = off;
-	while (len) {
-		struct mirror_seg *s = &segs->seg[i];
-		struct mirror_odp *odp;
-		u32 chunk, n;
-		void *addr;
-
-		addr = mirror_seg_get(segs, s, soff, len, to_segs, &chunk, &odp);
-		if (!addr)
-			return -EFAULT;
-		n = min(chunk, len);
-		if (to_segs)
-			memcpy(addr, buf, n);
-		else
-			memcpy(buf, addr, n);
-		mirror_seg_put(s, odp, addr);
-		buf += n;
-		len -= n;
-		soff += n;
-		if (soff == s->len) {
-			i++;
-			soff = 0;
-		}
-	}
-	return 0;
+	/* One segment: the rest of the array is never read. */
+	kbuf.n = 0;
+	kbuf.total = 0;
+	kbuf.failed = false;
+	mirror_segs_add_kbuf(&kbuf, buf, len);
+	if (to_segs)
+		return mirror_segs_copy_at(segs, off, &kbuf, 0, len);
+	return mirror_segs_copy_at(&kbuf, 0, segs, off, len);
 }
 
 /**

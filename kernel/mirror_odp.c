@@ -70,6 +70,25 @@ static const int mirror_mr_counter_dev[MIRROR_MR_CNT_COUNT] = {
 	[MIRROR_MR_CNT_CHILDREN_DESTROYED] = MIRROR_CNT_ODP_CHILDREN_DESTROYED,
 };
 
+/* Where each per-MR counter goes in the user ABI's struct. */
+static const size_t mirror_mr_counter_abi[MIRROR_MR_CNT_COUNT] = {
+	[MIRROR_MR_CNT_FAULTS] = offsetof(struct mirror_odp_counters, faults),
+	[MIRROR_MR_CNT_PAGES_FAULTED] =
+		offsetof(struct mirror_odp_counters, pages_faulted),
+	[MIRROR_MR_CNT_INVALIDATIONS] =
+		offsetof(struct mirror_odp_counters, invalidations),
+	[MIRROR_MR_CNT_PAGES_INVALIDATED] =
+		offsetof(struct mirror_odp_counters, pages_invalidated),
+	[MIRROR_MR_CNT_PREFETCHES] =
+		offsetof(struct mirror_odp_counters, prefetches),
+	[MIRROR_MR_CNT_FAULT_RETRIES] =
+		offsetof(struct mirror_odp_counters, fault_retries),
+	[MIRROR_MR_CNT_CHILDREN_CREATED] =
+		offsetof(struct mirror_odp_counters, children_created),
+	[MIRROR_MR_CNT_CHILDREN_DESTROYED] =
+		offsetof(struct mirror_odp_counters, children_destroyed),
+};
+
 /* Counts @n for @mr and for its device. */
 static void mirror_odp_count(struct mirror_mr *mr, int counter, u64 n)
 {
@@ -363,6 +382,32 @@ static int mirror_odp_fault(struct mirror_odp *odp, unsigned long va,
 static void mirror_child_queue_removal(struct mirror_odp *odp);
 
 /*
+ * Clears entries [first, last) (odp->lock held) and returns how many were
+ * mirrored. A page the device wrote is marked dirty first, with
+ * set_page_dirty(): an invalidating caller may hold the page lock.
+ */
+static unsigned long mirror_odp_clear(struct mirror_odp *odp,
+				      unsigned long first, unsigned long last)
+{
+	unsigned long i, e, cleared = 0, clearedw = 0;
+
+	lockdep_assert_held(&odp->lock);
+	for (i = first; i < last; i++) {
+		e = odp->pfns[i];
+		if (!e)
+			continue;
+		if (e & MIRROR_ODP_DIRTY)
+			set_page_dirty(mirror_odp_entry_page(e));
+		WRITE_ONCE(odp->pfns[i], 0);
+		cleared++;
+		clearedw += !!(e & HMM_PFN_WRITE);
+	}
+	WRITE_ONCE(odp->npresent, odp->npresent - cleared);
+	WRITE_ONCE(odp->nwritable, odp->nwritable - clearedw);
+	return cleared;
+}
+
+/*
  * ODP rule 2: the CPU page tables of [range->start, range->end) are about
  * to change. Clear our entries under the lock the data path holds while
  * it uses them, after recording the new sequence for the fault helper.
@@ -375,7 +420,7 @@ static bool mirror_odp_invalidate(struct mmu_interval_notifier *mni,
 					      notifier);
 	unsigned long start = max(range->start, odp->start);
 	unsigned long end = min(range->end, odp->end);
-	unsigned long i, first, last, e, cleared = 0, clearedw = 0;
+	unsigned long first, last, e, cleared = 0;
 
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&odp->lock);
@@ -402,19 +447,7 @@ static bool mirror_odp_invalidate(struct mmu_interval_notifier *mni,
 				  mirror_odp_entry_size(e)),
 			    odp->end) - odp->start) >> PAGE_SHIFT;
 
-	for (i = first; i < last; i++) {
-		e = odp->pfns[i];
-		if (!e)
-			continue;
-		/* set_page_dirty(): the caller may hold the page lock. */
-		if (e & MIRROR_ODP_DIRTY)
-			set_page_dirty(mirror_odp_entry_page(e));
-		WRITE_ONCE(odp->pfns[i], 0);
-		cleared++;
-		clearedw += !!(e & HMM_PFN_WRITE);
-	}
-	WRITE_ONCE(odp->npresent, odp->npresent - cleared);
-	WRITE_ONCE(odp->nwritable, odp->nwritable - clearedw);
+	cleared = mirror_odp_clear(odp, first, last);
 	/*
 	 * A child emptied by an unmap goes away later (ODP rule 7): never
 	 * insert or remove notifiers here.
@@ -489,17 +522,9 @@ err_free:
 /* Stops mirroring: hands the device's writes over, removes the notifier. */
 static void mirror_odp_free(struct mirror_odp *odp)
 {
-	unsigned long i, n = (odp->end - odp->start) >> PAGE_SHIFT;
-
 	/* Pages still mirrored are still mapped: hand their dirt over. */
 	mutex_lock(&odp->lock);
-	for (i = 0; i < n; i++) {
-		if (odp->pfns[i] & MIRROR_ODP_DIRTY)
-			set_page_dirty(mirror_odp_entry_page(odp->pfns[i]));
-		WRITE_ONCE(odp->pfns[i], 0);
-	}
-	odp->npresent = 0;
-	odp->nwritable = 0;
+	mirror_odp_clear(odp, 0, (odp->end - odp->start) >> PAGE_SHIFT);
 	mutex_unlock(&odp->lock);
 	/* Waits for a running invalidate(); drops the mm. */
 	mmu_interval_notifier_remove(&odp->notifier);
@@ -868,43 +893,20 @@ void mirror_mr_odp_states(struct mirror_mr *mr, unsigned long va,
 void mirror_odp_counters(struct mirror_dev *dev, struct mirror_mr *mr,
 			 struct mirror_odp_counters *c)
 {
+	u64 *field;
 	int i;
 
 	memset(c, 0, sizeof(*c));
+	for (i = 0; i < MIRROR_MR_CNT_COUNT; i++) {
+		field = (void *)c + mirror_mr_counter_abi[i];
+		*field = mr ? atomic64_read(&mr->stats[i]) :
+			      atomic64_read(&dev->counters[mirror_mr_counter_dev[i]]);
+	}
 	if (mr) {
-		c->faults = atomic64_read(&mr->stats[MIRROR_MR_CNT_FAULTS]);
-		c->pages_faulted =
-			atomic64_read(&mr->stats[MIRROR_MR_CNT_PAGES_FAULTED]);
-		c->invalidations =
-			atomic64_read(&mr->stats[MIRROR_MR_CNT_INVALIDATIONS]);
-		c->pages_invalidated =
-		     atomic64_read(&mr->stats[MIRROR_MR_CNT_PAGES_INVALIDATED]);
-		c->prefetches =
-			atomic64_read(&mr->stats[MIRROR_MR_CNT_PREFETCHES]);
-		c->fault_retries =
-			atomic64_read(&mr->stats[MIRROR_MR_CNT_FAULT_RETRIES]);
-		c->children_created =
-		      atomic64_read(&mr->stats[MIRROR_MR_CNT_CHILDREN_CREATED]);
-		c->children_destroyed =
-		    atomic64_read(&mr->stats[MIRROR_MR_CNT_CHILDREN_DESTROYED]);
 		c->children_live = mr->implicit ?
 				   atomic_read(&mr->nchildren) : 0;
 		return;
 	}
-	c->faults = atomic64_read(&dev->counters[MIRROR_CNT_ODP_FAULTS]);
-	c->pages_faulted =
-		atomic64_read(&dev->counters[MIRROR_CNT_ODP_PAGES_FAULTED]);
-	c->invalidations =
-		atomic64_read(&dev->counters[MIRROR_CNT_ODP_INVALIDATIONS]);
-	c->pages_invalidated =
-		atomic64_read(&dev->counters[MIRROR_CNT_ODP_PAGES_INVALIDATED]);
-	c->prefetches = atomic64_read(&dev->counters[MIRROR_CNT_ODP_PREFETCHES]);
-	c->fault_retries =
-		atomic64_read(&dev->counters[MIRROR_CNT_ODP_FAULT_RETRIES]);
-	c->children_created =
-		atomic64_read(&dev->counters[MIRROR_CNT_ODP_CHILDREN_CREATED]);
-	c->children_destroyed =
-		atomic64_read(&dev->counters[MIRROR_CNT_ODP_CHILDREN_DESTROYED]);
 	c->children_live =
 		atomic64_read(&dev->counters[MIRROR_CNT_ODP_CHILDREN_LIVE]);
 	c->mirror_bytes =

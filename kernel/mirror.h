@@ -807,6 +807,12 @@ void mirror_queue_info(const struct mirror_queue *q,
 		       struct mirror_queue_info *info);
 void *mirror_queue_slot(const struct mirror_queue *q, u32 index);
 u32 mirror_queue_count(const struct mirror_queue *q);
+u32 mirror_queue_producer(const struct mirror_queue *q);
+int mirror_queue_avail(const struct mirror_queue *q, u32 cons, u32 *avail);
+void mirror_queue_consumed(struct mirror_queue *q, u32 cons);
+int mirror_queue_fetch_recv(const struct mirror_queue *q, u32 cons,
+			    struct mirror_recv_wqe *wqe, struct mirror_sge *sge,
+			    u32 max_sge);
 void mirror_sges_from_ib(struct mirror_sge *dst, const struct ib_sge *src,
 			 int n);
 int mirror_queue_post_recv(struct mirror_queue *q, const struct ib_recv_wr *wr,

@@ -118,14 +118,23 @@ int mirror_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 	if (err)
 		return err;
 
+	/* Built before the swap: after it another resize may replace @nq. */
+	if (udata)
+		mirror_queue_info(&nq, &resp.cq);
+
 	spin_lock_irqsave(&cq->lock, flags);
-	pending = mirror_queue_count(&cq->queue);
+	/*
+	 * The consumer index is user space's: read it once. The producer is
+	 * ours (cq->prod), so what is pending is decided from these two.
+	 */
+	cons = smp_load_acquire(&cq->queue.hdr->consumer);
+	pending = min(cq->prod - cons, cq->queue.num_slots);
 	if (pending > nq.num_slots - 1) {
 		spin_unlock_irqrestore(&cq->lock, flags);
 		err = -EINVAL;
 		goto err_destroy_new;
 	}
-	cons = READ_ONCE(cq->queue.hdr->consumer);
+	cons = cq->prod - pending;
 	for (i = 0; i < pending; i++)
 		memcpy(mirror_queue_slot(&nq, i),
 		       mirror_queue_slot(&cq->queue, cons + i),
@@ -138,7 +147,6 @@ int mirror_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata)
 	spin_unlock_irqrestore(&cq->lock, flags);
 
 	if (udata) {
-		mirror_queue_info(&cq->queue, &resp.cq);
 		/*
 		 * The new ring is in place; should the copy fail the process
 		 * just never learns where it is, and the CQ stays usable

@@ -78,13 +78,13 @@ static void mirror_qp_reset_rings(struct mirror_qp *qp)
 	lockdep_assert_held(&qp->state_lock);
 	mutex_lock(&qp->req_lock);
 	if (qp->sq.buf) {
-		qp->sq_cons = READ_ONCE(qp->sq.hdr->producer);
-		smp_store_release(&qp->sq.hdr->consumer, qp->sq_cons);
+		qp->sq_cons = mirror_queue_producer(&qp->sq);
+		mirror_queue_consumed(&qp->sq, qp->sq_cons);
 	}
 	mutex_lock(&qp->resp_lock);
 	if (qp->rq.buf) {
-		qp->rq_cons = READ_ONCE(qp->rq.hdr->producer);
-		smp_store_release(&qp->rq.hdr->consumer, qp->rq_cons);
+		qp->rq_cons = mirror_queue_producer(&qp->rq);
+		mirror_queue_consumed(&qp->rq, qp->rq_cons);
 	}
 	mutex_unlock(&qp->resp_lock);
 	mutex_unlock(&qp->req_lock);

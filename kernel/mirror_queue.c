@@ -127,6 +127,83 @@ u32 mirror_queue_count(const struct mirror_queue *q)
 }
 
 /**
+ * mirror_queue_producer() - the producer index of a ring, read once
+ * @q: the ring (its producer may be user space)
+ *
+ * An acquire load: slots the index covers are read after it.
+ *
+ * Return: the producer index.
+ */
+u32 mirror_queue_producer(const struct mirror_queue *q)
+{
+	return smp_load_acquire(&q->hdr->producer);
+}
+
+/**
+ * mirror_queue_avail() - entries waiting for a kernel consumer
+ * @q: the ring
+ * @cons: the consumer's own index (the kernel's copy, never the ring's)
+ * @avail: gets the number of entries between @cons and the producer
+ *
+ * The one way a kernel consumer learns what it may take: the producer index
+ * is read once (mirror_queue_producer()) and every later decision uses that
+ * value.
+ *
+ * Return: 0, or -EIO when the producer claims more than num_slots entries
+ * (only user space scribbling on its ring does that).
+ */
+int mirror_queue_avail(const struct mirror_queue *q, u32 cons, u32 *avail)
+{
+	u32 n = mirror_queue_producer(q) - cons;
+
+	if (n > q->num_slots)
+		return -EIO;
+	*avail = n;
+	return 0;
+}
+
+/**
+ * mirror_queue_consumed() - publish the consumer index
+ * @q: the ring
+ * @cons: the consumer's own index, past the slots it is done with
+ *
+ * A release store: the producer may reuse the slots once it sees it.
+ */
+void mirror_queue_consumed(struct mirror_queue *q, u32 cons)
+{
+	smp_store_release(&q->hdr->consumer, cons);
+}
+
+/**
+ * mirror_queue_fetch_recv() - copy a receive WQE out of its slot, once
+ * @q: an RQ or SRQ ring
+ * @cons: the slot's index
+ * @wqe: gets the WQE header
+ * @sge: gets its SGEs (room for MIRROR_MAX_SGE)
+ * @max_sge: SGEs a receive of this queue may name
+ *
+ * The header is copied first and the SGE count taken from that copy, so
+ * the slot is read once whatever user space writes into it meanwhile.
+ *
+ * Return: 0, or -E2BIG when the WQE names more than @max_sge SGEs (@wqe
+ * still holds its header, for the completion).
+ */
+int mirror_queue_fetch_recv(const struct mirror_queue *q, u32 cons,
+			    struct mirror_recv_wqe *wqe, struct mirror_sge *sge,
+			    u32 max_sge)
+{
+	const void *slot = mirror_queue_slot(q, cons);
+
+	memcpy(wqe, slot, sizeof(*wqe));
+	max_sge = min3(max_sge, (u32)MIRROR_MAX_SGE,
+		       (q->stride - (u32)sizeof(*wqe)) / (u32)sizeof(*sge));
+	if (wqe->num_sge > max_sge)
+		return -E2BIG;
+	memcpy(sge, slot + sizeof(*wqe), wqe->num_sge * sizeof(*sge));
+	return 0;
+}
+
+/**
  * mirror_sges_from_ib() - copy a kernel WR's SGEs into a ring slot
  * @dst: the slot's SGE array
  * @src: the WR's sg_list

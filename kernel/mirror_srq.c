@@ -195,23 +195,14 @@ int mirror_srq_take(struct mirror_srq *srq, struct mirror_recv_wqe *wqe,
 	int err = 0;
 
 	mutex_lock(&srq->take_lock);
-	avail = READ_ONCE(q->hdr->producer) - srq->cons;
-	if (!avail) {
+	err = mirror_queue_avail(q, srq->cons, &avail);
+	if (!err && !avail)
 		err = -EAGAIN;
+	if (err)
 		goto out;
-	}
-	if (avail > q->num_slots) {
-		err = -EIO;
-		goto out;
-	}
-	memcpy(wqe, mirror_queue_slot(q, srq->cons), sizeof(*wqe));
-	if (wqe->num_sge > srq->max_sge)
-		err = -E2BIG;
-	else
-		memcpy(sge, mirror_queue_slot(q, srq->cons) + sizeof(*wqe),
-		       wqe->num_sge * sizeof(*sge));
+	err = mirror_queue_fetch_recv(q, srq->cons, wqe, sge, srq->max_sge);
 	srq->cons++;
-	smp_store_release(&q->hdr->consumer, srq->cons);
+	mirror_queue_consumed(q, srq->cons);
 	if (srq->limit && avail - 1 < srq->limit) {
 		srq->limit = 0;	/* disarmed until modify_srq arms it again */
 		fire = true;

@@ -19,6 +19,7 @@
 #include <linux/list.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/rhashtable.h>
 #include <linux/netdevice.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
@@ -113,8 +114,8 @@ enum mirror_counter {
  * @qp_xa: QPN -> struct mirror_qp (allocation-cyclic; lookups take a
  *	reference under its BH lock)
  * @next_qpn: cursor of @qp_xa's cyclic allocation
- * @mr_xa: key index -> struct mirror_mr
- * @next_mr: cursor of @mr_xa's cyclic allocation
+ * @mr_ht: key handle (lkey >> 8) -> struct mirror_mr; lookups under RCU
+ * @num_mrs: MRs allocated, against MIRROR_MAX_MR
  * @av_xa: ah_num -> struct mirror_av; IRQ-safe lock because kernel AHs
  *	may be created and destroyed in atomic context
  * @next_ah: cursor of @av_xa's cyclic allocation
@@ -141,8 +142,8 @@ struct mirror_dev {
 	netdevice_tracker ndev_tracker;
 	struct xarray qp_xa;
 	u32 next_qpn;
-	struct xarray mr_xa;
-	u32 next_mr;
+	struct rhashtable mr_ht;
+	atomic_t num_mrs;
 	struct xarray av_xa;
 	u32 next_ah;
 	atomic_t num_pds;
@@ -578,7 +579,8 @@ struct mirror_odp {
  * @released: completed when @ref drops to zero
  * @type: DMA or pinned user memory
  * @umem: pinned pages of a user MR
- * @index: key index (upper 24 bits of lkey/rkey)
+ * @node: entry in the device's mr_ht
+ * @handle: the key's upper 24 bits, mr_ht's key
  * @iova: first address of the region
  * @length: bytes
  * @access: IB_ACCESS_* flags
@@ -603,7 +605,8 @@ struct mirror_mr {
 	struct completion released;
 	enum mirror_mr_type type;
 	struct ib_umem *umem;
-	u32 index;
+	struct rhash_head node;
+	u32 handle;
 	u64 iova;
 	u64 length;
 	int access;
@@ -860,6 +863,7 @@ struct ib_mr *mirror_get_dma_mr(struct ib_pd *ibpd, int access);
 struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 				 u64 iova, int access, struct ib_udata *udata);
 int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
+extern const struct rhashtable_params mirror_mr_ht_params;
 struct mirror_mr *mirror_mr_get(struct mirror_dev *dev, u32 key);
 void mirror_mr_put(struct mirror_mr *mr);
 

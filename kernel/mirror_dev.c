@@ -304,10 +304,10 @@ static void mirror_dealloc_driver(struct ib_device *ibdev)
 	mirror_net_close(dev);
 	destroy_workqueue(dev->wq);
 	WARN_ON_ONCE(!xa_empty(&dev->qp_xa));
-	WARN_ON_ONCE(!xa_empty(&dev->mr_xa));
+	WARN_ON_ONCE(atomic_read(&dev->num_mrs));
 	WARN_ON_ONCE(!xa_empty(&dev->av_xa));
 	xa_destroy(&dev->qp_xa);
-	xa_destroy(&dev->mr_xa);
+	rhashtable_destroy(&dev->mr_ht);
 	xa_destroy(&dev->av_xa);
 	mutex_destroy(&dev->atomic_lock);
 	netdev_put(dev->ndev, &dev->ndev_tracker);
@@ -435,6 +435,10 @@ static const struct ib_device_ops mirror_dev_ops = {
 	INIT_RDMA_OBJ_SIZE(ib_ucontext, mirror_ucontext, ibuc),
 };
 
+/* Lockdep classes of the device's xarray locks (see mirror_dev_add()). */
+static struct lock_class_key mirror_qp_xa_key;
+static struct lock_class_key mirror_av_xa_key;
+
 /**
  * mirror_dev_add() - create and register a mirror device on a netdev
  * @name: the ib device name asked for ("mirror0")
@@ -453,10 +457,21 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 	INIT_LIST_HEAD(&dev->list);
 	mutex_init(&dev->atomic_lock);
 	xa_init_flags(&dev->qp_xa, XA_FLAGS_ALLOC | XA_FLAGS_LOCK_BH);
-	xa_init_flags(&dev->mr_xa, XA_FLAGS_ALLOC1);
 	xa_init_flags(&dev->av_xa, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);
+	/*
+	 * Both xarrays were initialised here, so lockdep would put their
+	 * locks in one class; they are taken with different flavours (BH,
+	 * IRQ), which one class would report as an inconsistent usage.
+	 */
+	lockdep_set_class(&dev->qp_xa.xa_lock, &mirror_qp_xa_key);
+	lockdep_set_class(&dev->av_xa.xa_lock, &mirror_av_xa_key);
 	dev->last_port_event = MIRROR_PORT_EVENT_NONE;
 	dev->next_qpn = MIRROR_FIRST_QPN;
+	err = rhashtable_init(&dev->mr_ht, &mirror_mr_ht_params);
+	if (err) {
+		ib_dealloc_device(&dev->ib_dev);
+		return err;
+	}
 	dev->ndev = ndev;
 	netdev_hold(ndev, &dev->ndev_tracker, GFP_KERNEL);
 
@@ -536,6 +551,7 @@ err_dealloc:
 
 err_put_netdev:
 	netdev_put(ndev, &dev->ndev_tracker);
+	rhashtable_destroy(&dev->mr_ht);
 	ib_dealloc_device(&dev->ib_dev);
 	return err;
 }

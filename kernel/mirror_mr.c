@@ -2,12 +2,33 @@
 /*
  * mirror_mr.c - memory regions: the DMA MR of kernel consumers, pinned
  * user MRs through ib_umem, and ODP MRs, which pin nothing and mirror the
- * process's page tables (mirror_odp.c). Keys are (index << 8) | a random
- * key byte; the index finds the MR in the device's mr_xa.
+ * process's page tables (mirror_odp.c).
+ *
+ * Keys. An lkey/rkey is (handle << 8) | key byte, the layout ib_core
+ * assumes (ib_inc_rkey() changes only the low byte). Both parts are random:
+ * the 24-bit handle is drawn at random among the free ones and finds the
+ * MR in the device's hash table, the key byte must match too. So a key
+ * tells nothing about the keys of other MRs: a peer that knows one of them
+ * has to guess the other 32 bits of any other, with the MRs alive as its
+ * only help (MIRROR_MAX_MR of 2^32 values at most). Sequential handles,
+ * as an xarray allocation would give, would leave 8 bits to guess.
  */
 #include <linux/random.h>
 
 #include "mirror.h"
+
+/* Handles are 24 bits; 0 is never used, so no key is below 256. */
+#define MIRROR_KEY_HANDLE_MAX	((1U << 24) - 1)
+/* Draws before giving up on finding a free handle (never near in use). */
+#define MIRROR_KEY_DRAWS	32
+
+/* The device's table of MRs, by key handle. */
+const struct rhashtable_params mirror_mr_ht_params = {
+	.key_len = sizeof(u32),
+	.key_offset = offsetof(struct mirror_mr, handle),
+	.head_offset = offsetof(struct mirror_mr, node),
+	.automatic_shrinking = true,
+};
 
 static void mirror_mr_release(struct kref *ref)
 {
@@ -24,9 +45,10 @@ static void mirror_mr_release(struct kref *ref)
 struct mirror_mr *mirror_mr_get(struct mirror_dev *dev, u32 key)
 {
 	struct mirror_mr *mr;
+	u32 handle = key >> 8;
 
 	rcu_read_lock();
-	mr = xa_load(&dev->mr_xa, key >> 8);
+	mr = rhashtable_lookup(&dev->mr_ht, &handle, mirror_mr_ht_params);
 	if (mr && (mr->ibmr.lkey != key || !kref_get_unless_zero(&mr->ref)))
 		mr = NULL;
 	rcu_read_unlock();
@@ -42,39 +64,56 @@ void mirror_mr_put(struct mirror_mr *mr)
 	kref_put(&mr->ref, mirror_mr_release);
 }
 
-/* Allocates an MR with a fresh key; it is published by mirror_mr_publish. */
+/* Allocates an MR; it gets its key when mirror_mr_publish() makes it known. */
 static struct mirror_mr *mirror_mr_alloc(struct mirror_dev *dev,
 					 struct ib_pd *ibpd, int access)
 {
 	struct mirror_mr *mr;
-	u32 index;
-	int err;
 
-	mr = kzalloc(sizeof(*mr), GFP_KERNEL);
-	if (!mr)
+	if (atomic_inc_return(&dev->num_mrs) > MIRROR_MAX_MR) {
+		atomic_dec(&dev->num_mrs);
 		return ERR_PTR(-ENOMEM);
-	/* A NULL entry reserves the index; lookups see nothing yet. */
-	err = xa_alloc_cyclic(&dev->mr_xa, &index, NULL,
-			      XA_LIMIT(1, MIRROR_MAX_MR - 1), &dev->next_mr,
-			      GFP_KERNEL);
-	if (err < 0) {
-		kfree(mr);
-		return ERR_PTR(err == -EBUSY ? -ENOMEM : err);
+	}
+	mr = kzalloc(sizeof(*mr), GFP_KERNEL_ACCOUNT);
+	if (!mr) {
+		atomic_dec(&dev->num_mrs);
+		return ERR_PTR(-ENOMEM);
 	}
 	kref_init(&mr->ref);
 	init_completion(&mr->released);
-	mr->index = index;
 	mr->access = access;
-	mr->ibmr.lkey = (index << 8) | get_random_u8();
-	mr->ibmr.rkey = mr->ibmr.lkey;
 	mr->ibmr.pd = ibpd;
 	mr->ibmr.device = ibpd->device;
 	return mr;
 }
 
-static void mirror_mr_publish(struct mirror_dev *dev, struct mirror_mr *mr)
+/* Frees an MR that was never published. */
+static void mirror_mr_free_unpublished(struct mirror_dev *dev,
+				       struct mirror_mr *mr)
 {
-	xa_store(&dev->mr_xa, mr->index, mr, GFP_KERNEL);
+	kfree(mr);
+	atomic_dec(&dev->num_mrs);
+}
+
+/*
+ * The MR is complete: draw its key and publish it. Until this returns no
+ * lookup can find it, and its key is known to nobody, so a handle taken
+ * by another MR is simply drawn again.
+ */
+static int mirror_mr_publish(struct mirror_dev *dev, struct mirror_mr *mr)
+{
+	int tries, err = -EBUSY;
+
+	for (tries = 0; tries < MIRROR_KEY_DRAWS; tries++) {
+		mr->handle = get_random_u32_inclusive(1, MIRROR_KEY_HANDLE_MAX);
+		mr->ibmr.lkey = (mr->handle << 8) | get_random_u8();
+		mr->ibmr.rkey = mr->ibmr.lkey;
+		err = rhashtable_lookup_insert_fast(&dev->mr_ht, &mr->node,
+						    mirror_mr_ht_params);
+		if (err != -EEXIST)
+			break;
+	}
+	return err == -EEXIST ? -EBUSY : err;
 }
 
 /**
@@ -89,13 +128,19 @@ struct ib_mr *mirror_get_dma_mr(struct ib_pd *ibpd, int access)
 	struct mirror_dev *dev = to_mirror_dev(ibpd->device);
 	struct mirror_mr *mr;
 
+	int err;
+
 	mr = mirror_mr_alloc(dev, ibpd, access);
 	if (IS_ERR(mr))
 		return ERR_CAST(mr);
 	mr->type = MIRROR_MR_DMA;
 	mr->iova = 0;
 	mr->length = U64_MAX;
-	mirror_mr_publish(dev, mr);
+	err = mirror_mr_publish(dev, mr);
+	if (err) {
+		mirror_mr_free_unpublished(dev, mr);
+		return ERR_PTR(err);
+	}
 	return &mr->ibmr;
 }
 
@@ -138,14 +183,19 @@ static struct ib_mr *mirror_reg_odp_mr(struct mirror_dev *dev,
 		err = mirror_odp_create_implicit(mr);
 	else
 		err = mirror_odp_create(mr, start, length);
-	if (err) {
-		xa_erase(&dev->mr_xa, mr->index);
-		kfree(mr);
-		return ERR_PTR(err);
-	}
-	mirror_mr_publish(dev, mr);
+	if (err)
+		goto err_free_mr;
+	err = mirror_mr_publish(dev, mr);
+	if (err)
+		goto err_destroy_odp;
 	mirror_dbg_mr(mr, "ODP, %llu bytes at 0x%llx\n", length, iova);
 	return &mr->ibmr;
+
+err_destroy_odp:
+	mirror_odp_destroy(mr);
+err_free_mr:
+	mirror_mr_free_unpublished(dev, mr);
+	return ERR_PTR(err);
 }
 
 /**
@@ -206,13 +256,16 @@ struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 	mr->length = length;
 	mr->ibmr.iova = iova;
 	mr->ibmr.length = length;
-	mirror_mr_publish(dev, mr);
+	err = mirror_mr_publish(dev, mr);
+	if (err)
+		goto err_free_pages;
 	mirror_dbg_mr(mr, "%llu bytes at 0x%llx\n", length, iova);
 	return &mr->ibmr;
 
+err_free_pages:
+	kvfree(mr->pages);
 err_free_mr:
-	xa_erase(&dev->mr_xa, mr->index);
-	kfree(mr);
+	mirror_mr_free_unpublished(dev, mr);
 err_release_umem:
 	ib_umem_release(umem);
 	return ERR_PTR(err);
@@ -230,7 +283,7 @@ int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 	struct mirror_dev *dev = to_mirror_dev(ibmr->device);
 	struct mirror_mr *mr = to_mirror_mr(ibmr);
 
-	xa_erase(&dev->mr_xa, mr->index);
+	rhashtable_remove_fast(&dev->mr_ht, &mr->node, mirror_mr_ht_params);
 	/* Prefetch work still holding a reference stops early. */
 	WRITE_ONCE(mr->dying, true);
 	mirror_mr_put(mr);
@@ -241,5 +294,6 @@ int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 	if (mr->umem)
 		ib_umem_release(mr->umem);
 	kfree_rcu_mightsleep(mr);
+	atomic_dec(&dev->num_mrs);
 	return 0;
 }

@@ -77,6 +77,10 @@ enum mirror_counter {
 	MIRROR_CNT_RX_DROP_QP_STATE,
 	MIRROR_CNT_RX_DROP_QKEY,
 	MIRROR_CNT_RX_DROP_PSN,		/* outside the window */
+	MIRROR_CNT_RX_DROP_BAD_DEST,	/* not unicast to one of our addresses */
+	MIRROR_CNT_RX_DROP_BAD_SRC,	/* not from the QP's connected peer */
+	MIRROR_CNT_RX_DROP_WRONG_PATH,	/* for a QP connected the other way */
+	MIRROR_CNT_RX_DROP_QUEUE_FULL,	/* the QP's receive queue is full */
 	MIRROR_CNT_SEQ_NAK_SENT,
 	MIRROR_CNT_SEQ_NAK_RCVD,
 	MIRROR_CNT_RNR_NAK_SENT,
@@ -124,12 +128,16 @@ enum mirror_counter {
  * @num_srqs: SRQs allocated, against MIRROR_MAX_SRQ
  * @num_qps: QPs allocated, against MIRROR_MAX_QP
  * @wq: per-device workqueue of the QP engines (process context)
+ * @odp_wq: the removal and freeing of implicit MRs' children: apart from
+ *	@wq, so that a fault (which may run in @wq) can wait for it
  * @atomic_lock: serialises the atomic operations of all QPs of the device,
  *	so that each read-modify-write is atomic against the others (the
  *	IB_ATOMIC_HCA guarantee); a mutex because ODP pages may be faulted in
  * @sock: the RoCEv2 UDP socket (IPv4), or NULL (port 4791 taken in the
  *	namespace): set before registration, released in dealloc_driver
  * @sock6: the same for IPv6, or NULL
+ * @rx_queued_bytes: memory (truesize) of the packets queued for all QPs,
+ *	against MIRROR_RX_DEV_BYTES
  * @counters: enum mirror_counter, updated without a lock
  * @last_port_event: the port event last dispatched, or
  *	MIRROR_PORT_EVENT_NONE; only the netdev notifier uses it, under
@@ -151,9 +159,11 @@ struct mirror_dev {
 	atomic_t num_srqs;
 	atomic_t num_qps;
 	struct workqueue_struct *wq;
+	struct workqueue_struct *odp_wq;
 	struct mutex atomic_lock;
 	struct socket *sock;
 	struct socket *sock6;
+	atomic_long_t rx_queued_bytes;
 	atomic64_t counters[MIRROR_CNT_COUNT];
 	int last_port_event;
 };
@@ -163,9 +173,13 @@ struct mirror_dev {
 /**
  * struct mirror_ucontext - per-process (per uverbs file) context
  * @ibuc: the ib_core context
+ * @odp_table_bytes: memory of the mirror page tables of the context's ODP
+ *	MRs (explicit and implicit children), against
+ *	mirror_odp_table_limit()
  */
 struct mirror_ucontext {
 	struct ib_ucontext ibuc;
+	atomic64_t odp_table_bytes;
 };
 
 /**
@@ -231,12 +245,16 @@ struct mirror_cq {
  * @mr: the MR (a reference is held), or NULL for @kaddr
  * @iova: first byte in @mr
  * @len: bytes
- * @kaddr: kernel buffer when @mr is NULL (inline data)
+ * @access: the IB_ACCESS_* flags the range was checked for; only a
+ *	writing access (local write, remote write, remote atomic) lets a
+ *	copy write it
+ * @kaddr: kernel buffer when @mr is NULL
  */
 struct mirror_seg {
 	struct mirror_mr *mr;
 	u64 iova;
 	u32 len;
+	int access;
 	void *kaddr;
 };
 
@@ -246,15 +264,23 @@ struct mirror_seg {
  * @n: segments used
  * @total: bytes in all segments
  * @failed: an access to this list failed (an ODP page could not be
- *	faulted in); set by the copy helpers so that callers can tell which
- *	side of a transfer went wrong
+ *	faulted in, or a write was refused); set by the copy helpers so that
+ *	callers can tell which side of a transfer went wrong
+ * @nofault: a missing ODP page is not faulted in: the copy stops with
+ *	-EAGAIN and @miss (mirror_mem.c)
+ * @miss: where in the list the page a nofault copy stopped at is
  */
 struct mirror_segs {
 	struct mirror_seg seg[MIRROR_MAX_SGE];
 	u32 n;
 	u64 total;
 	bool failed;
+	bool nofault;
+	u64 miss;
 };
+
+/* ODP faults cover at most this much at a time (as mlx5 does). */
+#define MIRROR_FAULT_CHUNK	SZ_4M
 
 /* Sizes of the ring slots' parts. */
 enum {
@@ -352,6 +378,7 @@ struct mirror_pkt {
  * @first_psn: PSN of its first packet
  * @last_psn: PSN of its last packet (of the last response, for a READ)
  * @next_resp: READ: the PSN of the next response expected
+ * @len: bytes of the message, from the kernel's copy of the WQE
  * @status: completion status once @done
  * @kind: enum mirror_wqe_kind (mirror_wire.c)
  * @done: completed on the wire, waiting to be reported in order
@@ -361,6 +388,7 @@ struct mirror_sq_meta {
 	u32 first_psn;
 	u32 last_psn;
 	u32 next_resp;
+	u32 len;
 	u8 status;
 	u8 kind;
 	bool done;
@@ -375,12 +403,39 @@ enum mirror_resp_msg {
 	MIRROR_RESP_DROP,	/* UC: the rest of a broken message is dropped */
 };
 
-/* Atomic results kept for replays of duplicate requests. */
-#define MIRROR_REPLAY_SLOTS	16
+/* What a responder resource holds. */
+enum mirror_res_kind {
+	MIRROR_RES_FREE,
+	MIRROR_RES_READ,
+	MIRROR_RES_ATOMIC,
+};
 
-struct mirror_replay {
-	u32 psn;
-	bool valid;
+/**
+ * struct mirror_rd_res - a READ or atomic the responder accepted
+ * @kind: enum mirror_res_kind
+ * @first_psn: PSN of the request (and of the first response)
+ * @last_psn: PSN of the last response
+ * @next_psn: READ: the next response to send; != @last_psn + 1 while the
+ *	READ is still being answered (see @active)
+ * @active: READ: responses are still to be sent
+ * @va: READ: the remote address of the first byte
+ * @rkey: READ: its key, looked up again for every burst of responses
+ * @len: READ: bytes asked for
+ * @orig: atomic: the value returned, for a duplicate request
+ *
+ * The IB spec's "responder resources": a QP keeps max_dest_rd_atomic of
+ * them, in a ring, so that a duplicate request (the requester resending
+ * after a loss) is answered from here, an atomic never executed twice.
+ */
+struct mirror_rd_res {
+	u8 kind;
+	bool active;
+	u32 first_psn;
+	u32 last_psn;
+	u32 next_psn;
+	u64 va;
+	u32 rkey;
+	u32 len;
 	u64 orig;
 };
 
@@ -413,48 +468,70 @@ enum mirror_qp_state {
  * @sq_sig_all: every send WR completes (IB_SIGNAL_ALL_WR)
  * @is_user: the rings are shared with user space
  * @req_work: the requester, kicked by the doorbell (and after an RNR wait)
- * @req_lock: the requester's side: @sq_cons, @wqe, @rnr_left; taken
- *	before @resp_lock when both are needed
- * @resp_lock: the responder's side: @rq_cons and the RQ ring's contents
- * @sq_cons: our copy of the SQ consumer index
- * @rq_cons: our copy of the RQ consumer index
- * @wqe: the send WQE being executed, copied out of the ring
+ *
+ * The requester and the completer, under @req_lock (taken before
+ * @resp_lock when both are needed):
+ * @req_lock: the mutex
+ * @sq_copy: user QPs: the kernel's copy of each SQ slot, made once when
+ *	the requester first reaches it (mirror_sq_fetch()); every later use
+ *	(execution, RNR retries, retransmission, completion, flush) reads the
+ *	copy, never the ring user space may rewrite. NULL for kernel QPs,
+ *	whose ring only the kernel writes.
+ * @sq_cons: the oldest WQE not completed
+ * @sq_fetched: slots before this one are in @sq_copy
+ * @sq_next: wire: next WQE to send (between @sq_cons and @sq_fetched + 1)
  * @rnr_left: RNR retries left for the current WQE, or
- *	MIRROR_RNR_NOT_STARTED; @req_lock
- * @req_local: local memory of the WQE being executed; @req_lock
- * @req_remote: remote memory of that WQE (at the destination); @req_lock
- * @resp_recv: buffers of the receive being filled; @resp_lock
- * @resp_sge: the SGEs of that receive, copied out of its ring; @resp_lock
- * @wire: RC/UC peer is not on this device: packets go over RoCEv2;
- *	set at RTR under state_lock
- * @path: addresses of the peer of an RC/UC QP; set at RTR
- * @rx_queue: received packets waiting for @rx_work (its own lock)
- * @rx_work: runs the responder and the completer on @rx_queue
+ *	MIRROR_RNR_NOT_STARTED
+ * @ud_bounce: UD/GSI: a datagram's payload, copied out of the sender's
+ *	memory before any destination is held (MIRROR_MAX_MTU bytes)
+ * @req_local: scratch list: the local memory of one step
+ * @req_remote: scratch list: the other side's memory of one same-device
+ *	step
  * @retrans_timer: the requester's retransmission timer
  * @retrans_due: the timer fired (bit 0), handled by the requester
- * @rnr_wait: the requester waits out an RNR NAK; @req_lock
- * @gap_rewound: resent after a gap in responses, no progress since;
- *	@req_lock
- * @meta: per SQ slot wire state; @req_lock
- * @sq_next: next WQE to send (between sq_cons and the producer); @req_lock
- * @req_psn: PSN of the next new packet; @req_lock
- * @retry_left: timeouts left before RETRY_EXC_ERR; @req_lock
- * @rd_out: READs and atomics in flight; @req_lock
- * @epsn: the responder's expected PSN; @resp_lock
- * @msn: messages completed by the responder; @resp_lock
- * @nak_sent: a PSN sequence NAK is outstanding; @resp_lock
- * @ack_pending: an ACK for @ack_psn waits to be sent; @resp_lock
- * @ack_psn: the newest PSN an ACK was asked for; @resp_lock
- * @resp_msg: the message being received; @resp_lock
- * @resp_off: bytes of it received so far; @resp_lock
- * @resp_wr_id: its receive WQE's wr_id; @resp_lock
- * @resp_have_recv: a receive is taken (in resp_recv) for the message
- *	being received; @resp_lock
- * @resp_write: the target of a WRITE being received; @resp_lock
- * @resp_read: the source of a READ response, or an atomic's target;
- *	@resp_lock
- * @replay: results of recent atomics; @resp_lock
- * @replay_next: next slot of @replay to fill; @resp_lock
+ * @rnr_wait: the requester waits out an RNR NAK
+ * @gap_rewound: resent after a gap in responses, no progress since
+ * @meta: per SQ slot wire state
+ * @req_psn: PSN of the next new packet (same-device: of the next message)
+ * @retry_left: timeouts left before RETRY_EXC_ERR
+ * @rd_out: READs and atomics in flight
+ *
+ * Where the QP's peer is, set at INIT -> RTR under both @req_lock and
+ * @resp_lock (so either lock makes them stable):
+ * @wire: RC/UC peer is not on this device: packets go over RoCEv2
+ * @path: addresses of the peer of an RC/UC QP (wire)
+ * @peer_qpn: the peer's QPN (dest_qp_num)
+ * @peer_gid: the peer's GID (the AV's destination GID)
+ * @own_gid: our GID towards the peer (the AV's source GID)
+ *
+ * The responder, under @resp_lock:
+ * @resp_lock: the mutex
+ * @rq_cons: our copy of the RQ consumer index
+ * @resp_segs: scratch list: the memory one packet or step touches
+ * @rx_queue: wire: received requests waiting for @rx_work (own lock)
+ * @rx_resp_queue: wire: received ACKs and responses (own lock); two
+ *	queues, so that responses still flow while READ responses stream
+ * @rx_queued: packets in both queues, against MIRROR_RX_QUEUE_PKTS
+ * @rx_work: runs the responder and the completer on the queues
+ * @epsn: the expected PSN
+ * @msn: messages completed
+ * @nak_sent: a PSN sequence NAK is outstanding
+ * @ack_pending: an ACK for @ack_psn waits to be sent
+ * @ack_psn: the newest PSN an ACK was asked for
+ * @resp_msg: the message being received
+ * @resp_off: bytes of it received so far
+ * @resp_have_recv: a receive is taken for the message being received: its
+ *	@resp_wr_id, @resp_sge (a kernel copy), @resp_nsge and @resp_len
+ * @resp_wr_id: its wr_id
+ * @resp_sge: its SGEs
+ * @resp_nsge: entries in @resp_sge
+ * @resp_len: bytes its SGEs hold
+ * @resp_rkey: the WRITE being received: its key (looked up per packet)
+ * @resp_va: ... its address
+ * @resp_wlen: ... its length
+ * @res: the responder resources (max_dest_rd_atomic of them used)
+ * @res_head: the next resource to use
+ * @res_cur: the READ whose responses are being sent, or NULL
  */
 struct mirror_qp {
 	struct ib_qp ibqp;
@@ -471,29 +548,38 @@ struct mirror_qp {
 	bool sq_sig_all;
 	bool is_user;
 	struct delayed_work req_work;
+
 	struct mutex req_lock;
-	struct mutex resp_lock;
+	void *sq_copy;
 	u32 sq_cons;
-	u32 rq_cons;
-	void *wqe;
+	u32 sq_fetched;
+	u32 sq_next;
 	u8 rnr_left;
+	void *ud_bounce;
 	struct mirror_segs req_local;
 	struct mirror_segs req_remote;
-	struct mirror_segs resp_recv;
-	struct mirror_sge resp_sge[MIRROR_MAX_SGE];
-	bool wire;
-	struct mirror_path path;
-	struct sk_buff_head rx_queue;
-	struct work_struct rx_work;
 	struct timer_list retrans_timer;
 	unsigned long retrans_due;
 	bool rnr_wait;
 	bool gap_rewound;
 	struct mirror_sq_meta *meta;
-	u32 sq_next;
 	u32 req_psn;
 	u8 retry_left;
 	u32 rd_out;
+
+	bool wire;
+	struct mirror_path path;
+	u32 peer_qpn;
+	union ib_gid peer_gid;
+	union ib_gid own_gid;
+
+	struct mutex resp_lock;
+	u32 rq_cons;
+	struct mirror_segs resp_segs;
+	struct sk_buff_head rx_queue;
+	struct sk_buff_head rx_resp_queue;
+	atomic_t rx_queued;
+	struct work_struct rx_work;
 	u32 epsn;
 	u32 msn;
 	bool nak_sent;
@@ -501,12 +587,17 @@ struct mirror_qp {
 	u32 ack_psn;
 	enum mirror_resp_msg resp_msg;
 	u32 resp_off;
-	u64 resp_wr_id;
 	bool resp_have_recv;
-	struct mirror_segs resp_write;
-	struct mirror_segs resp_read;
-	struct mirror_replay replay[MIRROR_REPLAY_SLOTS];
-	u32 replay_next;
+	u64 resp_wr_id;
+	struct mirror_sge resp_sge[MIRROR_MAX_SGE];
+	u32 resp_nsge;
+	u64 resp_len;
+	u32 resp_rkey;
+	u64 resp_va;
+	u32 resp_wlen;
+	struct mirror_rd_res *res;
+	u32 res_head;
+	struct mirror_rd_res *res_cur;
 };
 
 #define MIRROR_RNR_NOT_STARTED	0xff
@@ -595,6 +686,10 @@ struct mirror_odp {
  * @children_wq: implicit MR: dereg waits here for @nchildren to be 0
  * @mm: implicit MR: the address space (mmgrab'ed; children's notifiers
  *	are inserted on it whoever faults)
+ * @memcg: implicit MR: the memory cgroup of the registering process, which
+ *	children are charged to whoever faults (a reference is held)
+ * @uctx: the user context of an ODP MR, whose page-table limit it counts
+ *	against; NULL for kernel MRs
  * @odp_va: user address of @iova in an ODP MR
  * @dying: set by dereg: prefetch work stops early
  * @stats: enum mirror_mr_counter
@@ -619,6 +714,8 @@ struct mirror_mr {
 	atomic_t nchildren;
 	wait_queue_head_t children_wq;
 	struct mm_struct *mm;
+	struct mem_cgroup *memcg;
+	struct mirror_ucontext *uctx;
 	u64 odp_va;
 	bool dying;
 	atomic64_t stats[MIRROR_MR_CNT_COUNT];
@@ -627,6 +724,7 @@ struct mirror_mr {
 /**
  * struct mirror_av - the address vector of an AH, as the data path reads it
  * @attr: copy of the AH attributes (with resolved dmac)
+ * @pd: the AH's PD: a QP of another PD may not use it
  * @rcu: frees the copy after concurrent RCU readers are done
  *
  * Lives apart from the AH so that a lookup by ah_num under RCU never
@@ -634,6 +732,7 @@ struct mirror_mr {
  */
 struct mirror_av {
 	struct rdma_ah_attr attr;
+	struct ib_pd *pd;
 	struct rcu_head rcu;
 };
 
@@ -729,23 +828,28 @@ u32 mirror_dev_mtu(struct mirror_dev *dev);
 
 /* mirror_mem.c: the memory-access abstraction */
 int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access);
+void mirror_segs_init(struct mirror_segs *segs, bool nofault);
 int mirror_segs_add(struct mirror_segs *segs, struct mirror_dev *dev,
 		    struct ib_pd *pd, u32 key, u64 iova, u32 len, int access);
-int mirror_segs_add_kbuf(struct mirror_segs *segs, void *buf, u32 len);
+int mirror_segs_add_kbuf(struct mirror_segs *segs, void *buf, u32 len,
+			 bool writable);
+int mirror_segs_add_sges(struct mirror_segs *segs, struct mirror_dev *dev,
+			 struct ib_pd *pd, const struct mirror_sge *sge,
+			 u32 nsge, u64 off, u64 len, int access);
 void mirror_segs_put(struct mirror_segs *segs);
 int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
-		     struct mirror_segs *src, u64 len);
-int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len);
+		     struct mirror_segs *src, u64 src_off, u64 len, u64 *done);
 int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 		     bool to_segs);
-int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
-		       u64 compare_add, u64 swap, u64 *orig);
-int mirror_segs_fault(struct mirror_segs *segs, bool write);
+int mirror_segs_atomic(struct mirror_segs *target, struct mutex *serialise,
+		       bool cmp_swap, u64 compare_add, u64 swap, u64 *orig);
+int mirror_segs_fault(struct mirror_segs *segs, u64 off, u64 len, bool write);
 
 /* mirror_odp.c: on-demand paging through an HMM mirror */
 #define MIRROR_ODP_FAULT	BIT(0)	/* fault missing pages in */
 #define MIRROR_ODP_WRITE	BIT(1)	/* ... writable */
 #define MIRROR_ODP_PREFETCH	BIT(2)	/* on behalf of ibv_advise_mr() */
+u64 mirror_odp_table_limit(void);
 int mirror_odp_create(struct mirror_mr *mr, u64 start, u64 length);
 int mirror_odp_create_implicit(struct mirror_mr *mr);
 void mirror_odp_destroy(struct mirror_mr *mr);
@@ -769,7 +873,7 @@ void mirror_odp_counters(struct mirror_dev *dev, struct mirror_mr *mr,
 int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,
 		   bool solicited);
 
-/* mirror_engine.c: requester and responder */
+/* mirror_engine.c: the same-device requester; responder helpers */
 void mirror_qp_req_work(struct work_struct *work);
 void mirror_qp_requester(struct mirror_qp *qp);
 void mirror_qp_flush(struct mirror_qp *qp);
@@ -778,10 +882,19 @@ bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid);
 void mirror_complete(struct mirror_qp *qp, bool recv,
 		     const struct mirror_cqe *cqe, bool solicited);
 void mirror_qp_enter_err(struct mirror_qp *qp);
-int mirror_resp_take_recv(struct mirror_qp *dest, u64 *wr_id);
 unsigned long mirror_rnr_jiffies(u8 timer);
+u32 mirror_npkts(u64 len, u32 mtu);
+u32 mirror_qp_mtu(struct mirror_qp *qp);
 enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
-				   struct mirror_send_wqe *wqe);
+				   struct mirror_send_wqe *wqe,
+				   struct mirror_segs *segs);
+int mirror_resp_hold_recv(struct mirror_qp *qp);
+int mirror_resp_recv_segs(struct mirror_qp *qp, struct mirror_segs *segs,
+			  u64 off, u64 len);
+void mirror_resp_recv_error(struct mirror_qp *qp, enum ib_wc_status status,
+			    u32 src_qp);
+void mirror_resp_recv_done(struct mirror_qp *qp, struct mirror_cqe *cqe,
+			   bool solicited);
 
 /* mirror_net.c: RoCEv2 packets over UDP */
 int mirror_net_open(struct mirror_dev *dev);
@@ -790,11 +903,16 @@ int mirror_pkt_parse(u8 *data, u32 len, struct mirror_pkt *p);
 struct sk_buff *mirror_pkt_alloc(struct mirror_dev *dev, u32 len);
 int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
 		    const struct mirror_path *path);
+bool mirror_pkt_from_peer(const struct mirror_qp *qp,
+			  const struct sk_buff *skb);
+struct sk_buff *mirror_rx_dequeue(struct mirror_qp *qp, bool responses);
+void mirror_rx_purge(struct mirror_qp *qp);
 
 /* mirror_wire.c: the RoCEv2 requester, completer and responder */
 int mirror_path_from_av(struct mirror_dev *dev, const struct rdma_ah_attr *av,
 			u32 lqpn, u32 rqpn, struct mirror_path *path);
 void mirror_wire_requester(struct mirror_qp *qp);
+bool mirror_op_is_response(u8 op);
 void mirror_qp_rx_work(struct work_struct *work);
 void mirror_qp_retrans_timer(struct timer_list *t);
 int mirror_wire_send_ud(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
@@ -872,6 +990,8 @@ int mirror_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
 int mirror_destroy_ah(struct ib_ah *ibah, u32 flags);
 
 struct mirror_qp *mirror_qp_get(struct mirror_dev *dev, u32 qpn);
+struct mirror_send_wqe *mirror_sq_wqe(struct mirror_qp *qp, u32 idx);
+struct mirror_send_wqe *mirror_sq_fetch(struct mirror_qp *qp, u32 idx);
 void mirror_qp_last_wqe_event(struct mirror_qp *qp);
 void mirror_qp_put(struct mirror_qp *qp);
 

@@ -43,6 +43,7 @@ int mirror_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
 		return -ENOMEM;
 	av->attr = *attr;
 	av->attr.grh.sgid_attr = NULL;	/* the AH's reference is ib_core's */
+	av->pd = ibah->pd;
 
 	/* A NULL entry reserves ah_num; lookups see nothing until the store. */
 	xa_lock_irqsave(&dev->av_xa, flags);

@@ -303,6 +303,7 @@ static void mirror_dealloc_driver(struct ib_device *ibdev)
 	mirror_dev_list_del(dev);
 	mirror_net_close(dev);
 	destroy_workqueue(dev->wq);
+	destroy_workqueue(dev->odp_wq);
 	WARN_ON_ONCE(!xa_empty(&dev->qp_xa));
 	WARN_ON_ONCE(atomic_read(&dev->num_mrs));
 	WARN_ON_ONCE(!xa_empty(&dev->av_xa));
@@ -325,6 +326,10 @@ static const struct rdma_stat_desc mirror_counter_descs[MIRROR_CNT_COUNT] = {
 	[MIRROR_CNT_RX_DROP_QP_STATE].name = "rx_drop_qp_state",
 	[MIRROR_CNT_RX_DROP_QKEY].name = "rx_drop_bad_qkey",
 	[MIRROR_CNT_RX_DROP_PSN].name = "rx_drop_out_of_window",
+	[MIRROR_CNT_RX_DROP_BAD_DEST].name = "rx_drop_bad_dest",
+	[MIRROR_CNT_RX_DROP_BAD_SRC].name = "rx_drop_bad_src",
+	[MIRROR_CNT_RX_DROP_WRONG_PATH].name = "rx_drop_wrong_path",
+	[MIRROR_CNT_RX_DROP_QUEUE_FULL].name = "rx_drop_queue_full",
 	[MIRROR_CNT_SEQ_NAK_SENT].name = "seq_err_nak_sent",
 	[MIRROR_CNT_SEQ_NAK_RCVD].name = "seq_err_nak_rcvd",
 	[MIRROR_CNT_RNR_NAK_SENT].name = "rnr_nak_sent",
@@ -480,6 +485,12 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 		err = -ENOMEM;
 		goto err_put_netdev;
 	}
+	dev->odp_wq = alloc_workqueue("%s_odp", WQ_UNBOUND | WQ_MEM_RECLAIM, 0,
+				      name);
+	if (!dev->odp_wq) {
+		err = -ENOMEM;
+		goto err_destroy_wq;
+	}
 
 	dev->ib_dev.node_type = RDMA_NODE_IB_CA;
 	dev->ib_dev.phys_port_cnt = 1;
@@ -549,6 +560,8 @@ err_dealloc:
 	ib_dealloc_device(&dev->ib_dev);
 	return err;
 
+err_destroy_wq:
+	destroy_workqueue(dev->wq);
 err_put_netdev:
 	netdev_put(ndev, &dev->ndev_tracker);
 	rhashtable_destroy(&dev->mr_ht);

@@ -1,17 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mirror_engine.c - the requester and the responder of user QPs, for
- * traffic between QPs of the same device (the short-circuit path; the
- * RoCEv2 wire path plugs in beside it).
+ * mirror_engine.c - the requester and the responder of QPs whose peer is on
+ * the same device (the short-circuit path; the RoCEv2 wire path plugs in
+ * beside it, mirror_wire.c), and the responder helpers both paths share.
  *
- * The requester runs in the QP's work item (process context, so memory
- * access may sleep), drains the SQ ring one WQE at a time and, for each,
- * runs the responder of the destination QP directly under that QP's
- * resp_lock. Per WQE the requester walks explicit states:
+ * The requester runs in process context (the doorbell system call of the
+ * posting process, or the QP's work item), drains the SQ one WQE at a time
+ * and, for each, runs the responder of the destination QP directly under
+ * that QP's resp_lock. Per WQE (always the kernel's copy, mirror_sq_fetch()):
  *
- *   FETCH -> LOCAL (check opcode, resolve local memory) -> ROUTE (find the
- *   destination) -> EXECUTE (the responder) -> COMPLETE
- *                  \-> RNR_WAIT (no receive posted: retry after the timer)
+ *   LOCAL (check it, resolve its local memory, fault the first chunk in)
+ *     -> ROUTE (find the destination)
+ *     -> EXECUTE (under the destination's resp_lock: is it our peer? run
+ *                 its responder)
+ *     -> COMPLETE
+ *   EXECUTE -> FAULT (a page of our own memory is missing) -> ROUTE
+ *   EXECUTE -> RNR_WAIT (no receive posted: retry after the timer)
+ *
+ * Faults of the requester's own memory happen with nothing of the
+ * destination held: the local list is nofault while the destination is
+ * locked, and a missing page sends the WQE to FAULT, which has dropped the
+ * destination (its lock and its reference), faults, and looks it up again;
+ * the step resumes where it stopped. So no process, by making its own page
+ * faults slow (serving a FUSE file, say), can make another process's
+ * destroy_qp, dereg_mr or ERR transition wait. Faults of the destination's
+ * memory happen under its lock: they are its owner's to make slow.
+ *
+ * Binding: an RC/UC destination accepts the requester only if it is
+ * connected back to it over this device (its dest_qp_num is our QPN, its
+ * peer GID our GID) and, for RC, expects our PSN: the checks a RoCEv2
+ * responder makes of a packet's source and PSN. Anything else is a peer
+ * that does not answer (RC: RETRY_EXC_ERR) or a message lost (UC).
  *
  * Locking: state_lock -> req_lock -> resp_lock (of any QP). The requester
  * never takes a state_lock while holding req_lock; a QP that must enter
@@ -25,21 +44,27 @@
 
 #include "mirror.h"
 
-
-/* Outcome of one WQE. */
+/* The states of one WQE. */
 enum mirror_req_state {
-	MIRROR_REQ_FETCH,
 	MIRROR_REQ_LOCAL,
 	MIRROR_REQ_ROUTE,
 	MIRROR_REQ_EXECUTE,
+	MIRROR_REQ_FAULT,
 	MIRROR_REQ_COMPLETE,
 	MIRROR_REQ_RNR_WAIT,
+};
+
+/* What one EXECUTE made of the WQE. */
+enum mirror_step {
+	MIRROR_STEP_DONE,	/* executed, or failed with c->status */
+	MIRROR_STEP_RNR,	/* no receive posted at the destination */
+	MIRROR_STEP_FAULT,	/* our memory at qp->req_local.miss is missing */
 };
 
 /**
  * struct mirror_req_ctx - what the states of one WQE share
  * @qp: the requester's QP
- * @wqe: the WQE (a copy out of the ring)
+ * @wqe: the kernel's copy of the WQE
  * @dest: the destination QP (a reference is held), or NULL
  * @status: the completion status for the requester
  * @byte_len: bytes for the completion
@@ -50,6 +75,12 @@ enum mirror_req_state {
  * @dqpn: destination QP number
  * @qkey: Q_Key of a UD send
  * @av: the AH's address vector (UD)
+ * @progress: bytes of the message moved so far (a step that stopped at a
+ *	missing page of ours resumes here)
+ * @faults: FAULT rounds in a row that moved nothing
+ * @orig: an atomic's result, written to the local buffer once the
+ *	destination is released
+ * @have_orig: @orig is set
  */
 struct mirror_req_ctx {
 	struct mirror_qp *qp;
@@ -64,7 +95,14 @@ struct mirror_req_ctx {
 	u32 dqpn;
 	u32 qkey;
 	struct rdma_ah_attr av;
+	u64 progress;
+	u32 faults;
+	u64 orig;
+	bool have_orig;
 };
+
+/* A step that keeps losing its own pages gives up after this many. */
+#define MIRROR_REQ_FAULT_ROUNDS	1000
 
 /* RNR timer values of the IB spec (table 45), in microseconds. */
 static const u32 mirror_rnr_usecs[32] = {
@@ -84,6 +122,12 @@ unsigned long mirror_rnr_jiffies(u8 timer)
 	return max(usecs_to_jiffies(mirror_rnr_usecs[timer & 31]), 1UL);
 }
 
+/**
+ * mirror_wc_opcode() - the completion opcode of a send WR opcode
+ * @wr_opcode: IB_UVERBS_WR_*
+ *
+ * Return: MIRROR_WC_*.
+ */
 u32 mirror_wc_opcode(u32 wr_opcode)
 {
 	switch (wr_opcode) {
@@ -120,6 +164,13 @@ static bool mirror_opcode_ok(enum ib_qp_type type, u32 opcode)
 	}
 }
 
+/**
+ * mirror_gid_is_local() - is @gid one of the device's RoCEv2 GIDs?
+ * @dev: the device
+ * @gid: the GID
+ *
+ * Return: true when it is.
+ */
 bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid)
 {
 	const struct ib_gid_attr *attr;
@@ -132,7 +183,13 @@ bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid)
 	return true;
 }
 
-/* Posts a completion for the QP's send or receive side. */
+/**
+ * mirror_complete() - post a completion for a QP's send or receive side
+ * @qp: the QP
+ * @recv: the receive side (else the send side)
+ * @cqe: the completion
+ * @solicited: it answers a solicited event
+ */
 void mirror_complete(struct mirror_qp *qp, bool recv,
 		     const struct mirror_cqe *cqe, bool solicited)
 {
@@ -141,7 +198,10 @@ void mirror_complete(struct mirror_qp *qp, bool recv,
 	mirror_cq_post(to_mirror_cq(ibcq), cqe, solicited);
 }
 
-/* Moves @qp to ERR (flushing it) unless it is there already. */
+/**
+ * mirror_qp_enter_err() - move a QP to ERR (flushing it), unless it is there
+ * @qp: the QP; none of its locks held
+ */
 void mirror_qp_enter_err(struct mirror_qp *qp)
 {
 	mutex_lock(&qp->state_lock);
@@ -153,95 +213,202 @@ void mirror_qp_enter_err(struct mirror_qp *qp)
 	mutex_unlock(&qp->state_lock);
 }
 
-/* ---------------------------------------------------------------------- */
-/* Responder */
-
-/*
- * Takes the next receive WQE of @dest (from its SRQ, if it has one) and
- * resolves its buffers into dest->resp_recv. Return: 0, -EAGAIN when none
- * is posted, or the error of the buffer check (the WQE is then consumed).
+/**
+ * mirror_npkts() - packets (and PSNs) a message of @len bytes takes
+ * @len: bytes
+ * @mtu: the path MTU
+ *
+ * Return: at least 1.
  */
-int mirror_resp_take_recv(struct mirror_qp *dest, u64 *wr_id)
+u32 mirror_npkts(u64 len, u32 mtu)
 {
-	struct mirror_dev *dev = to_mirror_dev(dest->ibqp.device);
-	struct ib_srq *ibsrq = dest->ibqp.srq;
-	struct mirror_queue *q = &dest->rq;
-	struct mirror_sge *sge = dest->resp_sge;
-	struct ib_pd *pd = dest->ibqp.pd;
-	struct mirror_recv_wqe wqe;
-	u32 avail, i, max_sge;
-	int err = 0;
+	return len ? DIV_ROUND_UP_ULL(len, mtu) : 1;
+}
 
-	lockdep_assert_held(&dest->resp_lock);
-	mirror_segs_put(&dest->resp_recv);
+/**
+ * mirror_qp_mtu() - the path MTU of a connected QP, in bytes
+ * @qp: the QP
+ *
+ * Return: the MTU set at RTR, or the port's if none fits.
+ */
+u32 mirror_qp_mtu(struct mirror_qp *qp)
+{
+	u32 path = ib_mtu_enum_to_int(READ_ONCE(qp->attr.path_mtu));
+	u32 port = mirror_dev_mtu(to_mirror_dev(qp->ibqp.device));
+
+	if (path <= 0 || path > port)
+		return port;
+	return path;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The responder's receive, shared with the wire path */
+
+/* The PD that covers the buffers of @qp's receives (its SRQ's, if any). */
+static struct ib_pd *mirror_recv_pd(struct mirror_qp *qp)
+{
+	return qp->ibqp.srq ? qp->ibqp.srq->pd : qp->ibqp.pd;
+}
+
+/**
+ * mirror_resp_hold_recv() - take a receive for the message starting now
+ * @qp: the receiving QP (resp_lock held, no receive held)
+ *
+ * Copies the next receive WQE of the QP's RQ (or SRQ) into qp->resp_*, so
+ * that the message's packets (or steps) fill it from the kernel's copy.
+ *
+ * Return: 0, -EAGAIN when none is posted, -EIO when user space broke its
+ * ring, -E2BIG when the WQE names too many SGEs. After -EIO and -E2BIG a
+ * receive is held nonetheless (wr_id 0 for -EIO): complete it with an
+ * error (mirror_resp_recv_error()).
+ */
+int mirror_resp_hold_recv(struct mirror_qp *qp)
+{
+	struct ib_srq *ibsrq = qp->ibqp.srq;
+	struct mirror_queue *q = &qp->rq;
+	struct mirror_recv_wqe wqe = {};
+	u32 avail, i;
+	int err;
+
+	lockdep_assert_held(&qp->resp_lock);
 	if (ibsrq) {
-		/* The SRQ's PD covers the buffers of its receives. */
-		pd = ibsrq->pd;
-		err = mirror_srq_take(to_mirror_srq(ibsrq), &wqe, sge);
-		if (err == -EAGAIN || err == -EIO)
+		err = mirror_srq_take(to_mirror_srq(ibsrq), &wqe, qp->resp_sge);
+		if (err == -EAGAIN)
 			return err;
-		*wr_id = wqe.wr_id;
 	} else {
-		avail = READ_ONCE(q->hdr->producer) - dest->rq_cons;
-		if (!avail)
+		err = mirror_queue_avail(q, qp->rq_cons, &avail);
+		if (!err && !avail)
 			return -EAGAIN;
-		if (avail > q->num_slots)
-			return -EIO;	/* user space broke its ring */
-		memcpy(&wqe, mirror_queue_slot(q, dest->rq_cons), sizeof(wqe));
-		*wr_id = wqe.wr_id;
-		max_sge = min_t(u32, dest->attr.cap.max_recv_sge,
-				(q->stride - sizeof(wqe)) / sizeof(*sge));
-		if (wqe.num_sge > max_sge)
-			err = -E2BIG;
-		else
-			memcpy(sge, mirror_queue_slot(q, dest->rq_cons) +
-			       sizeof(wqe), wqe.num_sge * sizeof(*sge));
-		dest->rq_cons++;
-		smp_store_release(&q->hdr->consumer, dest->rq_cons);
+		if (!err) {
+			err = mirror_queue_fetch_recv(q, qp->rq_cons, &wqe,
+						      qp->resp_sge,
+						      qp->attr.cap.max_recv_sge);
+			qp->rq_cons++;
+			mirror_queue_consumed(q, qp->rq_cons);
+		}
 	}
-	for (i = 0; !err && i < wqe.num_sge; i++)
-		err = mirror_segs_add(&dest->resp_recv, dev, pd, sge[i].lkey,
-				      sge[i].addr, sge[i].length,
-				      IB_ACCESS_LOCAL_WRITE);
+	qp->resp_have_recv = true;
+	qp->resp_wr_id = wqe.wr_id;
+	qp->resp_nsge = err ? 0 : wqe.num_sge;
+	qp->resp_len = 0;
+	for (i = 0; i < qp->resp_nsge; i++)
+		qp->resp_len += qp->resp_sge[i].length;
 	return err;
 }
 
-/* Completes a receive of @dest with an error; @dest then enters ERR. */
-static void mirror_resp_recv_error(struct mirror_req_ctx *c, u64 wr_id,
-				   enum ib_wc_status status)
+/**
+ * mirror_resp_recv_segs() - the memory of part of the held receive
+ * @qp: the receiving QP (resp_lock held, a receive held)
+ * @segs: gets [off, off + len) of the receive's buffers, checked for
+ *	local write access in the receive's PD
+ * @off: first byte
+ * @len: bytes
+ *
+ * Return: 0, -EMSGSIZE when the receive is too short, or the error of a
+ * key check.
+ */
+int mirror_resp_recv_segs(struct mirror_qp *qp, struct mirror_segs *segs,
+			  u64 off, u64 len)
+{
+	mirror_segs_put(segs);
+	if (off + len > qp->resp_len)
+		return -EMSGSIZE;
+	return mirror_segs_add_sges(segs, to_mirror_dev(qp->ibqp.device),
+				    mirror_recv_pd(qp), qp->resp_sge,
+				    qp->resp_nsge, off, len,
+				    IB_ACCESS_LOCAL_WRITE);
+}
+
+/**
+ * mirror_resp_recv_error() - complete the held receive with an error
+ * @qp: the receiving QP (resp_lock held, a receive held)
+ * @status: the completion status
+ * @src_qp: the sender's QPN
+ */
+void mirror_resp_recv_error(struct mirror_qp *qp, enum ib_wc_status status,
+			    u32 src_qp)
 {
 	struct mirror_cqe cqe = {
-		.wr_id = wr_id,
+		.wr_id = qp->resp_wr_id,
 		.status = status,
 		.opcode = MIRROR_WC_RECV,
-		.qp_num = c->dest->ibqp.qp_num,
-		.src_qp = c->qp->ibqp.qp_num,
+		.qp_num = qp->ibqp.qp_num,
+		.src_qp = src_qp,
 	};
 
-	mirror_complete(c->dest, true, &cqe, false);
-	c->dest_err = true;
+	lockdep_assert_held(&qp->resp_lock);
+	qp->resp_have_recv = false;
+	mirror_complete(qp, true, &cqe, false);
+}
+
+/**
+ * mirror_resp_recv_done() - complete the held receive: a message is in
+ * @qp: the receiving QP (resp_lock held, a receive held)
+ * @cqe: the completion, but for wr_id, status and qp_num
+ * @solicited: the message asked for a solicited event
+ */
+void mirror_resp_recv_done(struct mirror_qp *qp, struct mirror_cqe *cqe,
+			   bool solicited)
+{
+	lockdep_assert_held(&qp->resp_lock);
+	cqe->wr_id = qp->resp_wr_id;
+	cqe->status = IB_WC_SUCCESS;
+	cqe->qp_num = qp->ibqp.qp_num;
+	qp->resp_have_recv = false;
+	mirror_complete(qp, true, cqe, solicited);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Responder steps of the same-device path (the destination's resp_lock) */
+
+/*
+ * Resolves [progress, len) of the WQE's remote range at the destination
+ * into qp->req_remote: the destination QP must allow @access, and the rkey
+ * must name an MR of its PD that allows it over the whole range. Its
+ * first chunk is faulted in (the destination's memory).
+ */
+static int mirror_resp_remote(struct mirror_req_ctx *c, u64 va, u32 rkey,
+			      u64 len, int access)
+{
+	struct mirror_qp *qp = c->qp, *dest = c->dest;
+	int err;
+
+	mirror_segs_put(&qp->req_remote);
+	if (!(READ_ONCE(dest->attr.qp_access_flags) & access))
+		return -EACCES;
+	err = mirror_segs_add(&qp->req_remote, to_mirror_dev(qp->ibqp.device),
+			      dest->ibqp.pd, rkey, va, len, access);
+	if (err)
+		return err;
+	return mirror_segs_fault(&qp->req_remote, c->progress,
+				 min_t(u64, len - c->progress,
+				       MIRROR_FAULT_CHUNK),
+				 access != IB_ACCESS_REMOTE_READ);
 }
 
 /*
- * A copy into a receive failed: an ODP page could not be faulted in.
- * When the receive buffer is at fault the receive completes with a
- * protection error and an RC sender learns of a remote operational error
- * (as for a bad receive lkey); when the sender's memory went away under
- * the transfer the sender gets the protection error and the receive, which
- * holds part of a message, completes as aborted by the remote.
+ * The error a destination answers a bad request with: RC completes the
+ * requester's WQE with @status and the destination QP enters ERR, as a
+ * RoCEv2 responder does after a NAK; UC loses the message.
  */
-static void mirror_resp_copy_error(struct mirror_req_ctx *c, u64 wr_id)
+static enum mirror_step mirror_resp_refuse(struct mirror_req_ctx *c,
+					   enum ib_wc_status status)
 {
-	bool rc = c->qp->ibqp.qp_type == IB_QPT_RC;
-
-	if (c->dest->resp_recv.failed) {
-		mirror_resp_recv_error(c, wr_id, IB_WC_LOC_PROT_ERR);
-		if (rc)
-			c->status = IB_WC_REM_OP_ERR;
-	} else {
-		mirror_resp_recv_error(c, wr_id, IB_WC_REM_ABORT_ERR);
-		c->status = IB_WC_LOC_PROT_ERR;
+	if (c->qp->ibqp.qp_type == IB_QPT_RC) {
+		c->status = status;
+		c->dest_err = true;
 	}
+	return MIRROR_STEP_DONE;
+}
+
+/* A copy stopped at a missing page of our own (nofault) memory. */
+static enum mirror_step mirror_req_copy_stopped(struct mirror_req_ctx *c,
+						u64 done)
+{
+	c->progress += done;
+	if (done)
+		c->faults = 0;
+	return MIRROR_STEP_FAULT;
 }
 
 /*
@@ -284,232 +451,249 @@ static u8 mirror_resp_build_grh(struct mirror_req_ctx *c, u8 *buf, u32 len)
 }
 
 /*
- * Delivers a SEND (or SEND_WITH_IMM) to c->dest. Returns false when the
- * destination has no receive posted (RNR).
+ * A UD SEND. Its payload (at most an MTU) was copied into the QP's bounce
+ * buffer before the destination was locked (qp->req_local names it), so
+ * nothing here faults our memory: a receive, once taken, is filled in one
+ * step.
  */
-static bool mirror_resp_send(struct mirror_req_ctx *c)
+static enum mirror_step mirror_exec_send_ud(struct mirror_req_ctx *c)
 {
 	struct mirror_qp *qp = c->qp, *dest = c->dest;
-	enum ib_qp_type type = qp->ibqp.qp_type;
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	u32 len = qp->req_local.total;
-	u32 hdr = mirror_type_is_ud(type) ? MIRROR_GRH_BYTES : 0;
+	struct mirror_segs *segs = &qp->req_remote;
 	struct mirror_cqe cqe = {};
 	u8 grh[MIRROR_GRH_BYTES];
-	u64 wr_id = 0;
 	int err;
 
-	if (hdr && c->qkey != READ_ONCE(dest->attr.qkey))
-		return true;	/* silently dropped, as on the wire */
-
-	err = mirror_resp_take_recv(dest, &wr_id);
-	if (err == -EAGAIN) {
-		if (type == IB_QPT_RC)
-			return false;
-		return true;	/* UC/UD: dropped */
+	if (c->qkey != READ_ONCE(dest->attr.qkey)) {
+		mirror_count(dev, MIRROR_CNT_RX_DROP_QKEY);
+		return MIRROR_STEP_DONE;	/* dropped, as on the wire */
 	}
-	if (err) {
-		mirror_resp_recv_error(c, wr_id, IB_WC_LOC_PROT_ERR);
-		if (type == IB_QPT_RC)
-			c->status = IB_WC_REM_OP_ERR;
-		return true;
-	}
-	if (dest->resp_recv.total < (u64)len + hdr) {
-		mirror_resp_recv_error(c, wr_id, IB_WC_LOC_LEN_ERR);
-		if (type == IB_QPT_RC)
-			c->status = IB_WC_REM_INV_REQ_ERR;
-		return true;
-	}
-	if (hdr) {
+	err = mirror_resp_hold_recv(dest);
+	if (err == -EAGAIN)
+		return MIRROR_STEP_DONE;	/* no receive: dropped */
+	mirror_segs_put(segs);
+	if (!err)
+		err = mirror_resp_recv_segs(dest, segs, 0,
+					    MIRROR_GRH_BYTES + (u64)len);
+	if (!err) {
 		cqe.network_hdr_type = mirror_resp_build_grh(c, grh, len);
-		err = mirror_segs_write_kbuf(&dest->resp_recv, grh,
-					     sizeof(grh));
-		cqe.wc_flags |= IB_WC_GRH;
+		err = mirror_segs_xfer(segs, 0, grh, sizeof(grh), true);
 	}
 	if (!err)
-		err = mirror_segs_copy(&dest->resp_recv, hdr, &qp->req_local,
-				       len);
+		err = mirror_segs_copy(segs, MIRROR_GRH_BYTES, &qp->req_local,
+				       0, len, NULL);
+	mirror_segs_put(segs);
 	if (err) {
-		mirror_resp_copy_error(c, wr_id);
-		return true;
+		/* A bad receive: the receiver's problem, not the sender's. */
+		mirror_resp_recv_error(dest, err == -EMSGSIZE ?
+				       IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR,
+				       qp->ibqp.qp_num);
+		c->dest_err = true;
+		return MIRROR_STEP_DONE;
 	}
-
-	cqe.wr_id = wr_id;
-	cqe.status = IB_WC_SUCCESS;
 	cqe.opcode = MIRROR_WC_RECV;
-	cqe.byte_len = len + hdr;
-	cqe.qp_num = dest->ibqp.qp_num;
+	cqe.byte_len = len + MIRROR_GRH_BYTES;
 	cqe.src_qp = qp->ibqp.qp_num;
+	cqe.wc_flags = IB_WC_GRH;
 	if (c->wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM) {
 		cqe.imm_data = c->wqe->imm_data;
 		cqe.wc_flags |= IB_WC_WITH_IMM;
 	}
-	mirror_complete(dest, true, &cqe,
-			c->wqe->send_flags & IB_SEND_SOLICITED);
-	return true;
+	mirror_resp_recv_done(dest, &cqe,
+			      c->wqe->send_flags & IB_SEND_SOLICITED);
+	return MIRROR_STEP_DONE;
 }
 
 /*
- * Resolves the remote range of an RDMA WRITE/READ at the destination into
- * qp->req_remote: the destination QP must allow @access, and the rkey
- * must name an MR of its PD that allows it over the whole range.
+ * An RC/UC SEND: the receive it fills stays held by the destination
+ * between steps (binding makes us its only sender), so a step that stops
+ * at a missing page of ours resumes in the same receive.
  */
-static int mirror_resp_remote(struct mirror_req_ctx *c, int access)
+static enum mirror_step mirror_exec_send(struct mirror_req_ctx *c)
 {
 	struct mirror_qp *qp = c->qp, *dest = c->dest;
-
-	int err;
-
-	mirror_segs_put(&qp->req_remote);
-	if (!(READ_ONCE(dest->attr.qp_access_flags) & access))
-		return -EACCES;
-	err = mirror_segs_add(&qp->req_remote, to_mirror_dev(qp->ibqp.device),
-			      dest->ibqp.pd, c->wqe->wr.rdma.rkey,
-			      c->wqe->wr.rdma.remote_addr, qp->req_local.total,
-			      access);
-	if (err)
-		return err;
-	/* ODP: the remote pages must be there (and writable) first. */
-	return mirror_segs_fault(&qp->req_remote,
-				 access & IB_ACCESS_REMOTE_WRITE);
-}
-
-/* RDMA WRITE (with immediate). Returns false on RNR. */
-static bool mirror_resp_write(struct mirror_req_ctx *c)
-{
-	struct mirror_qp *qp = c->qp, *dest = c->dest;
-	bool rc = qp->ibqp.qp_type == IB_QPT_RC;
-	bool imm = c->wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
-	u32 len = qp->req_local.total;
+	u32 qpn = qp->ibqp.qp_num;
+	u64 len = qp->req_local.total, done = 0;
+	struct mirror_segs *segs = &qp->req_remote;
 	struct mirror_cqe cqe = {};
-	u64 wr_id = 0;
 	int err;
 
-	err = mirror_resp_remote(c, IB_ACCESS_REMOTE_WRITE);
-	if (err) {
-		if (rc)
-			c->status = IB_WC_REM_ACCESS_ERR;
-		return true;	/* UC: dropped */
-	}
-	if (imm) {
-		err = mirror_resp_take_recv(dest, &wr_id);
-		if (err == -EAGAIN)
-			return !rc;	/* RC: RNR; UC: dropped */
+	if (!dest->resp_have_recv) {
+		err = mirror_resp_hold_recv(dest);
+		if (err == -EAGAIN)	/* RC: RNR; UC: dropped */
+			return qp->ibqp.qp_type == IB_QPT_RC ?
+			       MIRROR_STEP_RNR : MIRROR_STEP_DONE;
 		if (err) {
-			mirror_resp_recv_error(c, wr_id, IB_WC_LOC_PROT_ERR);
-			if (rc)
-				c->status = IB_WC_REM_OP_ERR;
-			return true;
+			mirror_resp_recv_error(dest, IB_WC_LOC_PROT_ERR, qpn);
+			c->dest_err = true;
+			return mirror_resp_refuse(c, IB_WC_REM_OP_ERR);
 		}
 	}
-	err = mirror_segs_copy(&qp->req_remote, 0, &qp->req_local, len);
-	if (err) {
-		/* The memory of one side went away during the transfer. */
-		c->status = qp->req_remote.failed ? IB_WC_REM_ACCESS_ERR :
-						    IB_WC_LOC_PROT_ERR;
-		if (imm)
-			mirror_resp_recv_error(c, wr_id, IB_WC_REM_ABORT_ERR);
-		return true;
+	if (dest->resp_len < len) {
+		mirror_resp_recv_error(dest, IB_WC_LOC_LEN_ERR, qpn);
+		c->dest_err = true;
+		return mirror_resp_refuse(c, IB_WC_REM_INV_REQ_ERR);
 	}
-	if (imm) {
-		cqe.wr_id = wr_id;
-		cqe.status = IB_WC_SUCCESS;
-		cqe.opcode = MIRROR_WC_RECV_RDMA_WITH_IMM;
-		cqe.byte_len = len;
-		cqe.qp_num = dest->ibqp.qp_num;
-		cqe.src_qp = qp->ibqp.qp_num;
+	mirror_segs_put(segs);
+	err = mirror_resp_recv_segs(dest, segs, c->progress,
+				    len - c->progress);
+	if (!err)
+		err = mirror_segs_copy(segs, 0, &qp->req_local, c->progress,
+				       len - c->progress, &done);
+	if (err == -EAGAIN) {
+		mirror_segs_put(segs);
+		return mirror_req_copy_stopped(c, done);
+	}
+	if (err) {
+		/* The receive's memory: a bad key, or ODP that cannot be had. */
+		mirror_segs_put(segs);
+		mirror_resp_recv_error(dest, IB_WC_LOC_PROT_ERR, qpn);
+		c->dest_err = true;
+		return mirror_resp_refuse(c, IB_WC_REM_OP_ERR);
+	}
+	mirror_segs_put(segs);
+	cqe.opcode = MIRROR_WC_RECV;
+	cqe.byte_len = len;
+	cqe.src_qp = qpn;
+	if (c->wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM) {
 		cqe.imm_data = c->wqe->imm_data;
 		cqe.wc_flags = IB_WC_WITH_IMM;
-		mirror_complete(dest, true, &cqe,
-				c->wqe->send_flags & IB_SEND_SOLICITED);
 	}
-	return true;
+	mirror_resp_recv_done(dest, &cqe,
+			      c->wqe->send_flags & IB_SEND_SOLICITED);
+	return MIRROR_STEP_DONE;
+}
+
+/* RDMA WRITE (with immediate): the data first, then the receive. */
+static enum mirror_step mirror_exec_write(struct mirror_req_ctx *c)
+{
+	struct mirror_qp *qp = c->qp, *dest = c->dest;
+	bool imm = c->wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
+	u64 len = qp->req_local.total, done = 0;
+	struct mirror_cqe cqe = {};
+	int err;
+
+	err = mirror_resp_remote(c, c->wqe->wr.rdma.remote_addr,
+				 c->wqe->wr.rdma.rkey, len,
+				 IB_ACCESS_REMOTE_WRITE);
+	if (err)
+		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
+	err = mirror_segs_copy(&qp->req_remote, c->progress, &qp->req_local,
+			       c->progress, len - c->progress, &done);
+	if (err == -EAGAIN)
+		return mirror_req_copy_stopped(c, done);
+	if (err)	/* the destination's ODP memory went away */
+		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
+	c->progress = len;
+	if (!imm)
+		return MIRROR_STEP_DONE;
+
+	/* A packet answered with an RNR NAK rewrites the same bytes. */
+	if (!dest->resp_have_recv) {
+		err = mirror_resp_hold_recv(dest);
+		if (err == -EAGAIN)
+			return qp->ibqp.qp_type == IB_QPT_RC ?
+			       MIRROR_STEP_RNR : MIRROR_STEP_DONE;
+		if (err) {
+			mirror_resp_recv_error(dest, IB_WC_LOC_PROT_ERR,
+					       qp->ibqp.qp_num);
+			c->dest_err = true;
+			return mirror_resp_refuse(c, IB_WC_REM_OP_ERR);
+		}
+	}
+	cqe.opcode = MIRROR_WC_RECV_RDMA_WITH_IMM;
+	cqe.byte_len = len;
+	cqe.src_qp = qp->ibqp.qp_num;
+	cqe.imm_data = c->wqe->imm_data;
+	cqe.wc_flags = IB_WC_WITH_IMM;
+	mirror_resp_recv_done(dest, &cqe,
+			      c->wqe->send_flags & IB_SEND_SOLICITED);
+	return MIRROR_STEP_DONE;
+}
+
+/* Does the destination accept READs and atomics at all? */
+static bool mirror_dest_takes_rd_atomic(struct mirror_qp *dest)
+{
+	return READ_ONCE(dest->attr.max_dest_rd_atomic) > 0;
 }
 
 /* RDMA READ: the remote range lands in the local (writable) buffers. */
-static void mirror_resp_read(struct mirror_req_ctx *c)
+static enum mirror_step mirror_exec_read(struct mirror_req_ctx *c)
 {
 	struct mirror_qp *qp = c->qp;
-	u32 len = qp->req_local.total;
+	u64 len = qp->req_local.total, done = 0;
 	int err;
 
-	err = mirror_resp_remote(c, IB_ACCESS_REMOTE_READ);
-	if (err) {
-		c->status = IB_WC_REM_ACCESS_ERR;
-		return;
-	}
-	err = mirror_segs_copy(&qp->req_local, 0, &qp->req_remote, len);
-	if (err) {
-		c->status = qp->req_remote.failed ? IB_WC_REM_ACCESS_ERR :
-						    IB_WC_LOC_PROT_ERR;
-		return;
-	}
+	if (!mirror_dest_takes_rd_atomic(c->dest))
+		return mirror_resp_refuse(c, IB_WC_REM_INV_REQ_ERR);
+	err = mirror_resp_remote(c, c->wqe->wr.rdma.remote_addr,
+				 c->wqe->wr.rdma.rkey, len,
+				 IB_ACCESS_REMOTE_READ);
+	if (err)
+		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
+	err = mirror_segs_copy(&qp->req_local, c->progress, &qp->req_remote,
+			       c->progress, len - c->progress, &done);
+	if (err == -EAGAIN)
+		return mirror_req_copy_stopped(c, done);
+	if (err)
+		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
 	c->byte_len = len;
+	return MIRROR_STEP_DONE;
 }
 
 /*
- * Compare-and-swap or fetch-and-add on 8 aligned bytes at the destination;
- * the value found there lands in the local buffer.
+ * Compare-and-swap or fetch-and-add on 8 aligned bytes at the destination.
+ * The value found there is kept in c->orig and written to the local buffer
+ * after the destination is released (mirror_req_one()).
  */
-static void mirror_resp_atomic(struct mirror_req_ctx *c)
+static enum mirror_step mirror_exec_atomic(struct mirror_req_ctx *c)
 {
-	struct mirror_qp *qp = c->qp, *dest = c->dest;
+	struct mirror_qp *qp = c->qp;
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	struct mirror_send_wqe *wqe = c->wqe;
-	u64 orig;
 	int err;
 
 	/* A misaligned atomic is an invalid request (IBA 9.4.5). */
-	if (wqe->wr.atomic.remote_addr & (sizeof(u64) - 1)) {
-		c->status = IB_WC_REM_INV_REQ_ERR;
-		return;
-	}
-	mirror_segs_put(&qp->req_remote);
-	err = -EACCES;
-	if (READ_ONCE(dest->attr.qp_access_flags) & IB_ACCESS_REMOTE_ATOMIC)
-		err = mirror_segs_add(&qp->req_remote, dev, dest->ibqp.pd,
-				      wqe->wr.atomic.rkey,
-				      wqe->wr.atomic.remote_addr, sizeof(u64),
-				      IB_ACCESS_REMOTE_ATOMIC);
-	if (!err)
-		err = mirror_segs_fault(&qp->req_remote, true);
-	if (err) {
-		c->status = IB_WC_REM_ACCESS_ERR;
-		return;
-	}
-	mutex_lock(&dev->atomic_lock);
-	err = mirror_segs_atomic(&qp->req_remote,
+	if ((wqe->wr.atomic.remote_addr & (sizeof(u64) - 1)) ||
+	    !mirror_dest_takes_rd_atomic(c->dest))
+		return mirror_resp_refuse(c, IB_WC_REM_INV_REQ_ERR);
+	err = mirror_resp_remote(c, wqe->wr.atomic.remote_addr,
+				 wqe->wr.atomic.rkey, sizeof(u64),
+				 IB_ACCESS_REMOTE_ATOMIC);
+	if (err)
+		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
+	err = mirror_segs_atomic(&qp->req_remote, &dev->atomic_lock,
 				 wqe->opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP,
 				 wqe->wr.atomic.compare_add,
-				 wqe->wr.atomic.swap, &orig);
-	mutex_unlock(&dev->atomic_lock);
-	if (err) {
-		c->status = qp->req_remote.failed ? IB_WC_REM_ACCESS_ERR :
-						    IB_WC_REM_OP_ERR;
-		return;
-	}
-	if (mirror_segs_write_kbuf(&qp->req_local, &orig, sizeof(orig))) {
-		c->status = IB_WC_LOC_PROT_ERR;
-		return;
-	}
-	c->byte_len = sizeof(orig);
+				 wqe->wr.atomic.swap, &c->orig);
+	if (err)
+		return mirror_resp_refuse(c, qp->req_remote.failed ?
+					  IB_WC_REM_ACCESS_ERR :
+					  IB_WC_REM_OP_ERR);
+	c->have_orig = true;
+	return MIRROR_STEP_DONE;
 }
 
 /* ---------------------------------------------------------------------- */
 /* Requester states */
 
-/* LOCAL: the opcode fits the QP and the local buffers are ours. */
 /**
  * mirror_wqe_local() - check a send WQE and resolve its local memory
  * @qp: the QP (req_lock held)
- * @wqe: the WQE, copied out of the ring
+ * @wqe: the kernel's copy of the WQE
+ * @segs: gets the WQE's memory (references held until mirror_segs_put())
  *
- * Fills qp->req_local with the WQE's buffers (writable ones for READ
- * and atomics).
+ * Checks the opcode against the QP type, the SGE count and the lengths,
+ * and the key, PD, access and range of every SGE (writable ones for READ
+ * and atomics); faults the first chunk of ODP memory in.
  *
  * Return: IB_WC_SUCCESS, or the completion status of a WQE that cannot run.
  */
 enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
-				   struct mirror_send_wqe *wqe)
+				   struct mirror_send_wqe *wqe,
+				   struct mirror_segs *segs)
 {
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	u32 room = qp->sq.stride - sizeof(*wqe);
@@ -519,33 +703,35 @@ enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
 	u32 i;
 	int err = 0;
 
-	mirror_segs_put(&qp->req_local);
+	mirror_segs_put(segs);
 	if (!mirror_opcode_ok(qp->ibqp.qp_type, wqe->opcode))
 		return IB_WC_LOC_QP_OP_ERR;
 	if (wqe->flags & MIRROR_WQE_F_INLINE) {
 		if (read || wqe->inline_len > qp->max_inline ||
 		    wqe->inline_len > room)
 			return IB_WC_LOC_LEN_ERR;
-		mirror_segs_add_kbuf(&qp->req_local, wqe + 1, wqe->inline_len);
-		return IB_WC_SUCCESS;
+		mirror_segs_add_kbuf(segs, wqe + 1, wqe->inline_len, false);
+		goto check_len;
 	}
 	if (wqe->num_sge > qp->attr.cap.max_send_sge ||
 	    wqe->num_sge > room / sizeof(*sge))
 		return IB_WC_LOC_LEN_ERR;
 	for (i = 0; i < wqe->num_sge && !err; i++)
-		err = mirror_segs_add(&qp->req_local, dev, qp->ibqp.pd,
-				      sge[i].lkey, sge[i].addr, sge[i].length,
+		err = mirror_segs_add(segs, dev, qp->ibqp.pd, sge[i].lkey,
+				      sge[i].addr, sge[i].length,
 				      read ? IB_ACCESS_LOCAL_WRITE : 0);
 	if (err)
 		return err == -E2BIG ? IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR;
-	if (atomic && qp->req_local.total != sizeof(u64))
+	if (atomic && segs->total != sizeof(u64))
 		return IB_WC_LOC_LEN_ERR;
-	if (qp->req_local.total > (1ULL << 31) ||
+check_len:
+	if (segs->total > (1ULL << 31) ||
 	    (mirror_type_is_ud(qp->ibqp.qp_type) &&
-	     qp->req_local.total > mirror_dev_mtu(dev)))
+	     segs->total > mirror_dev_mtu(dev)))
 		return IB_WC_LOC_LEN_ERR;
-	/* ODP: the local pages must be there (writable for READ/atomics). */
-	if (mirror_segs_fault(&qp->req_local, read))
+	/* ODP: the first chunk must be there (writable for READ/atomics). */
+	if (mirror_segs_fault(segs, 0, min_t(u64, segs->total,
+					     MIRROR_FAULT_CHUNK), read))
 		return IB_WC_LOC_PROT_ERR;
 	return IB_WC_SUCCESS;
 }
@@ -553,9 +739,30 @@ enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
 /* LOCAL: the opcode fits the QP and the local buffers are ours. */
 static enum mirror_req_state mirror_req_local(struct mirror_req_ctx *c)
 {
-	c->status = mirror_wqe_local(c->qp, c->wqe);
-	return c->status == IB_WC_SUCCESS ? MIRROR_REQ_ROUTE :
-					    MIRROR_REQ_COMPLETE;
+	struct mirror_qp *qp = c->qp;
+	int err;
+
+	c->status = mirror_wqe_local(qp, c->wqe, &qp->req_local);
+	if (c->status != IB_WC_SUCCESS)
+		return MIRROR_REQ_COMPLETE;
+	if (mirror_type_is_ud(qp->ibqp.qp_type)) {
+		/*
+		 * A datagram is at most an MTU: copy it out of our memory now,
+		 * faulting as needed, so that no fault of ours happens while
+		 * a destination (which any sender may reach) is held.
+		 */
+		u32 len = qp->req_local.total;
+
+		err = mirror_segs_xfer(&qp->req_local, 0, qp->ud_bounce, len,
+				       false);
+		if (err) {
+			c->status = IB_WC_LOC_PROT_ERR;
+			return MIRROR_REQ_COMPLETE;
+		}
+		mirror_segs_put(&qp->req_local);
+		mirror_segs_add_kbuf(&qp->req_local, qp->ud_bounce, len, false);
+	}
+	return MIRROR_REQ_ROUTE;
 }
 
 /* ROUTE: find the destination QP on this device. */
@@ -565,56 +772,43 @@ static enum mirror_req_state mirror_req_route(struct mirror_req_ctx *c)
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	enum ib_qp_type type = qp->ibqp.qp_type;
 	struct mirror_av *av;
-	enum mirror_qp_state ds;
 
 	if (mirror_type_is_ud(type)) {
 		rcu_read_lock();
 		av = xa_load(&dev->av_xa, c->wqe->wr.ud.ah_num);
-		if (av) {
+		/* An AH of another PD (another process's) is not ours to use. */
+		if (av && av->pd == qp->ibqp.pd) {
 			c->av = av->attr;
 			c->dgid = av->attr.grh.dgid;
 			c->sgid_index = av->attr.grh.sgid_index;
+		} else {
+			av = NULL;
 		}
 		rcu_read_unlock();
 		if (!av) {
 			c->status = IB_WC_LOC_QP_OP_ERR;
 			return MIRROR_REQ_COMPLETE;
 		}
-		c->dqpn = c->wqe->wr.ud.remote_qpn & 0xffffff;
+		c->dqpn = c->wqe->wr.ud.remote_qpn & MIRROR_QPN_MASK;
 		c->qkey = c->wqe->wr.ud.remote_qkey;
 		if (c->qkey & 0x80000000)	/* use the QP's own Q_Key */
 			c->qkey = READ_ONCE(qp->attr.qkey);
-	} else {
-		c->dgid = qp->attr.ah_attr.grh.dgid;
-		c->dqpn = qp->attr.dest_qp_num;
-	}
-
-	if (!mirror_gid_is_local(dev, &c->dgid)) {
-		/*
-		 * Over RoCEv2. (RC/UC QPs with remote peers never get here:
-		 * their requester is mirror_wire_requester().) A datagram
-		 * that cannot leave is lost, as UD allows.
-		 */
-		if (mirror_type_is_ud(type))
+		if (!mirror_gid_is_local(dev, &c->dgid)) {
+			/* Over RoCEv2; a datagram that cannot leave is lost. */
 			mirror_wire_send_ud(qp, c->wqe, &c->av, c->dqpn,
 					    c->qkey);
-		else if (type == IB_QPT_RC)
-			c->status = IB_WC_RETRY_EXC_ERR;
-		return MIRROR_REQ_COMPLETE;
+			return MIRROR_REQ_COMPLETE;
+		}
+	} else {
+		/* Decided at RTR: RC/UC peers elsewhere use mirror_wire.c. */
+		c->dgid = qp->peer_gid;
+		c->dqpn = qp->peer_qpn;
 	}
 	/*
 	 * On this device: RC reports a missing peer the way a dead link
 	 * does, UC and UD lose the message.
 	 */
 	dest = mirror_qp_get(dev, c->dqpn);
-	if (dest) {
-		ds = READ_ONCE(dest->state);
-		if (dest->ibqp.qp_type != type ||
-		    ds < MIRROR_QPS_RTR || ds == MIRROR_QPS_ERR) {
-			mirror_qp_put(dest);
-			dest = NULL;
-		}
-	}
 	if (!dest) {
 		if (type == IB_QPT_RC)
 			c->status = IB_WC_RETRY_EXC_ERR;
@@ -624,39 +818,135 @@ static enum mirror_req_state mirror_req_route(struct mirror_req_ctx *c)
 	return MIRROR_REQ_EXECUTE;
 }
 
+/*
+ * Will the destination take this WQE from us? Its resp_lock is held, so
+ * its peer fields and PSN are stable; they are what a RoCEv2 responder
+ * checks of a packet's source and PSN. Counts the reason of a refusal.
+ */
+static bool mirror_req_accepted(struct mirror_req_ctx *c)
+{
+	struct mirror_qp *qp = c->qp, *dest = c->dest;
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	enum ib_qp_type type = qp->ibqp.qp_type;
+	enum mirror_qp_state ds = READ_ONCE(dest->state);
+
+	lockdep_assert_held(&dest->resp_lock);
+	if (ds < MIRROR_QPS_RTR || ds == MIRROR_QPS_ERR) {
+		mirror_count(dev, MIRROR_CNT_RX_DROP_QP_STATE);
+		return false;
+	}
+	if (mirror_type_is_ud(type)) {
+		if (mirror_type_is_ud(dest->ibqp.qp_type))
+			return true;
+		mirror_count(dev, MIRROR_CNT_RX_DROP_OPCODE);
+		return false;
+	}
+	if (dest->ibqp.qp_type != type) {
+		mirror_count(dev, MIRROR_CNT_RX_DROP_OPCODE);
+		return false;
+	}
+	if (dest->wire) {
+		mirror_count(dev, MIRROR_CNT_RX_DROP_WRONG_PATH);
+		return false;
+	}
+	if (dest->peer_qpn != qp->ibqp.qp_num ||
+	    memcmp(&dest->peer_gid, &qp->own_gid, sizeof(qp->own_gid))) {
+		mirror_count(dev, MIRROR_CNT_RX_DROP_BAD_SRC);
+		return false;
+	}
+	if (type == IB_QPT_RC && dest->epsn != qp->req_psn) {
+		mirror_count(dev, MIRROR_CNT_RX_DROP_PSN);
+		return false;
+	}
+	return true;
+}
+
+/* The PSNs a message takes on the wire, for the same-device PSN check. */
+static u32 mirror_req_npsn(struct mirror_req_ctx *c)
+{
+	if (mirror_is_atomic(c->wqe->opcode))
+		return 1;
+	return mirror_npkts(c->qp->req_local.total, mirror_qp_mtu(c->qp));
+}
+
 /* EXECUTE: run the destination's responder. */
 static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 {
-	struct mirror_qp *dest = c->dest;
-	bool done = true;
+	struct mirror_qp *qp = c->qp, *dest = c->dest;
+	enum ib_qp_type type = qp->ibqp.qp_type;
+	enum mirror_step step = MIRROR_STEP_DONE;
+	u32 n;
 	u8 timer;
 
+	/* Our own memory is not faulted while the destination is held. */
+	qp->req_local.nofault = true;
 	mutex_lock(&dest->resp_lock);
+	if (!mirror_req_accepted(c)) {
+		mutex_unlock(&dest->resp_lock);
+		qp->req_local.nofault = false;
+		if (type == IB_QPT_RC)
+			c->status = IB_WC_RETRY_EXC_ERR;
+		return MIRROR_REQ_COMPLETE;
+	}
 	switch (c->wqe->opcode) {
 	case IB_UVERBS_WR_SEND:
 	case IB_UVERBS_WR_SEND_WITH_IMM:
-		done = mirror_resp_send(c);
+		step = mirror_type_is_ud(type) ? mirror_exec_send_ud(c) :
+						 mirror_exec_send(c);
 		break;
 	case IB_UVERBS_WR_RDMA_WRITE:
 	case IB_UVERBS_WR_RDMA_WRITE_WITH_IMM:
-		done = mirror_resp_write(c);
+		step = mirror_exec_write(c);
 		break;
 	case IB_UVERBS_WR_RDMA_READ:
-		mirror_resp_read(c);
+		step = mirror_exec_read(c);
 		break;
 	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
 	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
-		mirror_resp_atomic(c);
+		step = mirror_exec_atomic(c);
 		break;
 	}
-	mirror_segs_put(&dest->resp_recv);
+	mirror_segs_put(&qp->req_remote);
+	if (step == MIRROR_STEP_DONE && !mirror_type_is_ud(type)) {
+		/* As many PSNs as the message takes on the wire. */
+		n = mirror_req_npsn(c);
+		qp->req_psn = mirror_psn_add(qp->req_psn, n);
+		dest->epsn = qp->req_psn;
+	}
 	timer = READ_ONCE(dest->attr.min_rnr_timer) & 31;
 	mutex_unlock(&dest->resp_lock);
-	if (!done) {
+	qp->req_local.nofault = false;
+
+	switch (step) {
+	case MIRROR_STEP_RNR:
 		c->rnr_delay = mirror_rnr_jiffies(timer);
 		return MIRROR_REQ_RNR_WAIT;
+	case MIRROR_STEP_FAULT:
+		return MIRROR_REQ_FAULT;
+	default:
+		return MIRROR_REQ_COMPLETE;
 	}
-	return MIRROR_REQ_COMPLETE;
+}
+
+/*
+ * FAULT: a page of our own memory was missing. With nothing of the
+ * destination held any more, fault it in (a chunk), then find the
+ * destination again and resume.
+ */
+static enum mirror_req_state mirror_req_fault(struct mirror_req_ctx *c)
+{
+	struct mirror_qp *qp = c->qp;
+	bool write = c->wqe->opcode == IB_UVERBS_WR_RDMA_READ;
+
+	mirror_qp_put(c->dest);
+	c->dest = NULL;
+	if (++c->faults > MIRROR_REQ_FAULT_ROUNDS ||
+	    mirror_segs_fault(&qp->req_local, qp->req_local.miss,
+			      MIRROR_FAULT_CHUNK, write)) {
+		c->status = IB_WC_LOC_PROT_ERR;
+		return MIRROR_REQ_COMPLETE;
+	}
+	return MIRROR_REQ_ROUTE;
 }
 
 /* RNR_WAIT: retry later, or give up when the retries are spent. */
@@ -698,6 +988,9 @@ static bool mirror_req_one(struct mirror_req_ctx *c)
 		case MIRROR_REQ_EXECUTE:
 			state = mirror_req_execute(c);
 			break;
+		case MIRROR_REQ_FAULT:
+			state = mirror_req_fault(c);
+			break;
 		case MIRROR_REQ_RNR_WAIT:
 			if (mirror_req_rnr(c))
 				return false;
@@ -709,6 +1002,14 @@ static bool mirror_req_one(struct mirror_req_ctx *c)
 			state = MIRROR_REQ_COMPLETE;
 			break;
 		}
+	}
+	/* An atomic's result, now that nothing of the destination is held. */
+	if (c->have_orig && c->status == IB_WC_SUCCESS) {
+		if (mirror_segs_xfer(&c->qp->req_local, 0, &c->orig,
+				     sizeof(c->orig), true))
+			c->status = IB_WC_LOC_PROT_ERR;
+		else
+			c->byte_len = sizeof(c->orig);
 	}
 	return true;
 }
@@ -736,8 +1037,8 @@ void mirror_qp_req_work(struct work_struct *work)
  * Runs in process context: from the doorbell system call of the posting
  * process, or from the QP's work item (after an RNR wait, or on RTS).
  *
- * Drains the SQ ring while the QP is in RTS. A failed WQE completes with
- * its error and moves the QP to ERR, which flushes the rest; in ERR, every
+ * Drains the SQ while the QP is in RTS. A failed WQE completes with its
+ * error and moves the QP to ERR, which flushes the rest; in ERR, every
  * doorbell flushes what was posted since (receives included).
  */
 void mirror_qp_requester(struct mirror_qp *qp)
@@ -761,31 +1062,27 @@ void mirror_qp_requester(struct mirror_qp *qp)
 	while (READ_ONCE(qp->state) == MIRROR_QPS_RTS) {
 		struct mirror_req_ctx c = {
 			.qp = qp,
-			.wqe = qp->wqe,
 			.status = IB_WC_SUCCESS,
 		};
-		u32 avail = READ_ONCE(qp->sq.hdr->producer) - qp->sq_cons;
 		struct mirror_cqe cqe = {};
+		u32 avail;
 		bool done;
 
-		if (!avail)
-			break;
-		if (avail > qp->sq.num_slots) {	/* a broken ring */
-			qp_err = true;
+		if (mirror_queue_avail(&qp->sq, qp->sq_cons, &avail)) {
+			qp_err = true;	/* user space broke its ring */
 			break;
 		}
-		/* FETCH: copy first, so user space cannot change it under us. */
-		memcpy(qp->wqe, mirror_queue_slot(&qp->sq, qp->sq_cons),
-		       qp->sq.stride);
+		if (!avail)
+			break;
+		c.wqe = mirror_sq_fetch(qp, qp->sq_cons);
 		done = mirror_req_one(&c);
 		mirror_segs_put(&qp->req_local);
 		mirror_segs_put(&qp->req_remote);
 		if (c.dest) {
-			if (c.dest_err && !dest_err) {
+			if (c.dest_err && !dest_err)
 				dest_err = c.dest;	/* keep the reference */
-			} else {
+			else
 				mirror_qp_put(c.dest);
-			}
 		}
 		if (!done)
 			break;
@@ -801,7 +1098,8 @@ void mirror_qp_requester(struct mirror_qp *qp)
 			mirror_complete(qp, false, &cqe, false);
 		}
 		qp->sq_cons++;
-		smp_store_release(&qp->sq.hdr->consumer, qp->sq_cons);
+		qp->sq_next = qp->sq_cons;	/* nothing is ever in flight */
+		mirror_queue_consumed(&qp->sq, qp->sq_cons);
 		if (c.status != IB_WC_SUCCESS) {
 			qp_err = true;
 			break;
@@ -824,32 +1122,61 @@ void mirror_qp_requester(struct mirror_qp *qp)
 		mirror_qp_enter_err(qp);
 }
 
-/* Completes every WQE between our consumer copy and the producer. */
-static void mirror_flush_ring(struct mirror_qp *qp, struct mirror_queue *q,
-			      u32 *cons, bool recv)
+/*
+ * Completes every WQE the requester has not completed with WR_FLUSH_ERR:
+ * those it has a copy of, then those still in the ring (each read once,
+ * into the copy). A ring whose producer claims more than num_slots
+ * entries is flushed for num_slots.
+ */
+static void mirror_flush_sq(struct mirror_qp *qp)
 {
-	u32 avail = min(READ_ONCE(q->hdr->producer) - *cons, q->num_slots);
 	struct mirror_cqe cqe = {
 		.status = IB_WC_WR_FLUSH_ERR,
 		.qp_num = qp->ibqp.qp_num,
 	};
+	u32 n;
 
-	while (avail--) {
-		void *slot = mirror_queue_slot(q, *cons);
+	if (mirror_queue_avail(&qp->sq, qp->sq_cons, &n))
+		n = qp->sq.num_slots;
+	n = max(n, qp->sq_fetched - qp->sq_cons);
+	while (n--) {
+		struct mirror_send_wqe *w = mirror_sq_fetch(qp, qp->sq_cons);
 
-		if (recv) {
-			cqe.wr_id = ((struct mirror_recv_wqe *)slot)->wr_id;
-			cqe.opcode = MIRROR_WC_RECV;
-		} else {
-			struct mirror_send_wqe *w = slot;
-
-			cqe.wr_id = w->wr_id;
-			cqe.opcode = mirror_wc_opcode(w->opcode);
-		}
-		mirror_complete(qp, recv, &cqe, false);
-		(*cons)++;
+		cqe.wr_id = w->wr_id;
+		cqe.opcode = mirror_wc_opcode(w->opcode);
+		mirror_complete(qp, false, &cqe, false);
+		qp->sq_cons++;
 	}
-	smp_store_release(&q->hdr->consumer, *cons);
+	qp->sq_next = qp->sq_cons;	/* nothing in flight any more */
+	mirror_queue_consumed(&qp->sq, qp->sq_cons);
+}
+
+/* The same for the receives: the one held for a message, then the RQ. */
+static void mirror_flush_rq(struct mirror_qp *qp)
+{
+	struct mirror_queue *q = &qp->rq;
+	struct mirror_cqe cqe = {
+		.status = IB_WC_WR_FLUSH_ERR,
+		.opcode = MIRROR_WC_RECV,
+		.qp_num = qp->ibqp.qp_num,
+	};
+	struct mirror_recv_wqe wqe;
+	u32 n;
+
+	if (qp->resp_have_recv)
+		mirror_resp_recv_error(qp, IB_WC_WR_FLUSH_ERR, 0);
+	qp->resp_msg = MIRROR_RESP_IDLE;
+	if (!q->buf)
+		return;
+	if (mirror_queue_avail(q, qp->rq_cons, &n))
+		n = q->num_slots;
+	while (n--) {
+		memcpy(&wqe, mirror_queue_slot(q, qp->rq_cons), sizeof(wqe));
+		cqe.wr_id = wqe.wr_id;
+		mirror_complete(qp, true, &cqe, false);
+		qp->rq_cons++;
+	}
+	mirror_queue_consumed(q, qp->rq_cons);
 }
 
 /**
@@ -861,12 +1188,10 @@ void mirror_qp_flush(struct mirror_qp *qp)
 	lockdep_assert_held(&qp->state_lock);
 	mutex_lock(&qp->req_lock);
 	if (qp->sq.buf)
-		mirror_flush_ring(qp, &qp->sq, &qp->sq_cons, false);
-	qp->sq_next = qp->sq_cons;	/* nothing in flight any more */
+		mirror_flush_sq(qp);
 	del_timer(&qp->retrans_timer);
 	mutex_lock(&qp->resp_lock);
-	if (qp->rq.buf)
-		mirror_flush_ring(qp, &qp->rq, &qp->rq_cons, true);
+	mirror_flush_rq(qp);
 	mutex_unlock(&qp->resp_lock);
 	mutex_unlock(&qp->req_lock);
 }

@@ -4,12 +4,24 @@
  *
  * Every copy the engines make goes through a segment list: each segment is
  * "[iova, iova + len) of this MR, checked for this access" (or a kernel
- * buffer, for inline data). mirror_seg_map() turns a position in a segment
- * into a mapped address and the bytes left in that page; it is the single
- * place that knows how an MR finds its pages. Pinned MRs look them up in
- * the page array built at registration; ODP MRs look them up in their
- * mirror (mirror_odp.c), under its lock, and fault missing pages in
+ * buffer: inline data, packet payloads). mirror_seg_map() turns a position
+ * in a segment into a mapped address and the bytes left in that page; it
+ * is the single place that knows how an MR finds its pages. Pinned MRs look
+ * them up in the page array built at registration; ODP MRs look them up in
+ * their mirror (mirror_odp.c), under its lock, and fault missing pages in
  * (which may sleep: the engines run in process context).
+ *
+ * Rules the lists keep:
+ * - A segment is written only if it was checked for a writing access
+ *   (local write, remote write, remote atomic); the map helper refuses
+ *   anything else, whatever kind of MR is behind it.
+ * - A list holds MR references only for the operation at hand: the engines
+ *   resolve keys again for every packet (or step) from their kernel copies
+ *   of WQEs and headers, so that dereg never waits for a peer.
+ * - Faults cover at most MIRROR_FAULT_CHUNK bytes at a time, as data moves.
+ * - A list marked nofault never faults: a missing page ends the copy with
+ *   -EAGAIN and the position, so that the caller can drop what it holds of
+ *   another process (a QP, its locks) before faulting its own memory.
  */
 #include <linux/highmem.h>
 
@@ -36,6 +48,11 @@ int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access)
 		return -ERANGE;
 	return 0;
 }
+
+/* Accesses that allow a segment to be written. */
+#define MIRROR_WRITING_ACCESS	(IB_ACCESS_LOCAL_WRITE | \
+				 IB_ACCESS_REMOTE_WRITE | \
+				 IB_ACCESS_REMOTE_ATOMIC)
 
 /* The user address of @iova in an ODP MR. */
 static unsigned long mirror_mr_va(struct mirror_mr *mr, u64 iova)
@@ -79,6 +96,21 @@ static void mirror_mr_unmap(struct mirror_mr *mr, void *addr)
 }
 
 /**
+ * mirror_segs_init() - an empty list
+ * @segs: the list
+ * @nofault: a missing ODP page ends a copy with -EAGAIN instead of being
+ *	faulted in (see the file comment)
+ */
+void mirror_segs_init(struct mirror_segs *segs, bool nofault)
+{
+	segs->n = 0;
+	segs->total = 0;
+	segs->failed = false;
+	segs->nofault = nofault;
+	segs->miss = 0;
+}
+
+/**
  * mirror_segs_add() - append "[iova, iova + len) of the MR named by key"
  * @segs: the list
  * @dev: the device
@@ -86,7 +118,8 @@ static void mirror_mr_unmap(struct mirror_mr *mr, void *addr)
  * @key: lkey or rkey
  * @iova: first byte
  * @len: bytes
- * @access: access needed
+ * @access: access needed; the segment may be written only if this is a
+ *	writing access
  *
  * Takes a reference on the MR, dropped by mirror_segs_put().
  *
@@ -121,19 +154,22 @@ int mirror_segs_add(struct mirror_segs *segs, struct mirror_dev *dev,
 	s->iova = iova;
 	s->len = len;
 	s->kaddr = NULL;
+	s->access = access;
 	segs->total += len;
 	return 0;
 }
 
 /**
- * mirror_segs_add_kbuf() - append a kernel buffer (inline data)
+ * mirror_segs_add_kbuf() - append a kernel buffer
  * @segs: the list
  * @buf: the buffer
  * @len: bytes
+ * @writable: copies may write into @buf
  *
  * Return: 0 or -E2BIG.
  */
-int mirror_segs_add_kbuf(struct mirror_segs *segs, void *buf, u32 len)
+int mirror_segs_add_kbuf(struct mirror_segs *segs, void *buf, u32 len,
+			 bool writable)
 {
 	struct mirror_seg *s;
 
@@ -146,13 +182,60 @@ int mirror_segs_add_kbuf(struct mirror_segs *segs, void *buf, u32 len)
 	s->kaddr = buf;
 	s->iova = 0;
 	s->len = len;
+	s->access = writable ? IB_ACCESS_LOCAL_WRITE : 0;
 	segs->total += len;
 	return 0;
 }
 
 /**
- * mirror_segs_put() - drop the MR references of a list and empty it
+ * mirror_segs_add_sges() - append the part of an SGE list a step touches
  * @segs: the list
+ * @dev: the device
+ * @pd: the PD the MRs must belong to
+ * @sge: the SGEs (a kernel copy)
+ * @nsge: entries in @sge
+ * @off: first byte of the message the step touches
+ * @len: bytes it touches
+ * @access: access needed
+ *
+ * Each SGE touched is checked whole, as when it was first resolved, so a
+ * deregistered MR or a changed key fails the same way on every packet.
+ *
+ * Return: 0, an error of mirror_segs_add(), or -EMSGSIZE when the SGEs
+ * end before @off + @len.
+ */
+int mirror_segs_add_sges(struct mirror_segs *segs, struct mirror_dev *dev,
+			 struct ib_pd *pd, const struct mirror_sge *sge,
+			 u32 nsge, u64 off, u64 len, int access)
+{
+	struct mirror_seg *s;
+	u32 i, take;
+	int err;
+
+	for (i = 0; i < nsge && len; i++) {
+		if (off >= sge[i].length) {
+			off -= sge[i].length;
+			continue;
+		}
+		take = min_t(u64, sge[i].length - off, len);
+		err = mirror_segs_add(segs, dev, pd, sge[i].lkey, sge[i].addr,
+				      sge[i].length, access);
+		if (err)
+			return err;
+		/* Narrow the segment just added to the part touched. */
+		s = &segs->seg[segs->n - 1];
+		s->iova += off;
+		s->len = take;
+		segs->total -= sge[i].length - take;
+		len -= take;
+		off = 0;
+	}
+	return len ? -EMSGSIZE : 0;
+}
+
+/**
+ * mirror_segs_put() - drop the MR references of a list and empty it
+ * @segs: the list (its nofault mode stays)
  */
 void mirror_segs_put(struct mirror_segs *segs)
 {
@@ -161,9 +244,7 @@ void mirror_segs_put(struct mirror_segs *segs)
 	for (i = 0; i < segs->n; i++)
 		if (segs->seg[i].mr)
 			mirror_mr_put(segs->seg[i].mr);
-	segs->n = 0;
-	segs->total = 0;
-	segs->failed = false;
+	mirror_segs_init(segs, segs->nofault);
 }
 
 static bool mirror_seg_is_odp(struct mirror_seg *s)
@@ -239,21 +320,25 @@ static void mirror_segs_release(struct mirror_odp *a, struct mirror_odp *b)
 #define MIRROR_LOCK_BATCH	SZ_64K
 
 /*
- * Maps position @off of segment @s (its mirror locked); *chunk gets the
- * contiguous bytes. NULL: an ODP page must be faulted in first.
+ * Maps position @off of segment @s (its mirror locked) into *addr; *chunk
+ * gets the contiguous bytes. Return: 0, -EAGAIN when an ODP page must be
+ * faulted in first, -EACCES for a write to a segment not checked for one.
  */
-static void *mirror_seg_map(struct mirror_seg *s, struct mirror_odp *odp,
-			    u32 off, bool write, u32 *chunk)
+static int mirror_seg_map(struct mirror_seg *s, struct mirror_odp *odp,
+			  u32 off, bool write, void **addr, u32 *chunk)
 {
-	void *addr;
-
+	if (write && !(s->access & MIRROR_WRITING_ACCESS))
+		return -EACCES;
 	if (!s->mr) {
 		*chunk = s->len - off;
-		return s->kaddr + off;
+		*addr = s->kaddr + off;
+		return 0;
 	}
-	addr = mirror_mr_map(s->mr, odp, s->iova + off, write, chunk);
+	*addr = mirror_mr_map(s->mr, odp, s->iova + off, write, chunk);
+	if (!*addr)
+		return -EAGAIN;
 	*chunk = min(*chunk, s->len - off);
-	return addr;
+	return 0;
 }
 
 static void mirror_seg_unmap(struct mirror_seg *s, void *addr)
@@ -263,8 +348,9 @@ static void mirror_seg_unmap(struct mirror_seg *s, void *addr)
 }
 
 /*
- * Faults in @len bytes (at most) of segment @s from position @off, its
- * mirror not locked. On failure the list is marked failed.
+ * Faults in at most MIRROR_FAULT_CHUNK bytes, and no more than @len, of
+ * segment @s from position @off, its mirror not locked. On failure the
+ * list is marked failed.
  */
 static int mirror_seg_fault(struct mirror_segs *segs, struct mirror_seg *s,
 			    u32 off, u64 len, bool write)
@@ -272,8 +358,8 @@ static int mirror_seg_fault(struct mirror_segs *segs, struct mirror_seg *s,
 	struct mirror_mr *mr = s->mr;
 	int err;
 
-	err = mirror_mr_odp_fault(mr, mirror_mr_va(mr, s->iova + off),
-				  min_t(u64, len, s->len - off),
+	len = min3(len, (u64)(s->len - off), (u64)MIRROR_FAULT_CHUNK);
+	err = mirror_mr_odp_fault(mr, mirror_mr_va(mr, s->iova + off), len,
 				  MIRROR_ODP_FAULT |
 				  (write ? MIRROR_ODP_WRITE : 0));
 	if (err)
@@ -286,66 +372,6 @@ static int mirror_seg_fault(struct mirror_segs *segs, struct mirror_seg *s,
  * this many faults in a row (each of which succeeded).
  */
 #define MIRROR_MAP_TRIES	1000
-
-/*
- * Maps position @off of segment @s of @segs with its mirror locked,
- * faulting up to @len bytes in when needed; release with
- * mirror_seg_put(). NULL (and @segs marked failed) when the page cannot
- * be had.
- */
-static void *mirror_seg_get(struct mirror_segs *segs, struct mirror_seg *s,
-			    u32 off, u64 len, bool write, u32 *chunk,
-			    struct mirror_odp **odpp)
-{
-	struct mirror_odp *odp;
-	u32 tries = 0;
-	void *addr;
-
-	for (;;) {
-		odp = mirror_seg_odp(s, off);
-		mirror_segs_lock(odp, NULL);
-		addr = mirror_seg_map(s, odp, off, write, chunk);
-		if (addr) {
-			*odpp = odp;
-			return addr;
-		}
-		mirror_segs_unlock(odp, NULL);
-		mirror_odp_put(odp);
-		if (++tries > MIRROR_MAP_TRIES) {
-			segs->failed = true;
-			return NULL;
-		}
-		if (mirror_seg_fault(segs, s, off, len, write))
-			return NULL;
-	}
-}
-
-static void mirror_seg_put(struct mirror_seg *s, struct mirror_odp *odp,
-			   void *addr)
-{
-	mirror_seg_unmap(s, addr);
-	mirror_segs_unlock(odp, NULL);
-	mirror_odp_put(odp);
-}
-
-static int mirror_segs_copy_at(struct mirror_segs *dst, u64 dst_off,
-			       struct mirror_segs *src, u64 src_off, u64 len);
-
-/**
- * mirror_segs_copy() - copy @len bytes from @src into @dst at @dst_off
- * @dst: destination list (its total must be at least @dst_off + @len)
- * @dst_off: where in @dst the bytes go
- * @src: source list (its total must be at least @len)
- * @len: bytes
- *
- * Return: 0, -EINVAL when a list is too short, -EFAULT when an ODP page
- * cannot be faulted in (the list it belongs to is marked failed).
- */
-int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
-		     struct mirror_segs *src, u64 len)
-{
-	return mirror_segs_copy_at(dst, dst_off, src, 0, len);
-}
 
 /* Finds byte @off of @segs: segment *i, offset *soff in it. */
 static void mirror_segs_seek(struct mirror_segs *segs, u64 off, u32 *i,
@@ -360,17 +386,48 @@ static void mirror_segs_seek(struct mirror_segs *segs, u64 off, u32 *i,
 }
 
 /*
- * mirror_segs_copy() with an offset into the source too. The one loop
- * that maps both sides of a transfer, faulting ODP pages in as needed.
+ * A page of @segs at list position @pos is missing (writably, for
+ * @write): fault it in, or, for a nofault list, record where and say so.
  */
-static int mirror_segs_copy_at(struct mirror_segs *dst, u64 dst_off,
-			       struct mirror_segs *src, u64 src_off, u64 len)
+static int mirror_segs_miss(struct mirror_segs *segs, struct mirror_seg *s,
+			    u32 soff, u64 pos, u64 len, bool write)
+{
+	if (segs->nofault) {
+		segs->miss = pos;
+		return -EAGAIN;
+	}
+	return mirror_seg_fault(segs, s, soff, len, write);
+}
+
+/**
+ * mirror_segs_copy() - copy @len bytes between two lists
+ * @dst: destination list
+ * @dst_off: where in @dst the bytes go
+ * @src: source list
+ * @src_off: where in @src they come from
+ * @len: bytes
+ * @done: gets the bytes copied (also on failure), or NULL
+ *
+ * The one loop that maps both sides of a transfer, faulting ODP pages in
+ * as needed (chunk by chunk), except on a nofault list.
+ *
+ * Return: 0; -EINVAL when a list is too short; -EACCES when @dst was not
+ * checked for writing; -EFAULT (or another fault error) when an ODP page
+ * cannot be faulted in, the failing list being marked failed; -EAGAIN
+ * when a page of a nofault list is missing (its ->miss says where).
+ */
+int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
+		     struct mirror_segs *src, u64 src_off, u64 len, u64 *done)
 {
 	struct mirror_odp *hd = NULL, *hs = NULL;
 	u32 di, doff, si, soff, batch = 0;
+	u64 moved = 0;
+	int err = 0;
 
-	if (dst->total < dst_off + len || src->total < src_off + len)
-		return -EINVAL;
+	if (dst->total < dst_off + len || src->total < src_off + len) {
+		err = -EINVAL;
+		goto out;
+	}
 	mirror_segs_seek(dst, dst_off, &di, &doff);
 	mirror_segs_seek(src, src_off, &si, &soff);
 	/*
@@ -379,54 +436,62 @@ static int mirror_segs_copy_at(struct mirror_segs *dst, u64 dst_off,
 	 * MIRROR_LOCK_BATCH bytes, so that a large transfer takes the locks
 	 * once per batch rather than once per page.
 	 */
-	while (len) {
+	while (moved < len) {
 		struct mirror_seg *d = &dst->seg[di], *s = &src->seg[si];
-		struct mirror_odp *dodp, *sodp;
-		void *daddr, *saddr = NULL;
+		void *daddr = NULL, *saddr = NULL;
 		u32 dchunk, schunk, n, tries = 0;
-		int err;
+		int derr, serr = 0;
 
 		for (;;) {
 			if (batch >= MIRROR_LOCK_BATCH ||
 			    !mirror_seg_covered(d, doff, hd) ||
 			    !mirror_seg_covered(s, soff, hs)) {
 				mirror_segs_release(hd, hs);
-				dodp = mirror_seg_odp(d, doff);
-				sodp = mirror_seg_odp(s, soff);
-				mirror_segs_lock(dodp, sodp);
-				hd = dodp;
-				hs = sodp;
+				hd = mirror_seg_odp(d, doff);
+				hs = mirror_seg_odp(s, soff);
+				mirror_segs_lock(hd, hs);
 				batch = 0;
 			}
-			daddr = mirror_seg_map(d, hd, doff, true, &dchunk);
-			if (daddr) {
-				saddr = mirror_seg_map(s, hs, soff, false,
-						       &schunk);
-				if (saddr)
+			derr = mirror_seg_map(d, hd, doff, true, &daddr,
+					      &dchunk);
+			if (!derr) {
+				serr = mirror_seg_map(s, hs, soff, false,
+						      &saddr, &schunk);
+				if (!serr)
 					break;
 				mirror_seg_unmap(d, daddr);
 			}
 			mirror_segs_release(hd, hs);
 			hd = NULL;
 			hs = NULL;
-			if (++tries > MIRROR_MAP_TRIES) {
-				dst->failed = !daddr;
-				src->failed = !!daddr;
-				return -EFAULT;
+			if (derr == -EACCES) {
+				dst->failed = true;
+				err = -EACCES;
+				goto out;
 			}
-			if (!daddr)
-				err = mirror_seg_fault(dst, d, doff, len, true);
+			if (++tries > MIRROR_MAP_TRIES) {
+				dst->failed = !!derr;
+				src->failed = !derr;
+				err = -EFAULT;
+				goto out;
+			}
+			if (derr)
+				err = mirror_segs_miss(dst, d, doff,
+						       dst_off + moved,
+						       len - moved, true);
 			else
-				err = mirror_seg_fault(src, s, soff, len, false);
+				err = mirror_segs_miss(src, s, soff,
+						       src_off + moved,
+						       len - moved, false);
 			if (err)
-				return err;
+				goto out;
 		}
-		n = min3((u64)dchunk, (u64)schunk, len);
+		n = min3((u64)dchunk, (u64)schunk, len - moved);
 		memcpy(daddr, saddr, n);
 		mirror_seg_unmap(s, saddr);
 		mirror_seg_unmap(d, daddr);
 		batch += n;
-		len -= n;
+		moved += n;
 		doff += n;
 		soff += n;
 		if (doff == d->len) {
@@ -438,22 +503,13 @@ static int mirror_segs_copy_at(struct mirror_segs *dst, u64 dst_off,
 			soff = 0;
 		}
 	}
+out:
 	mirror_segs_release(hd, hs);
-	return 0;
+	if (done)
+		*done = moved;
+	return err;
 }
 
-/**
- * mirror_segs_write_kbuf() - copy a kernel buffer to the start of a list
- * @dst: destination list
- * @buf: source bytes
- * @len: bytes
- *
- * Return: 0 or -EINVAL when @dst is shorter than @len.
- */
-int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len)
-{
-	return mirror_segs_xfer(dst, 0, buf, len, true);
-}
 /**
  * mirror_segs_xfer() - copy between a kernel buffer and part of a list
  * @segs: the list
@@ -462,8 +518,7 @@ int mirror_segs_write_kbuf(struct mirror_segs *dst, void *buf, u32 len)
  * @len: bytes
  * @to_segs: copy @buf into @segs; else @segs into @buf
  *
- * Return: 0, -EINVAL when @segs is shorter than @off + @len, -EFAULT
- * (and @segs marked failed) when an ODP page cannot be faulted in.
+ * Return: as mirror_segs_copy().
  */
 int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 		     bool to_segs)
@@ -471,45 +526,68 @@ int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 	struct mirror_segs kbuf;
 
 	/* One segment: the rest of the array is never read. */
-	kbuf.n = 0;
-	kbuf.total = 0;
-	kbuf.failed = false;
-	mirror_segs_add_kbuf(&kbuf, buf, len);
+	mirror_segs_init(&kbuf, false);
+	mirror_segs_add_kbuf(&kbuf, buf, len, !to_segs);
 	if (to_segs)
-		return mirror_segs_copy_at(segs, off, &kbuf, 0, len);
-	return mirror_segs_copy_at(&kbuf, 0, segs, off, len);
+		return mirror_segs_copy(segs, off, &kbuf, 0, len, NULL);
+	return mirror_segs_copy(&kbuf, 0, segs, off, len, NULL);
 }
 
 /**
  * mirror_segs_atomic() - an 8-byte compare-and-swap or fetch-and-add
- * @target: one segment of 8 bytes, 8-byte aligned (the caller checks)
+ * @target: one segment of 8 bytes, 8-byte aligned (the caller checks),
+ *	checked for remote atomic access
+ * @serialise: held around the read-modify-write (the device's atomic_lock,
+ *	which makes it atomic against every other atomic of the device)
  * @cmp_swap: compare-and-swap; else fetch-and-add
  * @compare_add: the compare value, or the addend
  * @swap: the swap value
  * @orig: gets the value found in memory
  *
- * The caller holds the device's atomic_lock, which makes the
- * read-modify-write atomic against every other atomic of the device.
+ * @serialise is never held across a fault: the page is mapped without
+ * faulting under it, and a miss drops it, faults, and tries again.
  *
- * Return: 0, -EINVAL when @target is not one 8-byte segment, -EFAULT
- * (and @target marked failed) when an ODP page cannot be faulted in.
+ * Return: 0; -EINVAL when @target is not one 8-byte segment; -EACCES when
+ * it was not checked for writing; -EFAULT (and @target marked failed) when
+ * its ODP page cannot be faulted in.
  */
-int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
-		       u64 compare_add, u64 swap, u64 *orig)
+int mirror_segs_atomic(struct mirror_segs *target, struct mutex *serialise,
+		       bool cmp_swap, u64 compare_add, u64 swap, u64 *orig)
 {
 	struct mirror_seg *s = &target->seg[0];
 	struct mirror_odp *odp;
-	u32 chunk;
+	u32 chunk, tries = 0;
+	void *addr;
 	u64 *word;
+	int err;
 
 	if (target->n != 1 || s->len != sizeof(u64))
 		return -EINVAL;
-	word = mirror_seg_get(target, s, 0, sizeof(u64), true, &chunk, &odp);
-	if (!word)
-		return -EFAULT;
+	for (;;) {
+		odp = mirror_seg_odp(s, 0);
+		mutex_lock(serialise);
+		mirror_segs_lock(odp, NULL);
+		err = mirror_seg_map(s, odp, 0, true, &addr, &chunk);
+		if (!err)
+			break;
+		mirror_segs_release(odp, NULL);
+		mutex_unlock(serialise);
+		if (err != -EAGAIN) {
+			target->failed = true;
+			return err;
+		}
+		if (++tries > MIRROR_MAP_TRIES) {
+			target->failed = true;
+			return -EFAULT;
+		}
+		err = mirror_seg_fault(target, s, 0, sizeof(u64), true);
+		if (err)
+			return err;
+	}
+	word = addr;
 	if (chunk < sizeof(u64)) {	/* cannot happen when aligned */
-		mirror_seg_put(s, odp, word);
-		return -EINVAL;
+		err = -EINVAL;
+		goto out;
 	}
 	*orig = READ_ONCE(*word);
 	if (cmp_swap) {
@@ -518,34 +596,49 @@ int mirror_segs_atomic(struct mirror_segs *target, bool cmp_swap,
 	} else {
 		WRITE_ONCE(*word, *orig + compare_add);
 	}
-	mirror_seg_put(s, odp, word);
-	return 0;
+out:
+	mirror_seg_unmap(s, addr);
+	mirror_segs_release(odp, NULL);
+	mutex_unlock(serialise);
+	return err;
 }
 
 /**
- * mirror_segs_fault() - fault in the ODP pages of a whole list now
+ * mirror_segs_fault() - fault in ODP pages of part of a list now
  * @segs: the list
+ * @off: first byte of the list to fault
+ * @len: bytes (faulted MIRROR_FAULT_CHUNK at a time)
  * @write: writable pages are needed
  *
- * Used where the whole range will be touched (local SGEs, remote ranges),
- * so that a page that cannot be had is reported before anything moves,
- * with the status of that side. Receive buffers are faulted as they fill.
+ * Used ahead of a transfer (its first chunk, so that a page that cannot be
+ * had is reported before anything moves, with the status of that side),
+ * and by a requester that stopped at a missing page of its nofault list.
  *
  * Return: 0, or the fault's error (and @segs marked failed).
  */
-int mirror_segs_fault(struct mirror_segs *segs, bool write)
+int mirror_segs_fault(struct mirror_segs *segs, u64 off, u64 len, bool write)
 {
-	u32 i;
+	u32 i, soff;
+	u64 n;
 	int err;
 
-	for (i = 0; i < segs->n; i++) {
+	mirror_segs_seek(segs, off, &i, &soff);
+	for (; i < segs->n && len; i++, soff = 0) {
 		struct mirror_seg *s = &segs->seg[i];
 
+		n = min_t(u64, s->len - soff, len);
+		len -= n;
 		if (!mirror_seg_is_odp(s))
 			continue;
-		err = mirror_seg_fault(segs, s, 0, s->len, write);
-		if (err)
-			return err;
+		while (n) {
+			u32 step = min_t(u64, n, MIRROR_FAULT_CHUNK);
+
+			err = mirror_seg_fault(segs, s, soff, step, write);
+			if (err)
+				return err;
+			soff += step;
+			n -= step;
+		}
 	}
 	return 0;
 }

@@ -3,11 +3,13 @@
  * mirror_net.c - RoCEv2 over UDP: the device's UDP tunnel socket, packet
  * transmission, the invariant CRC, and the receive path.
  *
- * The receive path runs in softirq and only validates and queues: length,
- * UDP port, BTH version and opcode, ICRC, a known destination QP of the
- * right type in a state that accepts packets. Everything that touches
- * memory happens later in the QP's rx_work (process context), because
- * ODP memory may have to be faulted in.
+ * The receive path runs in softirq and only validates and queues: a
+ * unicast destination that is one of our addresses, length, BTH version
+ * and opcode, ICRC, a known destination QP of the right type in a state
+ * that accepts packets, and for RC/UC a QP connected over the wire to the
+ * packet's source. Everything that touches memory happens later in the
+ * QP's rx_work (process context), because ODP memory may have to be
+ * faulted in. The queues are bounded (mirror_rx_enqueue()).
  *
  * Each device has its own socket, in its netdev's network namespace and
  * bound to that netdev, so two mirror devices (or one per namespace) can
@@ -16,11 +18,13 @@
  * serves same-device traffic only and says so once at link add.
  */
 #include <linux/crc32.h>
+#include <linux/inetdevice.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <linux/unaligned.h>
 #include <net/ip.h>
+#include <net/addrconf.h>
 #include <net/ip6_route.h>
 #include <net/ipv6.h>
 #include <net/route.h>
@@ -401,8 +405,131 @@ static int mirror_rx_drop(struct mirror_dev *dev, struct sk_buff *skb,
 }
 
 /*
+ * Is the packet addressed to one of the device's GIDs: unicast, to an
+ * address of our netdev (whence the GIDs come)? Broadcast, multicast and
+ * addresses of other interfaces are not (the stack would deliver those to
+ * our socket too). Under RCU (the receive path).
+ */
+static bool mirror_pkt_to_us(struct mirror_dev *dev, struct sk_buff *skb)
+{
+	struct in_device *in_dev;
+	const struct in_ifaddr *ifa;
+	__be32 daddr;
+
+	if (skb->pkt_type != PACKET_HOST)
+		return false;
+	if (skb->protocol == htons(ETH_P_IPV6)) {
+		const struct in6_addr *d = &ipv6_hdr(skb)->daddr;
+
+		return !ipv6_addr_is_multicast(d) &&
+		       ipv6_chk_addr(dev_net(dev->ndev), d, dev->ndev, 0);
+	}
+	daddr = ip_hdr(skb)->daddr;
+	if (ipv4_is_multicast(daddr) || ipv4_is_lbcast(daddr) ||
+	    ipv4_is_zeronet(daddr))
+		return false;
+	in_dev = __in_dev_get_rcu(dev->ndev);
+	if (!in_dev)
+		return false;
+	in_dev_for_each_ifa_rcu(ifa, in_dev)
+		if (ifa->ifa_local == daddr)
+			return true;
+	return false;
+}
+
+/**
+ * mirror_pkt_from_peer() - does a packet come from a QP's connected peer?
+ * @qp: an RC/UC QP connected over RoCEv2
+ * @skb: a received packet (its network header set)
+ *
+ * The source address must be the peer's, as the QP's path names it. The
+ * receive path asks without the QP's locks (to drop early); rx_work asks
+ * again under one of them, which keeps the path stable.
+ *
+ * Return: true when it does.
+ */
+bool mirror_pkt_from_peer(const struct mirror_qp *qp,
+			  const struct sk_buff *skb)
+{
+	const struct mirror_path *path = &qp->path;
+
+	if (skb->protocol == htons(ETH_P_IPV6))
+		return path->v6 &&
+		       ipv6_addr_equal(&ipv6_hdr(skb)->saddr, &path->daddr6);
+	return !path->v6 && ip_hdr(skb)->saddr == path->daddr;
+}
+
+/*
+ * Queues a packet for the QP's rx_work, unless the QP already has
+ * MIRROR_RX_QUEUE_PKTS waiting or the device MIRROR_RX_DEV_BYTES: then it
+ * is dropped and counted. Consumes the skb.
+ */
+static void mirror_rx_enqueue(struct mirror_dev *dev, struct mirror_qp *qp,
+			      struct sk_buff *skb, bool response)
+{
+	long bytes = skb->truesize;
+
+	if (atomic_inc_return(&qp->rx_queued) > MIRROR_RX_QUEUE_PKTS)
+		goto drop;
+	if (atomic_long_add_return(bytes, &dev->rx_queued_bytes) >
+	    MIRROR_RX_DEV_BYTES) {
+		atomic_long_sub(bytes, &dev->rx_queued_bytes);
+		goto drop;
+	}
+	skb_queue_tail(response ? &qp->rx_resp_queue : &qp->rx_queue, skb);
+	queue_work(dev->wq, &qp->rx_work);
+	return;
+
+drop:
+	atomic_dec(&qp->rx_queued);
+	mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_QUEUE_FULL);
+}
+
+/* A packet leaves the QP's queues: it no longer counts against the caps. */
+static void mirror_rx_unqueued(struct mirror_qp *qp, struct sk_buff *skb)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+
+	atomic_dec(&qp->rx_queued);
+	atomic_long_sub(skb->truesize, &dev->rx_queued_bytes);
+}
+
+/**
+ * mirror_rx_dequeue() - take the next queued packet of a QP
+ * @qp: the QP
+ * @responses: from the queue of ACKs and responses; else of requests
+ *
+ * Return: the packet (the caller frees it), or NULL.
+ */
+struct sk_buff *mirror_rx_dequeue(struct mirror_qp *qp, bool responses)
+{
+	struct sk_buff *skb;
+
+	skb = skb_dequeue(responses ? &qp->rx_resp_queue : &qp->rx_queue);
+	if (skb)
+		mirror_rx_unqueued(qp, skb);
+	return skb;
+}
+
+/**
+ * mirror_rx_purge() - drop every packet queued for a QP
+ * @qp: the QP
+ */
+void mirror_rx_purge(struct mirror_qp *qp)
+{
+	struct sk_buff *skb;
+
+	while ((skb = mirror_rx_dequeue(qp, true)))
+		kfree_skb(skb);
+	while ((skb = mirror_rx_dequeue(qp, false)))
+		kfree_skb(skb);
+}
+
+/*
  * The UDP tunnel's receive callback (softirq): validate, find the QP,
- * queue. Returns 0: the packet is always consumed.
+ * queue. Every check that needs no memory access happens here, so that a
+ * packet that is not for a QP never waits in its queue (and never fills
+ * it). Returns 0: the packet is always consumed.
  */
 static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 {
@@ -421,6 +548,8 @@ static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	if ((skb->protocol != htons(ETH_P_IP) &&
 	     skb->protocol != htons(ETH_P_IPV6)) || skb_linearize(skb))
 		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_LEN);
+	if (!mirror_pkt_to_us(dev, skb))
+		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_BAD_DEST);
 	udph = udp_hdr(skb);
 	len = ntohs(udph->len);
 	if (len < sizeof(*udph) || len > skb->len)
@@ -444,18 +573,22 @@ static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	qp = mirror_qp_get(dev, p.dqpn);
 	if (!qp)
 		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_NO_QP);
+	why = 0;
+	state = smp_load_acquire(&qp->state);
 	if (qp->ibqp.qp_type != p.type &&
-	    !(qp->ibqp.qp_type == IB_QPT_GSI && p.type == IB_QPT_UD)) {
-		mirror_qp_put(qp);
-		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_OPCODE);
-	}
-	state = READ_ONCE(qp->state);
-	if (state < MIRROR_QPS_RTR || state == MIRROR_QPS_ERR) {
-		mirror_qp_put(qp);
-		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_QP_STATE);
-	}
-	skb_queue_tail(&qp->rx_queue, skb);
-	queue_work(dev->wq, &qp->rx_work);
+	    !(qp->ibqp.qp_type == IB_QPT_GSI && p.type == IB_QPT_UD))
+		why = MIRROR_CNT_RX_DROP_OPCODE;
+	else if (state < MIRROR_QPS_RTR || state == MIRROR_QPS_ERR)
+		why = MIRROR_CNT_RX_DROP_QP_STATE;
+	else if (p.type != IB_QPT_UD && !READ_ONCE(qp->wire))
+		/* Connected on this device: no packet is its peer's. */
+		why = MIRROR_CNT_RX_DROP_WRONG_PATH;
+	else if (p.type != IB_QPT_UD && !mirror_pkt_from_peer(qp, skb))
+		why = MIRROR_CNT_RX_DROP_BAD_SRC;
+	if (why)
+		mirror_rx_drop(dev, skb, why);
+	else
+		mirror_rx_enqueue(dev, qp, skb, mirror_op_is_response(p.op));
 	mirror_qp_put(qp);
 	return 0;
 }

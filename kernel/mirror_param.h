@@ -22,6 +22,7 @@ enum mirror_limits {
 	MIRROR_MAX_PD		= (1 << 16),
 	MIRROR_MAX_AH		= (1 << 16),
 	MIRROR_MAX_RD_ATOM	= 128,
+	MIRROR_MAX_MTU		= 4096,	/* IB_MTU_4096: the largest datagram */
 	MIRROR_MAX_PKEYS	= 1,
 	MIRROR_GID_TBL_LEN	= 1024,
 	MIRROR_LOCAL_ACK_DELAY	= 15,
@@ -34,9 +35,21 @@ enum mirror_limits {
 	 * and ICRC 4.
 	 */
 	MIRROR_ROCE_HEADROOM	= 40 + 8 + 12 + 16 + 4,
+	/*
+	 * Packets waiting for one QP's rx_work at most (a full PSN window),
+	 * and the memory waiting for all QPs of a device: beyond, packets
+	 * are dropped and counted (rx_drop_queue_full); RC resends them.
+	 */
+	MIRROR_RX_QUEUE_PKTS	= 1024,
+	MIRROR_RX_DEV_BYTES	= SZ_64M,
 };
 
-#define MIRROR_MAX_MR_SIZE	(1ULL << 40)
+/*
+ * The largest MR: its page array (pinned) or mirror page table (ODP), 8
+ * bytes per page, stays well under kvmalloc()'s INT_MAX limit whatever the
+ * alignment (2^27 + 1 pages at most).
+ */
+#define MIRROR_MAX_MR_SIZE	(1ULL << 39)
 #define MIRROR_FW_VERSION	"0.1.0"
 /* The same, as major << 32 | minor << 16 | patch for query_device. */
 #define MIRROR_FW_VERSION_RAW	((0ULL << 32) | (1ULL << 16) | 0ULL)

@@ -72,6 +72,47 @@ void mirror_qp_put(struct mirror_qp *qp)
 	kref_put(&qp->ref, mirror_qp_release);
 }
 
+/**
+ * mirror_sq_wqe() - the kernel's copy of a fetched SQ slot
+ * @qp: the QP (req_lock held)
+ * @idx: a slot between sq_cons and sq_fetched
+ *
+ * Return: the copy (the ring itself for kernel QPs, whose ring only the
+ * kernel writes).
+ */
+struct mirror_send_wqe *mirror_sq_wqe(struct mirror_qp *qp, u32 idx)
+{
+	if (!qp->sq_copy)
+		return mirror_queue_slot(&qp->sq, idx);
+	return qp->sq_copy +
+	       (size_t)(idx & (qp->sq.num_slots - 1)) * qp->sq.stride;
+}
+
+/**
+ * mirror_sq_fetch() - FETCH: the kernel's copy of SQ slot @idx
+ * @qp: the QP (req_lock held)
+ * @idx: sq_fetched (the next slot, which is then copied out of the ring
+ *	once), or a slot fetched before
+ *
+ * The only place the requester reads a user-written SQ slot: every later
+ * use of the WQE (RNR retries, retransmissions, the completion, a flush)
+ * reads the copy, so what user space writes into the ring meanwhile
+ * changes nothing the kernel decided.
+ *
+ * Return: the copy.
+ */
+struct mirror_send_wqe *mirror_sq_fetch(struct mirror_qp *qp, u32 idx)
+{
+	lockdep_assert_held(&qp->req_lock);
+	if (idx == qp->sq_fetched) {
+		if (qp->sq_copy)
+			memcpy(mirror_sq_wqe(qp, idx),
+			       mirror_queue_slot(&qp->sq, idx), qp->sq.stride);
+		qp->sq_fetched++;
+	}
+	return mirror_sq_wqe(qp, idx);
+}
+
 /* Entering RESET empties both rings: everything posted is dropped. */
 static void mirror_qp_reset_rings(struct mirror_qp *qp)
 {
@@ -79,6 +120,8 @@ static void mirror_qp_reset_rings(struct mirror_qp *qp)
 	mutex_lock(&qp->req_lock);
 	if (qp->sq.buf) {
 		qp->sq_cons = mirror_queue_producer(&qp->sq);
+		qp->sq_fetched = qp->sq_cons;
+		qp->sq_next = qp->sq_cons;
 		mirror_queue_consumed(&qp->sq, qp->sq_cons);
 	}
 	mutex_lock(&qp->resp_lock);
@@ -150,6 +193,61 @@ static int mirror_qp_init_rings(struct mirror_qp *qp,
 err_destroy_sq:
 	mirror_queue_destroy(&qp->sq);
 	return err;
+}
+
+static void mirror_qp_free_state(struct mirror_qp *qp)
+{
+	kfree(qp->ud_bounce);
+	kfree(qp->res);
+	kvfree(qp->meta);
+	kvfree(qp->sq_copy);
+	qp->ud_bounce = NULL;
+	qp->res = NULL;
+	qp->meta = NULL;
+	qp->sq_copy = NULL;
+}
+
+/*
+ * The engines' per-QP memory, charged to the creator's memory cgroup:
+ * the SQ copy (user QPs), the wire state of every SQ slot and the
+ * responder resources (RC/UC), the datagram bounce buffer (UD/GSI).
+ */
+static int mirror_qp_alloc_state(struct mirror_qp *qp)
+{
+	enum ib_qp_type type = qp->ibqp.qp_type;
+
+	mirror_segs_init(&qp->req_local, false);
+	mirror_segs_init(&qp->req_remote, false);
+	mirror_segs_init(&qp->resp_segs, false);
+	if (qp->is_user) {
+		qp->sq_copy = kvzalloc(array_size(qp->sq.num_slots,
+						  qp->sq.stride),
+				       GFP_KERNEL_ACCOUNT);
+		if (!qp->sq_copy)
+			goto err_free;
+	}
+	if (type == IB_QPT_RC || type == IB_QPT_UC) {
+		qp->meta = kvcalloc(qp->sq.num_slots, sizeof(*qp->meta),
+				    GFP_KERNEL_ACCOUNT);
+		if (!qp->meta)
+			goto err_free;
+	}
+	if (type == IB_QPT_RC) {
+		qp->res = kcalloc(MIRROR_MAX_RD_ATOM, sizeof(*qp->res),
+				  GFP_KERNEL_ACCOUNT);
+		if (!qp->res)
+			goto err_free;
+	}
+	if (mirror_type_is_ud(type)) {
+		qp->ud_bounce = kmalloc(MIRROR_MAX_MTU, GFP_KERNEL_ACCOUNT);
+		if (!qp->ud_bounce)
+			goto err_free;
+	}
+	return 0;
+
+err_free:
+	mirror_qp_free_state(qp);
+	return -ENOMEM;
 }
 
 /* Reserves a QPN: 1 for the GSI QP, a cyclic one for everything else. */
@@ -232,23 +330,12 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	err = mirror_qp_init_rings(qp, init, udata);
 	if (err)
 		goto err_count;
-	qp->wqe = kmalloc(qp->sq.stride, GFP_KERNEL);
-	if (!qp->wqe) {
-		err = -ENOMEM;
+	err = mirror_qp_alloc_state(qp);
+	if (err)
 		goto err_destroy_rings;
-	}
-	if (init->qp_type == IB_QPT_RC || init->qp_type == IB_QPT_UC) {
-		/* The wire state of every SQ slot (RoCEv2 peers). */
-		qp->meta = kvcalloc(qp->sq.num_slots, sizeof(*qp->meta),
-				    GFP_KERNEL);
-		if (!qp->meta) {
-			err = -ENOMEM;
-			goto err_free_wqe;
-		}
-	}
 	err = mirror_qp_alloc_qpn(dev, qp);
 	if (err)
-		goto err_free_wqe;
+		goto err_free_state;
 
 	if (udata) {
 		mirror_queue_info(&qp->sq, &resp.sq);
@@ -267,9 +354,8 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 
 err_release_qpn:
 	xa_erase_bh(&dev->qp_xa, ibqp->qp_num);
-err_free_wqe:
-	kvfree(qp->meta);
-	kfree(qp->wqe);
+err_free_state:
+	mirror_qp_free_state(qp);
 err_destroy_rings:
 	mirror_queue_destroy(&qp->rq);
 	mirror_queue_destroy(&qp->sq);
@@ -305,11 +391,13 @@ void mirror_qp_last_wqe_event(struct mirror_qp *qp)
 static int mirror_qp_route(struct mirror_qp *qp, struct ib_qp_attr *attr)
 {
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	bool conn = qp->ibqp.qp_type == IB_QPT_RC ||
+		    qp->ibqp.qp_type == IB_QPT_UC;
 	struct mirror_path path = {};
 	bool wire = false;
 	int err;
 
-	if (qp->ibqp.qp_type == IB_QPT_RC || qp->ibqp.qp_type == IB_QPT_UC) {
+	if (conn) {
 		wire = !mirror_gid_is_local(dev, &attr->ah_attr.grh.dgid);
 		if (wire) {
 			err = mirror_path_from_av(dev, &attr->ah_attr,
@@ -327,6 +415,12 @@ static int mirror_qp_route(struct mirror_qp *qp, struct ib_qp_attr *attr)
 	qp->wire = wire;
 	qp->path = path;
 	qp->epsn = attr->rq_psn & MIRROR_PSN_MASK;
+	if (conn) {
+		/* ib_modify_qp_is_ok() has made sure RTR names the peer. */
+		qp->peer_qpn = attr->dest_qp_num;
+		qp->peer_gid = attr->ah_attr.grh.dgid;
+		qp->own_gid = attr->ah_attr.grh.sgid_attr->gid;
+	}
 	mutex_unlock(&qp->resp_lock);
 	mutex_unlock(&qp->req_lock);
 	return 0;
@@ -468,7 +562,8 @@ int mirror_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		mutex_unlock(&qp->req_lock);
 	}
 	if (next != cur) {
-		WRITE_ONCE(qp->state, (enum mirror_qp_state)next);
+		/* Pairs with the receive path: what RTR set is seen first. */
+		smp_store_release(&qp->state, (enum mirror_qp_state)next);
 		mirror_dbg_qp(qp, "%s -> %s\n", mirror_qp_state_names[cur],
 			      mirror_qp_state_names[next]);
 		if (next == IB_QPS_ERR) {
@@ -555,17 +650,14 @@ int mirror_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	timer_shutdown_sync(&qp->retrans_timer);
 	cancel_work_sync(&qp->rx_work);
 	cancel_delayed_work_sync(&qp->req_work);
-	skb_queue_purge(&qp->rx_queue);
+	mirror_rx_purge(qp);
 	mirror_segs_put(&qp->req_local);
 	mirror_segs_put(&qp->req_remote);
-	mirror_segs_put(&qp->resp_recv);
-	mirror_segs_put(&qp->resp_write);
-	mirror_segs_put(&qp->resp_read);
+	mirror_segs_put(&qp->resp_segs);
 
 	mirror_queue_destroy(&qp->rq);
 	mirror_queue_destroy(&qp->sq);
-	kvfree(qp->meta);
-	kfree(qp->wqe);
+	mirror_qp_free_state(qp);
 	atomic_dec(&dev->num_qps);
 	mutex_destroy(&qp->resp_lock);
 	mutex_destroy(&qp->req_lock);

@@ -6,13 +6,18 @@
  *
  * Everything here runs in process context: the requester from the
  * doorbell or the QP's req_work, the completer and the responder from
- * the QP's rx_work, which drains the packets the UDP receive path queued.
+ * the QP's rx_work, which drains the packets the UDP receive path queued
+ * (mirror_net.c; it has checked that they come from the QP's peer, and
+ * rx_work checks again under the lock that makes the peer stable).
  *
- * Requester (RC): WQEs stay in the SQ ring until they complete; sq_cons
- * is the oldest incomplete WQE, sq_next the next one to send, and
- * meta[] holds each in-flight WQE's PSN range. Per WQE:
+ * Requester (RC): WQEs stay in the SQ until they complete; sq_cons is the
+ * oldest incomplete WQE, sq_next the next one to send, and meta[] holds
+ * each in-flight WQE's PSN range. The WQE itself is the kernel's copy
+ * (mirror_sq_fetch()), read again for every packet and every response,
+ * never the ring; its SGEs are looked up again for every packet, so no MR
+ * reference is held while a peer takes its time. Per WQE:
  *
- *   SEND: resolve local memory -> packets (PSN first..last) -> wait
+ *   SEND: check it -> packets (PSN first..last) -> wait
  *   WAIT: ACK covering last      -> DONE
  *         RNR NAK                -> rewind here, resend after the timer
  *         PSN sequence NAK       -> rewind here, resend now
@@ -22,11 +27,19 @@
  *
  * Responder (RC): expected PSN epsn; ACKs are coalesced per rx_work batch
  * (one for the newest PSN that asked). A packet beyond it gets one PSN
- * sequence NAK; one before it is a duplicate (re-ACKed, READs re-run,
- * atomics answered from the replay cache); one at it is executed:
+ * sequence NAK; one before it is a duplicate (re-ACKed, or answered from
+ * the responder resources: READs resent, atomics never run twice); one at
+ * it is executed:
  *
  *   IDLE --SEND_FIRST--> SEND --SEND_MIDDLE--> SEND --SEND_LAST--> IDLE
  *   IDLE --WRITE_FIRST-> WRITE -...-> IDLE;  ONLY packets stay in IDLE
+ *   IDLE --READ_REQUEST--> (responses stream, a burst per rx_work run;
+ *                           requests wait in their queue meanwhile) IDLE
+ *
+ * The receive a SEND fills and the target of a WRITE are kept as a kernel
+ * copy of the receive's SGEs, and as key, address and length: each packet
+ * looks its MRs up again, so dereg never waits for a peer that stopped in
+ * the middle of a message.
  *
  * Locks: req_lock covers the requester and the completer, resp_lock the
  * responder (lock order state_lock -> req_lock -> resp_lock).
@@ -44,6 +57,8 @@
 #define MIRROR_ACKREQ_EVERY	64
 /* Packets the rx work handles before it yields. */
 #define MIRROR_RX_BUDGET	64
+/* READ responses sent per rx_work run before other work gets a turn. */
+#define MIRROR_READ_BURST	64
 /* Floor of the retransmission timeout: an emulated host is slow. */
 #define MIRROR_MIN_RTO_MS	50
 
@@ -126,7 +141,12 @@ int mirror_path_from_av(struct mirror_dev *dev, const struct rdma_ah_attr *av,
 	return 0;
 }
 
-/* Builds one packet and hands it to the network. */
+/*
+ * Builds one packet and hands it to the network. Return: 0 (sent, or lost
+ * for want of a route: counted, and a loss like any other), -ENOMEM when
+ * no packet could be allocated, -EFAULT when the payload could not be read
+ * (its memory went away).
+ */
 static int mirror_txp_send(struct mirror_qp *qp, const struct mirror_txp *t,
 			   const struct mirror_path *path)
 {
@@ -193,27 +213,11 @@ static int mirror_txp_send(struct mirror_qp *qp, const struct mirror_txp *t,
 				       false);
 		if (err) {
 			kfree_skb(skb);
-			return err;
+			return -EFAULT;
 		}
 	}
-	return mirror_pkt_xmit(dev, skb, path);
-}
-
-/* The path MTU of a connected QP, in bytes. */
-static u32 mirror_qp_mtu(struct mirror_qp *qp)
-{
-	u32 path = ib_mtu_enum_to_int(qp->attr.path_mtu);
-	u32 port = mirror_dev_mtu(to_mirror_dev(qp->ibqp.device));
-
-	if (path <= 0 || path > port)
-		return port;
-	return path;
-}
-
-/* Packets a message of @len bytes takes at @mtu (at least one). */
-static u32 mirror_npkts(u32 len, u32 mtu)
-{
-	return len ? DIV_ROUND_UP(len, mtu) : 1;
+	mirror_pkt_xmit(dev, skb, path);
+	return 0;
 }
 
 static u32 mirror_aeth_val(u8 syndrome, u32 msn)
@@ -242,7 +246,7 @@ static void mirror_send_ack(struct mirror_qp *qp, u32 psn, u8 syndrome)
 {
 	struct mirror_txp t = {
 		.opcode = MIRROR_TR_RC | MIRROR_OP_ACK,
-		.dqpn = qp->attr.dest_qp_num,
+		.dqpn = qp->peer_qpn,
 		.psn = psn,
 		.aeth = true,
 		.aeth_val = mirror_aeth_val(syndrome, qp->msn),
@@ -329,30 +333,30 @@ static void mirror_gap_rewind(struct mirror_qp *qp, u32 idx)
 }
 
 /*
- * Reports the WQEs at the head of the SQ that are done, in order. A
- * failed one sets *qp_err: the QP then enters ERR and the rest is flushed.
+ * Reports the WQEs at the head of the SQ that are done, in order, from the
+ * kernel's copies. A failed one sets *qp_err: the QP then enters ERR and
+ * the rest is flushed.
  */
 static void mirror_wire_complete(struct mirror_qp *qp, bool *qp_err)
 {
 	while (qp->sq_cons != qp->sq_next) {
 		struct mirror_sq_meta *m = mirror_meta(qp, qp->sq_cons);
-		struct mirror_send_wqe w;
+		struct mirror_send_wqe *w = mirror_sq_wqe(qp, qp->sq_cons);
 		struct mirror_cqe cqe = {};
 
 		if (!m->done)
 			break;
-		memcpy(&w, mirror_queue_slot(&qp->sq, qp->sq_cons), sizeof(w));
 		if (m->status != IB_WC_SUCCESS || qp->sq_sig_all ||
-		    (w.send_flags & IB_SEND_SIGNALED)) {
-			cqe.wr_id = w.wr_id;
+		    (w->send_flags & IB_SEND_SIGNALED)) {
+			cqe.wr_id = w->wr_id;
 			cqe.status = m->status;
-			cqe.opcode = mirror_wc_opcode(w.opcode);
+			cqe.opcode = mirror_wc_opcode(w->opcode);
 			cqe.byte_len = m->byte_len;
 			cqe.qp_num = qp->ibqp.qp_num;
 			mirror_complete(qp, false, &cqe, false);
 		}
 		qp->sq_cons++;
-		smp_store_release(&qp->sq.hdr->consumer, qp->sq_cons);
+		mirror_queue_consumed(&qp->sq, qp->sq_cons);
 		if (m->status != IB_WC_SUCCESS) {
 			*qp_err = true;
 			break;
@@ -362,24 +366,48 @@ static void mirror_wire_complete(struct mirror_qp *qp, bool *qp_err)
 		del_timer(&qp->retrans_timer);
 }
 
-/* Sends the packets of one WQE from @psn on; *npsn gets the PSNs used. */
+/*
+ * The local memory of bytes [off, off + len) of a WQE's message, from the
+ * kernel's copy of the WQE, into @segs: SGEs looked up again (and checked
+ * for @access), or the inline data of the copy. Return: 0 or an error.
+ */
+static int mirror_wqe_segs(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
+			   struct mirror_segs *segs, u64 off, u32 len,
+			   int access)
+{
+	mirror_segs_put(segs);
+	if (wqe->flags & MIRROR_WQE_F_INLINE)
+		return mirror_segs_add_kbuf(segs, (u8 *)(wqe + 1) + off, len,
+					    false);
+	return mirror_segs_add_sges(segs, to_mirror_dev(qp->ibqp.device),
+				    qp->ibqp.pd, (struct mirror_sge *)(wqe + 1),
+				    wqe->num_sge, off, len, access);
+}
+
+/*
+ * Sends the packets of one WQE from @psn on; *npsn gets the PSNs used
+ * (also those of packets sent before a failure). Return: 0; -ENOMEM when
+ * a packet could not be allocated (nothing counts: the WQE is sent again
+ * from its start); -EFAULT when its local memory went away.
+ */
 static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
-			   u32 psn, u32 *npsn)
+			   u32 len, u32 psn, u32 *npsn)
 {
 	bool rc = qp->ibqp.qp_type == IB_QPT_RC;
 	u8 tr = rc ? MIRROR_TR_RC : MIRROR_TR_UC;
-	u32 len = qp->req_local.total, mtu = mirror_qp_mtu(qp);
+	u32 mtu = mirror_qp_mtu(qp);
 	u32 n = mirror_npkts(len, mtu), i;
 	bool write = wqe->opcode == IB_UVERBS_WR_RDMA_WRITE ||
 		     wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
 	bool imm = wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM ||
 		   wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
 	struct mirror_txp t = {
-		.dqpn = qp->attr.dest_qp_num,
+		.dqpn = qp->peer_qpn,
 		.src = &qp->req_local,
 	};
 	int err;
 
+	*npsn = 0;
 	switch (wqe->opcode) {
 	case IB_UVERBS_WR_RDMA_READ:
 		t.opcode = tr | MIRROR_OP_READ_REQUEST;
@@ -389,8 +417,10 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 		t.dma_len = len;
 		t.psn = psn;
 		t.ackreq = true;
-		*npsn = n;	/* the responses take these PSNs */
-		return mirror_txp_send(qp, &t, &qp->path);
+		err = mirror_txp_send(qp, &t, &qp->path);
+		if (!err)
+			*npsn = n;	/* the responses take these PSNs */
+		return err;
 	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
 	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
 		t.opcode = tr | (wqe->opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP ?
@@ -406,11 +436,12 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 		}
 		t.psn = psn;
 		t.ackreq = true;
-		*npsn = 1;
-		return mirror_txp_send(qp, &t, &qp->path);
+		err = mirror_txp_send(qp, &t, &qp->path);
+		if (!err)
+			*npsn = 1;
+		return err;
 	}
 
-	*npsn = n;
 	for (i = 0; i < n; i++) {
 		bool first = i == 0, last = i == n - 1;
 		u8 op;
@@ -431,7 +462,6 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 				   MIRROR_OP_SEND_LAST;
 		t.opcode = tr | op;
 		t.psn = mirror_psn_add(psn, i);
-		t.src_off = (u64)i * mtu;
 		t.paylen = min(mtu, len - i * mtu);
 		t.reth = write && first;
 		t.va = wqe->wr.rdma.remote_addr;
@@ -443,9 +473,20 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 			  (!write || imm) ? MIRROR_BTH_SE : 0;
 		t.ackreq = rc && (last || i % MIRROR_ACKREQ_EVERY ==
 					  MIRROR_ACKREQ_EVERY - 1);
+		if (t.paylen && mirror_wqe_segs(qp, wqe, &qp->req_local,
+						(u64)i * mtu, t.paylen, 0)) {
+			mirror_segs_put(&qp->req_local);
+			return -EFAULT;
+		}
 		err = mirror_txp_send(qp, &t, &qp->path);
+		mirror_segs_put(&qp->req_local);
+		if (err == -ENOMEM) {
+			*npsn = 0;
+			return err;
+		}
 		if (err)
 			return err;
+		*npsn = i + 1;
 	}
 	return 0;
 }
@@ -473,26 +514,24 @@ static void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 	}
 
 	while (READ_ONCE(qp->state) == MIRROR_QPS_RTS && !qp->rnr_wait) {
-		u32 prod = READ_ONCE(qp->sq.hdr->producer);
-		u32 idx = qp->sq_next, n = 1;
+		u32 idx = qp->sq_next, n = 1, avail;
 		struct mirror_send_wqe *wqe;
 		struct mirror_sq_meta *m;
 		enum ib_wc_status status;
 		int err;
 
-		if (idx == prod)
-			break;
-		if (prod - qp->sq_cons > qp->sq.num_slots) {
+		if (mirror_queue_avail(&qp->sq, qp->sq_cons, &avail)) {
 			*qp_err = true;	/* user space broke its ring */
 			break;
 		}
+		if (idx - qp->sq_cons >= avail)
+			break;
 		if (rc && idx != qp->sq_cons &&
 		    mirror_psn_cmp(qp->req_psn,
 				   mirror_meta(qp, qp->sq_cons)->first_psn) >=
 		    MIRROR_WINDOW_PSNS)
 			break;
-		memcpy(qp->wqe, mirror_queue_slot(&qp->sq, idx), qp->sq.stride);
-		wqe = qp->wqe;
+		wqe = mirror_sq_fetch(qp, idx);
 		m = mirror_meta(qp, idx);
 		m->kind = mirror_wqe_kind(wqe->opcode);
 		if (m->kind != MIRROR_KIND_SEND &&
@@ -501,7 +540,10 @@ static void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		m->done = false;
 		m->first_psn = qp->req_psn;
 		m->next_resp = qp->req_psn;
-		status = mirror_wqe_local(qp, wqe);
+		/* Checked (and its first chunk faulted in) at every send. */
+		status = mirror_wqe_local(qp, wqe, &qp->req_local);
+		m->len = qp->req_local.total;
+		mirror_segs_put(&qp->req_local);
 		if (status != IB_WC_SUCCESS) {
 			m->last_psn = qp->req_psn;
 			m->kind = MIRROR_KIND_SEND;
@@ -511,18 +553,22 @@ static void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		}
 		if (m->kind != MIRROR_KIND_SEND)
 			qp->rd_out++;
-		err = mirror_send_wqe(qp, wqe, qp->req_psn, &n);
-		mirror_segs_put(&qp->req_local);
+		err = mirror_send_wqe(qp, wqe, m->len, qp->req_psn, &n);
 		if (err == -ENOMEM) {
 			if (m->kind != MIRROR_KIND_SEND)
 				qp->rd_out--;
 			queue_delayed_work(dev->wq, &qp->req_work, 1);
 			break;
 		}
-		/* Other send errors (no route) are losses: RC retries. */
-		m->last_psn = mirror_psn_add(qp->req_psn, n - 1);
+		m->last_psn = mirror_psn_add(qp->req_psn, max(n, 1U) - 1);
 		qp->req_psn = mirror_psn_add(qp->req_psn, n);
 		qp->sq_next++;
+		if (err) {
+			/* Its memory went away while it was being sent. */
+			m->kind = MIRROR_KIND_SEND;
+			mirror_meta_done(qp, m, IB_WC_LOC_PROT_ERR, 0);
+			break;
+		}
 		if (!rc)
 			mirror_meta_done(qp, m, IB_WC_SUCCESS, 0);
 		else if (!timer_pending(&qp->retrans_timer))
@@ -564,7 +610,7 @@ void mirror_qp_retrans_timer(struct timer_list *t)
 /**
  * mirror_wire_send_ud() - send a UD WQE over RoCEv2
  * @qp: the UD (or GSI) QP; req_lock held, qp->req_local resolved
- * @wqe: the WQE
+ * @wqe: the kernel's copy of the WQE
  * @av: the AH's address vector
  * @dqpn: destination QP
  * @qkey: the Q_Key to send with
@@ -602,7 +648,13 @@ int mirror_wire_send_ud(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 /* ---------------------------------------------------------------------- */
 /* Completer */
 
-static bool mirror_op_is_response(u8 op)
+/**
+ * mirror_op_is_response() - is a BTH operation a responder's answer?
+ * @op: the operation (MIRROR_OP_*)
+ *
+ * Return: true for READ responses, ACKs and atomic ACKs.
+ */
+bool mirror_op_is_response(u8 op)
 {
 	return op >= MIRROR_OP_READ_RESP_FIRST && op <= MIRROR_OP_ATOMIC_ACK;
 }
@@ -619,59 +671,54 @@ static enum ib_wc_status mirror_nak_status(u8 code)
 	}
 }
 
-/* Resolves the local memory of in-flight WQE @idx again. */
-static enum ib_wc_status mirror_refetch_local(struct mirror_qp *qp, u32 idx)
-{
-	memcpy(qp->wqe, mirror_queue_slot(&qp->sq, idx), qp->sq.stride);
-	return mirror_wqe_local(qp, qp->wqe);
-}
-
-/* A READ response at the PSN expected for WQE @idx. */
+/*
+ * A READ response at the PSN expected for WQE @idx: its payload lands in
+ * the part of the WQE's buffers it answers, looked up for this packet.
+ */
 static void mirror_rx_read_resp(struct mirror_qp *qp, u32 idx,
 				struct mirror_sq_meta *m,
 				const struct mirror_pkt *p)
 {
+	struct mirror_send_wqe *wqe = mirror_sq_wqe(qp, idx);
 	bool last = p->op == MIRROR_OP_READ_RESP_LAST ||
 		    p->op == MIRROR_OP_READ_RESP_ONLY;
 	u32 mtu = mirror_qp_mtu(qp);
-	enum ib_wc_status status;
 	u64 off;
 
-	status = mirror_refetch_local(qp, idx);
-	if (status != IB_WC_SUCCESS) {
-		mirror_meta_done(qp, m, status, 0);
-		goto out;
-	}
 	off = (u64)((p->psn - m->first_psn) & MIRROR_PSN_MASK) * mtu;
-	if ((!last && p->paylen != mtu) ||
-	    off + p->paylen > qp->req_local.total ||
-	    (last && off + p->paylen != qp->req_local.total)) {
+	if ((!last && p->paylen != mtu) || off + p->paylen > m->len ||
+	    (last && off + p->paylen != m->len)) {
 		mirror_meta_done(qp, m, IB_WC_BAD_RESP_ERR, 0);
-		goto out;
+		return;
 	}
-	if (mirror_segs_xfer(&qp->req_local, off, p->payload, p->paylen,
-			     true)) {
-		/* The ODP target went away during the READ. */
+	if (p->paylen &&
+	    (mirror_wqe_segs(qp, wqe, &qp->req_local, off, p->paylen,
+			     IB_ACCESS_LOCAL_WRITE) ||
+	     mirror_segs_xfer(&qp->req_local, 0, p->payload, p->paylen,
+			      true))) {
+		/* The READ's buffers went away (or their key) meanwhile. */
+		mirror_segs_put(&qp->req_local);
 		mirror_meta_done(qp, m, IB_WC_LOC_PROT_ERR, 0);
-		goto out;
+		return;
 	}
+	mirror_segs_put(&qp->req_local);
 	m->next_resp = mirror_psn_add(m->next_resp, 1);
 	if (last)
-		mirror_meta_done(qp, m, IB_WC_SUCCESS, qp->req_local.total);
-out:
-	mirror_segs_put(&qp->req_local);
+		mirror_meta_done(qp, m, IB_WC_SUCCESS, m->len);
 }
 
 static void mirror_rx_atomic_ack(struct mirror_qp *qp, u32 idx,
 				 struct mirror_sq_meta *m, u64 orig)
 {
-	enum ib_wc_status status = mirror_refetch_local(qp, idx);
+	struct mirror_send_wqe *wqe = mirror_sq_wqe(qp, idx);
+	enum ib_wc_status status = IB_WC_SUCCESS;
 
-	if (status == IB_WC_SUCCESS &&
+	if (mirror_wqe_segs(qp, wqe, &qp->req_local, 0, sizeof(orig),
+			    IB_ACCESS_LOCAL_WRITE) ||
 	    mirror_segs_xfer(&qp->req_local, 0, &orig, sizeof(orig), true))
 		status = IB_WC_LOC_PROT_ERR;
-	mirror_meta_done(qp, m, status, status ? 0 : sizeof(orig));
 	mirror_segs_put(&qp->req_local);
+	mirror_meta_done(qp, m, status, status ? 0 : sizeof(orig));
 }
 
 /* An ACK, NAK or response for the requester of @qp; req_lock held. */
@@ -681,14 +728,17 @@ static void mirror_wire_rx_response(struct mirror_qp *qp,
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	u8 syn = p->has_aeth ? p->aeth >> 24 : MIRROR_AETH_ACK;
 	u8 kind = syn & MIRROR_AETH_KIND_MASK;
+	u32 inflight = qp->sq_next - qp->sq_cons, k, i = qp->sq_cons;
 	struct mirror_sq_meta *m = NULL;
 	bool progress = false;
-	u32 i;
 
-	if (qp->ibqp.qp_type != IB_QPT_RC)
+	lockdep_assert_held(&qp->req_lock);
+	if (qp->ibqp.qp_type != IB_QPT_RC ||
+	    WARN_ON_ONCE(inflight > qp->sq.num_slots))
 		return;
 	/* Find the WQE the PSN belongs to; the ones before it are acked. */
-	for (i = qp->sq_cons; i != qp->sq_next; i++) {
+	for (k = 0; k < inflight; k++) {
+		i = qp->sq_cons + k;
 		m = mirror_meta(qp, i);
 		if (m->done)
 			continue;
@@ -704,7 +754,7 @@ static void mirror_wire_rx_response(struct mirror_qp *qp,
 		mirror_meta_done(qp, m, IB_WC_SUCCESS, 0);
 		progress = true;
 	}
-	if (i == qp->sq_next)
+	if (k == inflight)
 		goto out;
 
 	switch (p->op) {
@@ -787,21 +837,6 @@ enum mirror_rx_verdict {
 	MIRROR_RX_NAK_OP,
 };
 
-/* Completes the receive being filled with an error. */
-static void mirror_recv_error(struct mirror_qp *qp, u64 wr_id,
-			      enum ib_wc_status status)
-{
-	struct mirror_cqe cqe = {
-		.wr_id = wr_id,
-		.status = status,
-		.opcode = MIRROR_WC_RECV,
-		.qp_num = qp->ibqp.qp_num,
-		.src_qp = qp->attr.dest_qp_num,
-	};
-
-	mirror_complete(qp, true, &cqe, false);
-}
-
 /* Takes a receive for the message starting now, unless one is held. */
 static enum mirror_rx_verdict mirror_rx_need_recv(struct mirror_qp *qp)
 {
@@ -809,49 +844,44 @@ static enum mirror_rx_verdict mirror_rx_need_recv(struct mirror_qp *qp)
 
 	if (qp->resp_have_recv)
 		return MIRROR_RX_DONE;
-	err = mirror_resp_take_recv(qp, &qp->resp_wr_id);
+	err = mirror_resp_hold_recv(qp);
 	if (err == -EAGAIN)
 		return MIRROR_RX_RNR;
 	if (err) {
-		mirror_recv_error(qp, qp->resp_wr_id, IB_WC_LOC_PROT_ERR);
-		mirror_segs_put(&qp->resp_recv);
+		mirror_resp_recv_error(qp, IB_WC_LOC_PROT_ERR, qp->peer_qpn);
 		return MIRROR_RX_NAK_OP;
 	}
-	qp->resp_have_recv = true;
 	return MIRROR_RX_DONE;
 }
 
-/* The message is in: complete the receive it used and let it go. */
+/* The message is in: complete the receive it used. */
 static void mirror_rx_recv_done(struct mirror_qp *qp,
 				const struct mirror_pkt *p, u8 wc_opcode)
 {
 	struct mirror_cqe cqe = {
-		.wr_id = qp->resp_wr_id,
-		.status = IB_WC_SUCCESS,
 		.opcode = wc_opcode,
 		.byte_len = qp->resp_off,
-		.qp_num = qp->ibqp.qp_num,
-		.src_qp = qp->attr.dest_qp_num,
+		.src_qp = qp->peer_qpn,
 	};
 
 	if (p->has_imm) {
 		cqe.imm_data = (__force u32)p->imm;
 		cqe.wc_flags = IB_WC_WITH_IMM;
 	}
-	mirror_complete(qp, true, &cqe, p->se);
-	mirror_segs_put(&qp->resp_recv);
-	qp->resp_have_recv = false;
+	mirror_resp_recv_done(qp, &cqe, p->se);
 }
 
 static enum mirror_rx_verdict mirror_rx_send(struct mirror_qp *qp,
 					     const struct mirror_pkt *p)
 {
+	struct mirror_segs *segs = &qp->resp_segs;
 	bool first = p->op == MIRROR_OP_SEND_FIRST ||
 		     p->op == MIRROR_OP_SEND_ONLY ||
 		     p->op == MIRROR_OP_SEND_ONLY_IMM;
 	bool last = p->op != MIRROR_OP_SEND_FIRST &&
 		    p->op != MIRROR_OP_SEND_MIDDLE;
 	enum mirror_rx_verdict v;
+	int err = 0;
 
 	if (first) {
 		if (qp->resp_msg == MIRROR_RESP_SEND ||
@@ -866,19 +896,22 @@ static enum mirror_rx_verdict mirror_rx_send(struct mirror_qp *qp,
 		return MIRROR_RX_NAK_INVALID;
 	}
 	if ((!last && p->paylen != mirror_qp_mtu(qp)) ||
-	    (u64)qp->resp_off + p->paylen > qp->resp_recv.total) {
-		mirror_recv_error(qp, qp->resp_wr_id, IB_WC_LOC_LEN_ERR);
-		mirror_segs_put(&qp->resp_recv);
-		qp->resp_have_recv = false;
+	    (u64)qp->resp_off + p->paylen > qp->resp_len) {
+		mirror_resp_recv_error(qp, IB_WC_LOC_LEN_ERR, qp->peer_qpn);
 		qp->resp_msg = MIRROR_RESP_IDLE;
 		return MIRROR_RX_NAK_INVALID;
 	}
-	if (mirror_segs_xfer(&qp->resp_recv, qp->resp_off, p->payload,
-			     p->paylen, true)) {
-		/* An ODP receive buffer that cannot be faulted in. */
-		mirror_recv_error(qp, qp->resp_wr_id, IB_WC_LOC_PROT_ERR);
-		mirror_segs_put(&qp->resp_recv);
-		qp->resp_have_recv = false;
+	if (p->paylen) {
+		err = mirror_resp_recv_segs(qp, segs, qp->resp_off,
+					    p->paylen);
+		if (!err)
+			err = mirror_segs_xfer(segs, 0, p->payload, p->paylen,
+					       true);
+		mirror_segs_put(segs);
+	}
+	if (err) {
+		/* A receive buffer whose key or ODP memory went away. */
+		mirror_resp_recv_error(qp, IB_WC_LOC_PROT_ERR, qp->peer_qpn);
 		qp->resp_msg = MIRROR_RESP_IDLE;
 		return MIRROR_RX_NAK_OP;
 	}
@@ -892,52 +925,87 @@ static enum mirror_rx_verdict mirror_rx_send(struct mirror_qp *qp,
 	return MIRROR_RX_DONE;
 }
 
+/*
+ * [off, off + len) of the WRITE being received, looked up again by its
+ * key: the MR must still exist, in our PD, allow remote writes and hold
+ * the whole rest of the WRITE.
+ */
+static int mirror_rx_write_segs(struct mirror_qp *qp, u64 off, u32 len)
+{
+	struct mirror_segs *segs = &qp->resp_segs;
+
+	mirror_segs_put(segs);
+	return mirror_segs_add(segs, to_mirror_dev(qp->ibqp.device),
+			       qp->ibqp.pd, qp->resp_rkey, qp->resp_va + off,
+			       len, IB_ACCESS_REMOTE_WRITE);
+}
+
 static enum mirror_rx_verdict mirror_rx_write(struct mirror_qp *qp,
 					      const struct mirror_pkt *p)
 {
-	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	struct mirror_segs *segs = &qp->resp_segs;
 	bool first = p->op == MIRROR_OP_WRITE_FIRST ||
 		     p->op == MIRROR_OP_WRITE_ONLY ||
 		     p->op == MIRROR_OP_WRITE_ONLY_IMM;
 	bool last = p->op != MIRROR_OP_WRITE_FIRST &&
 		    p->op != MIRROR_OP_WRITE_MIDDLE;
 	enum mirror_rx_verdict v;
+	u32 left;
+	int err;
 
 	if (first) {
 		if (qp->resp_msg == MIRROR_RESP_SEND ||
 		    qp->resp_msg == MIRROR_RESP_WRITE)
 			return MIRROR_RX_NAK_INVALID;
-		mirror_segs_put(&qp->resp_write);
 		if (!(READ_ONCE(qp->attr.qp_access_flags) &
 		      IB_ACCESS_REMOTE_WRITE))
 			return MIRROR_RX_NAK_ACCESS;
-		if (p->dma_len &&
-		    (mirror_segs_add(&qp->resp_write, dev, qp->ibqp.pd,
-				     p->rkey, p->va, p->dma_len,
-				     IB_ACCESS_REMOTE_WRITE) ||
-		     mirror_segs_fault(&qp->resp_write, true)))
-			return MIRROR_RX_NAK_ACCESS;
+		qp->resp_rkey = p->rkey;
+		qp->resp_va = p->va;
+		qp->resp_wlen = p->dma_len;
 		qp->resp_off = 0;
-		qp->resp_msg = MIRROR_RESP_WRITE;
 	} else if (qp->resp_msg != MIRROR_RESP_WRITE) {
 		return MIRROR_RX_NAK_INVALID;
 	}
 	if ((!last && p->paylen != mirror_qp_mtu(qp)) ||
-	    (u64)qp->resp_off + p->paylen > qp->resp_write.total ||
-	    (last && qp->resp_off + p->paylen != qp->resp_write.total))
+	    (u64)qp->resp_off + p->paylen > qp->resp_wlen ||
+	    (last && qp->resp_off + p->paylen != qp->resp_wlen))
 		return MIRROR_RX_NAK_INVALID;
-	/*
-	 * The data goes first: a packet answered with an RNR NAK below is
-	 * sent again and rewrites the same bytes.
-	 */
-	if (p->paylen &&
-	    mirror_segs_xfer(&qp->resp_write, qp->resp_off, p->payload,
-			     p->paylen, true))
-		return MIRROR_RX_NAK_ACCESS;	/* ODP memory went away */
+	left = qp->resp_wlen - qp->resp_off;
+	if (left) {
+		/*
+		 * The key is checked for the rest of the WRITE at every
+		 * packet; ODP memory is faulted a chunk ahead (the first
+		 * with the first packet, so that a WRITE to memory that
+		 * cannot be had is refused before anything lands).
+		 */
+		err = mirror_rx_write_segs(qp, qp->resp_off, left);
+		if (!err && qp->resp_off % MIRROR_FAULT_CHUNK == 0)
+			err = mirror_segs_fault(segs, 0,
+						min_t(u32, left,
+						      MIRROR_FAULT_CHUNK),
+						true);
+		/*
+		 * The data goes first: a packet answered with an RNR NAK
+		 * below is sent again and rewrites the same bytes.
+		 */
+		if (!err && p->paylen)
+			err = mirror_segs_xfer(segs, 0, p->payload, p->paylen,
+					       true);
+		mirror_segs_put(segs);
+		if (err) {
+			qp->resp_msg = MIRROR_RESP_IDLE;
+			return MIRROR_RX_NAK_ACCESS;
+		}
+	}
+	qp->resp_msg = MIRROR_RESP_WRITE;
 	if (last && p->has_imm) {
 		v = mirror_rx_need_recv(qp);
-		if (v != MIRROR_RX_DONE)
+		if (v != MIRROR_RX_DONE) {
+			if (first)
+				qp->resp_msg = MIRROR_RESP_IDLE;
 			return v;
+		}
 	}
 	qp->resp_off += p->paylen;
 	if (!last)
@@ -945,40 +1013,87 @@ static enum mirror_rx_verdict mirror_rx_write(struct mirror_qp *qp,
 
 	if (p->has_imm)
 		mirror_rx_recv_done(qp, p, MIRROR_WC_RECV_RDMA_WITH_IMM);
-	mirror_segs_put(&qp->resp_write);
 	qp->resp_msg = MIRROR_RESP_IDLE;
 	qp->msn++;
 	return MIRROR_RX_DONE;
 }
 
+/* How many responder resources the QP keeps (0: it takes no READ/atomic). */
+static u32 mirror_res_count(struct mirror_qp *qp)
+{
+	return min_t(u32, READ_ONCE(qp->attr.max_dest_rd_atomic),
+		     MIRROR_MAX_RD_ATOM);
+}
+
+/* The next resource, the oldest one's place. */
+static struct mirror_rd_res *mirror_res_next(struct mirror_qp *qp)
+{
+	u32 n = mirror_res_count(qp);
+	struct mirror_rd_res *r = &qp->res[qp->res_head % n];
+
+	qp->res_head = (qp->res_head + 1) % n;
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+/* The resource a duplicate request at @psn belongs to, or NULL. */
+static struct mirror_rd_res *mirror_res_find(struct mirror_qp *qp, u8 kind,
+					     u32 psn)
+{
+	u32 i, n = mirror_res_count(qp);
+
+	for (i = 0; i < n; i++) {
+		struct mirror_rd_res *r = &qp->res[i];
+
+		if (r->kind == kind &&
+		    mirror_psn_cmp(psn, r->first_psn) >= 0 &&
+		    mirror_psn_cmp(psn, r->last_psn) <= 0)
+			return r;
+	}
+	return NULL;
+}
+
 /*
- * A READ request (new or duplicate): sends the responses, which take the
- * PSNs from the request's on. *npsn gets their count.
+ * Sends the next burst of responses of the READ being answered; resp_lock
+ * held. The MR is looked up again for each burst: a READ whose MR went
+ * away meanwhile ends with a remote access NAK. Return: true when the
+ * QP must enter ERR.
  */
-static enum mirror_rx_verdict mirror_rx_read(struct mirror_qp *qp,
-					     const struct mirror_pkt *p,
-					     bool dup, u32 *npsn)
+static bool mirror_rx_read_stream(struct mirror_qp *qp)
 {
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
-	u32 mtu = mirror_qp_mtu(qp), n = mirror_npkts(p->dma_len, mtu), i;
+	struct mirror_rd_res *r = qp->res_cur;
+	struct mirror_segs *segs = &qp->resp_segs;
+	u32 mtu = mirror_qp_mtu(qp), n = mirror_npkts(r->len, mtu);
+	u32 i = (r->next_psn - r->first_psn) & MIRROR_PSN_MASK;
+	u32 burst = min(n - i, (u32)MIRROR_READ_BURST), k;
+	u64 off = (u64)i * mtu;
+	u32 bytes = min_t(u64, (u64)burst * mtu, r->len - off);
 	struct mirror_txp t = {
-		.dqpn = qp->attr.dest_qp_num,
-		.src = &qp->resp_read,
+		.dqpn = qp->peer_qpn,
+		.src = segs,
 	};
+	int err = 0;
 
-	if (p->dma_len > (1U << 31))
-		return MIRROR_RX_NAK_INVALID;
-	mirror_segs_put(&qp->resp_read);
-	if (!(READ_ONCE(qp->attr.qp_access_flags) & IB_ACCESS_REMOTE_READ) ||
-	    (p->dma_len &&
-	     (mirror_segs_add(&qp->resp_read, dev, qp->ibqp.pd, p->rkey,
-			      p->va, p->dma_len, IB_ACCESS_REMOTE_READ) ||
-	      mirror_segs_fault(&qp->resp_read, false))))
-		return MIRROR_RX_NAK_ACCESS;
-	if (!dup)
-		qp->msn++;
 	mirror_flush_ack(qp);
-	for (i = 0; i < n; i++) {
+	mirror_segs_put(segs);
+	if (bytes) {
+		err = mirror_segs_add(segs, dev, qp->ibqp.pd, r->rkey,
+				      r->va + off, bytes,
+				      IB_ACCESS_REMOTE_READ);
+		if (!err)
+			err = mirror_segs_fault(segs, 0, bytes, false);
+	}
+	if (err) {
+		mirror_segs_put(segs);
+		qp->res_cur = NULL;
+		r->active = false;
+		mirror_count(dev, MIRROR_CNT_NAK_SENT);
+		mirror_send_ack(qp, r->next_psn,
+				MIRROR_AETH_NAK | MIRROR_NAK_REM_ACCESS);
+		return true;
+	}
+	for (k = 0; k < burst; k++, i++) {
 		bool first = i == 0, last = i == n - 1;
 
 		t.opcode = MIRROR_TR_RC |
@@ -986,16 +1101,67 @@ static enum mirror_rx_verdict mirror_rx_read(struct mirror_qp *qp,
 			    first ? MIRROR_OP_READ_RESP_FIRST :
 			    last ? MIRROR_OP_READ_RESP_LAST :
 				   MIRROR_OP_READ_RESP_MIDDLE);
-		t.psn = mirror_psn_add(p->psn, i);
+		t.psn = mirror_psn_add(r->first_psn, i);
 		t.aeth = first || last;
 		t.aeth_val = mirror_aeth_val(MIRROR_AETH_ACK |
 					     MIRROR_AETH_NO_CREDITS, qp->msn);
-		t.src_off = (u64)i * mtu;
-		t.paylen = min(mtu, p->dma_len - i * mtu);
+		t.src_off = (u64)k * mtu;
+		t.paylen = min_t(u64, mtu, r->len - (u64)i * mtu);
 		if (mirror_txp_send(qp, &t, &qp->path))
-			break;	/* lost: the requester asks again */
+			break;	/* the requester asks again for the rest */
 	}
-	mirror_segs_put(&qp->resp_read);
+	mirror_segs_put(segs);
+	r->next_psn = mirror_psn_add(r->first_psn, i);
+	if (k < burst || i == n) {
+		r->active = false;
+		qp->res_cur = NULL;
+	}
+	return false;
+}
+
+/*
+ * A new READ request at the expected PSN: takes a responder resource and
+ * starts answering it (rx_work sends the responses, a burst at a time).
+ * *npsn gets the PSNs the responses take.
+ */
+static enum mirror_rx_verdict mirror_rx_read(struct mirror_qp *qp,
+					     const struct mirror_pkt *p,
+					     u32 *npsn)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	u32 n = mirror_npkts(p->dma_len, mirror_qp_mtu(qp));
+	struct mirror_segs *segs = &qp->resp_segs;
+	struct mirror_rd_res *r;
+	int err = 0;
+
+	if (p->dma_len > (1U << 31) || !mirror_res_count(qp))
+		return MIRROR_RX_NAK_INVALID;
+	if (!(READ_ONCE(qp->attr.qp_access_flags) & IB_ACCESS_REMOTE_READ))
+		return MIRROR_RX_NAK_ACCESS;
+	if (p->dma_len) {
+		mirror_segs_put(segs);
+		err = mirror_segs_add(segs, dev, qp->ibqp.pd, p->rkey, p->va,
+				      p->dma_len, IB_ACCESS_REMOTE_READ);
+		if (!err)
+			err = mirror_segs_fault(segs, 0,
+						min_t(u32, p->dma_len,
+						      MIRROR_FAULT_CHUNK),
+						false);
+		mirror_segs_put(segs);
+		if (err)
+			return MIRROR_RX_NAK_ACCESS;
+	}
+	r = mirror_res_next(qp);
+	r->kind = MIRROR_RES_READ;
+	r->first_psn = p->psn;
+	r->last_psn = mirror_psn_add(p->psn, n - 1);
+	r->next_psn = p->psn;
+	r->va = p->va;
+	r->rkey = p->rkey;
+	r->len = p->dma_len;
+	r->active = true;
+	qp->res_cur = r;
+	qp->msn++;
 	*npsn = n;
 	return MIRROR_RX_DONE;
 }
@@ -1004,7 +1170,7 @@ static void mirror_send_atomic_ack(struct mirror_qp *qp, u32 psn, u64 orig)
 {
 	struct mirror_txp t = {
 		.opcode = MIRROR_TR_RC | MIRROR_OP_ATOMIC_ACK,
-		.dqpn = qp->attr.dest_qp_num,
+		.dqpn = qp->peer_qpn,
 		.psn = psn,
 		.aeth = true,
 		.aeth_val = mirror_aeth_val(MIRROR_AETH_ACK |
@@ -1021,60 +1187,64 @@ static enum mirror_rx_verdict mirror_rx_atomic(struct mirror_qp *qp,
 					       const struct mirror_pkt *p)
 {
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	struct mirror_segs *segs = &qp->resp_segs;
 	bool cmp_swap = p->op == MIRROR_OP_CMP_SWAP;
-	struct mirror_replay *r;
+	struct mirror_rd_res *r;
+	bool gone;
 	u64 orig;
 	int err;
 
-	if (p->va & (sizeof(u64) - 1))
+	if ((p->va & (sizeof(u64) - 1)) || !mirror_res_count(qp))
 		return MIRROR_RX_NAK_INVALID;
-	mirror_segs_put(&qp->resp_read);
+	mirror_segs_put(segs);
 	if (!(READ_ONCE(qp->attr.qp_access_flags) & IB_ACCESS_REMOTE_ATOMIC) ||
-	    mirror_segs_add(&qp->resp_read, dev, qp->ibqp.pd, p->rkey, p->va,
-			    sizeof(u64), IB_ACCESS_REMOTE_ATOMIC) ||
-	    mirror_segs_fault(&qp->resp_read, true))
+	    mirror_segs_add(segs, dev, qp->ibqp.pd, p->rkey, p->va,
+			    sizeof(u64), IB_ACCESS_REMOTE_ATOMIC)) {
+		mirror_segs_put(segs);
 		return MIRROR_RX_NAK_ACCESS;
-	mutex_lock(&dev->atomic_lock);
-	err = mirror_segs_atomic(&qp->resp_read, cmp_swap,
+	}
+	err = mirror_segs_atomic(segs, &dev->atomic_lock, cmp_swap,
 				 cmp_swap ? p->compare : p->swap_add,
 				 p->swap_add, &orig);
-	mutex_unlock(&dev->atomic_lock);
-	if (err) {
-		bool gone = qp->resp_read.failed;
-
-		mirror_segs_put(&qp->resp_read);
+	gone = segs->failed;
+	mirror_segs_put(segs);
+	if (err)
 		return gone ? MIRROR_RX_NAK_ACCESS : MIRROR_RX_NAK_OP;
-	}
-	mirror_segs_put(&qp->resp_read);
-	r = &qp->replay[qp->replay_next++ % MIRROR_REPLAY_SLOTS];
-	r->psn = p->psn;
+	r = mirror_res_next(qp);
+	r->kind = MIRROR_RES_ATOMIC;
+	r->first_psn = p->psn;
+	r->last_psn = p->psn;
 	r->orig = orig;
-	r->valid = true;
 	qp->msn++;
 	mirror_send_atomic_ack(qp, p->psn, orig);
 	return MIRROR_RX_DONE;
 }
 
-/* A request with a PSN before the expected one. */
+/*
+ * A request with a PSN before the expected one. Only what the responder
+ * resources remember is answered again: a READ is resent from the PSN
+ * asked for (never more than it was), an atomic gets its old result.
+ */
 static void mirror_rx_duplicate(struct mirror_qp *qp,
 				const struct mirror_pkt *p)
 {
-	u32 n, i;
+	struct mirror_rd_res *r;
 
 	mirror_count(to_mirror_dev(qp->ibqp.device), MIRROR_CNT_DUP_REQUEST);
 	switch (p->op) {
 	case MIRROR_OP_READ_REQUEST:
-		mirror_rx_read(qp, p, true, &n);
+		r = mirror_res_find(qp, MIRROR_RES_READ, p->psn);
+		if (!r)
+			break;
+		r->next_psn = p->psn;
+		r->active = true;
+		qp->res_cur = r;
 		break;
 	case MIRROR_OP_CMP_SWAP:
 	case MIRROR_OP_FETCH_ADD:
-		/* Never executed twice: answered from the replay cache. */
-		for (i = 0; i < MIRROR_REPLAY_SLOTS; i++)
-			if (qp->replay[i].valid && qp->replay[i].psn == p->psn) {
-				mirror_send_atomic_ack(qp, p->psn,
-						       qp->replay[i].orig);
-				break;
-			}
+		r = mirror_res_find(qp, MIRROR_RES_ATOMIC, p->psn);
+		if (r)
+			mirror_send_atomic_ack(qp, p->psn, r->orig);
 		break;
 	default:
 		if (p->ackreq)
@@ -1164,7 +1334,7 @@ static bool mirror_wire_rx_request(struct mirror_qp *qp,
 		break;
 	case MIRROR_OP_READ_REQUEST:
 		if (qp->resp_msg == MIRROR_RESP_IDLE)
-			v = mirror_rx_read(qp, p, false, &npsn);
+			v = mirror_rx_read(qp, p, &npsn);
 		break;
 	case MIRROR_OP_CMP_SWAP:
 	case MIRROR_OP_FETCH_ADD:
@@ -1212,24 +1382,22 @@ static bool mirror_wire_rx_ud(struct mirror_qp *qp, const struct mirror_pkt *p,
 			      struct sk_buff *skb)
 {
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	struct mirror_segs *segs = &qp->resp_segs;
 	u8 grh[MIRROR_GRH_BYTES] = {};
 	struct mirror_cqe cqe = {};
-	u64 wr_id = 0;
 	int err;
 
 	if (p->qkey != READ_ONCE(qp->attr.qkey)) {
 		mirror_count(dev, MIRROR_CNT_RX_DROP_QKEY);
 		return false;
 	}
-	err = mirror_resp_take_recv(qp, &wr_id);
+	err = mirror_resp_hold_recv(qp);
 	if (err == -EAGAIN)
 		return false;	/* no receive posted: dropped */
-	cqe.wr_id = wr_id;
-	cqe.opcode = MIRROR_WC_RECV;
-	cqe.qp_num = qp->ibqp.qp_num;
-	cqe.src_qp = p->sqpn;
-	if (!err && qp->resp_recv.total < (u64)MIRROR_GRH_BYTES + p->paylen)
-		err = -EMSGSIZE;
+	mirror_segs_put(segs);
+	if (!err)
+		err = mirror_resp_recv_segs(qp, segs, 0, (u64)MIRROR_GRH_BYTES +
+					    p->paylen);
 	if (!err) {
 		/*
 		 * IPv6: the GRH is the IPv6 header; IPv4: its header sits in
@@ -1240,21 +1408,21 @@ static bool mirror_wire_rx_ud(struct mirror_qp *qp, const struct mirror_pkt *p,
 		else
 			memcpy(grh + MIRROR_GRH_BYTES - sizeof(struct iphdr),
 			       ip_hdr(skb), sizeof(struct iphdr));
-		err = mirror_segs_xfer(&qp->resp_recv, 0, grh, sizeof(grh),
-				       true);
+		err = mirror_segs_xfer(segs, 0, grh, sizeof(grh), true);
 	}
-	if (!err)
-		err = mirror_segs_xfer(&qp->resp_recv, MIRROR_GRH_BYTES,
-				       p->payload, p->paylen, true);
+	if (!err && p->paylen)
+		err = mirror_segs_xfer(segs, MIRROR_GRH_BYTES, p->payload,
+				       p->paylen, true);
+	mirror_segs_put(segs);
 	if (err) {
 		/* A bad lkey, or an ODP page that cannot be faulted in. */
-		cqe.status = err == -EMSGSIZE ? IB_WC_LOC_LEN_ERR :
-						IB_WC_LOC_PROT_ERR;
-		mirror_complete(qp, true, &cqe, false);
-		mirror_segs_put(&qp->resp_recv);
+		mirror_resp_recv_error(qp, err == -EMSGSIZE ?
+				       IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR,
+				       p->sqpn);
 		return true;
 	}
-	cqe.status = IB_WC_SUCCESS;
+	cqe.opcode = MIRROR_WC_RECV;
+	cqe.src_qp = p->sqpn;
 	cqe.byte_len = MIRROR_GRH_BYTES + p->paylen;
 	cqe.wc_flags = IB_WC_GRH;
 	cqe.network_hdr_type = skb->protocol == htons(ETH_P_IPV6) ?
@@ -1263,58 +1431,122 @@ static bool mirror_wire_rx_ud(struct mirror_qp *qp, const struct mirror_pkt *p,
 		cqe.imm_data = (__force u32)p->imm;
 		cqe.wc_flags |= IB_WC_WITH_IMM;
 	}
-	mirror_complete(qp, true, &cqe, p->se);
-	mirror_segs_put(&qp->resp_recv);
+	mirror_resp_recv_done(qp, &cqe, p->se);
 	return false;
+}
+
+/*
+ * Is a queued packet still for this QP as it is now? Its state, and for
+ * RC/UC that it is connected over the wire to the packet's source (the
+ * receive path checked the same without the locks that make them stable;
+ * one of them is held here). Counts a refusal.
+ */
+static bool mirror_rx_accept(struct mirror_qp *qp, struct sk_buff *skb)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+
+	if (mirror_type_is_ud(qp->ibqp.qp_type))
+		return true;
+	if (!qp->wire) {
+		mirror_count(dev, MIRROR_CNT_RX_DROP_WRONG_PATH);
+		return false;
+	}
+	if (!mirror_pkt_from_peer(qp, skb)) {
+		mirror_count(dev, MIRROR_CNT_RX_DROP_BAD_SRC);
+		return false;
+	}
+	return true;
+}
+
+/* The completer's share of rx_work: ACKs and responses. */
+static void mirror_rx_responses(struct mirror_qp *qp, int *budget,
+				bool *qp_err)
+{
+	struct sk_buff *skb;
+
+	while (*budget > 0 && !*qp_err &&
+	       (skb = mirror_rx_dequeue(qp, true))) {
+		enum mirror_qp_state state = READ_ONCE(qp->state);
+		struct mirror_pkt p;
+
+		(*budget)--;
+		if (state == MIRROR_QPS_RTS &&
+		    !mirror_pkt_parse(skb->data, skb->len, &p)) {
+			mutex_lock(&qp->req_lock);
+			if (mirror_rx_accept(qp, skb)) {
+				mirror_wire_rx_response(qp, &p);
+				mirror_wire_req_locked(qp, qp_err);
+			}
+			mutex_unlock(&qp->req_lock);
+		}
+		kfree_skb(skb);
+	}
+}
+
+/* The responder's share of rx_work: requests, and READ responses to send. */
+static void mirror_rx_requests(struct mirror_qp *qp, int *budget,
+			       bool *qp_err)
+{
+	struct sk_buff *skb;
+
+	mutex_lock(&qp->resp_lock);
+	while (*budget > 0 && !*qp_err) {
+		enum mirror_qp_state state = READ_ONCE(qp->state);
+		struct mirror_pkt p;
+
+		if (qp->res_cur) {
+			/* Later requests wait: their answers come after. */
+			*qp_err = mirror_rx_read_stream(qp);
+			*budget -= MIRROR_READ_BURST;
+			continue;
+		}
+		skb = mirror_rx_dequeue(qp, false);
+		if (!skb)
+			break;
+		(*budget)--;
+		if (!mirror_pkt_parse(skb->data, skb->len, &p) &&
+		    state >= MIRROR_QPS_RTR && state != MIRROR_QPS_ERR &&
+		    mirror_rx_accept(qp, skb)) {
+			if (mirror_type_is_ud(qp->ibqp.qp_type))
+				*qp_err = mirror_wire_rx_ud(qp, &p, skb);
+			else
+				*qp_err = mirror_wire_rx_request(qp, &p);
+		}
+		kfree_skb(skb);
+	}
+	if (!mirror_type_is_ud(qp->ibqp.qp_type))
+		mirror_flush_ack(qp);
+	mutex_unlock(&qp->resp_lock);
 }
 
 /**
  * mirror_qp_rx_work() - handle the packets queued for a QP
  * @work: the QP's rx_work
+ *
+ * Responses first (they free the requester's window), then requests; at
+ * most MIRROR_RX_BUDGET packets (a READ burst counting as a budget's
+ * worth) before the work queues itself again.
  */
 void mirror_qp_rx_work(struct work_struct *work)
 {
 	struct mirror_qp *qp = container_of(work, struct mirror_qp, rx_work);
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	int budget = MIRROR_RX_BUDGET;
-	bool qp_err = false;
-	struct sk_buff *skb;
+	bool qp_err = false, more;
 
-	while (budget-- && !qp_err && (skb = skb_dequeue(&qp->rx_queue))) {
-		enum mirror_qp_state state = READ_ONCE(qp->state);
-		struct mirror_pkt p;
-
-		if (mirror_pkt_parse(skb->data, skb->len, &p) ||
-		    state < MIRROR_QPS_RTR || state == MIRROR_QPS_ERR) {
-			kfree_skb(skb);
-			continue;
-		}
-		if (mirror_type_is_ud(qp->ibqp.qp_type)) {
-			mutex_lock(&qp->resp_lock);
-			qp_err = mirror_wire_rx_ud(qp, &p, skb);
-			mutex_unlock(&qp->resp_lock);
-		} else if (mirror_op_is_response(p.op)) {
-			mutex_lock(&qp->req_lock);
-			if (state == MIRROR_QPS_RTS) {
-				mirror_wire_rx_response(qp, &p);
-				mirror_wire_req_locked(qp, &qp_err);
-			}
-			mutex_unlock(&qp->req_lock);
-		} else {
-			mutex_lock(&qp->resp_lock);
-			qp_err = mirror_wire_rx_request(qp, &p);
-			mutex_unlock(&qp->resp_lock);
-		}
-		kfree_skb(skb);
-	}
-	if (!mirror_type_is_ud(qp->ibqp.qp_type)) {
-		mutex_lock(&qp->resp_lock);
-		mirror_flush_ack(qp);
-		mutex_unlock(&qp->resp_lock);
-	}
-	if (qp_err)
+	mirror_rx_responses(qp, &budget, &qp_err);
+	budget = max(budget, MIRROR_RX_BUDGET / 2);
+	if (!qp_err)
+		mirror_rx_requests(qp, &budget, &qp_err);
+	if (qp_err) {
 		mirror_qp_enter_err(qp);
-	else if (!skb_queue_empty(&qp->rx_queue))
+		return;
+	}
+	mutex_lock(&qp->resp_lock);
+	more = qp->res_cur || !skb_queue_empty(&qp->rx_queue) ||
+	       !skb_queue_empty(&qp->rx_resp_queue);
+	mutex_unlock(&qp->resp_lock);
+	if (more)
 		queue_work(dev->wq, &qp->rx_work);
 }
 
@@ -1325,6 +1557,8 @@ void mirror_qp_rx_work(struct work_struct *work)
 void mirror_wire_qp_init(struct mirror_qp *qp)
 {
 	skb_queue_head_init(&qp->rx_queue);
+	skb_queue_head_init(&qp->rx_resp_queue);
+	atomic_set(&qp->rx_queued, 0);
 	INIT_WORK(&qp->rx_work, mirror_qp_rx_work);
 	timer_setup(&qp->retrans_timer, mirror_qp_retrans_timer, 0);
 	qp->rnr_left = MIRROR_RNR_NOT_STARTED;
@@ -1338,9 +1572,10 @@ void mirror_wire_qp_reset(struct mirror_qp *qp)
 {
 	lockdep_assert_held(&qp->state_lock);
 	del_timer(&qp->retrans_timer);
-	skb_queue_purge(&qp->rx_queue);
+	mirror_rx_purge(qp);
 	mutex_lock(&qp->req_lock);
 	qp->sq_next = qp->sq_cons;
+	qp->sq_fetched = qp->sq_cons;
 	qp->rd_out = 0;
 	qp->rnr_wait = false;
 	qp->rnr_left = MIRROR_RNR_NOT_STARTED;
@@ -1351,10 +1586,11 @@ void mirror_wire_qp_reset(struct mirror_qp *qp)
 	qp->nak_sent = false;
 	qp->ack_pending = false;
 	qp->msn = 0;
-	memset(qp->replay, 0, sizeof(qp->replay));
-	mirror_segs_put(&qp->resp_recv);
-	mirror_segs_put(&qp->resp_write);
-	mirror_segs_put(&qp->resp_read);
+	if (qp->res)
+		memset(qp->res, 0, MIRROR_MAX_RD_ATOM * sizeof(*qp->res));
+	qp->res_head = 0;
+	qp->res_cur = NULL;
+	mirror_segs_put(&qp->resp_segs);
 	mutex_unlock(&qp->resp_lock);
 	mutex_unlock(&qp->req_lock);
 }

@@ -14,6 +14,7 @@
  * as an xarray allocation would give, would leave 8 bits to guess.
  */
 #include <linux/random.h>
+#include <rdma/uverbs_ioctl.h>
 
 #include "mirror.h"
 
@@ -165,6 +166,7 @@ static int mirror_mr_collect_pages(struct mirror_mr *mr, struct ib_umem *umem)
 
 /* An ODP MR: a mirror of [start, start + length), nothing pinned. */
 static struct ib_mr *mirror_reg_odp_mr(struct mirror_dev *dev,
+				       struct mirror_ucontext *uctx,
 				       struct ib_pd *ibpd, u64 start,
 				       u64 length, u64 iova, int access)
 {
@@ -174,6 +176,7 @@ static struct ib_mr *mirror_reg_odp_mr(struct mirror_dev *dev,
 	mr = mirror_mr_alloc(dev, ibpd, access);
 	if (IS_ERR(mr))
 		return ERR_CAST(mr);
+	mr->uctx = uctx;
 	mr->type = MIRROR_MR_ODP;
 	mr->iova = iova;
 	mr->length = length;
@@ -222,21 +225,29 @@ struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 				 u64 iova, int access, struct ib_udata *udata)
 {
 	struct mirror_dev *dev = to_mirror_dev(ibpd->device);
+	struct mirror_ucontext *uctx = NULL;
 	struct ib_umem *umem;
 	struct mirror_mr *mr;
 	int err;
 
+	if (udata)
+		uctx = rdma_udata_to_drv_context(udata, struct mirror_ucontext,
+						 ibuc);
+	if ((access & IB_ACCESS_ON_DEMAND) && !uctx)
+		return ERR_PTR(-EOPNOTSUPP);	/* ODP mirrors a process */
 	/* Implicit ODP: the whole user address space, at iova 0. */
 	if ((access & IB_ACCESS_ON_DEMAND) && !start && length == U64_MAX) {
 		if (iova)
 			return ERR_PTR(-EINVAL);
-		return mirror_reg_odp_mr(dev, ibpd, 0, U64_MAX, 0, access);
+		return mirror_reg_odp_mr(dev, uctx, ibpd, 0, U64_MAX, 0,
+					 access);
 	}
 	if (!length || length > MIRROR_MAX_MR_SIZE || start + length < start ||
 	    iova + length < iova)
 		return ERR_PTR(-EINVAL);
 	if (access & IB_ACCESS_ON_DEMAND)
-		return mirror_reg_odp_mr(dev, ibpd, start, length, iova, access);
+		return mirror_reg_odp_mr(dev, uctx, ibpd, start, length, iova,
+					 access);
 
 	umem = ib_umem_get(ibpd->device, start, length, access);
 	if (IS_ERR(umem))

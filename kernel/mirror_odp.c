@@ -24,7 +24,9 @@
  */
 #include <linux/hmm.h>
 #include <linux/log2.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/sched/mm.h>
 #include <rdma/restrack.h>
 #include <rdma/uverbs_ioctl.h>
@@ -35,11 +37,21 @@
 #include "mirror_trace.h"
 
 /*
- * An entry's bit, below HMM's flag byte, saying the device has written
- * the page: invalidate() then marks the page dirty, so that writeback
- * and reclaim do not lose what the device wrote.
+ * An entry's bit saying the device has written the page: invalidate()
+ * then marks the page dirty, so that writeback and reclaim do not lose
+ * what the device wrote. It lies between the largest pfn (52 physical
+ * address bits, 5-level paging) and HMM's flags, which newer kernels
+ * extend downwards: mirror_odp_check_layout() fails the build if they
+ * ever reach it.
  */
-#define MIRROR_ODP_DIRTY	BIT(BITS_PER_LONG - 9)
+#define MIRROR_ODP_DIRTY_BIT	48
+#define MIRROR_ODP_DIRTY	BIT(MIRROR_ODP_DIRTY_BIT)
+
+static inline void mirror_odp_check_layout(void)
+{
+	BUILD_BUG_ON(MIRROR_ODP_DIRTY & HMM_PFN_FLAGS);
+	BUILD_BUG_ON(MIRROR_ODP_DIRTY_BIT < 52 - PAGE_SHIFT);
+}
 /*
  * One hmm_range_fault() call covers at most one aligned block of this
  * size, so a THP or a 2 MiB hugetlb page is one fault.
@@ -88,6 +100,32 @@ static const size_t mirror_mr_counter_abi[MIRROR_MR_CNT_COUNT] = {
 	[MIRROR_MR_CNT_CHILDREN_DESTROYED] =
 		offsetof(struct mirror_odp_counters, children_destroyed),
 };
+
+/*
+ * The mirror page tables one user context may hold, in MiB. 0, the
+ * default, means 1/32 of the machine's memory: a context can mirror 16
+ * times the memory (8 bytes of table per 4 KiB page), and no single
+ * process can fill the kernel with tables (they are also charged to its
+ * memory cgroup).
+ */
+static unsigned int max_odp_table_mb;
+module_param(max_odp_table_mb, uint, 0644);
+MODULE_PARM_DESC(max_odp_table_mb,
+		 "Mirror page-table memory per user context, MiB (0: RAM/32)");
+
+/**
+ * mirror_odp_table_limit() - the mirror page-table bytes a context may hold
+ *
+ * Return: bytes.
+ */
+u64 mirror_odp_table_limit(void)
+{
+	unsigned int mb = READ_ONCE(max_odp_table_mb);
+
+	if (mb)
+		return (u64)mb << 20;
+	return ((u64)totalram_pages() << PAGE_SHIFT) >> 5;
+}
 
 /* Counts @n for @mr and for its device. */
 static void mirror_odp_count(struct mirror_mr *mr, int counter, u64 n)
@@ -145,6 +183,9 @@ void *mirror_odp_lookup(struct mirror_odp *odp, unsigned long va, bool write,
 	unsigned long e, size, end;
 
 	lockdep_assert_held(&odp->lock);
+	/* Callers stay inside (mirror_mr_check()); never read past the end. */
+	if (WARN_ON_ONCE(va < odp->start || va >= odp->end))
+		return NULL;
 	e = odp->pfns[idx];
 	if (!mirror_odp_entry_ok(e, write))
 		return NULL;
@@ -266,8 +307,11 @@ static int mirror_odp_fault_block(struct mirror_odp *odp, struct mm_struct *mm,
 		.start = start,
 		.end = end,
 		.hmm_pfns = hmm_pfns,
+		.pfn_flags_mask = 0,
 	};
 	int ret;
+
+	mirror_odp_check_layout();
 
 	if (flags & MIRROR_ODP_FAULT)
 		range.default_flags = HMM_PFN_REQ_FAULT;
@@ -275,6 +319,13 @@ static int mirror_odp_fault_block(struct mirror_odp *odp, struct mm_struct *mm,
 		range.default_flags |= HMM_PFN_REQ_WRITE;
 
 	for (;;) {
+		/*
+		 * hmm_range_fault() may read per-page input flags from the
+		 * array (pfn_flags_mask, 0 here, says it does not today):
+		 * never hand it stale output.
+		 */
+		memset(hmm_pfns, 0, ((end - start) >> PAGE_SHIFT) *
+		       sizeof(*hmm_pfns));
 		range.notifier_seq = mmu_interval_read_begin(&odp->notifier);
 		mmap_read_lock(mm);
 		ret = hmm_range_fault(&range);
@@ -476,29 +527,73 @@ static u64 mirror_odp_bytes(struct mirror_odp *odp)
 	       (is_vmalloc_addr(odp->pfns) ? PAGE_ALIGN(n) : ksize(odp->pfns));
 }
 
+/* What a mirror of @npages counts against its context's limit. */
+static u64 mirror_odp_charge_bytes(unsigned long npages)
+{
+	return sizeof(struct mirror_odp) + npages * sizeof(unsigned long);
+}
+
+/*
+ * Counts @bytes of mirror page tables against the MR's user context
+ * (kernel MRs have none): the per-context cap of mirror_odp_table_limit().
+ */
+static int mirror_odp_charge(struct mirror_mr *mr, u64 bytes)
+{
+	struct mirror_ucontext *uc = mr->uctx;
+
+	if (!uc)
+		return 0;
+	if (atomic64_add_return(bytes, &uc->odp_table_bytes) >
+	    mirror_odp_table_limit()) {
+		atomic64_sub(bytes, &uc->odp_table_bytes);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void mirror_odp_uncharge(struct mirror_mr *mr, u64 bytes)
+{
+	if (mr->uctx)
+		atomic64_sub(bytes, &mr->uctx->odp_table_bytes);
+}
+
+static void mirror_child_remove_work(struct work_struct *work);
+static void mirror_child_free_work(struct work_struct *work);
+
 /*
  * A mirror of [start, end) of @mm, for @mr. The notifier is inserted;
- * nothing is mirrored yet.
+ * nothing is mirrored yet. Its memory is charged to the MR's context
+ * (and, by the caller's choice of memory cgroup, to the process). A child
+ * starts as a candidate with @removing set, so that an unmap before it is
+ * published in the MR's xarray queues no removal (mirror_child_get()).
  */
 static struct mirror_odp *mirror_odp_alloc(struct mirror_mr *mr,
 					   struct mm_struct *mm,
 					   unsigned long start,
 					   unsigned long end, bool child)
 {
+	unsigned long npages = (end - start) >> PAGE_SHIFT;
 	struct mirror_odp *odp;
 	int err;
 
+	err = mirror_odp_charge(mr, mirror_odp_charge_bytes(npages));
+	if (err)
+		return ERR_PTR(err);
 	odp = kzalloc(sizeof(*odp), GFP_KERNEL_ACCOUNT);
-	if (!odp)
-		return ERR_PTR(-ENOMEM);
+	if (!odp) {
+		err = -ENOMEM;
+		goto err_uncharge;
+	}
 	odp->mr = mr;
 	odp->start = start;
 	odp->end = end;
 	odp->child = child;
 	mutex_init(&odp->lock);
 	kref_init(&odp->ref);
-	odp->pfns = kvcalloc((end - start) >> PAGE_SHIFT, sizeof(*odp->pfns),
-			     GFP_KERNEL_ACCOUNT);
+	atomic_set(&odp->removing, child);
+	INIT_WORK(&odp->work, mirror_child_remove_work);
+	INIT_WORK(&odp->free_work, mirror_child_free_work);
+	odp->pfns = kvcalloc(npages, sizeof(*odp->pfns), GFP_KERNEL_ACCOUNT);
 	if (!odp->pfns) {
 		err = -ENOMEM;
 		goto err_free;
@@ -516,6 +611,8 @@ err_free_pfns:
 err_free:
 	mutex_destroy(&odp->lock);
 	kfree(odp);
+err_uncharge:
+	mirror_odp_uncharge(mr, mirror_odp_charge_bytes(npages));
 	return ERR_PTR(err);
 }
 
@@ -531,6 +628,8 @@ static void mirror_odp_free(struct mirror_odp *odp)
 	atomic64_sub(mirror_odp_bytes(odp),
 		     &to_mirror_dev(odp->mr->ibmr.device)
 		     ->counters[MIRROR_CNT_ODP_MIRROR_BYTES]);
+	mirror_odp_uncharge(odp->mr, mirror_odp_charge_bytes(
+				(odp->end - odp->start) >> PAGE_SHIFT));
 	kvfree(odp->pfns);
 	mutex_destroy(&odp->lock);
 }
@@ -579,6 +678,8 @@ int mirror_odp_create(struct mirror_mr *mr, u64 start, u64 length)
  */
 #define MIRROR_CHILD_SHIFT	24
 #define MIRROR_CHILD_SIZE	(1UL << MIRROR_CHILD_SHIFT)
+/* Children of one MR beyond which a new one waits for pending removals. */
+#define MIRROR_CHILDREN_SOFT_MAX	32
 
 /*
  * One child of @mr is gone. The count drops and the waiter is woken under
@@ -615,8 +716,8 @@ static void mirror_child_release(struct kref *ref)
 {
 	struct mirror_odp *odp = container_of(ref, struct mirror_odp, ref);
 
-	INIT_WORK(&odp->free_work, mirror_child_free_work);
-	queue_work(to_mirror_dev(odp->mr->ibmr.device)->wq, &odp->free_work);
+	queue_work(to_mirror_dev(odp->mr->ibmr.device)->odp_wq,
+		   &odp->free_work);
 }
 
 /**
@@ -665,8 +766,8 @@ static void mirror_child_queue_removal(struct mirror_odp *odp)
 		atomic_set(&odp->removing, 0);
 		return;		/* already on its way out */
 	}
-	INIT_WORK(&odp->work, mirror_child_remove_work);
-	queue_work(to_mirror_dev(odp->mr->ibmr.device)->wq, &odp->work);
+	/* Initialised once (mirror_odp_alloc()): it may still be running. */
+	queue_work(to_mirror_dev(odp->mr->ibmr.device)->odp_wq, &odp->work);
 }
 
 /* The child at @index, with a reference, or NULL. */
@@ -685,42 +786,64 @@ static struct mirror_odp *mirror_child_lookup(struct mirror_mr *mr,
 
 /*
  * The child covering @va, created when missing. Two creators may race:
- * the xarray's cmpxchg picks one, the other frees its child.
+ * the xarray's cmpxchg picks one, the other frees its child. A candidate
+ * has its notifier inserted (so that no change of the range is missed
+ * between its first fault and publication) but stays marked removing
+ * until it is published: an unmap in that window queues no removal work
+ * on a child that may lose and be freed.
+ *
+ * Its memory is charged to the process that registered the MR, whoever
+ * faults (a peer's request runs in a kworker).
  */
 static struct mirror_odp *mirror_child_get(struct mirror_mr *mr,
 					   unsigned long va)
 {
 	struct mm_struct *mm = mr->mm;
 	unsigned long index = va >> MIRROR_CHILD_SHIFT, start, end;
+	struct mem_cgroup *memcg;
 	struct mirror_odp *odp, *old;
 	int err;
 
-	if (va >= TASK_SIZE)
+	if (va >= mm->task_size)
 		return ERR_PTR(-EFAULT);
 	for (;;) {
 		odp = mirror_child_lookup(mr, index);
 		if (odp)
 			return odp;
+		/*
+		 * Children emptied by unmaps go away in work. A process that
+		 * maps, touches and unmaps faster than the work runs would
+		 * pile them up: past a few, let the pending removals finish
+		 * first (they never wait for anything a fault holds).
+		 */
+		if (atomic_read(&mr->nchildren) >= MIRROR_CHILDREN_SOFT_MAX)
+			flush_workqueue(to_mirror_dev(mr->ibmr.device)->odp_wq);
 		start = index << MIRROR_CHILD_SHIFT;
-		end = min(start + MIRROR_CHILD_SIZE, TASK_SIZE & PAGE_MASK);
+		end = min(start + MIRROR_CHILD_SIZE, mm->task_size & PAGE_MASK);
 		if (!mmget_not_zero(mm))
 			return ERR_PTR(-EFAULT);	/* the process is gone */
+		memcg = set_active_memcg(mr->memcg);
 		odp = mirror_odp_alloc(mr, mm, start, end, true);
 		mmput_async(mm);
-		if (IS_ERR(odp))
+		if (IS_ERR(odp)) {
+			set_active_memcg(memcg);
 			return odp;
+		}
 		odp->index = index;
+		kref_get(&odp->ref);	/* the caller's; the first is the xarray's */
 		atomic_inc(&mr->nchildren);
-		old = xa_cmpxchg(&mr->children, index, NULL, odp, GFP_KERNEL);
+		old = xa_cmpxchg(&mr->children, index, NULL, odp,
+				 GFP_KERNEL_ACCOUNT);
+		set_active_memcg(memcg);
 		if (!old) {
+			/* Published: from now on an unmap may remove it. */
+			atomic_set(&odp->removing, 0);
 			mirror_odp_count(mr, MIRROR_MR_CNT_CHILDREN_CREATED, 1);
 			atomic64_inc(&to_mirror_dev(mr->ibmr.device)
 				     ->counters[MIRROR_CNT_ODP_CHILDREN_LIVE]);
-			/* One reference for the xarray, one for the caller. */
-			kref_get(&odp->ref);
 			return odp;
 		}
-		/* Lost the race (or no memory): ours goes. */
+		/* Lost the race (or no memory): ours was never seen. */
 		err = xa_is_err(old) ? xa_err(old) : 0;
 		mirror_odp_free(odp);
 		kfree(odp);
@@ -728,6 +851,23 @@ static struct mirror_odp *mirror_child_get(struct mirror_mr *mr,
 		if (err)
 			return ERR_PTR(err);
 	}
+}
+
+/*
+ * After a fault on a child: one that mirrors nothing (the fault failed, or
+ * found nothing to snapshot) leaves the xarray, so that probing unmapped
+ * addresses costs no memory. A concurrent fault that fills it meanwhile
+ * only wastes its work: the next access creates the child again.
+ */
+static void mirror_child_drop_if_empty(struct mirror_odp *odp)
+{
+	bool empty;
+
+	mutex_lock(&odp->lock);
+	empty = !odp->npresent;
+	mutex_unlock(&odp->lock);
+	if (empty)
+		mirror_child_unlink(odp);
 }
 
 /**
@@ -744,6 +884,8 @@ struct mirror_odp *mirror_mr_odp_get(struct mirror_mr *mr, unsigned long va)
 {
 	if (!mr->implicit)
 		return mr->odp;
+	if (va >= mr->mm->task_size)
+		return NULL;
 	return mirror_child_lookup(mr, va >> MIRROR_CHILD_SHIFT);
 }
 
@@ -776,6 +918,7 @@ int mirror_mr_odp_fault(struct mirror_mr *mr, unsigned long va,
 		if (IS_ERR(odp))
 			return PTR_ERR(odp);
 		err = mirror_odp_fault(odp, va, next - va, flags);
+		mirror_child_drop_if_empty(odp);
 		mirror_odp_put(odp);
 	}
 	return err;
@@ -797,7 +940,13 @@ int mirror_odp_create_implicit(struct mirror_mr *mr)
 	init_waitqueue_head(&mr->children_wq);
 	mr->mm = current->mm;
 	mmgrab(mr->mm);
+	mr->memcg = get_mem_cgroup_from_mm(mr->mm);
 	mr->odp_va = 0;
+	/*
+	 * The user address space, as this process has it: keys are checked
+	 * against it, so no lookup goes past the last child.
+	 */
+	mr->length = mr->mm->task_size;
 	return 0;
 }
 
@@ -819,13 +968,20 @@ void mirror_odp_destroy(struct mirror_mr *mr)
 		mr->odp = NULL;
 		return;
 	}
+	/*
+	 * Removal work may unlink and free a child meanwhile: touch a child
+	 * only once the cmpxchg has handed us the xarray's reference, and
+	 * name its slot by the iteration's index, not by the child.
+	 */
 	xa_for_each(&mr->children, index, odp)
-		mirror_child_unlink(odp);
+		if (xa_cmpxchg(&mr->children, index, odp, NULL, 0) == odp)
+			mirror_odp_put(odp);
 	wait_event(mr->children_wq, !atomic_read(&mr->nchildren));
 	/* The last mirror_child_gone() has left the lock (and @mr) alone. */
 	spin_lock(&mr->children_wq.lock);
 	spin_unlock(&mr->children_wq.lock);
 	xa_destroy(&mr->children);
+	mem_cgroup_put(mr->memcg);
 	mmdrop(mr->mm);
 }
 
@@ -872,7 +1028,7 @@ void mirror_mr_odp_states(struct mirror_mr *mr, unsigned long va,
 		if (mr->implicit)
 			step = min(n, (ALIGN_DOWN(va, MIRROR_CHILD_SIZE) +
 				       MIRROR_CHILD_SIZE - va) >> PAGE_SHIFT);
-		odp = va < TASK_SIZE ? mirror_mr_odp_get(mr, va) : NULL;
+		odp = mirror_mr_odp_get(mr, va);
 		if (odp)
 			mirror_odp_states(odp, va, step, out);
 		else

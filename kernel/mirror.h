@@ -32,6 +32,8 @@
 #include "mirror_param.h"
 #include "rdma_user_mirror.h"
 
+struct mirror_fault_job;	/* mirror_engine.c */
+
 /* Numeric values shared with libibverbs' enum ibv_wc_opcode. */
 enum {
 	MIRROR_WC_SEND = IB_UVERBS_WC_SEND,
@@ -130,6 +132,9 @@ enum mirror_counter {
  * @wq: per-device workqueue of the QP engines (process context)
  * @odp_wq: the removal and freeing of implicit MRs' children: apart from
  *	@wq, so that a fault (which may run in @wq) can wait for it
+ * @fault_wq: faults of a destination's memory on behalf of a same-device
+ *	requester (mirror_engine.c): apart, so that faults another process
+ *	makes slow hold up only each other
  * @atomic_lock: serialises the atomic operations of all QPs of the device,
  *	so that each read-modify-write is atomic against the others (the
  *	IB_ATOMIC_HCA guarantee); a mutex because ODP pages may be faulted in
@@ -160,6 +165,7 @@ struct mirror_dev {
 	atomic_t num_qps;
 	struct workqueue_struct *wq;
 	struct workqueue_struct *odp_wq;
+	struct workqueue_struct *fault_wq;
 	struct mutex atomic_lock;
 	struct socket *sock;
 	struct socket *sock6;
@@ -267,8 +273,9 @@ struct mirror_seg {
  *	faulted in, or a write was refused); set by the copy helpers so that
  *	callers can tell which side of a transfer went wrong
  * @nofault: a missing ODP page is not faulted in: the copy stops with
- *	-EAGAIN and @miss (mirror_mem.c)
- * @miss: where in the list the page a nofault copy stopped at is
+ *	-EAGAIN, @missed and @miss (mirror_mem.c)
+ * @missed: a nofault copy stopped at a page of this list
+ * @miss: where in the list that page is
  */
 struct mirror_segs {
 	struct mirror_seg seg[MIRROR_MAX_SGE];
@@ -276,6 +283,7 @@ struct mirror_segs {
 	u64 total;
 	bool failed;
 	bool nofault;
+	bool missed;
 	u64 miss;
 };
 
@@ -482,6 +490,10 @@ enum mirror_qp_state {
  * @sq_next: wire: next WQE to send (between @sq_cons and @sq_fetched + 1)
  * @rnr_left: RNR retries left for the current WQE, or
  *	MIRROR_RNR_NOT_STARTED
+ * @dfault_left: same device: waits for the destination's memory left for
+ *	the current WQE (from retry_cnt), or MIRROR_RNR_NOT_STARTED
+ * @dfault_job: same device: the last fault of a destination's memory
+ *	started for this requester (one at a time), or NULL
  * @ud_bounce: UD/GSI: a datagram's payload, copied out of the sender's
  *	memory before any destination is held (MIRROR_MAX_MTU bytes)
  * @req_local: scratch list: the local memory of one step
@@ -555,6 +567,8 @@ struct mirror_qp {
 	u32 sq_fetched;
 	u32 sq_next;
 	u8 rnr_left;
+	u8 dfault_left;
+	struct mirror_fault_job *dfault_job;
 	void *ud_bounce;
 	struct mirror_segs req_local;
 	struct mirror_segs req_remote;
@@ -844,6 +858,10 @@ int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 int mirror_segs_atomic(struct mirror_segs *target, struct mutex *serialise,
 		       bool cmp_swap, u64 compare_add, u64 swap, u64 *orig);
 int mirror_segs_fault(struct mirror_segs *segs, u64 off, u64 len, bool write);
+bool mirror_segs_present(struct mirror_segs *segs, u64 off, u64 len,
+			 bool write, u64 *miss);
+int mirror_mr_fault_range(struct mirror_mr *mr, u64 iova, u64 len,
+			  bool write);
 
 /* mirror_odp.c: on-demand paging through an HMM mirror */
 #define MIRROR_ODP_FAULT	BIT(0)	/* fault missing pages in */
@@ -857,6 +875,8 @@ struct mirror_odp *mirror_mr_odp_get(struct mirror_mr *mr, unsigned long va);
 void mirror_odp_put(struct mirror_odp *odp);
 int mirror_mr_odp_fault(struct mirror_mr *mr, unsigned long va,
 			unsigned long len, unsigned int flags);
+bool mirror_mr_odp_present(struct mirror_mr *mr, unsigned long va,
+			   unsigned long len, bool write, unsigned long *miss);
 void *mirror_odp_lookup(struct mirror_odp *odp, unsigned long va, bool write,
 			u32 *chunk);
 int mirror_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
@@ -895,6 +915,7 @@ void mirror_resp_recv_error(struct mirror_qp *qp, enum ib_wc_status status,
 			    u32 src_qp);
 void mirror_resp_recv_done(struct mirror_qp *qp, struct mirror_cqe *cqe,
 			   bool solicited);
+void mirror_req_forget_faults(struct mirror_qp *qp);
 
 /* mirror_net.c: RoCEv2 packets over UDP */
 int mirror_net_open(struct mirror_dev *dev);

@@ -303,6 +303,7 @@ static void mirror_dealloc_driver(struct ib_device *ibdev)
 	mirror_dev_list_del(dev);
 	mirror_net_close(dev);
 	destroy_workqueue(dev->wq);
+	destroy_workqueue(dev->fault_wq);
 	destroy_workqueue(dev->odp_wq);
 	WARN_ON_ONCE(!xa_empty(&dev->qp_xa));
 	WARN_ON_ONCE(atomic_read(&dev->num_mrs));
@@ -491,6 +492,11 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 		err = -ENOMEM;
 		goto err_destroy_wq;
 	}
+	dev->fault_wq = alloc_workqueue("%s_fault", WQ_UNBOUND, 0, name);
+	if (!dev->fault_wq) {
+		err = -ENOMEM;
+		goto err_destroy_odp_wq;
+	}
 
 	dev->ib_dev.node_type = RDMA_NODE_IB_CA;
 	dev->ib_dev.phys_port_cnt = 1;
@@ -560,6 +566,8 @@ err_dealloc:
 	ib_dealloc_device(&dev->ib_dev);
 	return err;
 
+err_destroy_odp_wq:
+	destroy_workqueue(dev->odp_wq);
 err_destroy_wq:
 	destroy_workqueue(dev->wq);
 err_put_netdev:

@@ -15,16 +15,22 @@
  *                 its responder)
  *     -> COMPLETE
  *   EXECUTE -> FAULT (a page of our own memory is missing) -> ROUTE
+ *   EXECUTE -> DEST_FAULT (one of the destination's) -> ROUTE | DEST_WAIT
  *   EXECUTE -> RNR_WAIT (no receive posted: retry after the timer)
  *
- * Faults of the requester's own memory happen with nothing of the
- * destination held: the local list is nofault while the destination is
- * locked, and a missing page sends the WQE to FAULT, which has dropped the
- * destination (its lock and its reference), faults, and looks it up again;
- * the step resumes where it stopped. So no process, by making its own page
- * faults slow (serving a FUSE file, say), can make another process's
- * destroy_qp, dereg_mr or ERR transition wait. Faults of the destination's
- * memory happen under its lock: they are its owner's to make slow.
+ * No fault happens while the destination is held, and no fault of the
+ * destination's memory happens in the requester's context: both lists are
+ * nofault while the destination is locked. A missing page of our own sends
+ * the WQE to FAULT, which has dropped the destination (its lock and its
+ * reference), faults, and looks it up again; the step resumes where it
+ * stopped. A missing page of the destination's goes to DEST_FAULT: a work
+ * item faults it (struct mirror_fault_job), and the requester waits for it
+ * no longer than its QP's retransmission timeout; past that it lets go,
+ * as for a peer that does not answer on the wire (DEST_WAIT: the WQE stays
+ * first and is tried again; retry_cnt such waits end it with
+ * RETRY_EXC_ERR). So no process, by making page faults of its memory slow
+ * (serving a FUSE file, say), can make another process's system calls,
+ * destroy_qp, dereg_mr or ERR transition wait.
  *
  * Binding: an RC/UC destination accepts the requester only if it is
  * connected back to it over this device (its dest_qp_num is our QPN, its
@@ -50,6 +56,8 @@ enum mirror_req_state {
 	MIRROR_REQ_ROUTE,
 	MIRROR_REQ_EXECUTE,
 	MIRROR_REQ_FAULT,
+	MIRROR_REQ_DEST_FAULT,
+	MIRROR_REQ_DEST_WAIT,
 	MIRROR_REQ_COMPLETE,
 	MIRROR_REQ_RNR_WAIT,
 };
@@ -59,6 +67,7 @@ enum mirror_step {
 	MIRROR_STEP_DONE,	/* executed, or failed with c->status */
 	MIRROR_STEP_RNR,	/* no receive posted at the destination */
 	MIRROR_STEP_FAULT,	/* our memory at qp->req_local.miss is missing */
+	MIRROR_STEP_DEST_FAULT,	/* the destination's memory, c->dfault_* */
 };
 
 /**
@@ -81,6 +90,12 @@ enum mirror_step {
  * @orig: an atomic's result, written to the local buffer once the
  *	destination is released
  * @have_orig: @orig is set
+ * @dfault_mr: DEST_FAULT: the destination's MR to fault (a reference)
+ * @dfault_iova: ... from this byte
+ * @dfault_len: ... this many bytes (a chunk at most)
+ * @dfault_write: ... writable
+ * @dfault_failed: the destination's memory could not be faulted in: the
+ *	next EXECUTE answers as a responder does when its memory is gone
  */
 struct mirror_req_ctx {
 	struct mirror_qp *qp;
@@ -99,10 +114,17 @@ struct mirror_req_ctx {
 	u32 faults;
 	u64 orig;
 	bool have_orig;
+	struct mirror_mr *dfault_mr;
+	u64 dfault_iova;
+	u64 dfault_len;
+	bool dfault_write;
+	bool dfault_failed;
 };
 
 /* A step that keeps losing its own pages gives up after this many. */
 #define MIRROR_REQ_FAULT_ROUNDS	1000
+/* The least a requester waits for a destination's fault (QP timeout 0 too). */
+#define MIRROR_DEST_FAULT_MIN_MS	50
 
 /* RNR timer values of the IB spec (table 45), in microseconds. */
 static const u32 mirror_rnr_usecs[32] = {
@@ -252,10 +274,12 @@ static struct ib_pd *mirror_recv_pd(struct mirror_qp *qp)
 
 /**
  * mirror_resp_hold_recv() - take a receive for the message starting now
- * @qp: the receiving QP (resp_lock held, no receive held)
+ * @qp: the receiving QP (resp_lock held)
  *
  * Copies the next receive WQE of the QP's RQ (or SRQ) into qp->resp_*, so
  * that the message's packets (or steps) fill it from the kernel's copy.
+ * A receive already held (a UD receive whose memory was being faulted in,
+ * say) is kept: 0.
  *
  * Return: 0, -EAGAIN when none is posted, -EIO when user space broke its
  * ring, -E2BIG when the WQE names too many SGEs. After -EIO and -E2BIG a
@@ -271,6 +295,8 @@ int mirror_resp_hold_recv(struct mirror_qp *qp)
 	int err;
 
 	lockdep_assert_held(&qp->resp_lock);
+	if (qp->resp_have_recv)
+		return 0;
 	if (ibsrq) {
 		err = mirror_srq_take(to_mirror_srq(ibsrq), &wqe, qp->resp_sge);
 		if (err == -EAGAIN)
@@ -358,19 +384,144 @@ void mirror_resp_recv_done(struct mirror_qp *qp, struct mirror_cqe *cqe,
 	mirror_complete(qp, true, cqe, solicited);
 }
 
+/**
+ * struct mirror_fault_job - a fault of a destination's ODP memory, done in
+ *	a work item on behalf of a same-device requester
+ * @work: runs on the device's fault_wq
+ * @ref: the requester's reference and the work's
+ * @done: completed when the fault returned
+ * @mr: the destination's MR (a reference, dropped when the fault returns)
+ * @iova: first byte
+ * @len: bytes
+ * @write: writable pages
+ * @err: the fault's result, once @done
+ * @kick: the requester stopped waiting: wake its QP's requester (found by
+ *	@qpn, so that no reference on it is held meanwhile) when done
+ * @qpn: the requester's QP number
+ */
+struct mirror_fault_job {
+	struct work_struct work;
+	struct kref ref;
+	struct completion done;
+	struct mirror_mr *mr;
+	u64 iova;
+	u64 len;
+	bool write;
+	int err;
+	atomic_t kick;
+	u32 qpn;
+};
+
+static void mirror_fault_job_release(struct kref *ref)
+{
+	kfree(container_of(ref, struct mirror_fault_job, ref));
+}
+
+static void mirror_fault_job_work(struct work_struct *work)
+{
+	struct mirror_fault_job *job = container_of(work,
+						    struct mirror_fault_job,
+						    work);
+	struct mirror_dev *dev = to_mirror_dev(job->mr->ibmr.device);
+	struct mirror_qp *qp;
+
+	job->err = mirror_mr_fault_range(job->mr, job->iova, job->len,
+					 job->write);
+	mirror_mr_put(job->mr);
+	complete(&job->done);
+	if (atomic_read(&job->kick)) {
+		qp = mirror_qp_get(dev, job->qpn);
+		if (qp) {
+			mod_delayed_work(dev->wq, &qp->req_work, 0);
+			mirror_qp_put(qp);
+		}
+	}
+	kref_put(&job->ref, mirror_fault_job_release);
+}
+
+static void mirror_fault_job_put(struct mirror_fault_job *job)
+{
+	if (job)
+		kref_put(&job->ref, mirror_fault_job_release);
+}
+
+/* Is a fault job still running? */
+static bool mirror_fault_job_busy(struct mirror_fault_job *job)
+{
+	return job && !completion_done(&job->done);
+}
+
+/*
+ * Starts faulting what c->dfault_* name (the MR reference moves to the
+ * job). Returns the job with a reference for the caller, or NULL without
+ * memory (the MR reference is dropped then too).
+ */
+static struct mirror_fault_job *mirror_fault_job_start(struct mirror_req_ctx *c)
+{
+	struct mirror_dev *dev = to_mirror_dev(c->qp->ibqp.device);
+	struct mirror_fault_job *job;
+
+	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	if (!job) {
+		mirror_mr_put(c->dfault_mr);
+		c->dfault_mr = NULL;
+		return NULL;
+	}
+	INIT_WORK(&job->work, mirror_fault_job_work);
+	kref_init(&job->ref);
+	init_completion(&job->done);
+	job->mr = c->dfault_mr;
+	job->iova = c->dfault_iova;
+	job->len = c->dfault_len;
+	job->write = c->dfault_write;
+	job->qpn = c->qp->ibqp.qp_num;
+	c->dfault_mr = NULL;
+	kref_get(&job->ref);
+	queue_work(dev->fault_wq, &job->work);
+	return job;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Responder steps of the same-device path (the destination's resp_lock) */
 
 /*
- * Resolves [progress, len) of the WQE's remote range at the destination
- * into qp->req_remote: the destination QP must allow @access, and the rkey
- * must name an MR of its PD that allows it over the whole range. Its
- * first chunk is faulted in (the destination's memory).
+ * The destination's memory at list position @pos of @segs is missing: say
+ * which MR, range and access DEST_FAULT is to fault (a chunk from there).
+ */
+static enum mirror_step mirror_dest_missed(struct mirror_req_ctx *c,
+					   struct mirror_segs *segs, u64 pos,
+					   bool write)
+{
+	u32 i = 0;
+
+	while (i < segs->n && pos >= segs->seg[i].len)
+		pos -= segs->seg[i++].len;
+	if (WARN_ON_ONCE(i == segs->n || !segs->seg[i].mr)) {
+		c->dfault_failed = true;
+		return MIRROR_STEP_DEST_FAULT;
+	}
+	c->dfault_mr = segs->seg[i].mr;
+	kref_get(&c->dfault_mr->ref);
+	c->dfault_iova = segs->seg[i].iova + pos;
+	c->dfault_len = min_t(u64, segs->seg[i].len - pos,
+			      MIRROR_FAULT_CHUNK);
+	c->dfault_write = write;
+	return MIRROR_STEP_DEST_FAULT;
+}
+
+/*
+ * Resolves the WQE's remote range at the destination into qp->req_remote:
+ * the destination QP must allow @access, and the rkey must name an MR of
+ * its PD that allows it over the whole range. Return: 0, an error of the
+ * key check, or -EAGAIN when the chunk from c->progress is not mirrored
+ * (c->dfault_* say what DEST_FAULT is to fault).
  */
 static int mirror_resp_remote(struct mirror_req_ctx *c, u64 va, u32 rkey,
 			      u64 len, int access)
 {
 	struct mirror_qp *qp = c->qp, *dest = c->dest;
+	bool write = access != IB_ACCESS_REMOTE_READ;
+	u64 miss;
 	int err;
 
 	mirror_segs_put(&qp->req_remote);
@@ -380,10 +531,14 @@ static int mirror_resp_remote(struct mirror_req_ctx *c, u64 va, u32 rkey,
 			      dest->ibqp.pd, rkey, va, len, access);
 	if (err)
 		return err;
-	return mirror_segs_fault(&qp->req_remote, c->progress,
+	/* What comes next must be there: a missing page is DEST_FAULT's. */
+	if (!mirror_segs_present(&qp->req_remote, c->progress,
 				 min_t(u64, len - c->progress,
-				       MIRROR_FAULT_CHUNK),
-				 access != IB_ACCESS_REMOTE_READ);
+				       MIRROR_FAULT_CHUNK), write, &miss)) {
+		mirror_dest_missed(c, &qp->req_remote, miss, write);
+		return -EAGAIN;
+	}
+	return 0;
 }
 
 /*
@@ -401,13 +556,20 @@ static enum mirror_step mirror_resp_refuse(struct mirror_req_ctx *c,
 	return MIRROR_STEP_DONE;
 }
 
-/* A copy stopped at a missing page of our own (nofault) memory. */
+/*
+ * A copy between our memory and the destination's stopped at a missing
+ * page (both lists are nofault): ours goes to FAULT, the destination's to
+ * DEST_FAULT; the step resumes where it stopped.
+ */
 static enum mirror_step mirror_req_copy_stopped(struct mirror_req_ctx *c,
-						u64 done)
+						struct mirror_segs *theirs,
+						bool write, u64 done)
 {
 	c->progress += done;
 	if (done)
 		c->faults = 0;
+	if (theirs->missed)
+		return mirror_dest_missed(c, theirs, theirs->miss, write);
 	return MIRROR_STEP_FAULT;
 }
 
@@ -484,6 +646,19 @@ static enum mirror_step mirror_exec_send_ud(struct mirror_req_ctx *c)
 	if (!err)
 		err = mirror_segs_copy(segs, MIRROR_GRH_BYTES, &qp->req_local,
 				       0, len, NULL);
+	if (err == -EAGAIN && segs->missed) {
+		/*
+		 * The receive's memory is not mirrored: it stays held for
+		 * this datagram (or the next), and DEST_FAULT has it faulted
+		 * in; should that take longer than a moment, the datagram is
+		 * lost, as UD allows.
+		 */
+		enum mirror_step step = mirror_dest_missed(c, segs,
+							   segs->miss, true);
+
+		mirror_segs_put(segs);
+		return step;
+	}
 	mirror_segs_put(segs);
 	if (err) {
 		/* A bad receive: the receiver's problem, not the sender's. */
@@ -536,15 +711,21 @@ static enum mirror_step mirror_exec_send(struct mirror_req_ctx *c)
 		c->dest_err = true;
 		return mirror_resp_refuse(c, IB_WC_REM_INV_REQ_ERR);
 	}
-	mirror_segs_put(segs);
-	err = mirror_resp_recv_segs(dest, segs, c->progress,
-				    len - c->progress);
+	if (c->dfault_failed)
+		err = -EFAULT;	/* the receive's ODP memory cannot be had */
+	else
+		err = mirror_resp_recv_segs(dest, segs, c->progress,
+					    len - c->progress);
+	/* The list starts at the receive's first byte not yet filled. */
 	if (!err)
 		err = mirror_segs_copy(segs, 0, &qp->req_local, c->progress,
 				       len - c->progress, &done);
 	if (err == -EAGAIN) {
+		enum mirror_step step;
+
+		step = mirror_req_copy_stopped(c, segs, true, done);
 		mirror_segs_put(segs);
-		return mirror_req_copy_stopped(c, done);
+		return step;
 	}
 	if (err) {
 		/* The receive's memory: a bad key, or ODP that cannot be had. */
@@ -575,16 +756,20 @@ static enum mirror_step mirror_exec_write(struct mirror_req_ctx *c)
 	struct mirror_cqe cqe = {};
 	int err;
 
+	if (c->dfault_failed)	/* its ODP memory cannot be had */
+		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
 	err = mirror_resp_remote(c, c->wqe->wr.rdma.remote_addr,
 				 c->wqe->wr.rdma.rkey, len,
 				 IB_ACCESS_REMOTE_WRITE);
+	if (err == -EAGAIN)
+		return MIRROR_STEP_DEST_FAULT;
 	if (err)
 		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
 	err = mirror_segs_copy(&qp->req_remote, c->progress, &qp->req_local,
 			       c->progress, len - c->progress, &done);
 	if (err == -EAGAIN)
-		return mirror_req_copy_stopped(c, done);
-	if (err)	/* the destination's ODP memory went away */
+		return mirror_req_copy_stopped(c, &qp->req_remote, true, done);
+	if (err)
 		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
 	c->progress = len;
 	if (!imm)
@@ -628,15 +813,20 @@ static enum mirror_step mirror_exec_read(struct mirror_req_ctx *c)
 
 	if (!mirror_dest_takes_rd_atomic(c->dest))
 		return mirror_resp_refuse(c, IB_WC_REM_INV_REQ_ERR);
+	if (c->dfault_failed)
+		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
 	err = mirror_resp_remote(c, c->wqe->wr.rdma.remote_addr,
 				 c->wqe->wr.rdma.rkey, len,
 				 IB_ACCESS_REMOTE_READ);
+	if (err == -EAGAIN)
+		return MIRROR_STEP_DEST_FAULT;
 	if (err)
 		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
 	err = mirror_segs_copy(&qp->req_local, c->progress, &qp->req_remote,
 			       c->progress, len - c->progress, &done);
 	if (err == -EAGAIN)
-		return mirror_req_copy_stopped(c, done);
+		return mirror_req_copy_stopped(c, &qp->req_remote, false,
+					       done);
 	if (err)
 		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
 	c->byte_len = len;
@@ -659,15 +849,21 @@ static enum mirror_step mirror_exec_atomic(struct mirror_req_ctx *c)
 	if ((wqe->wr.atomic.remote_addr & (sizeof(u64) - 1)) ||
 	    !mirror_dest_takes_rd_atomic(c->dest))
 		return mirror_resp_refuse(c, IB_WC_REM_INV_REQ_ERR);
+	if (c->dfault_failed)
+		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
 	err = mirror_resp_remote(c, wqe->wr.atomic.remote_addr,
 				 wqe->wr.atomic.rkey, sizeof(u64),
 				 IB_ACCESS_REMOTE_ATOMIC);
+	if (err == -EAGAIN)
+		return MIRROR_STEP_DEST_FAULT;
 	if (err)
 		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
 	err = mirror_segs_atomic(&qp->req_remote, &dev->atomic_lock,
 				 wqe->opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP,
 				 wqe->wr.atomic.compare_add,
 				 wqe->wr.atomic.swap, &c->orig);
+	if (err == -EAGAIN)	/* invalidated since the check above */
+		return mirror_dest_missed(c, &qp->req_remote, 0, true);
 	if (err)
 		return mirror_resp_refuse(c, qp->req_remote.failed ?
 					  IB_WC_REM_ACCESS_ERR :
@@ -878,12 +1074,14 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 	u32 n;
 	u8 timer;
 
-	/* Our own memory is not faulted while the destination is held. */
+	/* Nothing is faulted while the destination is held. */
 	qp->req_local.nofault = true;
+	qp->req_remote.nofault = true;
 	mutex_lock(&dest->resp_lock);
 	if (!mirror_req_accepted(c)) {
 		mutex_unlock(&dest->resp_lock);
 		qp->req_local.nofault = false;
+		qp->req_remote.nofault = false;
 		if (type == IB_QPT_RC)
 			c->status = IB_WC_RETRY_EXC_ERR;
 		return MIRROR_REQ_COMPLETE;
@@ -916,6 +1114,7 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 	timer = READ_ONCE(dest->attr.min_rnr_timer) & 31;
 	mutex_unlock(&dest->resp_lock);
 	qp->req_local.nofault = false;
+	qp->req_remote.nofault = false;
 
 	switch (step) {
 	case MIRROR_STEP_RNR:
@@ -923,9 +1122,113 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 		return MIRROR_REQ_RNR_WAIT;
 	case MIRROR_STEP_FAULT:
 		return MIRROR_REQ_FAULT;
+	case MIRROR_STEP_DEST_FAULT:
+		return MIRROR_REQ_DEST_FAULT;
 	default:
 		return MIRROR_REQ_COMPLETE;
 	}
+}
+
+/* How long a requester waits for a destination's fault: its RTO. */
+static unsigned long mirror_req_dest_wait_jiffies(struct mirror_qp *qp)
+{
+	u8 timeout = READ_ONCE(qp->attr.timeout);
+	u64 ms = timeout ? div_u64(4096ULL << min_t(u8, timeout, 31),
+				   1000000) : 0;
+
+	return msecs_to_jiffies(max_t(u64, ms, MIRROR_DEST_FAULT_MIN_MS));
+}
+
+/*
+ * DEST_FAULT: a page of the destination's memory is missing. Nothing of
+ * the destination is held; a work item faults the page in, and we wait
+ * for it as long as a peer on the wire would be waited for. Then resume
+ * (or answer as the responder does for memory it cannot have), or let go.
+ */
+static enum mirror_req_state mirror_req_dest_fault(struct mirror_req_ctx *c)
+{
+	struct mirror_qp *qp = c->qp;
+	struct mirror_fault_job *job = qp->dfault_job;
+	bool fresh = false;
+	long left;
+	int err;
+
+	mirror_qp_put(c->dest);
+	c->dest = NULL;
+	if (c->dfault_failed)	/* decided under the destination's lock */
+		return MIRROR_REQ_ROUTE;
+	if (++c->faults > MIRROR_REQ_FAULT_ROUNDS) {
+		mirror_mr_put(c->dfault_mr);
+		c->dfault_mr = NULL;
+		c->dfault_failed = true;
+		return MIRROR_REQ_ROUTE;
+	}
+	if (mirror_fault_job_busy(job)) {
+		/* The last one still runs: wait for it, start no other. */
+		mirror_mr_put(c->dfault_mr);
+		c->dfault_mr = NULL;
+	} else {
+		mirror_fault_job_put(job);
+		job = mirror_fault_job_start(c);
+		qp->dfault_job = job;
+		fresh = true;
+		if (!job)
+			return MIRROR_REQ_DEST_WAIT;
+	}
+	left = wait_for_completion_timeout(&job->done,
+					   mirror_req_dest_wait_jiffies(qp));
+	if (!left) {
+		/* Its memory takes its time: do not wait for it here. */
+		atomic_set(&job->kick, 1);
+		return MIRROR_REQ_DEST_WAIT;
+	}
+	err = job->err;
+	mirror_fault_job_put(job);
+	qp->dfault_job = NULL;
+	/* An older job's result says nothing of this range: look again. */
+	if (err && fresh)
+		c->dfault_failed = true;
+	return MIRROR_REQ_ROUTE;
+}
+
+/**
+ * mirror_req_forget_faults() - drop a QP's hold on its fault job
+ * @qp: a QP being destroyed (nothing runs its engines any more)
+ *
+ * The job finishes on its own; it holds no reference on the QP.
+ */
+void mirror_req_forget_faults(struct mirror_qp *qp)
+{
+	mirror_fault_job_put(qp->dfault_job);
+	qp->dfault_job = NULL;
+}
+
+/*
+ * DEST_WAIT: the destination did not have its memory ready in time. As
+ * for a peer that does not answer: RC tries again later (retry_cnt times,
+ * forever with timeout 0) and then fails with RETRY_EXC_ERR; UC and UD
+ * lose the message. Returns true when the requester stops here (WQE kept).
+ */
+static bool mirror_req_dest_wait(struct mirror_req_ctx *c)
+{
+	struct mirror_qp *qp = c->qp;
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+
+	if (qp->ibqp.qp_type != IB_QPT_RC)
+		return false;		/* UC, UD: lost */
+	mirror_count(dev, MIRROR_CNT_RETRANS_TIMEOUT);
+	if (qp->dfault_left == MIRROR_RNR_NOT_STARTED)
+		qp->dfault_left = READ_ONCE(qp->attr.retry_cnt);
+	if (READ_ONCE(qp->attr.timeout)) {
+		if (!qp->dfault_left) {
+			c->status = IB_WC_RETRY_EXC_ERR;
+			return false;
+		}
+		qp->dfault_left--;
+	}
+	queue_delayed_work(dev->wq, &qp->req_work,
+			   mirror_req_dest_wait_jiffies(qp));
+	return true;
 }
 
 /*
@@ -990,6 +1293,14 @@ static bool mirror_req_one(struct mirror_req_ctx *c)
 			break;
 		case MIRROR_REQ_FAULT:
 			state = mirror_req_fault(c);
+			break;
+		case MIRROR_REQ_DEST_FAULT:
+			state = mirror_req_dest_fault(c);
+			break;
+		case MIRROR_REQ_DEST_WAIT:
+			if (mirror_req_dest_wait(c))
+				return false;
+			state = MIRROR_REQ_COMPLETE;
 			break;
 		case MIRROR_REQ_RNR_WAIT:
 			if (mirror_req_rnr(c))
@@ -1078,6 +1389,8 @@ void mirror_qp_requester(struct mirror_qp *qp)
 		done = mirror_req_one(&c);
 		mirror_segs_put(&qp->req_local);
 		mirror_segs_put(&qp->req_remote);
+		if (c.dfault_mr)
+			mirror_mr_put(c.dfault_mr);
 		if (c.dest) {
 			if (c.dest_err && !dest_err)
 				dest_err = c.dest;	/* keep the reference */
@@ -1088,6 +1401,7 @@ void mirror_qp_requester(struct mirror_qp *qp)
 			break;
 
 		qp->rnr_left = MIRROR_RNR_NOT_STARTED;
+		qp->dfault_left = MIRROR_RNR_NOT_STARTED;
 		if (c.status != IB_WC_SUCCESS || qp->sq_sig_all ||
 		    (c.wqe->send_flags & IB_SEND_SIGNALED)) {
 			cqe.wr_id = c.wqe->wr_id;

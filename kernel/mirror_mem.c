@@ -21,7 +21,8 @@
  * - Faults cover at most MIRROR_FAULT_CHUNK bytes at a time, as data moves.
  * - A list marked nofault never faults: a missing page ends the copy with
  *   -EAGAIN and the position, so that the caller can drop what it holds of
- *   another process (a QP, its locks) before faulting its own memory.
+ *   another process (a QP, its locks) before faulting its own memory, or
+ *   have another process's memory faulted where that cannot hold it up.
  */
 #include <linux/highmem.h>
 
@@ -107,6 +108,7 @@ void mirror_segs_init(struct mirror_segs *segs, bool nofault)
 	segs->total = 0;
 	segs->failed = false;
 	segs->nofault = nofault;
+	segs->missed = false;
 	segs->miss = 0;
 }
 
@@ -393,6 +395,7 @@ static int mirror_segs_miss(struct mirror_segs *segs, struct mirror_seg *s,
 			    u32 soff, u64 pos, u64 len, bool write)
 {
 	if (segs->nofault) {
+		segs->missed = true;
 		segs->miss = pos;
 		return -EAGAIN;
 	}
@@ -580,7 +583,7 @@ int mirror_segs_atomic(struct mirror_segs *target, struct mutex *serialise,
 			target->failed = true;
 			return -EFAULT;
 		}
-		err = mirror_seg_fault(target, s, 0, sizeof(u64), true);
+		err = mirror_segs_miss(target, s, 0, 0, sizeof(u64), true);
 		if (err)
 			return err;
 	}
@@ -601,6 +604,62 @@ out:
 	mirror_segs_release(odp, NULL);
 	mutex_unlock(serialise);
 	return err;
+}
+
+/**
+ * mirror_segs_present() - are bytes [off, off + len) of a list mirrored?
+ * @segs: the list
+ * @off: first byte
+ * @len: bytes
+ * @write: writably
+ * @miss: gets the list position of (or just before) a page that is not
+ *
+ * A hint without locks (mirror_mr_odp_present()), for a caller that must
+ * not fault now but may have the faulting done elsewhere first.
+ *
+ * Return: true when every ODP page of the range is mirrored.
+ */
+bool mirror_segs_present(struct mirror_segs *segs, u64 off, u64 len,
+			 bool write, u64 *miss)
+{
+	unsigned long va, mva;
+	u64 pos = off, n;
+	u32 i, soff;
+
+	mirror_segs_seek(segs, off, &i, &soff);
+	for (; i < segs->n && len; i++, soff = 0) {
+		struct mirror_seg *s = &segs->seg[i];
+
+		n = min_t(u64, s->len - soff, len);
+		if (mirror_seg_is_odp(s)) {
+			va = mirror_mr_va(s->mr, s->iova + soff);
+			if (!mirror_mr_odp_present(s->mr, va, n, write, &mva)) {
+				*miss = pos + (mva > va ? mva - va : 0);
+				return false;
+			}
+		}
+		pos += n;
+		len -= n;
+	}
+	return true;
+}
+
+/**
+ * mirror_mr_fault_range() - fault in [iova, iova + len) of an ODP MR
+ * @mr: the MR (a reference is held)
+ * @iova: first byte, as the MR's keys name it
+ * @len: bytes (at most MIRROR_FAULT_CHUNK are faulted)
+ * @write: writable pages are needed
+ *
+ * Return: 0 or the fault's error.
+ */
+int mirror_mr_fault_range(struct mirror_mr *mr, u64 iova, u64 len,
+			  bool write)
+{
+	return mirror_mr_odp_fault(mr, mirror_mr_va(mr, iova),
+				   min_t(u64, len, MIRROR_FAULT_CHUNK),
+				   MIRROR_ODP_FAULT |
+				   (write ? MIRROR_ODP_WRITE : 0));
 }
 
 /**

@@ -890,6 +890,41 @@ struct mirror_odp *mirror_mr_odp_get(struct mirror_mr *mr, unsigned long va)
 }
 
 /**
+ * mirror_mr_odp_present() - is [va, va + len) of an ODP MR mirrored now?
+ * @mr: an ODP MR
+ * @va: first user address
+ * @len: bytes
+ * @write: writably
+ * @miss: gets an address at or before the first page that is not
+ *
+ * A hint, read without the mirrors' locks (see mirror_odp_missing()):
+ * whoever uses a page checks it again under the lock.
+ *
+ * Return: true when every page of the range is mirrored as asked.
+ */
+bool mirror_mr_odp_present(struct mirror_mr *mr, unsigned long va,
+			   unsigned long len, bool write, unsigned long *miss)
+{
+	unsigned long end = va + len, next;
+	struct mirror_odp *odp;
+	bool gap;
+
+	for (; va < end; va = next) {
+		odp = mirror_mr_odp_get(mr, va);
+		if (!odp) {
+			*miss = va;
+			return false;
+		}
+		next = min(end, odp->end);
+		gap = mirror_odp_missing(odp, va, next - va, write, miss);
+		mirror_odp_put(odp);
+		if (gap)
+			return false;
+	}
+	return true;
+}
+
+/**
  * mirror_mr_odp_fault() - mirror_odp_fault() for a range of an ODP MR
  * @mr: the MR (explicit or implicit)
  * @va: first user address

@@ -651,6 +651,7 @@ int mirror_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	cancel_work_sync(&qp->rx_work);
 	cancel_delayed_work_sync(&qp->req_work);
 	mirror_rx_purge(qp);
+	mirror_req_forget_faults(qp);
 	mirror_segs_put(&qp->req_local);
 	mirror_segs_put(&qp->req_remote);
 	mirror_segs_put(&qp->resp_segs);

@@ -1562,6 +1562,7 @@ void mirror_wire_qp_init(struct mirror_qp *qp)
 	INIT_WORK(&qp->rx_work, mirror_qp_rx_work);
 	timer_setup(&qp->retrans_timer, mirror_qp_retrans_timer, 0);
 	qp->rnr_left = MIRROR_RNR_NOT_STARTED;
+	qp->dfault_left = MIRROR_RNR_NOT_STARTED;
 }
 
 /**
@@ -1579,6 +1580,7 @@ void mirror_wire_qp_reset(struct mirror_qp *qp)
 	qp->rd_out = 0;
 	qp->rnr_wait = false;
 	qp->rnr_left = MIRROR_RNR_NOT_STARTED;
+	qp->dfault_left = MIRROR_RNR_NOT_STARTED;
 	clear_bit(0, &qp->retrans_due);
 	mutex_lock(&qp->resp_lock);
 	qp->resp_msg = MIRROR_RESP_IDLE;

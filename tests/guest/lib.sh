@@ -50,6 +50,11 @@ wait_for() {
 	return 1
 }
 
+# gone_within SECONDS PID: the process has exited within SECONDS.
+gone_within() {
+	wait_for "$1" sh -c "! kill -0 $2 2>/dev/null"
+}
+
 ibdev_exists() {
 	[ -e "/sys/class/infiniband/$1" ]
 }

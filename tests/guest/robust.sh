@@ -32,11 +32,6 @@ start_stream() {
 	kill -0 "$SRV" 2>/dev/null && kill -0 "$CLI" 2>/dev/null
 }
 
-# gone_within SECONDS PID: the process has exited within SECONDS.
-gone_within() {
-	wait_for "$1" sh -c "! kill -0 $2 2>/dev/null"
-}
-
 # fails_within SECONDS PID: ... and its exit status says it failed.
 fails_within() {
 	gone_within "$1" "$2" || return 1

@@ -747,33 +747,56 @@ static enum mirror_step mirror_exec_send(struct mirror_req_ctx *c)
 	return MIRROR_STEP_DONE;
 }
 
+/*
+ * Moves the rest of an RDMA WRITE (@write) or READ between the WQE's local
+ * memory and the remote range at the destination. *moved says whether it
+ * all arrived; else the step says what a missing page or a refused range
+ * leads to.
+ */
+static enum mirror_step mirror_exec_rdma(struct mirror_req_ctx *c, bool write,
+					 bool *moved)
+{
+	struct mirror_qp *qp = c->qp;
+	struct mirror_segs *dst = write ? &qp->req_remote : &qp->req_local;
+	struct mirror_segs *src = write ? &qp->req_local : &qp->req_remote;
+	u64 len = qp->req_local.total, done = 0;
+	int err;
+
+	*moved = false;
+	if (c->dfault_failed)	/* its ODP memory cannot be had */
+		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
+	err = mirror_resp_remote(c, c->wqe->wr.rdma.remote_addr,
+				 c->wqe->wr.rdma.rkey, len,
+				 write ? IB_ACCESS_REMOTE_WRITE :
+					 IB_ACCESS_REMOTE_READ);
+	if (err == -EAGAIN)
+		return MIRROR_STEP_DEST_FAULT;
+	if (err)
+		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
+	err = mirror_segs_copy(dst, c->progress, src, c->progress,
+			       len - c->progress, &done);
+	if (err == -EAGAIN)
+		return mirror_req_copy_stopped(c, &qp->req_remote, write, done);
+	if (err)
+		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
+	c->progress = len;
+	*moved = true;
+	return MIRROR_STEP_DONE;
+}
+
 /* RDMA WRITE (with immediate): the data first, then the receive. */
 static enum mirror_step mirror_exec_write(struct mirror_req_ctx *c)
 {
 	struct mirror_qp *qp = c->qp, *dest = c->dest;
 	bool imm = c->wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
-	u64 len = qp->req_local.total, done = 0;
 	struct mirror_cqe cqe = {};
+	enum mirror_step step;
+	bool moved;
 	int err;
 
-	if (c->dfault_failed)	/* its ODP memory cannot be had */
-		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
-	err = mirror_resp_remote(c, c->wqe->wr.rdma.remote_addr,
-				 c->wqe->wr.rdma.rkey, len,
-				 IB_ACCESS_REMOTE_WRITE);
-	if (err == -EAGAIN)
-		return MIRROR_STEP_DEST_FAULT;
-	if (err)
-		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
-	err = mirror_segs_copy(&qp->req_remote, c->progress, &qp->req_local,
-			       c->progress, len - c->progress, &done);
-	if (err == -EAGAIN)
-		return mirror_req_copy_stopped(c, &qp->req_remote, true, done);
-	if (err)
-		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
-	c->progress = len;
-	if (!imm)
-		return MIRROR_STEP_DONE;
+	step = mirror_exec_rdma(c, true, &moved);
+	if (!moved || !imm)
+		return step;
 
 	/* A packet answered with an RNR NAK rewrites the same bytes. */
 	if (!dest->resp_have_recv) {
@@ -789,7 +812,7 @@ static enum mirror_step mirror_exec_write(struct mirror_req_ctx *c)
 		}
 	}
 	cqe.opcode = MIRROR_WC_RECV_RDMA_WITH_IMM;
-	cqe.byte_len = len;
+	cqe.byte_len = qp->req_local.total;
 	cqe.src_qp = qp->ibqp.qp_num;
 	cqe.imm_data = c->wqe->imm_data;
 	cqe.wc_flags = IB_WC_WITH_IMM;
@@ -807,30 +830,15 @@ static bool mirror_dest_takes_rd_atomic(struct mirror_qp *dest)
 /* RDMA READ: the remote range lands in the local (writable) buffers. */
 static enum mirror_step mirror_exec_read(struct mirror_req_ctx *c)
 {
-	struct mirror_qp *qp = c->qp;
-	u64 len = qp->req_local.total, done = 0;
-	int err;
+	enum mirror_step step;
+	bool moved;
 
 	if (!mirror_dest_takes_rd_atomic(c->dest))
 		return mirror_resp_refuse(c, IB_WC_REM_INV_REQ_ERR);
-	if (c->dfault_failed)
-		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
-	err = mirror_resp_remote(c, c->wqe->wr.rdma.remote_addr,
-				 c->wqe->wr.rdma.rkey, len,
-				 IB_ACCESS_REMOTE_READ);
-	if (err == -EAGAIN)
-		return MIRROR_STEP_DEST_FAULT;
-	if (err)
-		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
-	err = mirror_segs_copy(&qp->req_local, c->progress, &qp->req_remote,
-			       c->progress, len - c->progress, &done);
-	if (err == -EAGAIN)
-		return mirror_req_copy_stopped(c, &qp->req_remote, false,
-					       done);
-	if (err)
-		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
-	c->byte_len = len;
-	return MIRROR_STEP_DONE;
+	step = mirror_exec_rdma(c, false, &moved);
+	if (moved)
+		c->byte_len = c->qp->req_local.total;
+	return step;
 }
 
 /*

@@ -737,22 +737,34 @@ static void mirror_child_unlink(struct mirror_odp *odp)
 		mirror_odp_put(odp);	/* the xarray's reference */
 }
 
-/* Deferred removal of a child emptied by an unmap. */
-static void mirror_child_remove_work(struct work_struct *work)
+/*
+ * After a fault on a child: one that mirrors nothing (the fault failed, or
+ * found nothing to snapshot) leaves the xarray, so that probing unmapped
+ * addresses costs no memory. A concurrent fault that fills it meanwhile
+ * only wastes its work: the next access creates the child again.
+ */
+static void mirror_child_drop_if_empty(struct mirror_odp *odp)
 {
-	struct mirror_odp *odp = container_of(work, struct mirror_odp, work);
 	bool empty;
 
 	mutex_lock(&odp->lock);
 	empty = !odp->npresent;
 	mutex_unlock(&odp->lock);
+	if (empty)
+		mirror_child_unlink(odp);
+}
+
+/* Deferred removal of a child emptied by an unmap. */
+static void mirror_child_remove_work(struct work_struct *work)
+{
+	struct mirror_odp *odp = container_of(work, struct mirror_odp, work);
+
 	/*
 	 * A fault that refilled it meanwhile keeps it. One that comes after
 	 * the unlink creates a new child; a fault still holding this one is
 	 * safe: its notifier stays until the last reference is gone.
 	 */
-	if (empty)
-		mirror_child_unlink(odp);
+	mirror_child_drop_if_empty(odp);
 	atomic_set(&odp->removing, 0);
 	mirror_odp_put(odp);	/* the work's reference */
 }
@@ -851,23 +863,6 @@ static struct mirror_odp *mirror_child_get(struct mirror_mr *mr,
 		if (err)
 			return ERR_PTR(err);
 	}
-}
-
-/*
- * After a fault on a child: one that mirrors nothing (the fault failed, or
- * found nothing to snapshot) leaves the xarray, so that probing unmapped
- * addresses costs no memory. A concurrent fault that fills it meanwhile
- * only wastes its work: the next access creates the child again.
- */
-static void mirror_child_drop_if_empty(struct mirror_odp *odp)
-{
-	bool empty;
-
-	mutex_lock(&odp->lock);
-	empty = !odp->npresent;
-	mutex_unlock(&odp->lock);
-	if (empty)
-		mirror_child_unlink(odp);
 }
 
 /**

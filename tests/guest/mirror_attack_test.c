@@ -351,6 +351,7 @@ static int as_nobody(int (*fn)(void *), void *arg, double secs)
 	pid_t pid;
 	int st;
 
+	sh->msg[0] = '\0';
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0)
@@ -378,6 +379,19 @@ static int as_nobody(int (*fn)(void *), void *arg, double secs)
 		snprintf(sh->msg, sizeof(sh->msg), "the attacker died (%d)",
 			 WTERMSIG(st));
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Runs @fn as the attacker: 0 when all its checks held (it may note why). */
+static int run_attacker(int (*fn)(void *), void *arg, double secs)
+{
+	int rc = -1;
+
+	CHECK(as_nobody(fn, arg, secs) == 0, "%s", sh->msg);
+	if (sh->msg[0])
+		note("%s", sh->msg);
+	rc = 0;
+out:
+	return rc;
 }
 
 #define AFAIL(...)                                                             \
@@ -931,12 +945,7 @@ out:
 
 static int ah_of_another_pd_is_refused(enum path path)
 {
-	int rc = -1;
-
-	CHECK(as_nobody(foreign_ah_attacker, &path, 60) == 0, "%s", sh->msg);
-	rc = 0;
-out:
-	return rc;
+	return run_attacker(foreign_ah_attacker, &path, 60);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1022,12 +1031,7 @@ out:
 
 static int sge_past_the_address_space_is_refused(enum path path)
 {
-	int rc = -1;
-
-	CHECK(as_nobody(oob_attacker, &path, 120) == 0, "%s", sh->msg);
-	rc = 0;
-out:
-	return rc;
+	return run_attacker(oob_attacker, &path, 120);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1092,15 +1096,9 @@ out:
 
 static int odp_registrations_are_bounded(enum path path)
 {
-	int rc = -1;
-
 	if (path == PATH_WIRE)
 		SKIP("a registration has no path");
-	CHECK(as_nobody(odp_limits_attacker, NULL, 120) == 0, "%s", sh->msg);
-	note("%s", sh->msg);
-	rc = 0;
-out:
-	return rc;
+	return run_attacker(odp_limits_attacker, NULL, 120);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1207,15 +1205,9 @@ out:
 
 static int first_touches_race_an_munmap(enum path path)
 {
-	int rc = -1;
-
 	if (path == PATH_WIRE)
 		SKIP("prefetch touches memory from its own device; remote first touches create children through the same code (probing test)");
-	CHECK(as_nobody(race_attacker, NULL, 300) == 0, "%s", sh->msg);
-	note("%s", sh->msg);
-	rc = 0;
-out:
-	return rc;
+	return run_attacker(race_attacker, NULL, 300);
 }
 
 /* ---------------------------------------------------------------------- */

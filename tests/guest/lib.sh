@@ -153,15 +153,16 @@ pair() {
 	shift 4
 	while [ "$1" != "--" ]; do srv_cmd+=("$1"); shift; done
 	shift
-	at "$sat" timeout 150 "${srv_cmd[@]}" >/tmp/srv.log 2>&1 &
+	at "$sat" timeout $((150 * ${MIRROR_TIME_SCALE:-1})) "${srv_cmd[@]}" \
+		>/tmp/srv.log 2>&1 &
 	srv=$!
-	if ! wait_for 30 at "$sat" bash -c "$(declare -f "$check"); $check $port"; then
+	if ! wait_for $((30 * ${MIRROR_TIME_SCALE:-1})) at "$sat" bash -c "$(declare -f "$check"); $check $port"; then
 		kill "$srv" 2>/dev/null
 		wait "$srv"
 		echo "--- server never listened:"; cat /tmp/srv.log
 		return 1
 	fi
-	at "$cat" timeout 120 "$@" >/tmp/cli.log 2>&1
+	at "$cat" timeout $((120 * ${MIRROR_TIME_SCALE:-1})) "$@" >/tmp/cli.log 2>&1
 	cli=$?
 	wait "$srv"
 	s=$?

@@ -55,7 +55,7 @@ tgt_stop() {
 c1() { counter mirror1 "$1"; }
 moved() {
 	local now
-	wait_for $((5 * SCALE)) test "$(c1 "$1")" -ge $(($2 + $3))
+	wait_for 5 test "$(c1 "$1")" -ge $(($2 + $3))
 	now=$(c1 "$1")
 	[ "$now" -eq $(($2 + $3)) ] || { echo "$1: $2 -> $now, want +$3"; return 1; }
 }
@@ -203,7 +203,7 @@ for mem in pinned odp; do
 	check "$mem: dereg returns while a WRITE is half received ($REPLY ms)" \
 		test "${REPLY#dereg }" -lt $((3000 * SCALE))
 	echo exit >&"${TGT[1]}"
-	check "$mem: ... and the process exits" gone_within $((10 * SCALE)) "$TPID"
+	check "$mem: ... and the process exits" gone_within 10 "$TPID"
 	wait "$TPID" 2>/dev/null
 
 	tgt_start "$GOOD" 0x123456 rc $mem
@@ -215,7 +215,7 @@ for mem in pinned odp; do
 	check "$mem: dereg returns while a SEND is half received ($REPLY ms)" \
 		test "${REPLY#dereg }" -lt $((3000 * SCALE))
 	echo exit >&"${TGT[1]}"
-	check "$mem: ... and the process exits" gone_within $((10 * SCALE)) "$TPID"
+	check "$mem: ... and the process exits" gone_within 10 "$TPID"
 	wait "$TPID" 2>/dev/null
 done
 
@@ -245,7 +245,7 @@ tgt_start "$GOOD" 0x123456 rc odp $((256 << 20))
 PSN=$RQ_PSN
 f=$(c1 odp_pages_faulted)
 atk write_first $GOOD "$RKEY" "$VA" $((256 << 20))
-wait_for $((5 * SCALE)) test "$(c1 odp_pages_faulted)" -gt "$f"
+wait_for 5 test "$(c1 odp_pages_faulted)" -gt "$f"
 sleep 1
 nf=$(( $(c1 odp_pages_faulted) - f ))
 echo "# WRITE_FIRST of 256 MiB into fresh ODP memory faulted $nf pages"

@@ -57,9 +57,14 @@ check "GID disappears with the address" wait_for 5 \
 # Port events: one per real change of the port state, none for other
 # netdev changes (a flag change also sends NETDEV_CHANGE).
 if command -v ibv_asyncwatch >/dev/null; then
-	ibv_asyncwatch -d mirror0 >/tmp/async.log 2>&1 &
+	# Events are queued from the moment the context is open, which the
+	# watcher reports with its first line; a fixed sleep is too short on
+	# the debug kernel.
+	stdbuf -oL ibv_asyncwatch -d mirror0 >/tmp/async.log 2>&1 &
 	watcher=$!
-	sleep 1
+	if ! wait_for 10 grep -q "async event FD" /tmp/async.log; then
+		not_ok "ibv_asyncwatch opens mirror0" "$(cat /tmp/async.log)"
+	fi
 	ip link set veth0 down
 	check "port event: ERR when veth0 goes down" wait_for 5 \
 		sh -c '[ "$(grep -c PORT_ERR /tmp/async.log)" = 1 ]'

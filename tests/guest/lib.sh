@@ -40,8 +40,10 @@ check_fails() {
 }
 
 # wait_for SECONDS CMD...: retries CMD every 0.2 s; true once it succeeds.
+# SECONDS is the deadline on Debian's kernel; it stretches with
+# MIRROR_TIME_SCALE, since everything takes longer on the debug kernel.
 wait_for() {
-	local tries=$(($1 * 5))
+	local tries=$(($1 * 5 * ${MIRROR_TIME_SCALE:-1}))
 	shift
 	while ((tries-- > 0)); do
 		"$@" >/dev/null 2>&1 && return 0
@@ -156,7 +158,7 @@ pair() {
 	at "$sat" timeout $((150 * ${MIRROR_TIME_SCALE:-1})) "${srv_cmd[@]}" \
 		>/tmp/srv.log 2>&1 &
 	srv=$!
-	if ! wait_for $((30 * ${MIRROR_TIME_SCALE:-1})) at "$sat" bash -c "$(declare -f "$check"); $check $port"; then
+	if ! wait_for 30 at "$sat" bash -c "$(declare -f "$check"); $check $port"; then
 		kill "$srv" 2>/dev/null
 		wait "$srv"
 		echo "--- server never listened:"; cat /tmp/srv.log

@@ -14,7 +14,10 @@ MIRROR_BAD_LOG_PATTERNS=(
 	'BUG:'
 	'kernel BUG at'
 	'Oops'
-	'general protection fault'
+	# The kernel's own ("general protection fault, probably for ..." or
+	# "general protection fault: 0000"), not a process's ("traps: prog[12]
+	# general protection fault ip:..."), which its test reports.
+	'general protection fault[,:]'
 	'Call Trace:'
 	# "refcount_t: underflow; use-after-free." and kin.
 	'refcount_t'

@@ -9,7 +9,8 @@
 set -euo pipefail
 . "$(dirname "$0")/../../scripts/bad-log.sh"
 
-# Lines of a clean boot of the debug kernel, the checkers' banners first.
+# Lines the verdict must let through: a clean boot of the debug kernel (the
+# checkers' banners first), and a fault in a user process.
 BANNERS=$(cat <<'EOF'
 [    0.527502] kasan: KernelAddressSanitizer initialized
 [    1.029837] Running RCU self tests
@@ -34,6 +35,7 @@ BANNERS=$(cat <<'EOF'
 [   29.886023] hrtimer: interrupt took 25828464 ns
 [   99.082097] rdma_mirror: loading out-of-tree module taints kernel.
 [   99.207238] rdma_mirror: loaded
+[  120.553190] traps: uverbs_fuzz[412] general protection fault ip:7f5e2c1d93a5 sp:7ffd2b9c6f38 error:0 in libc.so.6[7f5e2c0a1000+155000]
 EOF
 )
 
@@ -44,6 +46,7 @@ REPORTS=$(cat <<'EOF'
 [   78.215734] kernel BUG at mm/huge_memory.c:2840!
 [   78.215734] Oops: general protection fault, probably for non-canonical address 0xdffffc0000000002: 0000 [#1] PREEMPT SMP KASAN
 [   78.215734] general protection fault, probably for non-canonical address 0xdffffc0000000002: 0000 [#1] SMP
+[   78.215734] general protection fault: 0000 [#1] SMP NOPTI
 [   78.219136] Call Trace:
 [   78.215734] refcount_t: underflow; use-after-free.
 [  245.123456] INFO: task rmmod:321 blocked for more than 120 seconds.

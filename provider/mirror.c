@@ -692,9 +692,12 @@ static int mirror_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 	if (ret)
 		*bad_wr = wr;
 	/*
-	 * The doorbell fails only when the device is gone: what this call
-	 * published will never run, so report its first WR as the bad one
-	 * (callers read *bad_wr whenever we return an error).
+	 * The doorbell fails when the device is gone (what this call
+	 * published never runs) or when ib_core refuses write() from a task
+	 * with other credentials than the opener's, as in a forked child
+	 * (EACCES; the WRs stay published and run at the QP's next doorbell).
+	 * Either way report the first WR as the bad one (callers read
+	 * *bad_wr whenever we return an error).
 	 */
 	if (posted) {
 		int db = mirror_ring_doorbell(ibqp);

@@ -2086,6 +2086,68 @@ static int child_exec_with_the_file_odp_counters_return(enum path p)
 
 /* ---------------------------------------------------------------------- */
 
+/*
+ * A forked child posts on a QP its parent made: ib_core refuses write()
+ * to a task with other credentials than the file's opener, so the
+ * provider's doorbell must take the ioctl path. The child WRITEs from the
+ * parent's pinned buffer (its pages, filled before the fork) into the far
+ * side's MR and must see the completion succeed; the parent then checks
+ * the bytes.
+ */
+static int forked_child_posts_on_the_inherited_qp(enum path path)
+{
+	struct side a = { 0 }, b = { 0 };
+	struct ibv_mr *src_mr = NULL, *dst_mr = NULL;
+	uint8_t *src = NULL, *dst = NULL;
+	size_t len = 8192;
+	pid_t child;
+	int rc = -1, st;
+	long d;
+
+	CHECK(!side_open(&a, path_dev(path, false), 1), "open %s",
+	      path_dev(path, false));
+	CHECK(!side_open(&b, path_dev(path, true), 1), "open %s",
+	      path_dev(path, true));
+	CHECK(!pair_connect(&a, &b, 0, 0x1234), "connect: %s",
+	      strerror(errno));
+	src = map_anon(len);
+	dst = map_anon(len);
+	CHECK(src && dst, "mmap");
+	pat_fill(src, len, 0x41);
+	memset(dst, 0, len);
+	src_mr = ibv_reg_mr(a.pd, src, len, PIN_ACCESS);
+	dst_mr = ibv_reg_mr(b.pd, dst, len, PIN_ACCESS);
+	CHECK(src_mr && dst_mr, "reg_mr: %s", strerror(errno));
+	child = fork();
+	CHECK(child >= 0, "fork: %s", strerror(errno));
+	if (!child) {
+		st = op(&a, 0, IBV_WR_RDMA_WRITE, src, (uint32_t)len,
+			src_mr->lkey, (uintptr_t)dst, dst_mr->rkey);
+		_exit(st == IBV_WC_SUCCESS ? 0 : 100 + st);
+	}
+	CHECK(waitpid(child, &st, 0) == child, "waitpid");
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "the child's WRITE on the inherited QP: %s",
+	      !WIFEXITED(st) ? "the child died" :
+	      st_str(WEXITSTATUS(st) - 100));
+	d = pat_diff(dst, len, 0x41);
+	CHECK(d < 0, "byte %ld of the target is 0x%02x, not the sent 0x%02x",
+	      d, d < 0 ? 0 : dst[d], d < 0 ? 0 : src[d]);
+	rc = 0;
+out:
+	if (src_mr)
+		ibv_dereg_mr(src_mr);
+	if (dst_mr)
+		ibv_dereg_mr(dst_mr);
+	side_close(&a);
+	side_close(&b);
+	if (src)
+		munmap(src, len);
+	if (dst)
+		munmap(dst, len);
+	return rc;
+}
+
 #define BOTH(n)                                                                \
 	static int n##_same(void) { return n(PATH_SAME); }                     \
 	static int n##_wire(void) { return n(PATH_WIRE); }
@@ -2116,6 +2178,7 @@ BOTH(exec_owner_odp_mrs_fail_cleanly_while_the_file_lives)
 BOTH(exec_owner_odp_counters_return_when_the_file_closes)
 BOTH(child_exec_with_the_file_parent_odp_mrs_still_work)
 BOTH(child_exec_with_the_file_odp_counters_return)
+BOTH(forked_child_posts_on_the_inherited_qp)
 
 static const struct test tests[] = {
 	TT(uffd_move_in_read_returns_new_pages),
@@ -2143,6 +2206,7 @@ static const struct test tests[] = {
 	TT(exec_owner_odp_counters_return_when_the_file_closes),
 	TT(child_exec_with_the_file_parent_odp_mrs_still_work),
 	TT(child_exec_with_the_file_odp_counters_return),
+	TT(forked_child_posts_on_the_inherited_qp),
 };
 
 int main(int argc, char **argv)

@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mirror_testdev.h"
+
 #define BUF_SIZE	(64 * 1024)
 #define CQ_DEPTH	256
 #define QKEY		0x11111111u
@@ -86,30 +88,15 @@ static double now(void)
 
 static int open_side(struct side *s, const char *name, bool odp)
 {
-	struct ibv_device **list = ibv_get_device_list(NULL);
-	struct ibv_gid_entry e;
 	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
 		     IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC;
-	int i;
 
-	for (i = 0; list && list[i]; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), name))
-			s->ctx = ibv_open_device(list[i]);
-	if (list)
-		ibv_free_device_list(list);
+	s->ctx = mirror_test_open(name);
 	if (!s->ctx) {
 		fprintf(stderr, "cannot open %s\n", name);
 		return -1;
 	}
-	s->gidx = -1;
-	for (i = 0; i < 64 && s->gidx < 0; i++)
-		if (!ibv_query_gid_ex(s->ctx, 1, i, &e, 0) &&
-		    e.gid_type == IBV_GID_TYPE_ROCE_V2 &&
-		    e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff) {
-			s->gidx = i;
-			s->gid = e.gid;
-		}
-	if (s->gidx < 0) {
+	if (mirror_test_ipv4_gid(s->ctx, NULL, &s->gidx, &s->gid)) {
 		fprintf(stderr, "%s has no IPv4 RoCEv2 GID\n", name);
 		return -1;
 	}

@@ -43,6 +43,7 @@
 
 #include "mirror.h"		/* the provider's rings, to scribble on */
 #include "mirrorverbs.h"
+#include "mirror_testdev.h"
 
 #define MAX_PROCS	8
 #define NPD		4
@@ -146,28 +147,10 @@ struct state {
 
 static int open_dev(struct dev *d, const char *name)
 {
-	struct ibv_device **list = ibv_get_device_list(NULL);
-	struct ibv_gid_entry e;
-	int i;
-
-	d->ctx = NULL;
-	for (i = 0; list && list[i]; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), name))
-			d->ctx = ibv_open_device(list[i]);
-	if (list)
-		ibv_free_device_list(list);
-	if (!d->ctx)
+	d->ctx = mirror_test_open(name);
+	if (!d->ctx || mirror_test_ipv4_gid(d->ctx, NULL, &d->gidx, &d->gid))
 		return -1;
-	d->gidx = 0;
-	for (i = 0; i < 64; i++)
-		if (!ibv_query_gid_ex(d->ctx, 1, i, &e, 0) &&
-		    e.gid_type == IBV_GID_TYPE_ROCE_V2 &&
-		    e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff) {
-			d->gidx = i;
-			d->gid = e.gid;
-			return 0;
-		}
-	return -1;
+	return 0;
 }
 
 /* A random slot of a table: one that holds something, or any. */
@@ -916,21 +899,11 @@ static pid_t spawn(int slot, uint64_t seed, double secs)
 	return pid;
 }
 
-static long long odp_counter(const char *dev, const char *name)
+/* Whether device @dev still holds implicit children or mirror memory. */
+static bool odp_held(const char *dev)
 {
-	char path[256];
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path),
-		 "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev, name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%lld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
+	return mirror_test_counter(dev, "odp_children_live") ||
+	       mirror_test_counter(dev, "odp_mirror_bytes");
 }
 
 int main(int argc, char **argv)
@@ -1069,16 +1042,15 @@ int main(int argc, char **argv)
 		int d;
 
 		for (d = 0; d < 2 && devs[d]; d++) {
-			while ((odp_counter(devs[d], "odp_children_live") ||
-				odp_counter(devs[d], "odp_mirror_bytes")) &&
-			       now() < end)
+			while (odp_held(devs[d]) && now() < end)
 				usleep(100000);
-			if (odp_counter(devs[d], "odp_children_live") ||
-			    odp_counter(devs[d], "odp_mirror_bytes")) {
+			if (odp_held(devs[d])) {
 				printf("not ok - %s still holds ODP memory: %lld children, %lld bytes\n",
 				       devs[d],
-				       odp_counter(devs[d], "odp_children_live"),
-				       odp_counter(devs[d], "odp_mirror_bytes"));
+				       mirror_test_counter(devs[d],
+							   "odp_children_live"),
+				       mirror_test_counter(devs[d],
+							   "odp_mirror_bytes"));
 				failed++;
 			}
 		}

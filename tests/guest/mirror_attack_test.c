@@ -45,6 +45,7 @@
 #include "fuse_stall.h"
 #include "mirror.h"		/* the provider's QP: where its SQ ring is */
 #include "mirror_tap.h"
+#include "mirror_testdev.h"
 #include "mirrorverbs.h"
 
 #define NOBODY		65534
@@ -107,44 +108,6 @@ struct end {
 	struct ibv_qp *qp;
 };
 
-static struct ibv_context *open_by_name(const char *name)
-{
-	struct ibv_device **list = ibv_get_device_list(NULL);
-	struct ibv_context *c = NULL;
-	int i;
-
-	for (i = 0; list && list[i]; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), name))
-			c = ibv_open_device(list[i]);
-	if (list)
-		ibv_free_device_list(list);
-	return c;
-}
-
-/* The device's RoCEv2 GID of IPv4 address @ip. */
-static int find_gid(struct ibv_context *c, const char *ip, int *idx,
-		    union ibv_gid *gid)
-{
-	struct ibv_gid_entry e;
-	uint8_t want[4];
-	int i;
-
-	if (inet_pton(AF_INET, ip, want) != 1)
-		return -1;
-	for (i = 0; i < 256; i++) {
-		if (ibv_query_gid_ex(c, 1, i, &e, 0) ||
-		    e.gid_type != IBV_GID_TYPE_ROCE_V2)
-			continue;
-		if (e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff &&
-		    !memcmp(&e.gid.raw[12], want, 4)) {
-			*idx = i;
-			*gid = e.gid;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 static const char *dev_of(enum path p, bool far)
 {
 	return far && p == PATH_WIRE ? wire_dev : dev_name;
@@ -166,8 +129,8 @@ static int end_init(struct end *e, const char *dev, const char *ip,
 	};
 
 	memset(e, 0, sizeof(*e));
-	e->ctx = open_by_name(dev);
-	if (!e->ctx || find_gid(e->ctx, ip, &e->gidx, &e->gid))
+	e->ctx = mirror_test_open(dev);
+	if (!e->ctx || mirror_test_ipv4_gid(e->ctx, ip, &e->gidx, &e->gid))
 		return -1;
 	e->pd = pd ? pd : ibv_alloc_pd(e->ctx);
 	e->cq = ibv_create_cq(e->ctx, 256, NULL, NULL, 0);
@@ -310,24 +273,6 @@ static int wait_wc(struct end *e, struct ibv_wc *wc, double secs)
 		usleep(200);
 	} while (now() < end);
 	return 0;
-}
-
-/* Counters of DEVICE's port, as rdma statistic shows them (sysfs). */
-static long long hw_counter(const char *dev, const char *name)
-{
-	char path[256];
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path),
-		 "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev, name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%lld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -661,9 +606,9 @@ static int foreign_qp_reaches_nothing(enum path path)
 	sh->v_rkey = mr->rkey;
 	sh->v_addr = (uintptr_t)vbuf;
 	sh->v_psn = 0;		/* what the victim expects: the worst case */
-	drops = hw_counter(dev_name, "rx_drop_bad_src");
+	drops = mirror_test_counter(dev_name, "rx_drop_bad_src");
 	CHECK(as_nobody(bind_attacker, &path, 180) == 0, "%s", sh->msg);
-	CHECK(hw_counter(dev_name, "rx_drop_bad_src") > drops,
+	CHECK(mirror_test_counter(dev_name, "rx_drop_bad_src") > drops,
 	      "no refusal counted as rx_drop_bad_src");
 	CHECK(wait_wc(&v, &wc, 0.5) == 0, "the victim got a completion: %s",
 	      ibv_wc_status_str(wc.status));
@@ -1041,7 +986,7 @@ static int odp_limits_attacker(void *arg)
 {
 	size_t tib = 1ULL << 40, gib = 1ULL << 30;
 	struct ibv_mr *mr[4096] = {};
-	struct ibv_context *c = open_by_name(dev_name);
+	struct ibv_context *c = mirror_test_open(dev_name);
 	struct ibv_pd *pd = c ? ibv_alloc_pd(c) : NULL;
 	char *res;
 	int n = 0, i, rc = -1, err;
@@ -1141,7 +1086,7 @@ static void *race_toucher(void *arg)
 static int race_attacker(void *arg)
 {
 	struct mirrorv_odp_counters c0, c;
-	struct ibv_context *cx = open_by_name(dev_name);
+	struct ibv_context *cx = mirror_test_open(dev_name);
 	struct ibv_pd *pd = cx ? ibv_alloc_pd(cx) : NULL;
 	pthread_t t[RACE_THREADS];
 	struct race r = {};

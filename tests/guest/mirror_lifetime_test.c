@@ -63,6 +63,7 @@
 #include <time.h>
 
 #include "mirror_tap.h"
+#include "mirror_testdev.h"
 
 /* UFFDIO_MOVE (Linux 6.8), for headers older than the guest's kernel. */
 #ifndef UFFD_FEATURE_MOVE
@@ -172,44 +173,6 @@ struct side {
 	int nqp;
 };
 
-static struct ibv_context *open_by_name(const char *name)
-{
-	struct ibv_device **list = ibv_get_device_list(NULL);
-	struct ibv_context *c = NULL;
-	int i;
-
-	for (i = 0; list && list[i] && !c; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), name))
-			c = ibv_open_device(list[i]);
-	if (list)
-		ibv_free_device_list(list);
-	return c;
-}
-
-/* @c's RoCEv2 GID of IPv4 address @ip. */
-static int gid_of(struct ibv_context *c, const char *ip, int *idx,
-		  union ibv_gid *g)
-{
-	struct ibv_gid_entry e;
-	uint8_t want[4];
-	int i;
-
-	if (inet_pton(AF_INET, ip, want) != 1)
-		return -1;
-	for (i = 0; i < 256; i++) {
-		if (ibv_query_gid_ex(c, 1, i, &e, 0) ||
-		    e.gid_type != IBV_GID_TYPE_ROCE_V2)
-			continue;
-		if (e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff &&
-		    !memcmp(&e.gid.raw[12], want, 4)) {
-			*idx = i;
-			*g = e.gid;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 static void side_close(struct side *s)
 {
 	int i;
@@ -236,8 +199,8 @@ static int side_open(struct side *s, const char *dev, int nqp)
 	int i;
 
 	memset(s, 0, sizeof(*s));
-	s->ctx = open_by_name(dev);
-	if (!s->ctx || gid_of(s->ctx, dev_ip(dev), &s->gidx, &s->gid))
+	s->ctx = mirror_test_open(dev);
+	if (!s->ctx || mirror_test_ipv4_gid(s->ctx, dev_ip(dev), &s->gidx, &s->gid))
 		return -1;
 	s->pd = ibv_alloc_pd(s->ctx);
 	s->cq = ibv_create_cq(s->ctx, 512, NULL, NULL, 0);
@@ -392,31 +355,14 @@ struct odp_cnt {
 	long long live[2], bytes[2];	/* DEVICE, DEVICE2 */
 };
 
-static long long hw_counter(const char *dev, const char *name)
-{
-	char path[256];
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path),
-		 "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev, name);
-	f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%lld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
 static void odp_cnt_read(struct odp_cnt *c)
 {
 	const char *devs[2] = { dev_name, wire_dev };
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		c->live[i] = hw_counter(devs[i], "odp_children_live");
-		c->bytes[i] = hw_counter(devs[i], "odp_mirror_bytes");
+		c->live[i] = mirror_test_counter(devs[i], "odp_children_live");
+		c->bytes[i] = mirror_test_counter(devs[i], "odp_mirror_bytes");
 	}
 }
 

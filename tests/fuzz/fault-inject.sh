@@ -1,0 +1,74 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# fault_inject (see there) with the kernel's failslab and fail_page_alloc
+# failing 10% of the kernel allocations its process makes: object
+# creation, connection, ODP faults, implicit children, the same-device
+# data path and the RoCEv2 requester. Debug kernel only (Debian's kernel
+# has no CONFIG_FAULT_INJECTION); elsewhere the suite reports itself
+# skipped (exit 77). Afterwards every step must work again byte for byte,
+# and the devices hold no mirror memory; kmemleak (the harness scans it
+# at the end) finds the leaks of the failure paths.
+#
+#   scripts/mirror-vm --debug-kernel -- tests/fuzz/fault-inject.sh [-r ROUNDS]
+set -u
+. "$(dirname "$0")/../guest/lib.sh"
+
+PROG=$MIRROR_BUILD/tests/fuzz/fault_inject
+DBG=/sys/kernel/debug
+ROUNDS=60
+while getopts r: o; do
+	case $o in
+	r) ROUNDS=$OPTARG ;;
+	*) echo "usage: $0 [-r ROUNDS]"; exit 2 ;;
+	esac
+done
+grep -q " $DBG debugfs " /proc/mounts || mount -t debugfs debugfs $DBG
+if [ ! -d $DBG/failslab ] || [ ! -d $DBG/fail_page_alloc ]; then
+	echo "# SKIP: this kernel has no failslab and fail_page_alloc;" \
+		"scripts/run-tests --debug-kernel runs this suite"
+	exit 77
+fi
+
+TIMES=1000000
+# Failures for this process's tasks only (make-it-fail), 10% of them,
+# sleeping allocations included, with no report of each (a stack dump
+# per failure would drown the log the harness judges).
+arm() {
+	local d
+	for d in $DBG/failslab $DBG/fail_page_alloc; do
+		echo "$1" >$d/probability
+		echo 1 >$d/interval
+		echo $TIMES >$d/times
+		echo 0 >$d/space
+		echo 0 >$d/verbose
+		echo Y >$d/task-filter
+		echo N >$d/ignore-gfp-wait
+	done
+	echo N >$DBG/fail_page_alloc/ignore-gfp-highmem
+	echo 0 >$DBG/fail_page_alloc/min-order
+}
+
+check "mirror1 up in its own namespace" peer_up mirror mirror1
+check "fault_inject is built" test -x "$PROG"
+arm 10
+"$PROG" -d mirror0 -W mirror1 -r "$ROUNDS" | tee /tmp/fi.out
+rc=${PIPESTATUS[0]}
+slab=$((TIMES - $(cat $DBG/failslab/times)))
+page=$((TIMES - $(cat $DBG/fail_page_alloc/times)))
+arm 0
+echo "# failslab failed $slab allocations, fail_page_alloc $page"
+PASSED=$((PASSED + $(grep -c '^ok -' /tmp/fi.out)))
+FAILED=$((FAILED + $(grep -c '^not ok -' /tmp/fi.out)))
+[ "$rc" -eq 0 ] || grep -q '^not ok -' /tmp/fi.out ||
+	not_ok "fault_inject finishes" "exit status $rc"
+check "failslab failed some of its allocations" test "$slab" -gt 0
+check "fail_page_alloc failed some of its allocations" test "$page" -gt 0
+no_mirror_memory() {
+	local d
+	for d in mirror0 mirror1; do
+		[ "$(counter $d odp_children_live)" -eq 0 ] &&
+			[ "$(counter $d odp_mirror_bytes)" -eq 0 ] || return 1
+	done
+}
+check "the devices hold no mirror memory afterwards" wait_for 10 no_mirror_memory
+finish

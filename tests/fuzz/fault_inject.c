@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+/*
+ * fault_inject.c - the device's failure paths, driven by the kernel's own
+ * fault injection (failslab and fail_page_alloc, debug kernel): rounds of
+ * object creation (PD, CQ, pinned, ODP and implicit MRs, same-device and
+ * RoCEv2 RC QPs, their connection), then traffic that makes the device
+ * fault ODP pages and create implicit children, all with this process's
+ * kernel allocations failing at random (task-filter: only this process's
+ * system calls and the work they run in its context, which includes the
+ * requester and the same-device responder; the wire responder runs in a
+ * kworker and is not injected).
+ *
+ * Every step may fail: with an errno, an error completion, or nothing at
+ * all. What must hold: nothing hangs (every wait is bounded), after every
+ * round all objects can be destroyed, and when injection stops fresh
+ * objects carry data byte for byte and the device holds no mirror memory;
+ * kmemleak and the harness's log verdict judge the rest.
+ *
+ * Usage: fault_inject -d DEV -W DEV2 [-r ROUNDS] [-s SEED]
+ * (run by tests/fuzz/fault-inject.sh, which sets the failure rate).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <infiniband/verbs.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mirror_testdev.h"
+
+#define BUF		(64 * 1024)
+#define REGION		(4UL << 20)
+#define IMPLICIT_SPAN	(16UL << 20)
+
+enum step {
+	S_PD, S_CQ, S_MR, S_ODP, S_IMPLICIT, S_QP, S_CONNECT, S_POST, S_WC,
+	S_COUNT,
+};
+
+static const char *const step_name[S_COUNT] = {
+	"alloc_pd", "create_cq", "reg_mr", "reg_mr odp", "reg_mr implicit",
+	"create_qp", "connect", "post_send", "completion",
+};
+
+struct dev {
+	struct ibv_context *ctx;
+	int gidx;
+	union ibv_gid gid;
+	struct ibv_pd *pd;
+	struct ibv_cq *cq;
+	struct ibv_mr *mr, *odp, *imp;
+	char *region;			/* the ODP MR's memory */
+};
+
+/* A round's objects: two devices, a same-device pair, a wire pair. */
+struct round {
+	struct dev d[2];
+	struct ibv_qp *qa, *qb;		/* both on d[0] */
+	struct ibv_qp *qw0, *qw1;	/* d[0] to d[1] */
+	char *span;			/* where the implicit MR gets children */
+};
+
+static unsigned long tried[S_COUNT], okays[S_COUNT];
+static char *buf[2];
+static double scale = 1;
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static bool did(enum step s, bool ok)
+{
+	tried[s]++;
+	okays[s] += ok;
+	return ok;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "w");
+	int err;
+
+	if (!f)
+		return -1;
+	err = fputs(s, f) < 0;
+	return fclose(f) || err ? -1 : 0;
+}
+
+/* This task's kernel allocations fail (at the configured rate) or not. */
+static void inject(bool on)
+{
+	if (write_str("/proc/thread-self/make-it-fail", on ? "1" : "0")) {
+		perror("make-it-fail");
+		exit(2);
+	}
+}
+
+static struct ibv_context *open_dev(const char *name, struct dev *d)
+{
+	d->ctx = mirror_test_open(name);
+	if (!d->ctx || mirror_test_ipv4_gid(d->ctx, NULL, &d->gidx, &d->gid))
+		return NULL;
+	return d->ctx;
+}
+
+static struct ibv_qp *make_qp(struct dev *d)
+{
+	struct ibv_qp_init_attr init = {
+		.qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 8, .max_recv_wr = 8,
+			 .max_send_sge = 1, .max_recv_sge = 1 },
+	};
+	struct ibv_qp *qp;
+
+	if (!d->pd || !d->cq)
+		return NULL;
+	init.send_cq = init.recv_cq = d->cq;
+	qp = ibv_create_qp(d->pd, &init);
+	did(S_QP, qp);
+	return qp;
+}
+
+/* QP on device D to PEER on device P, all the way to RTS. */
+static bool connect_qp(struct ibv_qp *qp, struct dev *d, struct ibv_qp *peer,
+		       struct dev *p)
+{
+	struct ibv_qp_attr a = {
+		.qp_state = IBV_QPS_INIT,
+		.port_num = 1,
+		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
+				   IBV_ACCESS_REMOTE_READ,
+	};
+	bool ok;
+
+	ok = !ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+			    IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTR;
+	a.path_mtu = IBV_MTU_1024;
+	a.dest_qp_num = peer->qp_num;
+	a.max_dest_rd_atomic = 1;
+	a.min_rnr_timer = 1;
+	a.ah_attr.is_global = 1;
+	a.ah_attr.port_num = 1;
+	a.ah_attr.grh.dgid = p->gid;
+	a.ah_attr.grh.sgid_index = (uint8_t)d->gidx;
+	a.ah_attr.grh.hop_limit = 64;
+	ok = ok && !ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV |
+				  IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+				  IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
+				  IBV_QP_MIN_RNR_TIMER);
+	memset(&a, 0, sizeof(a));
+	a.qp_state = IBV_QPS_RTS;
+	a.timeout = 10;
+	a.retry_cnt = 2;
+	a.rnr_retry = 2;
+	a.max_rd_atomic = 1;
+	ok = ok && !ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN |
+				  IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+				  IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC);
+	return did(S_CONNECT, ok);
+}
+
+static void setup_dev(struct dev *d, int i)
+{
+	int all = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+		  IBV_ACCESS_REMOTE_READ;
+
+	d->pd = ibv_alloc_pd(d->ctx);
+	if (!did(S_PD, d->pd))
+		return;
+	d->cq = ibv_create_cq(d->ctx, 32, NULL, NULL, 0);
+	did(S_CQ, d->cq);
+	d->mr = ibv_reg_mr(d->pd, buf[i], BUF, all);
+	did(S_MR, d->mr);
+	d->region = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (d->region == MAP_FAILED) {
+		d->region = NULL;
+		return;
+	}
+	d->odp = ibv_reg_mr(d->pd, d->region, REGION,
+			    all | IBV_ACCESS_ON_DEMAND);
+	did(S_ODP, d->odp);
+	d->imp = ibv_reg_mr(d->pd, NULL, SIZE_MAX, all | IBV_ACCESS_ON_DEMAND);
+	did(S_IMPLICIT, d->imp);
+}
+
+static bool post(struct ibv_qp *qp, enum ibv_wr_opcode op, void *laddr,
+		 uint32_t lkey, uint32_t len, void *raddr, uint32_t rkey)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)laddr, .length = len, .lkey = lkey,
+	};
+	struct ibv_send_wr wr = {
+		.sg_list = &sge, .num_sge = 1, .opcode = op,
+		.send_flags = IBV_SEND_SIGNALED,
+		.wr.rdma = { .remote_addr = (uintptr_t)raddr, .rkey = rkey },
+	}, *bad;
+
+	return did(S_POST, qp && !ibv_post_send(qp, &wr, &bad));
+}
+
+/* Completions of WANT work requests on CQ, or as many as come in time. */
+static int reap(struct ibv_cq *cq, int want, bool *all_good)
+{
+	double end = now() + 5 * scale;
+	struct ibv_wc wc;
+	int got = 0, n;
+
+	while (cq && got < want && now() < end) {
+		n = ibv_poll_cq(cq, 1, &wc);
+		if (n < 0)
+			break;
+		if (!n) {
+			usleep(500);
+			continue;
+		}
+		got++;
+		if (!did(S_WC, wc.status == IBV_WC_SUCCESS))
+			*all_good = false;
+	}
+	if (got < want)
+		*all_good = false;
+	return got;
+}
+
+/*
+ * One round. Returns true when every step and completion succeeded and
+ * the data arrived (so that with injection off it is the check).
+ */
+static bool run_round(struct round *r)
+{
+	struct dev *a = &r->d[0], *b = &r->d[1];
+	char *dst = NULL;
+	bool good = true;
+	int want0 = 0;
+	size_t off;
+
+	setup_dev(a, 0);
+	setup_dev(b, 1);
+	r->qa = make_qp(a);
+	r->qb = make_qp(a);
+	r->qw0 = make_qp(a);
+	r->qw1 = make_qp(b);
+	if (!r->qa || !r->qb || !r->qw0 || !r->qw1 || !a->mr || !a->odp ||
+	    !a->imp || !b->odp)
+		return false;
+	if (!connect_qp(r->qa, a, r->qb, a) | !connect_qp(r->qb, a, r->qa, a) |
+	    !connect_qp(r->qw0, a, r->qw1, b) | !connect_qp(r->qw1, b, r->qw0, a))
+		return false;
+
+	/* A fresh 16 MiB span: the implicit MR's children are new too. */
+	off = (rnd() % (IMPLICIT_SPAN / 4096 - 16)) * 4096;
+	dst = r->span + off;
+	memset(buf[0], 0x5a, BUF);
+	memset(a->region, 0x3c, 8192);
+	/* Same device: into the implicit MR, out of the ODP MR. */
+	want0 += post(r->qa, IBV_WR_RDMA_WRITE, buf[0], a->mr->lkey, 8192,
+		      dst, a->imp->rkey);
+	want0 += post(r->qa, IBV_WR_RDMA_READ, buf[0] + 16384, a->mr->lkey,
+		      8192, a->region, a->odp->rkey);
+	/* RoCEv2: into and out of the far device's ODP MR. */
+	want0 += post(r->qw0, IBV_WR_RDMA_WRITE, buf[0], a->mr->lkey, 8192,
+		      b->region + 65536, b->odp->rkey);
+	want0 += post(r->qw0, IBV_WR_RDMA_READ, buf[0] + 32768, a->mr->lkey,
+		      4096, b->region + 65536, b->odp->rkey);
+	if (want0 < 4)
+		good = false;
+	reap(a->cq, want0, &good);
+	if (!good)
+		return false;
+	return !memcmp(dst, buf[0], 8192) &&
+	       !memcmp(buf[0] + 16384, a->region, 8192) &&
+	       !memcmp(b->region + 65536, buf[0], 8192) &&
+	       !memcmp(buf[0] + 32768, buf[0], 4096);
+}
+
+static void teardown(struct round *r)
+{
+	struct ibv_qp *qps[] = { r->qa, r->qb, r->qw0, r->qw1 };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (qps[i] && ibv_destroy_qp(qps[i]))
+			fprintf(stderr, "destroy_qp: %s\n", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		struct dev *d = &r->d[i];
+
+		if (d->imp)
+			ibv_dereg_mr(d->imp);
+		if (d->odp)
+			ibv_dereg_mr(d->odp);
+		if (d->mr)
+			ibv_dereg_mr(d->mr);
+		if (d->cq)
+			ibv_destroy_cq(d->cq);
+		if (d->pd)
+			ibv_dealloc_pd(d->pd);
+		if (d->region)
+			munmap(d->region, REGION);
+		d->pd = NULL;
+		d->cq = NULL;
+		d->mr = d->odp = d->imp = NULL;
+		d->region = NULL;
+	}
+	r->qa = r->qb = r->qw0 = r->qw1 = NULL;
+	/* The implicit MR's children go with their pages. */
+	madvise(r->span, IMPLICIT_SPAN, MADV_DONTNEED);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dev = "mirror0", *dev2 = NULL;
+	const char *env = getenv("MIRROR_TIME_SCALE");
+	struct round r = { 0 };
+	unsigned long seed = 20261202;
+	int rounds = 200, i, opt, clean;
+
+	while ((opt = getopt(argc, argv, "d:W:r:s:")) != -1) {
+		switch (opt) {
+		case 'd': dev = optarg; break;
+		case 'W': dev2 = optarg; break;
+		case 'r': rounds = atoi(optarg); break;
+		case 's': seed = strtoul(optarg, NULL, 0); break;
+		default: goto usage;
+		}
+	}
+	if (!dev2)
+		goto usage;
+	if (env && atof(env) >= 1)
+		scale = atof(env);
+	rng_state = seed * 2 + 1;
+	printf("# seed %lu, %d rounds\n", seed, rounds);
+	buf[0] = aligned_alloc(4096, BUF);
+	buf[1] = aligned_alloc(4096, BUF);
+	r.span = mmap(NULL, IMPLICIT_SPAN, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!buf[0] || !buf[1] || r.span == MAP_FAILED ||
+	    !open_dev(dev, &r.d[0]) || !open_dev(dev2, &r.d[1])) {
+		printf("not ok - setup: %s\n", strerror(errno));
+		return 1;
+	}
+	/* Our own memory present first: the injection is for the kernel. */
+	memset(buf[0], 0, BUF);
+	memset(buf[1], 0, BUF);
+
+	for (i = 0; i < rounds; i++) {
+		inject(true);
+		run_round(&r);
+		/* Half the rounds also tear down while allocations fail. */
+		if (rnd() & 1)
+			inject(false);
+		teardown(&r);
+		inject(false);
+	}
+	for (i = 0; i < S_COUNT; i++)
+		printf("# %-16s %6lu tried, %6lu failed\n", step_name[i],
+		       tried[i], tried[i] - okays[i]);
+
+	/* Injection off: every step works again, byte for byte, thrice. */
+	for (clean = 0, i = 0; i < 3; i++) {
+		clean += run_round(&r);
+		teardown(&r);
+	}
+	printf("%s - with injection off, every step and byte works again (%d of 3 rounds)\n",
+	       clean == 3 ? "ok" : "not ok", clean);
+	return clean == 3 ? 0 : 1;
+usage:
+	fprintf(stderr, "usage: %s -d DEV -W DEV2 [-r ROUNDS] [-s SEED]\n",
+		argv[0]);
+	return 2;
+}

@@ -115,6 +115,8 @@ enum mirror_counter {
  * struct mirror_dev - one mirror device, bound to one Ethernet netdev
  * @ib_dev: the ib_core device (must be first: ib_alloc_device)
  * @list: entry in the module's device list (mirror_dev_lock)
+ * @dead: its dealloc_driver has run; still listed until the module's
+ *	reaper or exit has waited for ib_core to be done (mirror_dev_lock)
  * @ndev: the bound netdev; a reference is held until dealloc_driver
  * @ndev_tracker: tracks that reference
  * @qp_xa: QPN -> struct mirror_qp (allocation-cyclic; lookups take a
@@ -151,6 +153,7 @@ enum mirror_counter {
 struct mirror_dev {
 	struct ib_device ib_dev;
 	struct list_head list;
+	bool dead;
 	struct net_device *ndev;
 	netdevice_tracker ndev_tracker;
 	struct xarray qp_xa;
@@ -834,6 +837,7 @@ to_mirror_mentry(struct rdma_user_mmap_entry *e)
 /* mirror_main.c: the module's device list */
 void mirror_dev_list_add(struct mirror_dev *dev);
 void mirror_dev_list_del(struct mirror_dev *dev);
+void mirror_dev_list_dead(struct mirror_dev *dev);
 
 /* mirror_dev.c */
 int mirror_dev_add(const char *name, struct net_device *ndev);

@@ -300,7 +300,7 @@ static void mirror_dealloc_driver(struct ib_device *ibdev)
 {
 	struct mirror_dev *dev = to_mirror_dev(ibdev);
 
-	mirror_dev_list_del(dev);
+	mirror_dev_list_dead(dev);
 	mirror_net_close(dev);
 	destroy_workqueue(dev->wq);
 	destroy_workqueue(dev->fault_wq);
@@ -529,8 +529,8 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 
 	/*
 	 * Listed before registration: once ib_register_device() has made the
-	 * device visible, "rdma link delete" may unregister and free it at
-	 * any time, and its dealloc_driver takes it off the list again. The
+	 * device visible, "rdma link delete" may unregister it at any time,
+	 * and its dealloc_driver marks it dead for the reaper to unlist. The
 	 * netdev notifier skips it until registration completes
 	 * (ib_device_try_get() fails before that). Our own reference on the
 	 * struct device keeps the memory valid until we return.
@@ -558,6 +558,7 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 	return 0;
 
 err_dealloc_held:
+	mirror_dev_list_del(dev);
 	ib_dealloc_device(&dev->ib_dev);
 	put_device(&dev->ib_dev.dev);
 	return err;

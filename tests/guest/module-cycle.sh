@@ -25,6 +25,27 @@ for i in $(seq 1 10); do
 	check_fails "module not listed after unload #$i" mod_loaded
 done
 
+# 1b. Unload with several devices present, x10. Unregistering the netdev
+#     notifier replays NETDEV_UNREGISTER for every netdev, which queues an
+#     asynchronous unregistration of each device in ib_core's work; module
+#     exit must wait for those to return from our dealloc_driver, or ib_core
+#     calls into freed module text (an oops seen once under CI's load, in
+#     guest_robust's unload under traffic).
+for n in 2 3 4 5; do
+	ip link add "vc$n" type veth peer name "vd$n" && ip link set "vc$n" up
+done
+for i in $(seq 1 10); do
+	check "load #$i with four devices" insmod "$MIRROR_KO"
+	for n in 2 3 4 5; do
+		rdma link add "mc$n" type mirror netdev "vc$n" ||
+			not_ok "link add mc$n #$i" "refused"
+	done
+	check "unload #$i with four devices present" timeout 60 rmmod rdma_mirror
+	check "the four devices are gone #$i" \
+		sh -c '! ls /sys/class/infiniband | grep -q "^mc"'
+done
+for n in 2 3 4 5; do ip link del "vc$n"; done
+
 # 2. Link add/delete x10 with the module loaded.
 check "load for link cycle" insmod "$MIRROR_KO"
 for i in $(seq 1 10); do

@@ -56,3 +56,17 @@ MIRROR_BAD_LOG_PATTERNS=(
 )
 # shellcheck disable=SC2034  # read by the scripts that source this file
 MIRROR_BAD_LOG=$(IFS='|'; echo "${MIRROR_BAD_LOG_PATTERNS[*]}")
+
+# mirror_drop_alloc_failure_reports: stdin to stdout without the kernel's
+# reports of allocations that failed (warn_alloc(): "page allocation
+# failure: ..." or "vmalloc error: ...", then a stack dump ending in
+# "</TASK>"). For runs that inject allocation failures on purpose
+# (mirror-vm --expect-alloc-failures); anything else in the log, inside
+# such a report or not, is still judged.
+mirror_drop_alloc_failure_reports() {
+	awk '
+	/page allocation failure: |vmalloc error: / { skip = 1; next }
+	skip && /<\/TASK>/ { skip = 0; next }
+	skip && /WARNING:|BUG:|Oops|KASAN|UBSAN/ { skip = 0 }
+	!skip { print }'
+}

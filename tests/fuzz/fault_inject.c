@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <infiniband/verbs.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -93,24 +94,45 @@ static bool did(enum step s, bool ok)
 	return ok;
 }
 
-static int write_str(const char *path, const char *s)
+/* Records whether a creation step gave an object; returns the object. */
+static void *counted(enum step s, void *obj)
 {
-	FILE *f = fopen(path, "w");
-	int err;
-
-	if (!f)
-		return -1;
-	err = fputs(s, f) < 0;
-	return fclose(f) || err ? -1 : 0;
+	did(s, obj);
+	return obj;
 }
 
-/* This task's kernel allocations fail (at the configured rate) or not. */
+/*
+ * Tries EXPR (which records itself, see counted()) up to 8 times until it
+ * yields something: a round gets past a failed creation and on to the
+ * steps after it, which would otherwise never see an injected failure.
+ */
+#define RETRY(var, expr)                                                       \
+	do {                                                                   \
+		int _t;                                                        \
+		for (_t = 0; _t < 8 && !(var); _t++)                           \
+			(var) = (expr);                                        \
+	} while (0)
+
+/* /proc/thread-self/make-it-fail, opened before any failure is injected. */
+static int fail_fd = -1;
+static bool injecting;
+
+/*
+ * This task's kernel allocations fail (at the configured rate) or not. The
+ * write itself allocates nothing, but a failure injected into the system
+ * call's path can refuse it: turning injection off tries until it works.
+ */
 static void inject(bool on)
 {
-	if (write_str("/proc/thread-self/make-it-fail", on ? "1" : "0")) {
-		perror("make-it-fail");
-		exit(2);
-	}
+	int tries;
+
+	for (tries = 0; tries < 10000; tries++)
+		if (pwrite(fail_fd, on ? "1" : "0", 1, 0) == 1) {
+			injecting = on;
+			return;
+		}
+	perror("make-it-fail");
+	exit(2);
 }
 
 static struct ibv_context *open_dev(const char *name, struct dev *d)
@@ -179,29 +201,47 @@ static bool connect_qp(struct ibv_qp *qp, struct dev *d, struct ibv_qp *peer,
 	return did(S_CONNECT, ok);
 }
 
+/* Both pairs to RTS; a failed attempt resets all four QPs and tries again. */
+static bool connect_all(struct round *r)
+{
+	struct ibv_qp_attr reset = { .qp_state = IBV_QPS_RESET };
+	struct dev *a = &r->d[0], *b = &r->d[1];
+	struct ibv_qp *all[] = { r->qa, r->qb, r->qw0, r->qw1 };
+	int t, i;
+
+	for (t = 0; t < 4; t++) {
+		if (connect_qp(r->qa, a, r->qb, a) &
+		    connect_qp(r->qb, a, r->qa, a) &
+		    connect_qp(r->qw0, a, r->qw1, b) &
+		    connect_qp(r->qw1, b, r->qw0, a))
+			return true;
+		for (i = 0; i < 4; i++)
+			ibv_modify_qp(all[i], &reset, IBV_QP_STATE);
+	}
+	return false;
+}
+
 static void setup_dev(struct dev *d, int i)
 {
 	int all = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
 		  IBV_ACCESS_REMOTE_READ;
 
-	d->pd = ibv_alloc_pd(d->ctx);
-	if (!did(S_PD, d->pd))
+	RETRY(d->pd, counted(S_PD, ibv_alloc_pd(d->ctx)));
+	if (!d->pd)
 		return;
-	d->cq = ibv_create_cq(d->ctx, 32, NULL, NULL, 0);
-	did(S_CQ, d->cq);
-	d->mr = ibv_reg_mr(d->pd, buf[i], BUF, all);
-	did(S_MR, d->mr);
+	RETRY(d->cq, counted(S_CQ, ibv_create_cq(d->ctx, 32, NULL, NULL, 0)));
+	RETRY(d->mr, counted(S_MR, ibv_reg_mr(d->pd, buf[i], BUF, all)));
 	d->region = mmap(NULL, REGION, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (d->region == MAP_FAILED) {
 		d->region = NULL;
 		return;
 	}
-	d->odp = ibv_reg_mr(d->pd, d->region, REGION,
-			    all | IBV_ACCESS_ON_DEMAND);
-	did(S_ODP, d->odp);
-	d->imp = ibv_reg_mr(d->pd, NULL, SIZE_MAX, all | IBV_ACCESS_ON_DEMAND);
-	did(S_IMPLICIT, d->imp);
+	RETRY(d->odp, counted(S_ODP, ibv_reg_mr(d->pd, d->region, REGION,
+						all | IBV_ACCESS_ON_DEMAND)));
+	RETRY(d->imp, counted(S_IMPLICIT,
+			      ibv_reg_mr(d->pd, NULL, SIZE_MAX,
+					 all | IBV_ACCESS_ON_DEMAND)));
 }
 
 static bool post(struct ibv_qp *qp, enum ibv_wr_opcode op, void *laddr,
@@ -250,29 +290,31 @@ static int reap(struct ibv_cq *cq, int want, bool *all_good)
 static bool run_round(struct round *r)
 {
 	struct dev *a = &r->d[0], *b = &r->d[1];
+	bool good = true, was = injecting;
 	char *dst = NULL;
-	bool good = true;
 	int want0 = 0;
 	size_t off;
 
 	setup_dev(a, 0);
 	setup_dev(b, 1);
-	r->qa = make_qp(a);
-	r->qb = make_qp(a);
-	r->qw0 = make_qp(a);
-	r->qw1 = make_qp(b);
+	RETRY(r->qa, make_qp(a));
+	RETRY(r->qb, make_qp(a));
+	RETRY(r->qw0, make_qp(a));
+	RETRY(r->qw1, make_qp(b));
 	if (!r->qa || !r->qb || !r->qw0 || !r->qw1 || !a->mr || !a->odp ||
 	    !a->imp || !b->odp)
 		return false;
-	if (!connect_qp(r->qa, a, r->qb, a) | !connect_qp(r->qb, a, r->qa, a) |
-	    !connect_qp(r->qw0, a, r->qw1, b) | !connect_qp(r->qw1, b, r->qw0, a))
+	if (!connect_all(r))
 		return false;
 
 	/* A fresh 16 MiB span: the implicit MR's children are new too. */
 	off = (rnd() % (IMPLICIT_SPAN / 4096 - 16)) * 4096;
 	dst = r->span + off;
+	/* The CPU's own touches of fresh memory with injection off. */
+	inject(false);
 	memset(buf[0], 0x5a, BUF);
 	memset(a->region, 0x3c, 8192);
+	inject(was);
 	/* Same device: into the implicit MR, out of the ODP MR. */
 	want0 += post(r->qa, IBV_WR_RDMA_WRITE, buf[0], a->mr->lkey, 8192,
 		      dst, a->imp->rkey);
@@ -359,9 +401,23 @@ int main(int argc, char **argv)
 		printf("not ok - setup: %s\n", strerror(errno));
 		return 1;
 	}
-	/* Our own memory present first: the injection is for the kernel. */
+	fail_fd = open("/proc/thread-self/make-it-fail", O_WRONLY);
+	if (fail_fd < 0) {
+		printf("not ok - setup: make-it-fail: %s\n", strerror(errno));
+		return 1;
+	}
+	/*
+	 * Our own memory present first: the injection is for the kernel's
+	 * work, and a failed fault on this program's text (read from the
+	 * guest's 9p root) would be a SIGBUS. Memory mapped later is filled
+	 * with injection off (see run_round).
+	 */
 	memset(buf[0], 0, BUF);
 	memset(buf[1], 0, BUF);
+	if (mlockall(MCL_CURRENT)) {
+		printf("not ok - setup: mlockall: %s\n", strerror(errno));
+		return 1;
+	}
 
 	for (i = 0; i < rounds; i++) {
 		inject(true);

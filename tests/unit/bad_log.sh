@@ -86,6 +86,32 @@ done <<<"$REPORTS"
 for re in "${MIRROR_BAD_LOG_PATTERNS[@]}"; do
 	grep -Eq -- "$re" <<<"$REPORTS" || fail "no sample report for '$re'"
 done
+# mirror-vm --expect-alloc-failures: a report of a failed allocation goes,
+# with its stack dump; a warning after it (or inside it) stays.
+ALLOC_FAILURE=$(cat <<'EOF'
+[   85.577553] fault_inject: vmalloc error: size 8192, vm_struct allocation failed, mode:0xdc0(GFP_KERNEL|__GFP_ZERO), nodemask=(null),cpuset=/,mems_allowed=0
+[   85.581945] CPU: 1 UID: 0 PID: 131 Comm: fault_inject Tainted: G           O       6.12.118-mirror-debug #1
+[   85.582714] Call Trace:
+[   85.582826]  <TASK>
+[   85.582996]  dump_stack_lvl+0x80/0xa0
+[   85.583589]  warn_alloc+0x24f/0x3a0
+[   85.584882]  </TASK>
+[   86.000000] fault_inject: page allocation failure: order:0, mode:0x40cc0(GFP_KERNEL|__GFP_COMP), nodemask=(null)
+[   86.000100] Call Trace:
+[   86.000200]  <TASK>
+[   86.000300]  </TASK>
+[   86.000400] Mem-Info:
+EOF
+)
+kept=$(mirror_drop_alloc_failure_reports <<<"$ALLOC_FAILURE")
+grep -Eq "$MIRROR_BAD_LOG" <<<"$kept" &&
+	fail "an allocation-failure report still fails the log: $kept"
+kept=$(mirror_drop_alloc_failure_reports <<<"$ALLOC_FAILURE
+[   87.000000] WARNING: CPU: 1 PID: 131 at kernel/mirror_mr.c:185 mirror_reg_user_mr+0x1/0x2 [rdma_mirror]
+[   87.000100] Call Trace:")
+[ "$(grep -Ec "$MIRROR_BAD_LOG" <<<"$kept")" = 2 ] ||
+	fail "a warning after an allocation-failure report was dropped: $kept"
+
 for log in "$@"; do
 	if grep -En "$MIRROR_BAD_LOG" "$log" >/dev/null; then
 		fail "$log is not clean:"

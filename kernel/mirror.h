@@ -839,6 +839,26 @@ void mirror_dev_list_add(struct mirror_dev *dev);
 void mirror_dev_list_del(struct mirror_dev *dev);
 void mirror_dev_list_dead(struct mirror_dev *dev);
 
+/* mirror_inject.c: injected allocation failures (debug kernels) */
+#ifdef CONFIG_FAULT_INJECTION
+bool mirror_fail_alloc(void);
+void mirror_inject_init(void);
+void mirror_inject_exit(void);
+#else
+static inline bool mirror_fail_alloc(void)
+{
+	return false;
+}
+
+static inline void mirror_inject_init(void)
+{
+}
+
+static inline void mirror_inject_exit(void)
+{
+}
+#endif
+
 /* mirror_dev.c */
 int mirror_dev_add(const char *name, struct net_device *ndev);
 void mirror_dev_port_event(struct mirror_dev *dev, enum ib_event_type type);

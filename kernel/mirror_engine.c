@@ -461,7 +461,7 @@ static struct mirror_fault_job *mirror_fault_job_start(struct mirror_req_ctx *c)
 	struct mirror_dev *dev = to_mirror_dev(c->qp->ibqp.device);
 	struct mirror_fault_job *job;
 
-	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	job = mirror_fail_alloc() ? NULL : kzalloc(sizeof(*job), GFP_KERNEL);
 	if (!job) {
 		mirror_mr_put(c->dfault_mr);
 		c->dfault_mr = NULL;

@@ -217,6 +217,7 @@ static int __init mirror_init(void)
 	err = register_netdevice_notifier(&mirror_netdev_nb);
 	if (err)
 		return err;
+	mirror_inject_init();
 	rdma_link_register(&mirror_link_ops);
 	pr_info("rdma_mirror: loaded\n");
 	return 0;
@@ -233,6 +234,7 @@ static void __exit mirror_exit(void)
 		mirror_dev_forget(dev);
 	/* The reaper may still be waiting on a device it took. */
 	cancel_work_sync(&mirror_reap_work);
+	mirror_inject_exit();
 	pr_info("rdma_mirror: unloaded\n");
 }
 

@@ -247,6 +247,8 @@ struct sk_buff *mirror_pkt_alloc(struct mirror_dev *dev, u32 len)
 		   sizeof(struct udphdr);
 	struct sk_buff *skb;
 
+	if (mirror_fail_alloc())
+		return NULL;
 	skb = alloc_skb(head + len + dev->ndev->needed_tailroom, GFP_KERNEL);
 	if (!skb)
 		return NULL;

@@ -387,7 +387,8 @@ static int mirror_odp_fault(struct mirror_odp *odp, unsigned long va,
 	if (fault && !mirror_odp_missing(odp, start, end - start,
 					 flags & MIRROR_ODP_WRITE, &start))
 		return 0;
-	hmm_pfns = kmalloc_array(MIRROR_ODP_BLOCK_PAGES, sizeof(*hmm_pfns),
+	hmm_pfns = mirror_fail_alloc() ? NULL :
+		   kmalloc_array(MIRROR_ODP_BLOCK_PAGES, sizeof(*hmm_pfns),
 				 GFP_KERNEL);
 	if (!hmm_pfns)
 		return -ENOMEM;
@@ -579,7 +580,8 @@ static struct mirror_odp *mirror_odp_alloc(struct mirror_mr *mr,
 	err = mirror_odp_charge(mr, mirror_odp_charge_bytes(npages));
 	if (err)
 		return ERR_PTR(err);
-	odp = kzalloc(sizeof(*odp), GFP_KERNEL_ACCOUNT);
+	odp = mirror_fail_alloc() ? NULL : kzalloc(sizeof(*odp),
+						    GFP_KERNEL_ACCOUNT);
 	if (!odp) {
 		err = -ENOMEM;
 		goto err_uncharge;
@@ -593,7 +595,8 @@ static struct mirror_odp *mirror_odp_alloc(struct mirror_mr *mr,
 	atomic_set(&odp->removing, child);
 	INIT_WORK(&odp->work, mirror_child_remove_work);
 	INIT_WORK(&odp->free_work, mirror_child_free_work);
-	odp->pfns = kvcalloc(npages, sizeof(*odp->pfns), GFP_KERNEL_ACCOUNT);
+	odp->pfns = mirror_fail_alloc() ? NULL :
+		    kvcalloc(npages, sizeof(*odp->pfns), GFP_KERNEL_ACCOUNT);
 	if (!odp->pfns) {
 		err = -ENOMEM;
 		goto err_free;

@@ -112,8 +112,15 @@ static int connect_qp(int gid_index, const char *peer_ip, uint32_t peer_qpn,
 	a.sq_psn = sq_psn;
 	mask = IBV_QP_STATE | IBV_QP_SQ_PSN;
 	if (qp->qp_type == IBV_QPT_RC) {
-		/* Lost answers are retried for about 7 s, then RETRY_EXC. */
-		a.timeout = 18;
+		/*
+		 * No retransmission timeout: the only answers are the
+		 * attacker's packets, which come when its scripts get to
+		 * them (seconds apart on a slow or busy guest). A request
+		 * left waiting is what the forged answers are tested on;
+		 * resending it to a peer that does not exist would only
+		 * end it in RETRY_EXC_ERR before the control answer came.
+		 */
+		a.timeout = 0;
 		a.retry_cnt = 7;
 		a.rnr_retry = 7;
 		a.max_rd_atomic = 1;

@@ -1,9 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
-# fault_inject (see there) with the kernel's failslab and fail_page_alloc
-# failing 10% of the kernel allocations its process makes: object
-# creation, connection, ODP faults, implicit children, the same-device
-# data path and the RoCEv2 requester. Debug kernel only (Debian's kernel
+# fault_inject (see there) twice: first with the kernel's failslab and
+# fail_page_alloc failing 10% of the kernel allocations its process makes
+# (object creation, connection, ODP faults, implicit children, the
+# same-device data path and the RoCEv2 requester); then with the module's
+# own fail_rdma_mirror failing 10% of the device's allocations in every
+# context, which reaches what runs in work items: the RoCEv2 responder and
+# completer, the faults and implicit children a peer's packets cause, the
+# packets they send. Debug kernel only (Debian's kernel
 # has no CONFIG_FAULT_INJECTION); elsewhere the suite reports itself
 # skipped (exit 77). Afterwards every step must work again byte for byte,
 # and the devices hold no mirror memory; kmemleak (the harness scans it
@@ -79,6 +83,44 @@ FAILED=$((FAILED + $(grep -c '^not ok -' /tmp/fi.out)))
 	not_ok "fault_inject finishes" "exit status $rc"
 check "failslab failed some of its allocations" test "$slab" -gt 0
 check "fail_page_alloc failed some of its allocations" test "$page" -gt 0
+# The device's own allocations, in every context (its work items too):
+# fail_rdma_mirror's task filter stays off.
+arm_device() {
+	local d=$DBG/fail_rdma_mirror
+	echo 0 >$d/probability
+	echo 1 >$d/interval
+	echo $TIMES >$d/times
+	echo 0 >$d/space
+	echo 0 >$d/verbose
+	echo N >$d/task-filter
+	echo "$1" >$d/probability
+}
+# naks_and_timeouts: what the peers saw of the failures in work items.
+naks_and_timeouts() {
+	echo $(($(counter mirror0 retrans_timeouts) + $(counter mirror0 nak_rcvd) +
+		$(counter mirror1 nak_sent)))
+}
+check "the module made debugfs fail_rdma_mirror" test -d $DBG/fail_rdma_mirror
+if [ -d $DBG/fail_rdma_mirror ]; then
+	before=$(naks_and_timeouts)
+	arm_device 10
+	"$PROG" -d mirror0 -W mirror1 -r $((ROUNDS / 2)) -s 20261203 |
+		tee /tmp/fi2.out
+	rc=${PIPESTATUS[0]}
+	echo 0 >$DBG/fail_rdma_mirror/probability
+	dev=$((TIMES - $(cat $DBG/fail_rdma_mirror/times)))
+	seen=$(($(naks_and_timeouts) - before))
+	echo "# fail_rdma_mirror failed $dev allocations;" \
+		"NAKs and retransmission timeouts: $seen"
+	PASSED=$((PASSED + $(grep -c '^ok -' /tmp/fi2.out)))
+	FAILED=$((FAILED + $(grep -c '^not ok -' /tmp/fi2.out)))
+	[ "$rc" -eq 0 ] || grep -q '^not ok -' /tmp/fi2.out ||
+		not_ok "fault_inject (device's failures) finishes" "exit status $rc"
+	check "fail_rdma_mirror failed some of the device's allocations" \
+		test "$dev" -gt 0
+	check "... and the RoCEv2 peers saw them (NAKs, timeouts)" \
+		test "$seen" -gt 0
+fi
 no_mirror_memory() {
 	local d
 	for d in mirror0 mirror1; do

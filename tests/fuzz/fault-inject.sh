@@ -44,15 +44,20 @@ TIMES=1000000
 # per failure would drown the log the harness judges). The probability
 # goes last when arming and first when disarming: with any other order
 # every task of the guest fails allocations for a moment, this shell too.
+# attrs DIR TASK_FILTER: a fault attribute folder set to fail every
+# allocation it is asked about, TIMES times, once its probability is set.
+attrs() {
+	echo 0 >"$1"/probability
+	echo 1 >"$1"/interval
+	echo $TIMES >"$1"/times
+	echo 0 >"$1"/space
+	echo 0 >"$1"/verbose
+	echo "$2" >"$1"/task-filter
+}
 arm() {
 	local d
 	for d in $DBG/failslab $DBG/fail_page_alloc; do
-		echo 0 >$d/probability
-		echo 1 >$d/interval
-		echo $TIMES >$d/times
-		echo 0 >$d/space
-		echo 0 >$d/verbose
-		echo Y >$d/task-filter
+		attrs $d Y
 		echo N >$d/ignore-gfp-wait
 	done
 	echo N >$DBG/fail_page_alloc/ignore-gfp-highmem
@@ -86,14 +91,8 @@ check "fail_page_alloc failed some of its allocations" test "$page" -gt 0
 # The device's own allocations, in every context (its work items too):
 # fail_rdma_mirror's task filter stays off.
 arm_device() {
-	local d=$DBG/fail_rdma_mirror
-	echo 0 >$d/probability
-	echo 1 >$d/interval
-	echo $TIMES >$d/times
-	echo 0 >$d/space
-	echo 0 >$d/verbose
-	echo N >$d/task-filter
-	echo "$1" >$d/probability
+	attrs $DBG/fail_rdma_mirror N
+	echo "$1" >$DBG/fail_rdma_mirror/probability
 }
 # naks_and_timeouts: what the peers saw of the failures in work items.
 naks_and_timeouts() {

@@ -88,12 +88,6 @@ FAILED=$((FAILED + $(grep -c '^not ok -' /tmp/fi.out)))
 	not_ok "fault_inject finishes" "exit status $rc"
 check "failslab failed some of its allocations" test "$slab" -gt 0
 check "fail_page_alloc failed some of its allocations" test "$page" -gt 0
-# The device's own allocations, in every context (its work items too):
-# fail_rdma_mirror's task filter stays off.
-arm_device() {
-	attrs $DBG/fail_rdma_mirror N
-	echo "$1" >$DBG/fail_rdma_mirror/probability
-}
 # naks_and_timeouts: what the peers saw of the failures in work items.
 naks_and_timeouts() {
 	echo $(($(counter mirror0 retrans_timeouts) + $(counter mirror0 nak_rcvd) +
@@ -102,9 +96,13 @@ naks_and_timeouts() {
 check "the module made debugfs fail_rdma_mirror" test -d $DBG/fail_rdma_mirror
 if [ -d $DBG/fail_rdma_mirror ]; then
 	before=$(naks_and_timeouts)
-	arm_device 10
-	"$PROG" -d mirror0 -W mirror1 -r $((ROUNDS / 2)) -s 20261203 |
-		tee /tmp/fi2.out
+	# The device's own allocations, in every context (its work items
+	# too): the task filter stays off. fault_inject sets the probability
+	# itself: 10 in its rounds, 0 in its clean rounds and while the CPU
+	# fills fresh memory.
+	attrs $DBG/fail_rdma_mirror N
+	"$PROG" -d mirror0 -W mirror1 -r $((ROUNDS / 2)) -s 20261203 \
+		-F $DBG/fail_rdma_mirror/probability -p 10 | tee /tmp/fi2.out
 	rc=${PIPESTATUS[0]}
 	echo 0 >$DBG/fail_rdma_mirror/probability
 	dev=$((TIMES - $(cat $DBG/fail_rdma_mirror/times)))

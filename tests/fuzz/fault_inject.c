@@ -18,8 +18,12 @@
  * objects carry data byte for byte and the device holds no mirror memory;
  * kmemleak and the harness's log verdict judge the rest.
  *
- * Usage: fault_inject -d DEV -W DEV2 [-r ROUNDS] [-s SEED]
- * (run by tests/fuzz/fault-inject.sh, which sets the failure rate).
+ * Usage: fault_inject -d DEV -W DEV2 [-r ROUNDS] [-s SEED] [-F FILE [-p RATE]]
+ * -F: the probability file of a fault attribute that fails allocations in
+ * every context (debugfs fail_rdma_mirror); the program sets it to RATE
+ * (default 10) while it injects and to 0 otherwise, so that its clean
+ * rounds are clean. Run by tests/fuzz/fault-inject.sh, which sets the
+ * failure rate of failslab and fail_page_alloc.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -117,6 +121,9 @@ static void *counted(enum step s, void *obj)
 
 /* /proc/thread-self/make-it-fail, opened before any failure is injected. */
 static int fail_fd = -1;
+/* -F: a fault attribute's probability file, and -p: what it is set to. */
+static int attr_fd = -1;
+static const char *attr_rate = "10";
 static bool injecting;
 
 /*
@@ -126,9 +133,19 @@ static bool injecting;
  */
 static void inject(bool on)
 {
+	const char *rate = on ? attr_rate : "0";
 	int tries;
 
-	if (fail_fd < 0) {	/* no make-it-fail: the device's own pass */
+	/*
+	 * The device's own failures (-F) are this program's to switch too
+	 * (a debugfs attribute file takes write(), not pwrite()).
+	 */
+	if (attr_fd >= 0 &&
+	    write(attr_fd, rate, strlen(rate)) != (ssize_t)strlen(rate)) {
+		perror("fault attribute");
+		exit(2);
+	}
+	if (fail_fd < 0) {	/* no make-it-fail on this kernel */
 		injecting = on;
 		return;
 	}
@@ -418,12 +435,20 @@ int main(int argc, char **argv)
 	unsigned long seed = 20261202;
 	int rounds = 200, i, opt, clean;
 
-	while ((opt = getopt(argc, argv, "d:W:r:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:W:r:s:F:p:")) != -1) {
 		switch (opt) {
 		case 'd': dev = optarg; break;
 		case 'W': dev2 = optarg; break;
 		case 'r': rounds = atoi(optarg); break;
 		case 's': seed = strtoul(optarg, NULL, 0); break;
+		case 'F':
+			attr_fd = open(optarg, O_WRONLY);
+			if (attr_fd < 0) {
+				perror(optarg);
+				return 2;
+			}
+			break;
+		case 'p': attr_rate = optarg; break;
 		default: goto usage;
 		}
 	}
@@ -482,7 +507,7 @@ int main(int argc, char **argv)
 	       clean == 3 ? "ok" : "not ok", clean);
 	return clean == 3 ? 0 : 1;
 usage:
-	fprintf(stderr, "usage: %s -d DEV -W DEV2 [-r ROUNDS] [-s SEED]\n",
+	fprintf(stderr, "usage: %s -d DEV -W DEV2 [-r ROUNDS] [-s SEED] [-F FILE [-p RATE]]\n",
 		argv[0]);
 	return 2;
 }

@@ -39,11 +39,6 @@ if [ ! -d $DBG/failslab ] || [ ! -d $DBG/fail_page_alloc ]; then
 fi
 
 TIMES=1000000
-# Failures for this process's tasks only (make-it-fail), 10% of them,
-# sleeping allocations included, with no report of each (a stack dump
-# per failure would drown the log the harness judges). The probability
-# goes last when arming and first when disarming: with any other order
-# every task of the guest fails allocations for a moment, this shell too.
 # attrs DIR TASK_FILTER: a fault attribute folder set to fail every
 # allocation it is asked about, TIMES times, once its probability is set.
 attrs() {
@@ -54,6 +49,11 @@ attrs() {
 	echo 0 >"$1"/verbose
 	echo "$2" >"$1"/task-filter
 }
+# Failures for this process's tasks only (make-it-fail), 10% of them,
+# sleeping allocations included, with no report of each (a stack dump
+# per failure would drown the log the harness judges). The probability
+# goes last when arming and first when disarming: with any other order
+# every task of the guest fails allocations for a moment, this shell too.
 arm() {
 	local d
 	for d in $DBG/failslab $DBG/fail_page_alloc; do

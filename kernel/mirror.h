@@ -470,6 +470,10 @@ enum mirror_qp_state {
  * @state_lock: protects @state and @attr (modify/query, and later the
  *	engines reading them)
  * @state: current state
+ * @err_due: bit 0: the requester or responder decided, under req_lock or
+ *	resp_lock, that the QP enters ERR; mirror_qp_enter_err() applies it
+ *	under @state_lock after those locks are dropped, unless a reset
+ *	(which takes both) withdrew it in between
  * @attr: attributes as last set through modify_qp
  * @sq_lock: serialises posting to @sq from kernel consumers
  * @rq_lock: serialises posting to @rq from kernel consumers
@@ -554,6 +558,7 @@ struct mirror_qp {
 	struct completion released;
 	struct mutex state_lock;
 	enum mirror_qp_state state;
+	unsigned long err_due;
 	struct ib_qp_attr attr;
 	spinlock_t sq_lock;
 	spinlock_t rq_lock;
@@ -925,6 +930,7 @@ u32 mirror_wc_opcode(u32 wr_opcode);
 bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid);
 void mirror_complete(struct mirror_qp *qp, bool recv,
 		     const struct mirror_cqe *cqe, bool solicited);
+void mirror_qp_err_due(struct mirror_qp *qp);
 void mirror_qp_enter_err(struct mirror_qp *qp);
 unsigned long mirror_rnr_jiffies(u8 timer);
 u32 mirror_npkts(u64 len, u32 mtu);

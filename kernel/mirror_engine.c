@@ -221,13 +221,30 @@ void mirror_complete(struct mirror_qp *qp, bool recv,
 }
 
 /**
- * mirror_qp_enter_err() - move a QP to ERR (flushing it), unless it is there
+ * mirror_qp_err_due() - record that @qp must enter ERR
+ * @qp: the QP; its req_lock or resp_lock held (where the error was found)
+ *
+ * mirror_qp_enter_err() applies it once the locks are dropped.
+ */
+void mirror_qp_err_due(struct mirror_qp *qp)
+{
+	set_bit(0, &qp->err_due);
+}
+
+/**
+ * mirror_qp_enter_err() - move a QP to ERR (flushing it), as recorded by
+ *	mirror_qp_err_due()
  * @qp: the QP; none of its locks held
+ *
+ * Nothing happens when the QP is in ERR already, or when it was reset
+ * since the error was found: that error belonged to a connection the
+ * user has ended, and the reconnected QP must not inherit it.
  */
 void mirror_qp_enter_err(struct mirror_qp *qp)
 {
 	mutex_lock(&qp->state_lock);
-	if (qp->state != MIRROR_QPS_ERR) {
+	if (test_and_clear_bit(0, &qp->err_due) &&
+	    qp->state != MIRROR_QPS_ERR) {
 		WRITE_ONCE(qp->state, MIRROR_QPS_ERR);
 		mirror_qp_flush(qp);
 		mirror_qp_last_wqe_event(qp);
@@ -1120,6 +1137,8 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 		dest->epsn = qp->req_psn;
 	}
 	timer = READ_ONCE(dest->attr.min_rnr_timer) & 31;
+	if (c->dest_err)
+		mirror_qp_err_due(dest);
 	mutex_unlock(&dest->resp_lock);
 	qp->req_local.nofault = false;
 	qp->req_remote.nofault = false;
@@ -1430,6 +1449,8 @@ void mirror_qp_requester(struct mirror_qp *qp)
 			break;
 		cond_resched();
 	}
+	if (qp_err)
+		mirror_qp_err_due(qp);
 	mutex_unlock(&qp->req_lock);
 
 	if (dest_err) {

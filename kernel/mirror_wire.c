@@ -589,6 +589,8 @@ void mirror_wire_requester(struct mirror_qp *qp)
 
 	mutex_lock(&qp->req_lock);
 	mirror_wire_req_locked(qp, &qp_err);
+	if (qp_err)
+		mirror_qp_err_due(qp);
 	mutex_unlock(&qp->req_lock);
 	if (qp_err)
 		mirror_qp_enter_err(qp);
@@ -1477,6 +1479,8 @@ static void mirror_rx_responses(struct mirror_qp *qp, int *budget,
 				mirror_wire_rx_response(qp, &p);
 				mirror_wire_req_locked(qp, qp_err);
 			}
+			if (*qp_err)
+				mirror_qp_err_due(qp);
 			mutex_unlock(&qp->req_lock);
 		}
 		kfree_skb(skb);
@@ -1516,6 +1520,8 @@ static void mirror_rx_requests(struct mirror_qp *qp, int *budget,
 	}
 	if (!mirror_type_is_ud(qp->ibqp.qp_type))
 		mirror_flush_ack(qp);
+	if (*qp_err)
+		mirror_qp_err_due(qp);
 	mutex_unlock(&qp->resp_lock);
 }
 
@@ -1583,6 +1589,8 @@ void mirror_wire_qp_reset(struct mirror_qp *qp)
 	qp->dfault_left = MIRROR_RNR_NOT_STARTED;
 	clear_bit(0, &qp->retrans_due);
 	mutex_lock(&qp->resp_lock);
+	/* An error found before the reset is not this connection's. */
+	clear_bit(0, &qp->err_due);
 	qp->resp_msg = MIRROR_RESP_IDLE;
 	qp->resp_have_recv = false;
 	qp->nak_sent = false;

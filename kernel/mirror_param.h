@@ -36,11 +36,13 @@ enum mirror_limits {
 	 */
 	MIRROR_ROCE_HEADROOM	= 40 + 8 + 12 + 16 + 4,
 	/*
-	 * Packets waiting for one QP's rx_work at most (a full PSN window),
-	 * and the memory waiting for all QPs of a device: beyond, packets
-	 * are dropped and counted (rx_drop_queue_full); RC resends them.
+	 * Packets waiting for one QP's rx_work at most (two PSN windows: a
+	 * window of READ responses or requests, with the ACKs, duplicates
+	 * and the peer's own requests beside it), and the memory waiting
+	 * for all QPs of a device: beyond, packets are dropped and counted
+	 * (rx_drop_queue_full); RC resends them.
 	 */
-	MIRROR_RX_QUEUE_PKTS	= 1024,
+	MIRROR_RX_QUEUE_PKTS	= 2048,
 	MIRROR_RX_DEV_BYTES	= SZ_64M,
 };
 

@@ -51,7 +51,11 @@
 
 #include "mirror.h"
 
-/* PSNs in flight at most: keeps every PSN comparison unambiguous. */
+/*
+ * PSNs in flight at most (but for one message longer than this): keeps
+ * every PSN comparison unambiguous, and what a window brings back within
+ * a QP's receive queue (MIRROR_RX_QUEUE_PKTS is twice this).
+ */
 #define MIRROR_WINDOW_PSNS	1024
 /* Inside long messages the requester asks for an ACK this often. */
 #define MIRROR_ACKREQ_EVERY	64
@@ -526,6 +530,7 @@ static void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		}
 		if (idx - qp->sq_cons >= avail)
 			break;
+		/* Cheap first: a full window needs no look at the WQE. */
 		if (rc && idx != qp->sq_cons &&
 		    mirror_psn_cmp(qp->req_psn,
 				   mirror_meta(qp, qp->sq_cons)->first_psn) >=
@@ -551,6 +556,18 @@ static void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 			qp->sq_next++;
 			break;
 		}
+		/*
+		 * All of the message's PSNs inside the window (one message
+		 * alone may exceed it): the packets and READ responses in
+		 * flight then fit the peer's and our receive queues.
+		 */
+		if (rc && idx != qp->sq_cons &&
+		    mirror_psn_cmp(mirror_psn_add(qp->req_psn,
+						  mirror_npkts(m->len,
+							       mirror_qp_mtu(qp)) - 1),
+				   mirror_meta(qp, qp->sq_cons)->first_psn) >=
+		    MIRROR_WINDOW_PSNS)
+			break;
 		if (m->kind != MIRROR_KIND_SEND)
 			qp->rd_out++;
 		err = mirror_send_wqe(qp, wqe, m->len, qp->req_psn, &n);

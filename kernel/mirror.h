@@ -28,7 +28,7 @@
 #include <rdma/ib_verbs.h>
 
 #include "compat.h"
-#include "mirror_hdr.h"
+#include "mirror_pkt.h"
 #include "mirror_param.h"
 #include "rdma_user_mirror.h"
 
@@ -322,77 +322,26 @@ struct mirror_srq {
 	bool is_user;
 };
 
-/**
- * struct mirror_path - where the packets of a QP (or a UD WQE) go
- * @v6: IPv6 (the GIDs are not IPv4-mapped)
- * @saddr: source IPv4 address (of the source GID)
- * @daddr: destination IPv4 address
- * @saddr6: source IPv6 address
- * @daddr6: destination IPv6 address
- * @flow_label: IPv6 flow label
- * @sport: UDP source port (flow entropy)
- * @tos: IPv4 TOS / IPv6 traffic class (the GRH traffic class)
- * @ttl: IPv4 TTL / IPv6 hop limit (the GRH hop limit)
- */
-struct mirror_path {
-	bool v6;
-	__be32 saddr;
-	__be32 daddr;
-	struct in6_addr saddr6;
-	struct in6_addr daddr6;
-	__be32 flow_label;
-	__be16 sport;
-	u8 tos;
-	u8 ttl;
-};
-
-/**
- * struct mirror_pkt - a received packet's transport headers, decoded
- * @opcode: BTH opcode; @op: its operation part; @type: its transport
- * @se: solicited event; @pad: pad bytes before the ICRC
- * @ackreq: AckReq; @psn: PSN; @dqpn: destination QP
- * @qkey: DETH Q_Key; @sqpn: DETH source QP
- * @va: RETH/AtomicETH address; @rkey: its key; @dma_len: RETH length
- * @swap_add: AtomicETH swap or add value; @compare: compare value
- * @aeth: AETH (syndrome << 24 | MSN); @has_aeth: present
- * @orig: AtomicAckETH value
- * @imm: immediate data (network order); @has_imm: present
- * @payload: first payload byte; @paylen: payload bytes
- */
-struct mirror_pkt {
-	u8 opcode;
-	u8 op;
-	enum ib_qp_type type;
-	bool se;
-	u8 pad;
-	bool ackreq;
-	u32 psn;
-	u32 dqpn;
-	u32 qkey;
-	u32 sqpn;
-	u64 va;
-	u32 rkey;
-	u32 dma_len;
-	u64 swap_add;
-	u64 compare;
-	u32 aeth;
-	bool has_aeth;
-	u64 orig;
-	__be32 imm;
-	bool has_imm;
-	u8 *payload;
-	u32 paylen;
+/* What kind of WQE an SQ slot holds, for the completer. */
+enum mirror_wqe_kind {
+	MIRROR_KIND_SEND,	/* SEND or WRITE: done when ACKed */
+	MIRROR_KIND_READ,	/* done when the last response arrives */
+	MIRROR_KIND_ATOMIC,	/* done when the atomic ACK arrives */
 };
 
 /**
  * struct mirror_sq_meta - the wire state of one SQ slot's WQE
  * @first_psn: PSN of its first packet
  * @last_psn: PSN of its last packet (of the last response, for a READ)
- * @next_resp: READ: the PSN of the next response expected
+ * @next_resp: the first of its PSNs not known to have arrived: a READ's
+ *	next response expected; for a SEND or WRITE, the PSN after an ACK
+ *	(or the one a sequence NAK names) inside the message
  * @len: bytes of the message, from the kernel's copy of the WQE
  * @status: completion status once @done
- * @kind: enum mirror_wqe_kind (mirror_wire.c)
+ * @kind: enum mirror_wqe_kind
  * @done: completed on the wire, waiting to be reported in order
+ * @resend: sent before and rewound since (mirror_sq_rewind()): it then
+ *	goes on from @next_resp
  * @byte_len: bytes for the completion
  */
 struct mirror_sq_meta {
@@ -403,6 +352,7 @@ struct mirror_sq_meta {
 	u8 status;
 	u8 kind;
 	bool done;
+	bool resend;
 	u32 byte_len;
 };
 
@@ -463,12 +413,144 @@ enum mirror_qp_state {
 };
 
 /**
+ * struct mirror_qp_req - the requester's and the completer's state of a QP,
+ *	all under its req_lock
+ * @sq_copy: user QPs: the kernel's copy of each SQ slot, made once when
+ *	the requester first reaches it (mirror_sq_fetch()); every later use
+ *	(execution, RNR retries, retransmission, completion, flush) reads the
+ *	copy, never the ring user space may rewrite. NULL for kernel QPs,
+ *	whose ring only the kernel writes.
+ * @sq_cons: the oldest WQE not completed
+ * @sq_fetched: slots before this one are in @sq_copy
+ * @sq_next: wire: next WQE to send (between @sq_cons and @sq_fetched + 1)
+ * @meta: per SQ slot wire state
+ * @psn: PSN of the next new packet (same device: of the next message)
+ * @rd_out: READs and atomics in flight
+ * @retry_left: timeouts left before RETRY_EXC_ERR
+ * @rnr_left: RNR retries left for the current WQE, or
+ *	MIRROR_RNR_NOT_STARTED
+ * @rnr_wait: the requester waits out an RNR NAK
+ * @gap_rewound: resent after a gap in responses, no progress since
+ * @retrans_timer: the retransmission timer
+ * @retrans_due: the timer fired (bit 0), handled by the requester
+ * @dfault_left: same device: waits for the destination's memory left for
+ *	the current WQE (from retry_cnt), or MIRROR_RNR_NOT_STARTED
+ * @dfault_job: same device: the last fault of a destination's memory
+ *	started for this requester (one at a time), or NULL
+ * @ud_bounce: UD/GSI: a datagram's payload, copied out of the sender's
+ *	memory before any destination is held (MIRROR_MAX_MTU bytes)
+ * @local: scratch list: the local memory of one step
+ * @remote: scratch list: the other side's memory of one same-device step
+ */
+struct mirror_qp_req {
+	void *sq_copy;
+	u32 sq_cons;
+	u32 sq_fetched;
+	u32 sq_next;
+	struct mirror_sq_meta *meta;
+	u32 psn;
+	u32 rd_out;
+	u8 retry_left;
+	u8 rnr_left;
+	bool rnr_wait;
+	bool gap_rewound;
+	struct timer_list retrans_timer;
+	unsigned long retrans_due;
+	u8 dfault_left;
+	struct mirror_fault_job *dfault_job;
+	void *ud_bounce;
+	struct mirror_segs local;
+	struct mirror_segs remote;
+};
+
+/**
+ * struct mirror_qp_peer - where an RC/UC QP's peer is; set at INIT -> RTR
+ *	under both req_lock and resp_lock, so either lock makes it stable
+ * @wire: the peer is not on this device: packets go over RoCEv2
+ * @path: addresses of the peer (wire)
+ * @qpn: the peer's QPN (dest_qp_num)
+ * @gid: the peer's GID (the AV's destination GID)
+ * @own_gid: our GID towards the peer (the AV's source GID)
+ */
+struct mirror_qp_peer {
+	bool wire;
+	struct mirror_path path;
+	u32 qpn;
+	union ib_gid gid;
+	union ib_gid own_gid;
+};
+
+/**
+ * struct mirror_qp_resp - the responder's state of a QP, all under its
+ *	resp_lock
+ * @rq_cons: our copy of the RQ consumer index
+ * @epsn: the expected PSN
+ * @msn: messages completed
+ * @nak_sent: a PSN sequence NAK is outstanding
+ * @ack_pending: an ACK for @ack_psn waits to be sent
+ * @ack_psn: the newest PSN an ACK was asked for
+ * @msg: the message being received
+ * @off: bytes of it received so far
+ * @have_recv: a receive is taken for the message being received: its
+ *	@wr_id, @sge (a kernel copy), @nsge and @len
+ * @wr_id: its wr_id
+ * @sge: its SGEs
+ * @nsge: entries in @sge
+ * @len: bytes its SGEs hold
+ * @rkey: the WRITE being received: its key (looked up per packet)
+ * @va: ... its address
+ * @wlen: ... its length
+ * @res: the responder resources (max_dest_rd_atomic of them used)
+ * @res_head: the next resource to use
+ * @res_cur: the READ whose responses are being sent, or NULL
+ * @segs: scratch list: the memory one packet or step touches
+ */
+struct mirror_qp_resp {
+	u32 rq_cons;
+	u32 epsn;
+	u32 msn;
+	bool nak_sent;
+	bool ack_pending;
+	u32 ack_psn;
+	enum mirror_resp_msg msg;
+	u32 off;
+	bool have_recv;
+	u64 wr_id;
+	struct mirror_sge sge[MIRROR_MAX_SGE];
+	u32 nsge;
+	u64 len;
+	u32 rkey;
+	u64 va;
+	u32 wlen;
+	struct mirror_rd_res *res;
+	u32 res_head;
+	struct mirror_rd_res *res_cur;
+	struct mirror_segs segs;
+};
+
+/**
+ * struct mirror_qp_rx - the packets received for a QP (wire), queued in
+ *	softirq and handled by @work; each queue has its own lock
+ * @queue: requests, for the responder
+ * @resp_queue: ACKs and responses, for the completer; two queues, so that
+ *	responses still flow while READ responses stream
+ * @queued: packets in both queues, against MIRROR_RX_QUEUE_PKTS
+ * @work: runs the completer, then the responder, on the queues
+ */
+struct mirror_qp_rx {
+	struct sk_buff_head queue;
+	struct sk_buff_head resp_queue;
+	atomic_t queued;
+	struct work_struct work;
+};
+
+/**
  * struct mirror_qp - queue pair
  * @ibqp: the ib_core QP
  * @ref: lookups by QPN hold a reference
  * @released: completed when @ref drops to zero
  * @state_lock: protects @state and @attr (modify/query, and later the
- *	engines reading them)
+ *	engines reading them); taken before @req_lock
  * @state: current state
  * @err_due: bit 0: the requester or responder decided, under req_lock or
  *	resp_lock, that the QP enters ERR; mirror_qp_enter_err() applies it
@@ -483,74 +565,12 @@ enum mirror_qp_state {
  * @sq_sig_all: every send WR completes (IB_SIGNAL_ALL_WR)
  * @is_user: the rings are shared with user space
  * @req_work: the requester, kicked by the doorbell (and after an RNR wait)
- *
- * The requester and the completer, under @req_lock (taken before
- * @resp_lock when both are needed):
- * @req_lock: the mutex
- * @sq_copy: user QPs: the kernel's copy of each SQ slot, made once when
- *	the requester first reaches it (mirror_sq_fetch()); every later use
- *	(execution, RNR retries, retransmission, completion, flush) reads the
- *	copy, never the ring user space may rewrite. NULL for kernel QPs,
- *	whose ring only the kernel writes.
- * @sq_cons: the oldest WQE not completed
- * @sq_fetched: slots before this one are in @sq_copy
- * @sq_next: wire: next WQE to send (between @sq_cons and @sq_fetched + 1)
- * @rnr_left: RNR retries left for the current WQE, or
- *	MIRROR_RNR_NOT_STARTED
- * @dfault_left: same device: waits for the destination's memory left for
- *	the current WQE (from retry_cnt), or MIRROR_RNR_NOT_STARTED
- * @dfault_job: same device: the last fault of a destination's memory
- *	started for this requester (one at a time), or NULL
- * @ud_bounce: UD/GSI: a datagram's payload, copied out of the sender's
- *	memory before any destination is held (MIRROR_MAX_MTU bytes)
- * @req_local: scratch list: the local memory of one step
- * @req_remote: scratch list: the other side's memory of one same-device
- *	step
- * @retrans_timer: the requester's retransmission timer
- * @retrans_due: the timer fired (bit 0), handled by the requester
- * @rnr_wait: the requester waits out an RNR NAK
- * @gap_rewound: resent after a gap in responses, no progress since
- * @meta: per SQ slot wire state
- * @req_psn: PSN of the next new packet (same-device: of the next message)
- * @retry_left: timeouts left before RETRY_EXC_ERR
- * @rd_out: READs and atomics in flight
- *
- * Where the QP's peer is, set at INIT -> RTR under both @req_lock and
- * @resp_lock (so either lock makes them stable):
- * @wire: RC/UC peer is not on this device: packets go over RoCEv2
- * @path: addresses of the peer of an RC/UC QP (wire)
- * @peer_qpn: the peer's QPN (dest_qp_num)
- * @peer_gid: the peer's GID (the AV's destination GID)
- * @own_gid: our GID towards the peer (the AV's source GID)
- *
- * The responder, under @resp_lock:
- * @resp_lock: the mutex
- * @rq_cons: our copy of the RQ consumer index
- * @resp_segs: scratch list: the memory one packet or step touches
- * @rx_queue: wire: received requests waiting for @rx_work (own lock)
- * @rx_resp_queue: wire: received ACKs and responses (own lock); two
- *	queues, so that responses still flow while READ responses stream
- * @rx_queued: packets in both queues, against MIRROR_RX_QUEUE_PKTS
- * @rx_work: runs the responder and the completer on the queues
- * @epsn: the expected PSN
- * @msn: messages completed
- * @nak_sent: a PSN sequence NAK is outstanding
- * @ack_pending: an ACK for @ack_psn waits to be sent
- * @ack_psn: the newest PSN an ACK was asked for
- * @resp_msg: the message being received
- * @resp_off: bytes of it received so far
- * @resp_have_recv: a receive is taken for the message being received: its
- *	@resp_wr_id, @resp_sge (a kernel copy), @resp_nsge and @resp_len
- * @resp_wr_id: its wr_id
- * @resp_sge: its SGEs
- * @resp_nsge: entries in @resp_sge
- * @resp_len: bytes its SGEs hold
- * @resp_rkey: the WRITE being received: its key (looked up per packet)
- * @resp_va: ... its address
- * @resp_wlen: ... its length
- * @res: the responder resources (max_dest_rd_atomic of them used)
- * @res_head: the next resource to use
- * @res_cur: the READ whose responses are being sent, or NULL
+ * @req_lock: guards @req; taken before @resp_lock when both are needed
+ * @req: the requester and the completer
+ * @peer: where the peer is (both @req_lock and @resp_lock to change it)
+ * @resp_lock: guards @resp
+ * @resp: the responder
+ * @rx: received packets (wire)
  */
 struct mirror_qp {
 	struct ib_qp ibqp;
@@ -570,56 +590,14 @@ struct mirror_qp {
 	struct delayed_work req_work;
 
 	struct mutex req_lock;
-	void *sq_copy;
-	u32 sq_cons;
-	u32 sq_fetched;
-	u32 sq_next;
-	u8 rnr_left;
-	u8 dfault_left;
-	struct mirror_fault_job *dfault_job;
-	void *ud_bounce;
-	struct mirror_segs req_local;
-	struct mirror_segs req_remote;
-	struct timer_list retrans_timer;
-	unsigned long retrans_due;
-	bool rnr_wait;
-	bool gap_rewound;
-	struct mirror_sq_meta *meta;
-	u32 req_psn;
-	u8 retry_left;
-	u32 rd_out;
+	struct mirror_qp_req req;
 
-	bool wire;
-	struct mirror_path path;
-	u32 peer_qpn;
-	union ib_gid peer_gid;
-	union ib_gid own_gid;
+	struct mirror_qp_peer peer;
 
 	struct mutex resp_lock;
-	u32 rq_cons;
-	struct mirror_segs resp_segs;
-	struct sk_buff_head rx_queue;
-	struct sk_buff_head rx_resp_queue;
-	atomic_t rx_queued;
-	struct work_struct rx_work;
-	u32 epsn;
-	u32 msn;
-	bool nak_sent;
-	bool ack_pending;
-	u32 ack_psn;
-	enum mirror_resp_msg resp_msg;
-	u32 resp_off;
-	bool resp_have_recv;
-	u64 resp_wr_id;
-	struct mirror_sge resp_sge[MIRROR_MAX_SGE];
-	u32 resp_nsge;
-	u64 resp_len;
-	u32 resp_rkey;
-	u64 resp_va;
-	u32 resp_wlen;
-	struct mirror_rd_res *res;
-	u32 res_head;
-	struct mirror_rd_res *res_cur;
+	struct mirror_qp_resp resp;
+
+	struct mirror_qp_rx rx;
 };
 
 #define MIRROR_RNR_NOT_STARTED	0xff
@@ -839,10 +817,13 @@ to_mirror_mentry(struct rdma_user_mmap_entry *e)
 	return container_of(e, struct mirror_mmap_entry, rdma);
 }
 
-/* mirror_main.c: the module's device list */
+/* mirror_devlist.c: the module's device list */
 void mirror_dev_list_add(struct mirror_dev *dev);
 void mirror_dev_list_del(struct mirror_dev *dev);
 void mirror_dev_list_dead(struct mirror_dev *dev);
+struct mirror_dev *mirror_dev_get_by_netdev(struct net_device *ndev);
+bool mirror_netdev_taken(struct net_device *ndev);
+void mirror_dev_list_exit(void);
 
 /* mirror_inject.c: injected allocation failures (debug kernels) */
 #ifdef CONFIG_FAULT_INJECTION
@@ -867,10 +848,8 @@ static inline void mirror_inject_exit(void)
 /* mirror_dev.c */
 int mirror_dev_add(const char *name, struct net_device *ndev);
 void mirror_dev_port_event(struct mirror_dev *dev, enum ib_event_type type);
-u32 mirror_dev_mtu(struct mirror_dev *dev);
 
 /* mirror_mem.c: the memory-access abstraction */
-int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access);
 void mirror_segs_init(struct mirror_segs *segs, bool nofault);
 int mirror_segs_add(struct mirror_segs *segs, struct mirror_dev *dev,
 		    struct ib_pd *pd, u32 key, u64 iova, u32 len, int access);
@@ -908,36 +887,70 @@ bool mirror_mr_odp_present(struct mirror_mr *mr, unsigned long va,
 			   unsigned long len, bool write, unsigned long *miss);
 void *mirror_odp_lookup(struct mirror_odp *odp, unsigned long va, bool write,
 			u32 *chunk);
-int mirror_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
-		     u32 flags, struct ib_sge *sg_list, u32 num_sge,
-		     struct uverbs_attr_bundle *attrs);
-int mirror_fill_stat_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr);
 extern const struct uapi_definition mirror_uapi_defs[];
 void mirror_mr_odp_states(struct mirror_mr *mr, unsigned long va,
 			  unsigned long n, u8 *out);
+
+/* mirror_stats.c: the device and per-MR counters, their names and readers */
+struct rdma_hw_stats *mirror_alloc_hw_port_stats(struct ib_device *ibdev,
+						 u32 port);
+int mirror_get_hw_stats(struct ib_device *ibdev, struct rdma_hw_stats *stats,
+			u32 port, int index);
+void mirror_odp_count(struct mirror_mr *mr, int counter, u64 n);
+void mirror_odp_count_latency(struct mirror_mr *mr, u64 ns);
 void mirror_odp_counters(struct mirror_dev *dev, struct mirror_mr *mr,
 			 struct mirror_odp_counters *c);
+int mirror_fill_stat_mr_entry(struct sk_buff *msg, struct ib_mr *ibmr);
 
 /* mirror_cq.c: completions */
 int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,
 		   bool solicited);
-
-/* mirror_engine.c: the same-device requester; responder helpers */
-void mirror_qp_req_work(struct work_struct *work);
-void mirror_qp_requester(struct mirror_qp *qp);
-void mirror_qp_flush(struct mirror_qp *qp);
-u32 mirror_wc_opcode(u32 wr_opcode);
-bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid);
 void mirror_complete(struct mirror_qp *qp, bool recv,
 		     const struct mirror_cqe *cqe, bool solicited);
-void mirror_qp_err_due(struct mirror_qp *qp);
-void mirror_qp_enter_err(struct mirror_qp *qp);
-unsigned long mirror_rnr_jiffies(u8 timer);
-u32 mirror_npkts(u64 len, u32 mtu);
-u32 mirror_qp_mtu(struct mirror_qp *qp);
+
+/* mirror_sq.c: the SQ slots, shared by the requester and the completer */
+struct mirror_send_wqe *mirror_sq_wqe(struct mirror_qp *qp, u32 idx);
+struct mirror_send_wqe *mirror_sq_fetch(struct mirror_qp *qp, u32 idx);
+struct mirror_sq_meta *mirror_sq_meta_of(struct mirror_qp *qp, u32 idx);
+enum mirror_wqe_kind mirror_sq_kind(u32 wr_opcode);
+void mirror_sq_done(struct mirror_qp *qp, struct mirror_sq_meta *m,
+		    enum ib_wc_status status, u32 byte_len);
+void mirror_sq_rewind(struct mirror_qp *qp, u32 idx);
+void mirror_sq_gap_rewind(struct mirror_qp *qp, u32 idx);
+int mirror_sq_segs(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
+		   struct mirror_segs *segs, u64 off, u32 len, int access);
+u32 mirror_wc_opcode(u32 wr_opcode);
+void mirror_sq_consume(struct mirror_qp *qp);
 enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
 				   struct mirror_send_wqe *wqe,
 				   struct mirror_segs *segs);
+
+/* mirror_comp.c: the RoCEv2 completer */
+void mirror_comp_arm_timer(struct mirror_qp *qp);
+void mirror_comp_report(struct mirror_qp *qp, bool *qp_err);
+enum ib_wc_status mirror_nak_status(u8 code);
+void mirror_comp_rx(struct mirror_qp *qp, const struct mirror_pkt *p);
+void mirror_qp_retrans_timer(struct timer_list *t);
+
+/**
+ * enum mirror_resp_verdict - what a responder made of a request
+ * @MIRROR_RESP_DONE: executed (or, where the transport allows, dropped)
+ * @MIRROR_RESP_RNR: no receive posted
+ * @MIRROR_RESP_NAK_INVALID: an invalid request
+ * @MIRROR_RESP_NAK_ACCESS: a remote access error
+ * @MIRROR_RESP_NAK_OP: a remote operational error
+ * @MIRROR_RESP_STOPPED: a nofault list met a missing page (same device)
+ */
+enum mirror_resp_verdict {
+	MIRROR_RESP_DONE,
+	MIRROR_RESP_RNR,
+	MIRROR_RESP_NAK_INVALID,
+	MIRROR_RESP_NAK_ACCESS,
+	MIRROR_RESP_NAK_OP,
+	MIRROR_RESP_STOPPED,
+};
+
+/* mirror_resp.c: the responder's decisions, for both transports */
 int mirror_resp_hold_recv(struct mirror_qp *qp);
 int mirror_resp_recv_segs(struct mirror_qp *qp, struct mirror_segs *segs,
 			  u64 off, u64 len);
@@ -945,27 +958,55 @@ void mirror_resp_recv_error(struct mirror_qp *qp, enum ib_wc_status status,
 			    u32 src_qp);
 void mirror_resp_recv_done(struct mirror_qp *qp, struct mirror_cqe *cqe,
 			   bool solicited);
+int mirror_resp_payload(struct mirror_segs *dst, u64 dst_off,
+			const struct mirror_pkt *p, u64 *done);
+enum mirror_resp_verdict mirror_resp_need_recv(struct mirror_qp *qp,
+					       u32 src_qp);
+enum mirror_resp_verdict mirror_resp_recv_fits(struct mirror_qp *qp, u64 end,
+					       u32 src_qp);
+u8 mirror_resp_nak_code(enum mirror_resp_verdict v);
+u32 mirror_resp_res_count(struct mirror_qp *qp);
+enum mirror_resp_verdict mirror_resp_target(struct mirror_qp *qp,
+					    struct mirror_segs *segs, u64 va,
+					    u32 rkey, u64 len, int access);
+enum mirror_resp_verdict mirror_resp_atomic(struct mirror_qp *qp,
+					    struct mirror_segs *segs,
+					    const struct mirror_pkt *p,
+					    u64 *orig);
+enum mirror_resp_verdict mirror_resp_ud(struct mirror_qp *qp,
+					struct mirror_segs *segs,
+					const struct mirror_pkt *p,
+					const u8 *grh, u8 net_type);
+
+/* mirror_qp_state.c: QP lookup and the move to ERR, for every engine */
+struct mirror_qp *mirror_qp_get(struct mirror_dev *dev, u32 qpn);
+void mirror_qp_put(struct mirror_qp *qp);
+void mirror_qp_last_wqe_event(struct mirror_qp *qp);
+void mirror_qp_err_due(struct mirror_qp *qp);
+void mirror_qp_enter_err(struct mirror_qp *qp);
+void mirror_qp_flush(struct mirror_qp *qp);
+
+/* mirror_engine.c: the same-device requester */
+void mirror_qp_req_work(struct work_struct *work);
+void mirror_qp_requester(struct mirror_qp *qp);
 void mirror_req_forget_faults(struct mirror_qp *qp);
 
 /* mirror_net.c: RoCEv2 packets over UDP */
 int mirror_net_open(struct mirror_dev *dev);
 void mirror_net_close(struct mirror_dev *dev);
-int mirror_pkt_parse(u8 *data, u32 len, struct mirror_pkt *p);
 struct sk_buff *mirror_pkt_alloc(struct mirror_dev *dev, u32 len);
 int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
+		    const struct mirror_path *path);
+int mirror_pkt_send(struct mirror_dev *dev, const struct mirror_pkt *p,
 		    const struct mirror_path *path);
 bool mirror_pkt_from_peer(const struct mirror_qp *qp,
 			  const struct sk_buff *skb);
 struct sk_buff *mirror_rx_dequeue(struct mirror_qp *qp, bool responses);
 void mirror_rx_purge(struct mirror_qp *qp);
 
-/* mirror_wire.c: the RoCEv2 requester, completer and responder */
-int mirror_path_from_av(struct mirror_dev *dev, const struct rdma_ah_attr *av,
-			u32 lqpn, u32 rqpn, struct mirror_path *path);
+/* mirror_wire.c: the RoCEv2 requester and responder */
 void mirror_wire_requester(struct mirror_qp *qp);
-bool mirror_op_is_response(u8 op);
 void mirror_qp_rx_work(struct work_struct *work);
-void mirror_qp_retrans_timer(struct timer_list *t);
 int mirror_wire_send_ud(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 			const struct rdma_ah_attr *av, u32 dqpn, u32 qkey);
 void mirror_wire_qp_init(struct mirror_qp *qp);
@@ -1035,15 +1076,15 @@ int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
 extern const struct rhashtable_params mirror_mr_ht_params;
 struct mirror_mr *mirror_mr_get(struct mirror_dev *dev, u32 key);
 void mirror_mr_put(struct mirror_mr *mr);
+int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access);
+
+/* mirror_advise.c */
+int mirror_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,
+		     u32 flags, struct ib_sge *sg_list, u32 num_sge,
+		     struct uverbs_attr_bundle *attrs);
 
 int mirror_create_ah(struct ib_ah *ibah, struct rdma_ah_init_attr *init,
 		     struct ib_udata *udata);
 int mirror_destroy_ah(struct ib_ah *ibah, u32 flags);
-
-struct mirror_qp *mirror_qp_get(struct mirror_dev *dev, u32 qpn);
-struct mirror_send_wqe *mirror_sq_wqe(struct mirror_qp *qp, u32 idx);
-struct mirror_send_wqe *mirror_sq_fetch(struct mirror_qp *qp, u32 idx);
-void mirror_qp_last_wqe_event(struct mirror_qp *qp);
-void mirror_qp_put(struct mirror_qp *qp);
 
 #endif /* MIRROR_H */

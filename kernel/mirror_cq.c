@@ -312,3 +312,18 @@ int mirror_req_notify_cq(struct ib_cq *ibcq, enum ib_cq_notify_flags flags)
 	spin_unlock_irqrestore(&cq->lock, irqflags);
 	return ret;
 }
+
+/**
+ * mirror_complete() - post a completion for a QP's send or receive side
+ * @qp: the QP
+ * @recv: the receive side (else the send side)
+ * @cqe: the completion
+ * @solicited: it answers a solicited event
+ */
+void mirror_complete(struct mirror_qp *qp, bool recv,
+		     const struct mirror_cqe *cqe, bool solicited)
+{
+	struct ib_cq *ibcq = recv ? qp->ibqp.recv_cq : qp->ibqp.send_cq;
+
+	mirror_cq_post(to_mirror_cq(ibcq), cqe, solicited);
+}

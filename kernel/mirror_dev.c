@@ -74,24 +74,6 @@ static int mirror_query_device(struct ib_device *ibdev,
 	return 0;
 }
 
-/* The IB MTU a RoCEv2 payload gets on a netdev of MTU @netdev_mtu. */
-static enum ib_mtu mirror_mtu_of(unsigned int netdev_mtu)
-{
-	return ib_mtu_int_to_enum((int)netdev_mtu - MIRROR_ROCE_HEADROOM);
-}
-
-/**
- * mirror_dev_mtu() - the port's active MTU in bytes
- * @dev: the device
- *
- * Return: the largest IB MTU that fits the netdev's MTU with RoCEv2
- * headers (the largest UD message).
- */
-u32 mirror_dev_mtu(struct mirror_dev *dev)
-{
-	return ib_mtu_enum_to_int(mirror_mtu_of(READ_ONCE(dev->ndev->mtu)));
-}
-
 static int mirror_query_port(struct ib_device *ibdev, u32 port,
 			     struct ib_port_attr *attr)
 {
@@ -313,77 +295,6 @@ static void mirror_dealloc_driver(struct ib_device *ibdev)
 	xa_destroy(&dev->av_xa);
 	mutex_destroy(&dev->atomic_lock);
 	netdev_put(dev->ndev, &dev->ndev_tracker);
-}
-
-static const struct rdma_stat_desc mirror_counter_descs[MIRROR_CNT_COUNT] = {
-	[MIRROR_CNT_TX_PACKETS].name = "tx_packets",
-	[MIRROR_CNT_TX_BYTES].name = "tx_bytes",
-	[MIRROR_CNT_RX_PACKETS].name = "rx_packets",
-	[MIRROR_CNT_RX_BYTES].name = "rx_bytes",
-	[MIRROR_CNT_RX_DROP_LEN].name = "rx_drop_malformed",
-	[MIRROR_CNT_RX_DROP_ICRC].name = "rx_drop_bad_icrc",
-	[MIRROR_CNT_RX_DROP_OPCODE].name = "rx_drop_bad_opcode",
-	[MIRROR_CNT_RX_DROP_NO_QP].name = "rx_drop_unknown_qp",
-	[MIRROR_CNT_RX_DROP_QP_STATE].name = "rx_drop_qp_state",
-	[MIRROR_CNT_RX_DROP_QKEY].name = "rx_drop_bad_qkey",
-	[MIRROR_CNT_RX_DROP_PSN].name = "rx_drop_out_of_window",
-	[MIRROR_CNT_RX_DROP_BAD_DEST].name = "rx_drop_bad_dest",
-	[MIRROR_CNT_RX_DROP_BAD_SRC].name = "rx_drop_bad_src",
-	[MIRROR_CNT_RX_DROP_WRONG_PATH].name = "rx_drop_wrong_path",
-	[MIRROR_CNT_RX_DROP_QUEUE_FULL].name = "rx_drop_queue_full",
-	[MIRROR_CNT_SEQ_NAK_SENT].name = "seq_err_nak_sent",
-	[MIRROR_CNT_SEQ_NAK_RCVD].name = "seq_err_nak_rcvd",
-	[MIRROR_CNT_RNR_NAK_SENT].name = "rnr_nak_sent",
-	[MIRROR_CNT_RNR_NAK_RCVD].name = "rnr_nak_rcvd",
-	[MIRROR_CNT_NAK_SENT].name = "nak_sent",
-	[MIRROR_CNT_NAK_RCVD].name = "nak_rcvd",
-	[MIRROR_CNT_RETRANS_TIMEOUT].name = "retrans_timeouts",
-	[MIRROR_CNT_RETRANS_PACKETS].name = "retrans_packets",
-	[MIRROR_CNT_DUP_REQUEST].name = "duplicate_requests",
-	[MIRROR_CNT_TX_NO_ROUTE].name = "tx_drop_no_route",
-	[MIRROR_CNT_ODP_FAULTS].name = "odp_faults",
-	[MIRROR_CNT_ODP_PAGES_FAULTED].name = "odp_pages_faulted",
-	[MIRROR_CNT_ODP_INVALIDATIONS].name = "odp_invalidations",
-	[MIRROR_CNT_ODP_PAGES_INVALIDATED].name = "odp_pages_invalidated",
-	[MIRROR_CNT_ODP_PREFETCHES].name = "odp_prefetches",
-	[MIRROR_CNT_ODP_FAULT_RETRIES].name = "odp_fault_retries",
-	[MIRROR_CNT_ODP_CHILDREN_CREATED].name = "odp_children_created",
-	[MIRROR_CNT_ODP_CHILDREN_DESTROYED].name = "odp_children_destroyed",
-	[MIRROR_CNT_ODP_CHILDREN_LIVE].name = "odp_children_live",
-	[MIRROR_CNT_ODP_MIRROR_BYTES].name = "odp_mirror_bytes",
-#define MIRROR_LAT_NAME(n) \
-	[MIRROR_CNT_ODP_LAT_FIRST + (n) - MIRROR_ODP_LAT_MIN_LOG2].name = \
-		"odp_fault_ns_log2_" #n
-	MIRROR_LAT_NAME(10), MIRROR_LAT_NAME(11), MIRROR_LAT_NAME(12),
-	MIRROR_LAT_NAME(13), MIRROR_LAT_NAME(14), MIRROR_LAT_NAME(15),
-	MIRROR_LAT_NAME(16), MIRROR_LAT_NAME(17), MIRROR_LAT_NAME(18),
-	MIRROR_LAT_NAME(19), MIRROR_LAT_NAME(20), MIRROR_LAT_NAME(21),
-	MIRROR_LAT_NAME(22), MIRROR_LAT_NAME(23), MIRROR_LAT_NAME(24),
-	MIRROR_LAT_NAME(25), MIRROR_LAT_NAME(26), MIRROR_LAT_NAME(27),
-	MIRROR_LAT_NAME(28), MIRROR_LAT_NAME(29),
-#undef MIRROR_LAT_NAME
-};
-
-static struct rdma_hw_stats *mirror_alloc_hw_port_stats(struct ib_device *ibdev,
-							u32 port)
-{
-	/*
-	 * Reading the counters is cheap: no caching beyond the current
-	 * jiffy, so that a test sees what a verb it just ran counted.
-	 */
-	return rdma_alloc_hw_stats_struct(mirror_counter_descs,
-					  ARRAY_SIZE(mirror_counter_descs), 0);
-}
-
-static int mirror_get_hw_stats(struct ib_device *ibdev,
-			       struct rdma_hw_stats *stats, u32 port, int index)
-{
-	struct mirror_dev *dev = to_mirror_dev(ibdev);
-	int i;
-
-	for (i = 0; i < MIRROR_CNT_COUNT; i++)
-		stats->value[i] = atomic64_read(&dev->counters[i]);
-	return MIRROR_CNT_COUNT;
 }
 
 /* One table, callbacks in alphabetical order. */

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mirror_engine.c - the requester and the responder of QPs whose peer is on
- * the same device (the short-circuit path; the RoCEv2 wire path plugs in
- * beside it, mirror_wire.c), and the responder helpers both paths share.
+ * mirror_engine.c - the requester of QPs whose peer is on the same device
+ * (the short-circuit path; the RoCEv2 wire path plugs in beside it,
+ * mirror_wire.c), and the steps that run the destination's responder for
+ * it. What the responder decides (receives, range checks, atomics, UD
+ * delivery, the status of a refusal) is mirror_resp.c's, shared with the
+ * wire path; the steps here only move the payload between the two QPs'
+ * memory and turn a missing page into FAULT or DEST_FAULT.
  *
  * The requester runs in process context (the doorbell system call of the
  * posting process, or the QP's work item), drains the SQ one WQE at a time
@@ -66,7 +70,7 @@ enum mirror_req_state {
 enum mirror_step {
 	MIRROR_STEP_DONE,	/* executed, or failed with c->status */
 	MIRROR_STEP_RNR,	/* no receive posted at the destination */
-	MIRROR_STEP_FAULT,	/* our memory at qp->req_local.miss is missing */
+	MIRROR_STEP_FAULT,	/* our memory at qp->req.local.miss is missing */
 	MIRROR_STEP_DEST_FAULT,	/* the destination's memory, c->dfault_* */
 };
 
@@ -125,281 +129,6 @@ struct mirror_req_ctx {
 #define MIRROR_REQ_FAULT_ROUNDS	1000
 /* The least a requester waits for a destination's fault (QP timeout 0 too). */
 #define MIRROR_DEST_FAULT_MIN_MS	50
-
-/* RNR timer values of the IB spec (table 45), in microseconds. */
-static const u32 mirror_rnr_usecs[32] = {
-	655360, 10, 20, 30, 40, 60, 80, 120, 160, 240, 320, 480, 640, 960,
-	1280, 1920, 2560, 3840, 5120, 7680, 10240, 15360, 20480, 30720,
-	40960, 61440, 81920, 122880, 163840, 245760, 327680, 491520,
-};
-
-/**
- * mirror_rnr_jiffies() - the wait an RNR timer code asks for
- * @timer: the 5-bit code (min_rnr_timer, or an RNR NAK's)
- *
- * Return: jiffies, at least 1.
- */
-unsigned long mirror_rnr_jiffies(u8 timer)
-{
-	return max(usecs_to_jiffies(mirror_rnr_usecs[timer & 31]), 1UL);
-}
-
-/**
- * mirror_wc_opcode() - the completion opcode of a send WR opcode
- * @wr_opcode: IB_UVERBS_WR_*
- *
- * Return: MIRROR_WC_*.
- */
-u32 mirror_wc_opcode(u32 wr_opcode)
-{
-	switch (wr_opcode) {
-	case IB_UVERBS_WR_RDMA_WRITE:
-	case IB_UVERBS_WR_RDMA_WRITE_WITH_IMM:
-		return MIRROR_WC_RDMA_WRITE;
-	case IB_UVERBS_WR_RDMA_READ:
-		return MIRROR_WC_RDMA_READ;
-	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
-		return MIRROR_WC_COMP_SWAP;
-	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
-		return MIRROR_WC_FETCH_ADD;
-	default:
-		return MIRROR_WC_SEND;
-	}
-}
-
-static bool mirror_opcode_ok(enum ib_qp_type type, u32 opcode)
-{
-	switch (opcode) {
-	case IB_UVERBS_WR_SEND:
-	case IB_UVERBS_WR_SEND_WITH_IMM:
-		return true;
-	case IB_UVERBS_WR_RDMA_WRITE:
-	case IB_UVERBS_WR_RDMA_WRITE_WITH_IMM:
-		return type == IB_QPT_RC || type == IB_QPT_UC;
-	case IB_UVERBS_WR_RDMA_READ:
-	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
-	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
-		return type == IB_QPT_RC;
-	default:
-		/* Memory windows, LSO and the rest are not offered. */
-		return false;
-	}
-}
-
-/**
- * mirror_gid_is_local() - is @gid one of the device's RoCEv2 GIDs?
- * @dev: the device
- * @gid: the GID
- *
- * Return: true when it is.
- */
-bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid)
-{
-	const struct ib_gid_attr *attr;
-
-	attr = rdma_find_gid_by_port(&dev->ib_dev, gid,
-				     IB_GID_TYPE_ROCE_UDP_ENCAP, 1, NULL);
-	if (IS_ERR(attr))
-		return false;
-	rdma_put_gid_attr(attr);
-	return true;
-}
-
-/**
- * mirror_complete() - post a completion for a QP's send or receive side
- * @qp: the QP
- * @recv: the receive side (else the send side)
- * @cqe: the completion
- * @solicited: it answers a solicited event
- */
-void mirror_complete(struct mirror_qp *qp, bool recv,
-		     const struct mirror_cqe *cqe, bool solicited)
-{
-	struct ib_cq *ibcq = recv ? qp->ibqp.recv_cq : qp->ibqp.send_cq;
-
-	mirror_cq_post(to_mirror_cq(ibcq), cqe, solicited);
-}
-
-/**
- * mirror_qp_err_due() - record that @qp must enter ERR
- * @qp: the QP; its req_lock or resp_lock held (where the error was found)
- *
- * mirror_qp_enter_err() applies it once the locks are dropped.
- */
-void mirror_qp_err_due(struct mirror_qp *qp)
-{
-	set_bit(0, &qp->err_due);
-}
-
-/**
- * mirror_qp_enter_err() - move a QP to ERR (flushing it), as recorded by
- *	mirror_qp_err_due()
- * @qp: the QP; none of its locks held
- *
- * Nothing happens when the QP is in ERR already, or when it was reset
- * since the error was found: that error belonged to a connection the
- * user has ended, and the reconnected QP must not inherit it.
- */
-void mirror_qp_enter_err(struct mirror_qp *qp)
-{
-	mutex_lock(&qp->state_lock);
-	if (test_and_clear_bit(0, &qp->err_due) &&
-	    qp->state != MIRROR_QPS_ERR) {
-		WRITE_ONCE(qp->state, MIRROR_QPS_ERR);
-		mirror_qp_flush(qp);
-		mirror_qp_last_wqe_event(qp);
-	}
-	mutex_unlock(&qp->state_lock);
-}
-
-/**
- * mirror_npkts() - packets (and PSNs) a message of @len bytes takes
- * @len: bytes
- * @mtu: the path MTU
- *
- * Return: at least 1.
- */
-u32 mirror_npkts(u64 len, u32 mtu)
-{
-	return len ? DIV_ROUND_UP_ULL(len, mtu) : 1;
-}
-
-/**
- * mirror_qp_mtu() - the path MTU of a connected QP, in bytes
- * @qp: the QP
- *
- * Return: the MTU set at RTR, or the port's if none fits.
- */
-u32 mirror_qp_mtu(struct mirror_qp *qp)
-{
-	u32 path = ib_mtu_enum_to_int(READ_ONCE(qp->attr.path_mtu));
-	u32 port = mirror_dev_mtu(to_mirror_dev(qp->ibqp.device));
-
-	if (path <= 0 || path > port)
-		return port;
-	return path;
-}
-
-/* ---------------------------------------------------------------------- */
-/* The responder's receive, shared with the wire path */
-
-/* The PD that covers the buffers of @qp's receives (its SRQ's, if any). */
-static struct ib_pd *mirror_recv_pd(struct mirror_qp *qp)
-{
-	return qp->ibqp.srq ? qp->ibqp.srq->pd : qp->ibqp.pd;
-}
-
-/**
- * mirror_resp_hold_recv() - take a receive for the message starting now
- * @qp: the receiving QP (resp_lock held)
- *
- * Copies the next receive WQE of the QP's RQ (or SRQ) into qp->resp_*, so
- * that the message's packets (or steps) fill it from the kernel's copy.
- * A receive already held (a UD receive whose memory was being faulted in,
- * say) is kept: 0.
- *
- * Return: 0, -EAGAIN when none is posted, -EIO when user space broke its
- * ring, -E2BIG when the WQE names too many SGEs. After -EIO and -E2BIG a
- * receive is held nonetheless (wr_id 0 for -EIO): complete it with an
- * error (mirror_resp_recv_error()).
- */
-int mirror_resp_hold_recv(struct mirror_qp *qp)
-{
-	struct ib_srq *ibsrq = qp->ibqp.srq;
-	struct mirror_queue *q = &qp->rq;
-	struct mirror_recv_wqe wqe = {};
-	u32 avail, i;
-	int err;
-
-	lockdep_assert_held(&qp->resp_lock);
-	if (qp->resp_have_recv)
-		return 0;
-	if (ibsrq) {
-		err = mirror_srq_take(to_mirror_srq(ibsrq), &wqe, qp->resp_sge);
-		if (err == -EAGAIN)
-			return err;
-	} else {
-		err = mirror_queue_avail(q, qp->rq_cons, &avail);
-		if (!err && !avail)
-			return -EAGAIN;
-		if (!err) {
-			err = mirror_queue_fetch_recv(q, qp->rq_cons, &wqe,
-						      qp->resp_sge,
-						      qp->attr.cap.max_recv_sge);
-			qp->rq_cons++;
-			mirror_queue_consumed(q, qp->rq_cons);
-		}
-	}
-	qp->resp_have_recv = true;
-	qp->resp_wr_id = wqe.wr_id;
-	qp->resp_nsge = err ? 0 : wqe.num_sge;
-	qp->resp_len = 0;
-	for (i = 0; i < qp->resp_nsge; i++)
-		qp->resp_len += qp->resp_sge[i].length;
-	return err;
-}
-
-/**
- * mirror_resp_recv_segs() - the memory of part of the held receive
- * @qp: the receiving QP (resp_lock held, a receive held)
- * @segs: gets [off, off + len) of the receive's buffers, checked for
- *	local write access in the receive's PD
- * @off: first byte
- * @len: bytes
- *
- * Return: 0, -EMSGSIZE when the receive is too short, or the error of a
- * key check.
- */
-int mirror_resp_recv_segs(struct mirror_qp *qp, struct mirror_segs *segs,
-			  u64 off, u64 len)
-{
-	mirror_segs_put(segs);
-	if (off + len > qp->resp_len)
-		return -EMSGSIZE;
-	return mirror_segs_add_sges(segs, to_mirror_dev(qp->ibqp.device),
-				    mirror_recv_pd(qp), qp->resp_sge,
-				    qp->resp_nsge, off, len,
-				    IB_ACCESS_LOCAL_WRITE);
-}
-
-/**
- * mirror_resp_recv_error() - complete the held receive with an error
- * @qp: the receiving QP (resp_lock held, a receive held)
- * @status: the completion status
- * @src_qp: the sender's QPN
- */
-void mirror_resp_recv_error(struct mirror_qp *qp, enum ib_wc_status status,
-			    u32 src_qp)
-{
-	struct mirror_cqe cqe = {
-		.wr_id = qp->resp_wr_id,
-		.status = status,
-		.opcode = MIRROR_WC_RECV,
-		.qp_num = qp->ibqp.qp_num,
-		.src_qp = src_qp,
-	};
-
-	lockdep_assert_held(&qp->resp_lock);
-	qp->resp_have_recv = false;
-	mirror_complete(qp, true, &cqe, false);
-}
-
-/**
- * mirror_resp_recv_done() - complete the held receive: a message is in
- * @qp: the receiving QP (resp_lock held, a receive held)
- * @cqe: the completion, but for wr_id, status and qp_num
- * @solicited: the message asked for a solicited event
- */
-void mirror_resp_recv_done(struct mirror_qp *qp, struct mirror_cqe *cqe,
-			   bool solicited)
-{
-	lockdep_assert_held(&qp->resp_lock);
-	cqe->wr_id = qp->resp_wr_id;
-	cqe->status = IB_WC_SUCCESS;
-	cqe->qp_num = qp->ibqp.qp_num;
-	qp->resp_have_recv = false;
-	mirror_complete(qp, true, cqe, solicited);
-}
 
 /**
  * struct mirror_fault_job - a fault of a destination's ODP memory, done in
@@ -527,11 +256,10 @@ static enum mirror_step mirror_dest_missed(struct mirror_req_ctx *c,
 }
 
 /*
- * Resolves the WQE's remote range at the destination into qp->req_remote:
- * the destination QP must allow @access, and the rkey must name an MR of
- * its PD that allows it over the whole range. Return: 0, an error of the
- * key check, or -EAGAIN when the chunk from c->progress is not mirrored
- * (c->dfault_* say what DEST_FAULT is to fault).
+ * Resolves the WQE's remote range at the destination into qp->req.remote
+ * (mirror_resp_target(): the responder's checks). Return: 0, -EACCES when
+ * they refuse it, or -EAGAIN when the chunk from c->progress is not
+ * mirrored (c->dfault_* say what DEST_FAULT is to fault).
  */
 static int mirror_resp_remote(struct mirror_req_ctx *c, u64 va, u32 rkey,
 			      u64 len, int access)
@@ -539,35 +267,31 @@ static int mirror_resp_remote(struct mirror_req_ctx *c, u64 va, u32 rkey,
 	struct mirror_qp *qp = c->qp, *dest = c->dest;
 	bool write = access != IB_ACCESS_REMOTE_READ;
 	u64 miss;
-	int err;
 
-	mirror_segs_put(&qp->req_remote);
-	if (!(READ_ONCE(dest->attr.qp_access_flags) & access))
+	if (mirror_resp_target(dest, &qp->req.remote, va, rkey, len,
+			       access) != MIRROR_RESP_DONE)
 		return -EACCES;
-	err = mirror_segs_add(&qp->req_remote, to_mirror_dev(qp->ibqp.device),
-			      dest->ibqp.pd, rkey, va, len, access);
-	if (err)
-		return err;
 	/* What comes next must be there: a missing page is DEST_FAULT's. */
-	if (!mirror_segs_present(&qp->req_remote, c->progress,
+	if (!mirror_segs_present(&qp->req.remote, c->progress,
 				 min_t(u64, len - c->progress,
 				       MIRROR_FAULT_CHUNK), write, &miss)) {
-		mirror_dest_missed(c, &qp->req_remote, miss, write);
+		mirror_dest_missed(c, &qp->req.remote, miss, write);
 		return -EAGAIN;
 	}
 	return 0;
 }
 
 /*
- * The error a destination answers a bad request with: RC completes the
- * requester's WQE with @status and the destination QP enters ERR, as a
- * RoCEv2 responder does after a NAK; UC loses the message.
+ * The destination refused the request (@v, a NAK verdict): RC completes the
+ * requester's WQE with the status the completer gives that NAK on the wire
+ * and the destination QP enters ERR, as a RoCEv2 responder does after a
+ * NAK; UC loses the message.
  */
-static enum mirror_step mirror_resp_refuse(struct mirror_req_ctx *c,
-					   enum ib_wc_status status)
+static enum mirror_step mirror_req_refused(struct mirror_req_ctx *c,
+					   enum mirror_resp_verdict v)
 {
 	if (c->qp->ibqp.qp_type == IB_QPT_RC) {
-		c->status = status;
+		c->status = mirror_nak_status(mirror_resp_nak_code(v));
 		c->dest_err = true;
 	}
 	return MIRROR_STEP_DONE;
@@ -631,70 +355,46 @@ static u8 mirror_resp_build_grh(struct mirror_req_ctx *c, u8 *buf, u32 len)
 
 /*
  * A UD SEND. Its payload (at most an MTU) was copied into the QP's bounce
- * buffer before the destination was locked (qp->req_local names it), so
+ * buffer before the destination was locked (qp->req.local names it), so
  * nothing here faults our memory: a receive, once taken, is filled in one
  * step.
  */
 static enum mirror_step mirror_exec_send_ud(struct mirror_req_ctx *c)
 {
-	struct mirror_qp *qp = c->qp, *dest = c->dest;
-	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
-	u32 len = qp->req_local.total;
-	struct mirror_segs *segs = &qp->req_remote;
-	struct mirror_cqe cqe = {};
+	struct mirror_qp *qp = c->qp;
+	struct mirror_segs *segs = &qp->req.remote;
+	bool imm = c->wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM;
+	struct mirror_pkt d = {
+		.op = imm ? MIRROR_OP_SEND_ONLY_IMM : MIRROR_OP_SEND_ONLY,
+		.se = c->wqe->send_flags & IB_SEND_SOLICITED,
+		.qkey = c->qkey,
+		.sqpn = qp->ibqp.qp_num,
+		.imm = (__force __be32)c->wqe->imm_data,
+		.has_imm = imm,
+		.src = &qp->req.local,
+		.paylen = qp->req.local.total,
+	};
 	u8 grh[MIRROR_GRH_BYTES];
-	int err;
+	enum mirror_resp_verdict v;
+	enum mirror_step step;
+	u8 net;
 
-	if (c->qkey != READ_ONCE(dest->attr.qkey)) {
-		mirror_count(dev, MIRROR_CNT_RX_DROP_QKEY);
-		return MIRROR_STEP_DONE;	/* dropped, as on the wire */
-	}
-	err = mirror_resp_hold_recv(dest);
-	if (err == -EAGAIN)
-		return MIRROR_STEP_DONE;	/* no receive: dropped */
-	mirror_segs_put(segs);
-	if (!err)
-		err = mirror_resp_recv_segs(dest, segs, 0,
-					    MIRROR_GRH_BYTES + (u64)len);
-	if (!err) {
-		cqe.network_hdr_type = mirror_resp_build_grh(c, grh, len);
-		err = mirror_segs_xfer(segs, 0, grh, sizeof(grh), true);
-	}
-	if (!err)
-		err = mirror_segs_copy(segs, MIRROR_GRH_BYTES, &qp->req_local,
-				       0, len, NULL);
-	if (err == -EAGAIN && segs->missed) {
+	net = mirror_resp_build_grh(c, grh, d.paylen);
+	v = mirror_resp_ud(c->dest, segs, &d, grh, net);
+	if (v == MIRROR_RESP_STOPPED) {
 		/*
 		 * The receive's memory is not mirrored: it stays held for
 		 * this datagram (or the next), and DEST_FAULT has it faulted
 		 * in; should that take longer than a moment, the datagram is
 		 * lost, as UD allows.
 		 */
-		enum mirror_step step = mirror_dest_missed(c, segs,
-							   segs->miss, true);
-
+		step = mirror_dest_missed(c, segs, segs->miss, true);
 		mirror_segs_put(segs);
 		return step;
 	}
-	mirror_segs_put(segs);
-	if (err) {
-		/* A bad receive: the receiver's problem, not the sender's. */
-		mirror_resp_recv_error(dest, err == -EMSGSIZE ?
-				       IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR,
-				       qp->ibqp.qp_num);
+	/* A bad receive: the receiver's problem, not the sender's. */
+	if (v != MIRROR_RESP_DONE)
 		c->dest_err = true;
-		return MIRROR_STEP_DONE;
-	}
-	cqe.opcode = MIRROR_WC_RECV;
-	cqe.byte_len = len + MIRROR_GRH_BYTES;
-	cqe.src_qp = qp->ibqp.qp_num;
-	cqe.wc_flags = IB_WC_GRH;
-	if (c->wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM) {
-		cqe.imm_data = c->wqe->imm_data;
-		cqe.wc_flags |= IB_WC_WITH_IMM;
-	}
-	mirror_resp_recv_done(dest, &cqe,
-			      c->wqe->send_flags & IB_SEND_SOLICITED);
 	return MIRROR_STEP_DONE;
 }
 
@@ -707,26 +407,26 @@ static enum mirror_step mirror_exec_send(struct mirror_req_ctx *c)
 {
 	struct mirror_qp *qp = c->qp, *dest = c->dest;
 	u32 qpn = qp->ibqp.qp_num;
-	u64 len = qp->req_local.total, done = 0;
-	struct mirror_segs *segs = &qp->req_remote;
+	u64 len = qp->req.local.total, done = 0;
+	struct mirror_segs *segs = &qp->req.remote;
+	struct mirror_pkt d = {
+		.src = &qp->req.local,
+		.src_off = c->progress,
+		.paylen = len - c->progress,
+	};
 	struct mirror_cqe cqe = {};
+	enum mirror_resp_verdict v;
 	int err;
 
-	if (!dest->resp_have_recv) {
-		err = mirror_resp_hold_recv(dest);
-		if (err == -EAGAIN)	/* RC: RNR; UC: dropped */
-			return qp->ibqp.qp_type == IB_QPT_RC ?
-			       MIRROR_STEP_RNR : MIRROR_STEP_DONE;
-		if (err) {
-			mirror_resp_recv_error(dest, IB_WC_LOC_PROT_ERR, qpn);
-			c->dest_err = true;
-			return mirror_resp_refuse(c, IB_WC_REM_OP_ERR);
-		}
-	}
-	if (dest->resp_len < len) {
-		mirror_resp_recv_error(dest, IB_WC_LOC_LEN_ERR, qpn);
-		c->dest_err = true;
-		return mirror_resp_refuse(c, IB_WC_REM_INV_REQ_ERR);
+	v = mirror_resp_need_recv(dest, qpn);
+	if (v == MIRROR_RESP_DONE)
+		v = mirror_resp_recv_fits(dest, len, qpn);
+	if (v == MIRROR_RESP_RNR)	/* RC: RNR; UC: dropped */
+		return qp->ibqp.qp_type == IB_QPT_RC ?
+		       MIRROR_STEP_RNR : MIRROR_STEP_DONE;
+	if (v != MIRROR_RESP_DONE) {
+		c->dest_err = true;	/* its receive completed in error */
+		return mirror_req_refused(c, v);
 	}
 	if (c->dfault_failed)
 		err = -EFAULT;	/* the receive's ODP memory cannot be had */
@@ -735,8 +435,7 @@ static enum mirror_step mirror_exec_send(struct mirror_req_ctx *c)
 					    len - c->progress);
 	/* The list starts at the receive's first byte not yet filled. */
 	if (!err)
-		err = mirror_segs_copy(segs, 0, &qp->req_local, c->progress,
-				       len - c->progress, &done);
+		err = mirror_resp_payload(segs, 0, &d, &done);
 	if (err == -EAGAIN) {
 		enum mirror_step step;
 
@@ -749,7 +448,7 @@ static enum mirror_step mirror_exec_send(struct mirror_req_ctx *c)
 		mirror_segs_put(segs);
 		mirror_resp_recv_error(dest, IB_WC_LOC_PROT_ERR, qpn);
 		c->dest_err = true;
-		return mirror_resp_refuse(c, IB_WC_REM_OP_ERR);
+		return mirror_req_refused(c, MIRROR_RESP_NAK_OP);
 	}
 	mirror_segs_put(segs);
 	cqe.opcode = MIRROR_WC_RECV;
@@ -774,14 +473,14 @@ static enum mirror_step mirror_exec_rdma(struct mirror_req_ctx *c, bool write,
 					 bool *moved)
 {
 	struct mirror_qp *qp = c->qp;
-	struct mirror_segs *dst = write ? &qp->req_remote : &qp->req_local;
-	struct mirror_segs *src = write ? &qp->req_local : &qp->req_remote;
-	u64 len = qp->req_local.total, done = 0;
+	struct mirror_segs *dst = write ? &qp->req.remote : &qp->req.local;
+	struct mirror_segs *src = write ? &qp->req.local : &qp->req.remote;
+	u64 len = qp->req.local.total, done = 0;
 	int err;
 
 	*moved = false;
 	if (c->dfault_failed)	/* its ODP memory cannot be had */
-		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
+		return mirror_req_refused(c, MIRROR_RESP_NAK_ACCESS);
 	err = mirror_resp_remote(c, c->wqe->wr.rdma.remote_addr,
 				 c->wqe->wr.rdma.rkey, len,
 				 write ? IB_ACCESS_REMOTE_WRITE :
@@ -789,13 +488,13 @@ static enum mirror_step mirror_exec_rdma(struct mirror_req_ctx *c, bool write,
 	if (err == -EAGAIN)
 		return MIRROR_STEP_DEST_FAULT;
 	if (err)
-		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
+		return mirror_req_refused(c, MIRROR_RESP_NAK_ACCESS);
 	err = mirror_segs_copy(dst, c->progress, src, c->progress,
 			       len - c->progress, &done);
 	if (err == -EAGAIN)
-		return mirror_req_copy_stopped(c, &qp->req_remote, write, done);
+		return mirror_req_copy_stopped(c, &qp->req.remote, write, done);
 	if (err)
-		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
+		return mirror_req_refused(c, MIRROR_RESP_NAK_ACCESS);
 	c->progress = len;
 	*moved = true;
 	return MIRROR_STEP_DONE;
@@ -807,29 +506,25 @@ static enum mirror_step mirror_exec_write(struct mirror_req_ctx *c)
 	struct mirror_qp *qp = c->qp, *dest = c->dest;
 	bool imm = c->wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
 	struct mirror_cqe cqe = {};
+	enum mirror_resp_verdict v;
 	enum mirror_step step;
 	bool moved;
-	int err;
 
 	step = mirror_exec_rdma(c, true, &moved);
 	if (!moved || !imm)
 		return step;
 
 	/* A packet answered with an RNR NAK rewrites the same bytes. */
-	if (!dest->resp_have_recv) {
-		err = mirror_resp_hold_recv(dest);
-		if (err == -EAGAIN)
-			return qp->ibqp.qp_type == IB_QPT_RC ?
-			       MIRROR_STEP_RNR : MIRROR_STEP_DONE;
-		if (err) {
-			mirror_resp_recv_error(dest, IB_WC_LOC_PROT_ERR,
-					       qp->ibqp.qp_num);
-			c->dest_err = true;
-			return mirror_resp_refuse(c, IB_WC_REM_OP_ERR);
-		}
+	v = mirror_resp_need_recv(dest, qp->ibqp.qp_num);
+	if (v == MIRROR_RESP_RNR)
+		return qp->ibqp.qp_type == IB_QPT_RC ?
+		       MIRROR_STEP_RNR : MIRROR_STEP_DONE;
+	if (v != MIRROR_RESP_DONE) {
+		c->dest_err = true;
+		return mirror_req_refused(c, v);
 	}
 	cqe.opcode = MIRROR_WC_RECV_RDMA_WITH_IMM;
-	cqe.byte_len = qp->req_local.total;
+	cqe.byte_len = qp->req.local.total;
 	cqe.src_qp = qp->ibqp.qp_num;
 	cqe.imm_data = c->wqe->imm_data;
 	cqe.wc_flags = IB_WC_WITH_IMM;
@@ -838,23 +533,17 @@ static enum mirror_step mirror_exec_write(struct mirror_req_ctx *c)
 	return MIRROR_STEP_DONE;
 }
 
-/* Does the destination accept READs and atomics at all? */
-static bool mirror_dest_takes_rd_atomic(struct mirror_qp *dest)
-{
-	return READ_ONCE(dest->attr.max_dest_rd_atomic) > 0;
-}
-
 /* RDMA READ: the remote range lands in the local (writable) buffers. */
 static enum mirror_step mirror_exec_read(struct mirror_req_ctx *c)
 {
 	enum mirror_step step;
 	bool moved;
 
-	if (!mirror_dest_takes_rd_atomic(c->dest))
-		return mirror_resp_refuse(c, IB_WC_REM_INV_REQ_ERR);
+	if (!mirror_resp_res_count(c->dest))
+		return mirror_req_refused(c, MIRROR_RESP_NAK_INVALID);
 	step = mirror_exec_rdma(c, false, &moved);
 	if (moved)
-		c->byte_len = c->qp->req_local.total;
+		c->byte_len = c->qp->req.local.total;
 	return step;
 }
 
@@ -866,33 +555,25 @@ static enum mirror_step mirror_exec_read(struct mirror_req_ctx *c)
 static enum mirror_step mirror_exec_atomic(struct mirror_req_ctx *c)
 {
 	struct mirror_qp *qp = c->qp;
-	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	struct mirror_send_wqe *wqe = c->wqe;
-	int err;
+	bool cmp_swap = wqe->opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP;
+	struct mirror_pkt d = {
+		.op = cmp_swap ? MIRROR_OP_CMP_SWAP : MIRROR_OP_FETCH_ADD,
+		.va = wqe->wr.atomic.remote_addr,
+		.rkey = wqe->wr.atomic.rkey,
+		.compare = cmp_swap ? wqe->wr.atomic.compare_add : 0,
+		.swap_add = cmp_swap ? wqe->wr.atomic.swap :
+				       wqe->wr.atomic.compare_add,
+	};
+	enum mirror_resp_verdict v;
 
-	/* A misaligned atomic is an invalid request (IBA 9.4.5). */
-	if ((wqe->wr.atomic.remote_addr & (sizeof(u64) - 1)) ||
-	    !mirror_dest_takes_rd_atomic(c->dest))
-		return mirror_resp_refuse(c, IB_WC_REM_INV_REQ_ERR);
-	if (c->dfault_failed)
-		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
-	err = mirror_resp_remote(c, wqe->wr.atomic.remote_addr,
-				 wqe->wr.atomic.rkey, sizeof(u64),
-				 IB_ACCESS_REMOTE_ATOMIC);
-	if (err == -EAGAIN)
-		return MIRROR_STEP_DEST_FAULT;
-	if (err)
-		return mirror_resp_refuse(c, IB_WC_REM_ACCESS_ERR);
-	err = mirror_segs_atomic(&qp->req_remote, &dev->atomic_lock,
-				 wqe->opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP,
-				 wqe->wr.atomic.compare_add,
-				 wqe->wr.atomic.swap, &c->orig);
-	if (err == -EAGAIN)	/* invalidated since the check above */
-		return mirror_dest_missed(c, &qp->req_remote, 0, true);
-	if (err)
-		return mirror_resp_refuse(c, qp->req_remote.failed ?
-					  IB_WC_REM_ACCESS_ERR :
-					  IB_WC_REM_OP_ERR);
+	if (c->dfault_failed)	/* its ODP memory cannot be had */
+		return mirror_req_refused(c, MIRROR_RESP_NAK_ACCESS);
+	v = mirror_resp_atomic(c->dest, &qp->req.remote, &d, &c->orig);
+	if (v == MIRROR_RESP_STOPPED)	/* not mirrored (any more) */
+		return mirror_dest_missed(c, &qp->req.remote, 0, true);
+	if (v != MIRROR_RESP_DONE)
+		return mirror_req_refused(c, v);
 	c->have_orig = true;
 	return MIRROR_STEP_DONE;
 }
@@ -900,70 +581,13 @@ static enum mirror_step mirror_exec_atomic(struct mirror_req_ctx *c)
 /* ---------------------------------------------------------------------- */
 /* Requester states */
 
-/**
- * mirror_wqe_local() - check a send WQE and resolve its local memory
- * @qp: the QP (req_lock held)
- * @wqe: the kernel's copy of the WQE
- * @segs: gets the WQE's memory (references held until mirror_segs_put())
- *
- * Checks the opcode against the QP type, the SGE count and the lengths,
- * and the key, PD, access and range of every SGE (writable ones for READ
- * and atomics); faults the first chunk of ODP memory in.
- *
- * Return: IB_WC_SUCCESS, or the completion status of a WQE that cannot run.
- */
-enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
-				   struct mirror_send_wqe *wqe,
-				   struct mirror_segs *segs)
-{
-	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
-	u32 room = qp->sq.stride - sizeof(*wqe);
-	bool atomic = mirror_is_atomic(wqe->opcode);
-	bool read = wqe->opcode == IB_UVERBS_WR_RDMA_READ || atomic;
-	struct mirror_sge *sge = (struct mirror_sge *)(wqe + 1);
-	u32 i;
-	int err = 0;
-
-	mirror_segs_put(segs);
-	if (!mirror_opcode_ok(qp->ibqp.qp_type, wqe->opcode))
-		return IB_WC_LOC_QP_OP_ERR;
-	if (wqe->flags & MIRROR_WQE_F_INLINE) {
-		if (read || wqe->inline_len > qp->max_inline ||
-		    wqe->inline_len > room)
-			return IB_WC_LOC_LEN_ERR;
-		mirror_segs_add_kbuf(segs, wqe + 1, wqe->inline_len, false);
-		goto check_len;
-	}
-	if (wqe->num_sge > qp->attr.cap.max_send_sge ||
-	    wqe->num_sge > room / sizeof(*sge))
-		return IB_WC_LOC_LEN_ERR;
-	for (i = 0; i < wqe->num_sge && !err; i++)
-		err = mirror_segs_add(segs, dev, qp->ibqp.pd, sge[i].lkey,
-				      sge[i].addr, sge[i].length,
-				      read ? IB_ACCESS_LOCAL_WRITE : 0);
-	if (err)
-		return err == -E2BIG ? IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR;
-	if (atomic && segs->total != sizeof(u64))
-		return IB_WC_LOC_LEN_ERR;
-check_len:
-	if (segs->total > (1ULL << 31) ||
-	    (mirror_type_is_ud(qp->ibqp.qp_type) &&
-	     segs->total > mirror_dev_mtu(dev)))
-		return IB_WC_LOC_LEN_ERR;
-	/* ODP: the first chunk must be there (writable for READ/atomics). */
-	if (mirror_segs_fault(segs, 0, min_t(u64, segs->total,
-					     MIRROR_FAULT_CHUNK), read))
-		return IB_WC_LOC_PROT_ERR;
-	return IB_WC_SUCCESS;
-}
-
 /* LOCAL: the opcode fits the QP and the local buffers are ours. */
 static enum mirror_req_state mirror_req_local(struct mirror_req_ctx *c)
 {
 	struct mirror_qp *qp = c->qp;
 	int err;
 
-	c->status = mirror_wqe_local(qp, c->wqe, &qp->req_local);
+	c->status = mirror_wqe_local(qp, c->wqe, &qp->req.local);
 	if (c->status != IB_WC_SUCCESS)
 		return MIRROR_REQ_COMPLETE;
 	if (mirror_type_is_ud(qp->ibqp.qp_type)) {
@@ -972,16 +596,16 @@ static enum mirror_req_state mirror_req_local(struct mirror_req_ctx *c)
 		 * faulting as needed, so that no fault of ours happens while
 		 * a destination (which any sender may reach) is held.
 		 */
-		u32 len = qp->req_local.total;
+		u32 len = qp->req.local.total;
 
-		err = mirror_segs_xfer(&qp->req_local, 0, qp->ud_bounce, len,
+		err = mirror_segs_xfer(&qp->req.local, 0, qp->req.ud_bounce, len,
 				       false);
 		if (err) {
 			c->status = IB_WC_LOC_PROT_ERR;
 			return MIRROR_REQ_COMPLETE;
 		}
-		mirror_segs_put(&qp->req_local);
-		mirror_segs_add_kbuf(&qp->req_local, qp->ud_bounce, len, false);
+		mirror_segs_put(&qp->req.local);
+		mirror_segs_add_kbuf(&qp->req.local, qp->req.ud_bounce, len, false);
 	}
 	return MIRROR_REQ_ROUTE;
 }
@@ -1022,8 +646,8 @@ static enum mirror_req_state mirror_req_route(struct mirror_req_ctx *c)
 		}
 	} else {
 		/* Decided at RTR: RC/UC peers elsewhere use mirror_wire.c. */
-		c->dgid = qp->peer_gid;
-		c->dqpn = qp->peer_qpn;
+		c->dgid = qp->peer.gid;
+		c->dqpn = qp->peer.qpn;
 	}
 	/*
 	 * On this device: RC reports a missing peer the way a dead link
@@ -1066,16 +690,16 @@ static bool mirror_req_accepted(struct mirror_req_ctx *c)
 		mirror_count(dev, MIRROR_CNT_RX_DROP_OPCODE);
 		return false;
 	}
-	if (dest->wire) {
+	if (dest->peer.wire) {
 		mirror_count(dev, MIRROR_CNT_RX_DROP_WRONG_PATH);
 		return false;
 	}
-	if (dest->peer_qpn != qp->ibqp.qp_num ||
-	    memcmp(&dest->peer_gid, &qp->own_gid, sizeof(qp->own_gid))) {
+	if (dest->peer.qpn != qp->ibqp.qp_num ||
+	    memcmp(&dest->peer.gid, &qp->peer.own_gid, sizeof(qp->peer.own_gid))) {
 		mirror_count(dev, MIRROR_CNT_RX_DROP_BAD_SRC);
 		return false;
 	}
-	if (type == IB_QPT_RC && dest->epsn != qp->req_psn) {
+	if (type == IB_QPT_RC && dest->resp.epsn != qp->req.psn) {
 		mirror_count(dev, MIRROR_CNT_RX_DROP_PSN);
 		return false;
 	}
@@ -1087,7 +711,7 @@ static u32 mirror_req_npsn(struct mirror_req_ctx *c)
 {
 	if (mirror_is_atomic(c->wqe->opcode))
 		return 1;
-	return mirror_npkts(c->qp->req_local.total, mirror_qp_mtu(c->qp));
+	return mirror_npkts(c->qp->req.local.total, mirror_qp_mtu(c->qp));
 }
 
 /* EXECUTE: run the destination's responder. */
@@ -1100,13 +724,13 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 	u8 timer;
 
 	/* Nothing is faulted while the destination is held. */
-	qp->req_local.nofault = true;
-	qp->req_remote.nofault = true;
+	qp->req.local.nofault = true;
+	qp->req.remote.nofault = true;
 	mutex_lock(&dest->resp_lock);
 	if (!mirror_req_accepted(c)) {
 		mutex_unlock(&dest->resp_lock);
-		qp->req_local.nofault = false;
-		qp->req_remote.nofault = false;
+		qp->req.local.nofault = false;
+		qp->req.remote.nofault = false;
 		if (type == IB_QPT_RC)
 			c->status = IB_WC_RETRY_EXC_ERR;
 		return MIRROR_REQ_COMPLETE;
@@ -1129,22 +753,30 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 		step = mirror_exec_atomic(c);
 		break;
 	}
-	mirror_segs_put(&qp->req_remote);
+	mirror_segs_put(&qp->req.remote);
 	if (step == MIRROR_STEP_DONE && !mirror_type_is_ud(type)) {
 		/* As many PSNs as the message takes on the wire. */
 		n = mirror_req_npsn(c);
-		qp->req_psn = mirror_psn_add(qp->req_psn, n);
-		dest->epsn = qp->req_psn;
+		qp->req.psn = mirror_psn_add(qp->req.psn, n);
+		dest->resp.epsn = qp->req.psn;
 	}
 	timer = READ_ONCE(dest->attr.min_rnr_timer) & 31;
 	if (c->dest_err)
 		mirror_qp_err_due(dest);
 	mutex_unlock(&dest->resp_lock);
-	qp->req_local.nofault = false;
-	qp->req_remote.nofault = false;
+	qp->req.local.nofault = false;
+	qp->req.remote.nofault = false;
 
 	switch (step) {
 	case MIRROR_STEP_RNR:
+		/*
+		 * Counted as the two ends of a wire pair would count it: the
+		 * responder's RNR NAK, and the requester's receipt of it.
+		 */
+		mirror_count(to_mirror_dev(qp->ibqp.device),
+			     MIRROR_CNT_RNR_NAK_SENT);
+		mirror_count(to_mirror_dev(qp->ibqp.device),
+			     MIRROR_CNT_RNR_NAK_RCVD);
 		c->rnr_delay = mirror_rnr_jiffies(timer);
 		return MIRROR_REQ_RNR_WAIT;
 	case MIRROR_STEP_FAULT:
@@ -1175,7 +807,7 @@ static unsigned long mirror_req_dest_wait_jiffies(struct mirror_qp *qp)
 static enum mirror_req_state mirror_req_dest_fault(struct mirror_req_ctx *c)
 {
 	struct mirror_qp *qp = c->qp;
-	struct mirror_fault_job *job = qp->dfault_job;
+	struct mirror_fault_job *job = qp->req.dfault_job;
 	bool fresh = false;
 	long left;
 	int err;
@@ -1197,7 +829,7 @@ static enum mirror_req_state mirror_req_dest_fault(struct mirror_req_ctx *c)
 	} else {
 		mirror_fault_job_put(job);
 		job = mirror_fault_job_start(c);
-		qp->dfault_job = job;
+		qp->req.dfault_job = job;
 		fresh = true;
 		if (!job)
 			return MIRROR_REQ_DEST_WAIT;
@@ -1211,7 +843,7 @@ static enum mirror_req_state mirror_req_dest_fault(struct mirror_req_ctx *c)
 	}
 	err = job->err;
 	mirror_fault_job_put(job);
-	qp->dfault_job = NULL;
+	qp->req.dfault_job = NULL;
 	/* An older job's result says nothing of this range: look again. */
 	if (err && fresh)
 		c->dfault_failed = true;
@@ -1226,8 +858,8 @@ static enum mirror_req_state mirror_req_dest_fault(struct mirror_req_ctx *c)
  */
 void mirror_req_forget_faults(struct mirror_qp *qp)
 {
-	mirror_fault_job_put(qp->dfault_job);
-	qp->dfault_job = NULL;
+	mirror_fault_job_put(qp->req.dfault_job);
+	qp->req.dfault_job = NULL;
 }
 
 /*
@@ -1244,14 +876,14 @@ static bool mirror_req_dest_wait(struct mirror_req_ctx *c)
 	if (qp->ibqp.qp_type != IB_QPT_RC)
 		return false;		/* UC, UD: lost */
 	mirror_count(dev, MIRROR_CNT_RETRANS_TIMEOUT);
-	if (qp->dfault_left == MIRROR_RNR_NOT_STARTED)
-		qp->dfault_left = READ_ONCE(qp->attr.retry_cnt);
+	if (qp->req.dfault_left == MIRROR_RNR_NOT_STARTED)
+		qp->req.dfault_left = READ_ONCE(qp->attr.retry_cnt);
 	if (READ_ONCE(qp->attr.timeout)) {
-		if (!qp->dfault_left) {
+		if (!qp->req.dfault_left) {
 			c->status = IB_WC_RETRY_EXC_ERR;
 			return false;
 		}
-		qp->dfault_left--;
+		qp->req.dfault_left--;
 	}
 	queue_delayed_work(dev->wq, &qp->req_work,
 			   mirror_req_dest_wait_jiffies(qp));
@@ -1271,7 +903,7 @@ static enum mirror_req_state mirror_req_fault(struct mirror_req_ctx *c)
 	mirror_qp_put(c->dest);
 	c->dest = NULL;
 	if (++c->faults > MIRROR_REQ_FAULT_ROUNDS ||
-	    mirror_segs_fault(&qp->req_local, qp->req_local.miss,
+	    mirror_segs_fault(&qp->req.local, qp->req.local.miss,
 			      MIRROR_FAULT_CHUNK, write)) {
 		c->status = IB_WC_LOC_PROT_ERR;
 		return MIRROR_REQ_COMPLETE;
@@ -1285,14 +917,14 @@ static bool mirror_req_rnr(struct mirror_req_ctx *c)
 	struct mirror_qp *qp = c->qp;
 	u8 retry = READ_ONCE(qp->attr.rnr_retry);
 
-	if (qp->rnr_left == MIRROR_RNR_NOT_STARTED)
-		qp->rnr_left = retry;
+	if (qp->req.rnr_left == MIRROR_RNR_NOT_STARTED)
+		qp->req.rnr_left = retry;
 	if (retry != 7) {	/* 7 means retry forever */
-		if (!qp->rnr_left) {
+		if (!qp->req.rnr_left) {
 			c->status = IB_WC_RNR_RETRY_EXC_ERR;
 			return false;
 		}
-		qp->rnr_left--;
+		qp->req.rnr_left--;
 	}
 	queue_delayed_work(to_mirror_dev(qp->ibqp.device)->wq, &qp->req_work,
 			   c->rnr_delay);
@@ -1343,7 +975,7 @@ static bool mirror_req_one(struct mirror_req_ctx *c)
 	}
 	/* An atomic's result, now that nothing of the destination is held. */
 	if (c->have_orig && c->status == IB_WC_SUCCESS) {
-		if (mirror_segs_xfer(&c->qp->req_local, 0, &c->orig,
+		if (mirror_segs_xfer(&c->qp->req.local, 0, &c->orig,
 				     sizeof(c->orig), true))
 			c->status = IB_WC_LOC_PROT_ERR;
 		else
@@ -1363,7 +995,7 @@ void mirror_qp_req_work(struct work_struct *work)
 
 	/* An RNR wait on the wire ends when this work runs. */
 	mutex_lock(&qp->req_lock);
-	qp->rnr_wait = false;
+	qp->req.rnr_wait = false;
 	mutex_unlock(&qp->req_lock);
 	mirror_qp_requester(qp);
 }
@@ -1392,7 +1024,7 @@ void mirror_qp_requester(struct mirror_qp *qp)
 		mutex_unlock(&qp->state_lock);
 		return;
 	}
-	if (qp->wire) {
+	if (qp->peer.wire) {
 		mirror_wire_requester(qp);
 		return;
 	}
@@ -1403,19 +1035,19 @@ void mirror_qp_requester(struct mirror_qp *qp)
 			.status = IB_WC_SUCCESS,
 		};
 		struct mirror_cqe cqe = {};
+		bool done, signaled;
 		u32 avail;
-		bool done;
 
-		if (mirror_queue_avail(&qp->sq, qp->sq_cons, &avail)) {
+		if (mirror_queue_avail(&qp->sq, qp->req.sq_cons, &avail)) {
 			qp_err = true;	/* user space broke its ring */
 			break;
 		}
 		if (!avail)
 			break;
-		c.wqe = mirror_sq_fetch(qp, qp->sq_cons);
+		c.wqe = mirror_sq_fetch(qp, qp->req.sq_cons);
 		done = mirror_req_one(&c);
-		mirror_segs_put(&qp->req_local);
-		mirror_segs_put(&qp->req_remote);
+		mirror_segs_put(&qp->req.local);
+		mirror_segs_put(&qp->req.remote);
 		if (c.dfault_mr)
 			mirror_mr_put(c.dfault_mr);
 		if (c.dest) {
@@ -1427,20 +1059,21 @@ void mirror_qp_requester(struct mirror_qp *qp)
 		if (!done)
 			break;
 
-		qp->rnr_left = MIRROR_RNR_NOT_STARTED;
-		qp->dfault_left = MIRROR_RNR_NOT_STARTED;
-		if (c.status != IB_WC_SUCCESS || qp->sq_sig_all ||
-		    (c.wqe->send_flags & IB_SEND_SIGNALED)) {
+		qp->req.rnr_left = MIRROR_RNR_NOT_STARTED;
+		qp->req.dfault_left = MIRROR_RNR_NOT_STARTED;
+		signaled = c.status != IB_WC_SUCCESS || qp->sq_sig_all ||
+			   (c.wqe->send_flags & IB_SEND_SIGNALED);
+		if (signaled) {
 			cqe.wr_id = c.wqe->wr_id;
 			cqe.status = c.status;
 			cqe.opcode = mirror_wc_opcode(c.wqe->opcode);
 			cqe.byte_len = c.byte_len;
 			cqe.qp_num = qp->ibqp.qp_num;
-			mirror_complete(qp, false, &cqe, false);
 		}
-		qp->sq_cons++;
-		qp->sq_next = qp->sq_cons;	/* nothing is ever in flight */
-		mirror_queue_consumed(&qp->sq, qp->sq_cons);
+		mirror_sq_consume(qp);
+		qp->req.sq_next = qp->req.sq_cons;	/* nothing is ever in flight */
+		if (signaled)
+			mirror_complete(qp, false, &cqe, false);
 		if (c.status != IB_WC_SUCCESS) {
 			qp_err = true;
 			break;
@@ -1463,78 +1096,4 @@ void mirror_qp_requester(struct mirror_qp *qp)
 	}
 	if (qp_err)
 		mirror_qp_enter_err(qp);
-}
-
-/*
- * Completes every WQE the requester has not completed with WR_FLUSH_ERR:
- * those it has a copy of, then those still in the ring (each read once,
- * into the copy). A ring whose producer claims more than num_slots
- * entries is flushed for num_slots.
- */
-static void mirror_flush_sq(struct mirror_qp *qp)
-{
-	struct mirror_cqe cqe = {
-		.status = IB_WC_WR_FLUSH_ERR,
-		.qp_num = qp->ibqp.qp_num,
-	};
-	u32 n;
-
-	if (mirror_queue_avail(&qp->sq, qp->sq_cons, &n))
-		n = qp->sq.num_slots;
-	n = max(n, qp->sq_fetched - qp->sq_cons);
-	while (n--) {
-		struct mirror_send_wqe *w = mirror_sq_fetch(qp, qp->sq_cons);
-
-		cqe.wr_id = w->wr_id;
-		cqe.opcode = mirror_wc_opcode(w->opcode);
-		mirror_complete(qp, false, &cqe, false);
-		qp->sq_cons++;
-	}
-	qp->sq_next = qp->sq_cons;	/* nothing in flight any more */
-	mirror_queue_consumed(&qp->sq, qp->sq_cons);
-}
-
-/* The same for the receives: the one held for a message, then the RQ. */
-static void mirror_flush_rq(struct mirror_qp *qp)
-{
-	struct mirror_queue *q = &qp->rq;
-	struct mirror_cqe cqe = {
-		.status = IB_WC_WR_FLUSH_ERR,
-		.opcode = MIRROR_WC_RECV,
-		.qp_num = qp->ibqp.qp_num,
-	};
-	struct mirror_recv_wqe wqe;
-	u32 n;
-
-	if (qp->resp_have_recv)
-		mirror_resp_recv_error(qp, IB_WC_WR_FLUSH_ERR, 0);
-	qp->resp_msg = MIRROR_RESP_IDLE;
-	if (!q->buf)
-		return;
-	if (mirror_queue_avail(q, qp->rq_cons, &n))
-		n = q->num_slots;
-	while (n--) {
-		memcpy(&wqe, mirror_queue_slot(q, qp->rq_cons), sizeof(wqe));
-		cqe.wr_id = wqe.wr_id;
-		mirror_complete(qp, true, &cqe, false);
-		qp->rq_cons++;
-	}
-	mirror_queue_consumed(q, qp->rq_cons);
-}
-
-/**
- * mirror_qp_flush() - complete all outstanding WQEs with WR_FLUSH_ERR
- * @qp: a QP that has just entered ERR (state_lock held)
- */
-void mirror_qp_flush(struct mirror_qp *qp)
-{
-	lockdep_assert_held(&qp->state_lock);
-	mutex_lock(&qp->req_lock);
-	if (qp->sq.buf)
-		mirror_flush_sq(qp);
-	del_timer(&qp->retrans_timer);
-	mutex_lock(&qp->resp_lock);
-	mirror_flush_rq(qp);
-	mutex_unlock(&qp->resp_lock);
-	mutex_unlock(&qp->req_lock);
 }

@@ -28,28 +28,6 @@
 
 #include "mirror.h"
 
-/**
- * mirror_mr_check() - may @access touch [iova, iova + len) of @mr?
- * @mr: the MR
- * @iova: first byte
- * @len: byte count (0 is always in range)
- * @access: IB_ACCESS_* flags needed (0 for a local read)
- *
- * Return: 0, -EACCES when the MR lacks the access, -ERANGE when the range
- * leaves the MR.
- */
-int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access)
-{
-	if (access & ~mr->access)
-		return -EACCES;
-	if (!len)
-		return 0;
-	if (iova < mr->iova || iova + len < iova ||
-	    iova + len > mr->iova + mr->length)
-		return -ERANGE;
-	return 0;
-}
-
 /* Accesses that allow a segment to be written. */
 #define MIRROR_WRITING_ACCESS	(IB_ACCESS_LOCAL_WRITE | \
 				 IB_ACCESS_REMOTE_WRITE | \

@@ -32,166 +32,6 @@
 
 #include "mirror.h"
 
-/* What each operation carries; see IBA table 38. */
-enum {
-	MIRROR_H_RETH	= BIT(0),
-	MIRROR_H_IMM	= BIT(1),
-	MIRROR_H_AETH	= BIT(2),
-	MIRROR_H_ATMETH	= BIT(3),
-	MIRROR_H_ATMACK	= BIT(4),
-	MIRROR_H_PAYLOAD = BIT(5),
-	MIRROR_H_RC	= BIT(6),	/* valid on RC */
-	MIRROR_H_UC	= BIT(7),	/* valid on UC */
-	MIRROR_H_UD	= BIT(8),	/* valid on UD (with a DETH) */
-};
-
-static const u16 mirror_op_hdrs[MIRROR_OP_COUNT] = {
-#define RCUC (MIRROR_H_RC | MIRROR_H_UC)
-	[MIRROR_OP_SEND_FIRST]	= RCUC | MIRROR_H_PAYLOAD,
-	[MIRROR_OP_SEND_MIDDLE]	= RCUC | MIRROR_H_PAYLOAD,
-	[MIRROR_OP_SEND_LAST]	= RCUC | MIRROR_H_PAYLOAD,
-	[MIRROR_OP_SEND_LAST_IMM] = RCUC | MIRROR_H_PAYLOAD | MIRROR_H_IMM,
-	[MIRROR_OP_SEND_ONLY]	= RCUC | MIRROR_H_UD | MIRROR_H_PAYLOAD,
-	[MIRROR_OP_SEND_ONLY_IMM] = RCUC | MIRROR_H_UD | MIRROR_H_PAYLOAD |
-				    MIRROR_H_IMM,
-	[MIRROR_OP_WRITE_FIRST]	= RCUC | MIRROR_H_PAYLOAD | MIRROR_H_RETH,
-	[MIRROR_OP_WRITE_MIDDLE] = RCUC | MIRROR_H_PAYLOAD,
-	[MIRROR_OP_WRITE_LAST]	= RCUC | MIRROR_H_PAYLOAD,
-	[MIRROR_OP_WRITE_LAST_IMM] = RCUC | MIRROR_H_PAYLOAD | MIRROR_H_IMM,
-	[MIRROR_OP_WRITE_ONLY]	= RCUC | MIRROR_H_PAYLOAD | MIRROR_H_RETH,
-	[MIRROR_OP_WRITE_ONLY_IMM] = RCUC | MIRROR_H_PAYLOAD | MIRROR_H_RETH |
-				     MIRROR_H_IMM,
-	[MIRROR_OP_READ_REQUEST] = MIRROR_H_RC | MIRROR_H_RETH,
-	[MIRROR_OP_READ_RESP_FIRST] = MIRROR_H_RC | MIRROR_H_PAYLOAD |
-				      MIRROR_H_AETH,
-	[MIRROR_OP_READ_RESP_MIDDLE] = MIRROR_H_RC | MIRROR_H_PAYLOAD,
-	[MIRROR_OP_READ_RESP_LAST] = MIRROR_H_RC | MIRROR_H_PAYLOAD |
-				     MIRROR_H_AETH,
-	[MIRROR_OP_READ_RESP_ONLY] = MIRROR_H_RC | MIRROR_H_PAYLOAD |
-				     MIRROR_H_AETH,
-	[MIRROR_OP_ACK]		= MIRROR_H_RC | MIRROR_H_AETH,
-	[MIRROR_OP_ATOMIC_ACK]	= MIRROR_H_RC | MIRROR_H_AETH | MIRROR_H_ATMACK,
-	[MIRROR_OP_CMP_SWAP]	= MIRROR_H_RC | MIRROR_H_ATMETH,
-	[MIRROR_OP_FETCH_ADD]	= MIRROR_H_RC | MIRROR_H_ATMETH,
-#undef RCUC
-};
-
-/**
- * mirror_pkt_parse() - decode the transport headers of a packet
- * @data: the BTH
- * @len: bytes from the BTH to the end of the ICRC
- * @p: filled in
- *
- * Return: 0, or the drop counter that says why the packet is malformed.
- */
-int mirror_pkt_parse(u8 *data, u32 len, struct mirror_pkt *p)
-{
-	struct mirror_bth *bth = (struct mirror_bth *)data;
-	u32 need = sizeof(*bth) + MIRROR_ICRC_BYTES, off = sizeof(*bth);
-	u16 hdrs;
-	u8 tr;
-
-	memset(p, 0, sizeof(*p));
-	if (len < need)
-		return MIRROR_CNT_RX_DROP_LEN;
-	if (bth->flags & MIRROR_BTH_TVER_MASK)
-		return MIRROR_CNT_RX_DROP_OPCODE;
-	p->opcode = bth->opcode;
-	p->op = bth->opcode & MIRROR_OP_MASK;
-	tr = bth->opcode & MIRROR_TR_MASK;
-	if (p->op >= MIRROR_OP_COUNT)
-		return MIRROR_CNT_RX_DROP_OPCODE;
-	hdrs = mirror_op_hdrs[p->op];
-	switch (tr) {
-	case MIRROR_TR_RC:
-		p->type = IB_QPT_RC;
-		if (!(hdrs & MIRROR_H_RC))
-			return MIRROR_CNT_RX_DROP_OPCODE;
-		break;
-	case MIRROR_TR_UC:
-		p->type = IB_QPT_UC;
-		if (!(hdrs & MIRROR_H_UC))
-			return MIRROR_CNT_RX_DROP_OPCODE;
-		break;
-	case MIRROR_TR_UD:
-		p->type = IB_QPT_UD;
-		if (!(hdrs & MIRROR_H_UD))
-			return MIRROR_CNT_RX_DROP_OPCODE;
-		break;
-	default:
-		return MIRROR_CNT_RX_DROP_OPCODE;
-	}
-	p->se = bth->flags & MIRROR_BTH_SE;
-	p->pad = (bth->flags & MIRROR_BTH_PAD_MASK) >> MIRROR_BTH_PAD_SHIFT;
-	p->dqpn = be32_to_cpu(bth->qpn) & MIRROR_QPN_MASK;
-	p->psn = be32_to_cpu(bth->apsn) & MIRROR_PSN_MASK;
-	p->ackreq = be32_to_cpu(bth->apsn) & MIRROR_BTH_ACKREQ;
-
-	if (tr == MIRROR_TR_UD) {
-		struct mirror_deth *deth = (void *)(data + off);
-
-		need += sizeof(*deth);
-		if (len < need)
-			return MIRROR_CNT_RX_DROP_LEN;
-		p->qkey = be32_to_cpu(deth->qkey);
-		p->sqpn = be32_to_cpu(deth->sqpn) & MIRROR_QPN_MASK;
-		off += sizeof(*deth);
-	}
-	if (hdrs & MIRROR_H_RETH) {
-		struct mirror_reth *reth = (void *)(data + off);
-
-		need += sizeof(*reth);
-		if (len < need)
-			return MIRROR_CNT_RX_DROP_LEN;
-		p->va = get_unaligned_be64(&reth->va);
-		p->rkey = get_unaligned_be32(&reth->rkey);
-		p->dma_len = get_unaligned_be32(&reth->len);
-		off += sizeof(*reth);
-	}
-	if (hdrs & MIRROR_H_ATMETH) {
-		struct mirror_atmeth *a = (void *)(data + off);
-
-		need += sizeof(*a);
-		if (len < need)
-			return MIRROR_CNT_RX_DROP_LEN;
-		p->va = get_unaligned_be64(&a->va);
-		p->rkey = get_unaligned_be32(&a->rkey);
-		p->swap_add = get_unaligned_be64(&a->swap_add);
-		p->compare = get_unaligned_be64(&a->compare);
-		off += sizeof(*a);
-	}
-	if (hdrs & MIRROR_H_AETH) {
-		need += sizeof(struct mirror_aeth);
-		if (len < need)
-			return MIRROR_CNT_RX_DROP_LEN;
-		p->aeth = get_unaligned_be32(data + off);
-		p->has_aeth = true;
-		off += sizeof(struct mirror_aeth);
-	}
-	if (hdrs & MIRROR_H_ATMACK) {
-		need += sizeof(struct mirror_atmack);
-		if (len < need)
-			return MIRROR_CNT_RX_DROP_LEN;
-		p->orig = get_unaligned_be64(data + off);
-		off += sizeof(struct mirror_atmack);
-	}
-	if (hdrs & MIRROR_H_IMM) {
-		need += sizeof(__be32);
-		if (len < need)
-			return MIRROR_CNT_RX_DROP_LEN;
-		memcpy(&p->imm, data + off, sizeof(p->imm));
-		p->has_imm = true;
-		off += sizeof(__be32);
-	}
-	if (len < need + p->pad)
-		return MIRROR_CNT_RX_DROP_LEN;
-	p->payload = data + off;
-	p->paylen = len - need - p->pad;
-	if (!(hdrs & MIRROR_H_PAYLOAD) && (p->paylen || p->pad))
-		return MIRROR_CNT_RX_DROP_LEN;
-	return 0;
-}
-
 /*
  * The ICRC of a RoCEv2 packet (IBA annex A17.4.5.1): CRC-32 over eight
  * 0xff bytes standing for the absent LRH, the IP and UDP headers with the
@@ -397,6 +237,42 @@ int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
 	return mirror_xmit4(dev, skb, path, bth_to_icrc);
 }
 
+/**
+ * mirror_pkt_send() - build a packet and send it
+ * @dev: the device
+ * @p: the packet (see struct mirror_pkt for the fields read); its payload,
+ *     @p->paylen bytes, is read from @p->src at @p->src_off
+ * @path: where it goes
+ *
+ * Process context.
+ *
+ * Return: 0 (sent, or lost for want of a route: counted, and a loss like
+ * any other), -ENOMEM when no packet could be allocated, -EFAULT when the
+ * payload could not be read (its memory went away).
+ */
+int mirror_pkt_send(struct mirror_dev *dev, const struct mirror_pkt *p,
+		    const struct mirror_path *path)
+{
+	u32 hlen = mirror_pkt_hdr_len(p);
+	u32 len = hlen + p->paylen + mirror_pkt_pad(p) + MIRROR_ICRC_BYTES;
+	struct sk_buff *skb;
+	u8 *buf;
+
+	skb = mirror_pkt_alloc(dev, len);
+	if (!skb)
+		return -ENOMEM;
+	buf = skb_put_zero(skb, len);
+	mirror_pkt_build(p, buf);
+	if (p->paylen &&
+	    mirror_segs_xfer(p->src, p->src_off, buf + hlen, p->paylen,
+			     false)) {
+		kfree_skb(skb);
+		return -EFAULT;
+	}
+	mirror_pkt_xmit(dev, skb, path);
+	return 0;
+}
+
 /* Drops a received packet and counts why. */
 static int mirror_rx_drop(struct mirror_dev *dev, struct sk_buff *skb,
 			  int reason)
@@ -453,7 +329,7 @@ static bool mirror_pkt_to_us(struct mirror_dev *dev, struct sk_buff *skb)
 bool mirror_pkt_from_peer(const struct mirror_qp *qp,
 			  const struct sk_buff *skb)
 {
-	const struct mirror_path *path = &qp->path;
+	const struct mirror_path *path = &qp->peer.path;
 
 	if (skb->protocol == htons(ETH_P_IPV6))
 		return path->v6 &&
@@ -471,19 +347,19 @@ static void mirror_rx_enqueue(struct mirror_dev *dev, struct mirror_qp *qp,
 {
 	long bytes = skb->truesize;
 
-	if (atomic_inc_return(&qp->rx_queued) > MIRROR_RX_QUEUE_PKTS)
+	if (atomic_inc_return(&qp->rx.queued) > MIRROR_RX_QUEUE_PKTS)
 		goto drop;
 	if (atomic_long_add_return(bytes, &dev->rx_queued_bytes) >
 	    MIRROR_RX_DEV_BYTES) {
 		atomic_long_sub(bytes, &dev->rx_queued_bytes);
 		goto drop;
 	}
-	skb_queue_tail(response ? &qp->rx_resp_queue : &qp->rx_queue, skb);
-	queue_work(dev->wq, &qp->rx_work);
+	skb_queue_tail(response ? &qp->rx.resp_queue : &qp->rx.queue, skb);
+	queue_work(dev->wq, &qp->rx.work);
 	return;
 
 drop:
-	atomic_dec(&qp->rx_queued);
+	atomic_dec(&qp->rx.queued);
 	mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_QUEUE_FULL);
 }
 
@@ -492,7 +368,7 @@ static void mirror_rx_unqueued(struct mirror_qp *qp, struct sk_buff *skb)
 {
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 
-	atomic_dec(&qp->rx_queued);
+	atomic_dec(&qp->rx.queued);
 	atomic_long_sub(skb->truesize, &dev->rx_queued_bytes);
 }
 
@@ -507,7 +383,7 @@ struct sk_buff *mirror_rx_dequeue(struct mirror_qp *qp, bool responses)
 {
 	struct sk_buff *skb;
 
-	skb = skb_dequeue(responses ? &qp->rx_resp_queue : &qp->rx_queue);
+	skb = skb_dequeue(responses ? &qp->rx.resp_queue : &qp->rx.queue);
 	if (skb)
 		mirror_rx_unqueued(qp, skb);
 	return skb;
@@ -582,7 +458,7 @@ static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 		why = MIRROR_CNT_RX_DROP_OPCODE;
 	else if (state < MIRROR_QPS_RTR || state == MIRROR_QPS_ERR)
 		why = MIRROR_CNT_RX_DROP_QP_STATE;
-	else if (p.type != IB_QPT_UD && !READ_ONCE(qp->wire))
+	else if (p.type != IB_QPT_UD && !READ_ONCE(qp->peer.wire))
 		/* Connected on this device: no packet is its peer's. */
 		why = MIRROR_CNT_RX_DROP_WRONG_PATH;
 	else if (p.type != IB_QPT_UD && !mirror_pkt_from_peer(qp, skb))

@@ -33,101 +33,21 @@ static_assert((int)MIRROR_QPS_SQD == (int)IB_QPS_SQD);
 static_assert((int)MIRROR_QPS_SQE == (int)IB_QPS_SQE);
 static_assert((int)MIRROR_QPS_ERR == (int)IB_QPS_ERR);
 
-static void mirror_qp_release(struct kref *ref)
-{
-	complete(&container_of(ref, struct mirror_qp, ref)->released);
-}
-
-/**
- * mirror_qp_get() - find a QP by number and take a reference
- * @dev: the device
- * @qpn: QP number
- *
- * Return: the QP, to be released with mirror_qp_put(), or NULL.
- */
-struct mirror_qp *mirror_qp_get(struct mirror_dev *dev, u32 qpn)
-{
-	struct mirror_qp *qp;
-
-	/*
-	 * Under the xarray's lock: destroy erases the QP under the same
-	 * lock before it drops the initial reference, so a QP found here
-	 * is alive and stays so once we hold a reference. (BH lock: the
-	 * UDP receive path looks QPs up in softirq.)
-	 */
-	xa_lock_bh(&dev->qp_xa);
-	qp = xa_load(&dev->qp_xa, qpn);
-	if (qp && !kref_get_unless_zero(&qp->ref))
-		qp = NULL;
-	xa_unlock_bh(&dev->qp_xa);
-	return qp;
-}
-
-/**
- * mirror_qp_put() - drop a reference taken by mirror_qp_get()
- * @qp: the QP
- */
-void mirror_qp_put(struct mirror_qp *qp)
-{
-	kref_put(&qp->ref, mirror_qp_release);
-}
-
-/**
- * mirror_sq_wqe() - the kernel's copy of a fetched SQ slot
- * @qp: the QP (req_lock held)
- * @idx: a slot between sq_cons and sq_fetched
- *
- * Return: the copy (the ring itself for kernel QPs, whose ring only the
- * kernel writes).
- */
-struct mirror_send_wqe *mirror_sq_wqe(struct mirror_qp *qp, u32 idx)
-{
-	if (!qp->sq_copy)
-		return mirror_queue_slot(&qp->sq, idx);
-	return qp->sq_copy +
-	       (size_t)(idx & (qp->sq.num_slots - 1)) * qp->sq.stride;
-}
-
-/**
- * mirror_sq_fetch() - FETCH: the kernel's copy of SQ slot @idx
- * @qp: the QP (req_lock held)
- * @idx: sq_fetched (the next slot, which is then copied out of the ring
- *	once), or a slot fetched before
- *
- * The only place the requester reads a user-written SQ slot: every later
- * use of the WQE (RNR retries, retransmissions, the completion, a flush)
- * reads the copy, so what user space writes into the ring meanwhile
- * changes nothing the kernel decided.
- *
- * Return: the copy.
- */
-struct mirror_send_wqe *mirror_sq_fetch(struct mirror_qp *qp, u32 idx)
-{
-	lockdep_assert_held(&qp->req_lock);
-	if (idx == qp->sq_fetched) {
-		if (qp->sq_copy)
-			memcpy(mirror_sq_wqe(qp, idx),
-			       mirror_queue_slot(&qp->sq, idx), qp->sq.stride);
-		qp->sq_fetched++;
-	}
-	return mirror_sq_wqe(qp, idx);
-}
-
 /* Entering RESET empties both rings: everything posted is dropped. */
 static void mirror_qp_reset_rings(struct mirror_qp *qp)
 {
 	lockdep_assert_held(&qp->state_lock);
 	mutex_lock(&qp->req_lock);
 	if (qp->sq.buf) {
-		qp->sq_cons = mirror_queue_producer(&qp->sq);
-		qp->sq_fetched = qp->sq_cons;
-		qp->sq_next = qp->sq_cons;
-		mirror_queue_consumed(&qp->sq, qp->sq_cons);
+		qp->req.sq_cons = mirror_queue_producer(&qp->sq);
+		qp->req.sq_fetched = qp->req.sq_cons;
+		qp->req.sq_next = qp->req.sq_cons;
+		mirror_queue_consumed(&qp->sq, qp->req.sq_cons);
 	}
 	mutex_lock(&qp->resp_lock);
 	if (qp->rq.buf) {
-		qp->rq_cons = mirror_queue_producer(&qp->rq);
-		mirror_queue_consumed(&qp->rq, qp->rq_cons);
+		qp->resp.rq_cons = mirror_queue_producer(&qp->rq);
+		mirror_queue_consumed(&qp->rq, qp->resp.rq_cons);
 	}
 	mutex_unlock(&qp->resp_lock);
 	mutex_unlock(&qp->req_lock);
@@ -197,14 +117,14 @@ err_destroy_sq:
 
 static void mirror_qp_free_state(struct mirror_qp *qp)
 {
-	kfree(qp->ud_bounce);
-	kfree(qp->res);
-	kvfree(qp->meta);
-	kvfree(qp->sq_copy);
-	qp->ud_bounce = NULL;
-	qp->res = NULL;
-	qp->meta = NULL;
-	qp->sq_copy = NULL;
+	kfree(qp->req.ud_bounce);
+	kfree(qp->resp.res);
+	kvfree(qp->req.meta);
+	kvfree(qp->req.sq_copy);
+	qp->req.ud_bounce = NULL;
+	qp->resp.res = NULL;
+	qp->req.meta = NULL;
+	qp->req.sq_copy = NULL;
 }
 
 /*
@@ -216,31 +136,31 @@ static int mirror_qp_alloc_state(struct mirror_qp *qp)
 {
 	enum ib_qp_type type = qp->ibqp.qp_type;
 
-	mirror_segs_init(&qp->req_local, false);
-	mirror_segs_init(&qp->req_remote, false);
-	mirror_segs_init(&qp->resp_segs, false);
+	mirror_segs_init(&qp->req.local, false);
+	mirror_segs_init(&qp->req.remote, false);
+	mirror_segs_init(&qp->resp.segs, false);
 	if (qp->is_user) {
-		qp->sq_copy = kvzalloc(array_size(qp->sq.num_slots,
+		qp->req.sq_copy = kvzalloc(array_size(qp->sq.num_slots,
 						  qp->sq.stride),
 				       GFP_KERNEL_ACCOUNT);
-		if (!qp->sq_copy)
+		if (!qp->req.sq_copy)
 			goto err_free;
 	}
 	if (type == IB_QPT_RC || type == IB_QPT_UC) {
-		qp->meta = kvcalloc(qp->sq.num_slots, sizeof(*qp->meta),
+		qp->req.meta = kvcalloc(qp->sq.num_slots, sizeof(*qp->req.meta),
 				    GFP_KERNEL_ACCOUNT);
-		if (!qp->meta)
+		if (!qp->req.meta)
 			goto err_free;
 	}
 	if (type == IB_QPT_RC) {
-		qp->res = kcalloc(MIRROR_MAX_RD_ATOM, sizeof(*qp->res),
+		qp->resp.res = kcalloc(MIRROR_MAX_RD_ATOM, sizeof(*qp->resp.res),
 				  GFP_KERNEL_ACCOUNT);
-		if (!qp->res)
+		if (!qp->resp.res)
 			goto err_free;
 	}
 	if (mirror_type_is_ud(type)) {
-		qp->ud_bounce = kmalloc(MIRROR_MAX_MTU, GFP_KERNEL_ACCOUNT);
-		if (!qp->ud_bounce)
+		qp->req.ud_bounce = kmalloc(MIRROR_MAX_MTU, GFP_KERNEL_ACCOUNT);
+		if (!qp->req.ud_bounce)
 			goto err_free;
 	}
 	return 0;
@@ -364,26 +284,6 @@ err_count:
 	return err;
 }
 
-/**
- * mirror_qp_last_wqe_event() - tell the owner of an SRQ QP it is done
- * @qp: a QP that has just entered ERR (state_lock held)
- *
- * A QP on an SRQ takes no receive once in ERR; IB_EVENT_QP_LAST_WQE_REACHED
- * says so, so that its owner may destroy it (IBA 10.3.1, 11.6.3).
- */
-void mirror_qp_last_wqe_event(struct mirror_qp *qp)
-{
-	struct ib_event ev = {
-		.device = qp->ibqp.device,
-		.element.qp = &qp->ibqp,
-		.event = IB_EVENT_QP_LAST_WQE_REACHED,
-	};
-
-	lockdep_assert_held(&qp->state_lock);
-	if (qp->ibqp.srq && qp->ibqp.event_handler)
-		qp->ibqp.event_handler(&ev, qp->ibqp.qp_context);
-}
-
 /*
  * INIT -> RTR of an RC/UC QP: is the peer on this device (short-circuit)
  * or behind the network (RoCEv2)? Also sets the responder's PSN.
@@ -412,14 +312,14 @@ static int mirror_qp_route(struct mirror_qp *qp, struct ib_qp_attr *attr)
 	mirror_wire_qp_reset(qp);
 	mutex_lock(&qp->req_lock);
 	mutex_lock(&qp->resp_lock);
-	qp->wire = wire;
-	qp->path = path;
-	qp->epsn = attr->rq_psn & MIRROR_PSN_MASK;
+	qp->peer.wire = wire;
+	qp->peer.path = path;
+	qp->resp.epsn = attr->rq_psn & MIRROR_PSN_MASK;
 	if (conn) {
 		/* ib_modify_qp_is_ok() has made sure RTR names the peer. */
-		qp->peer_qpn = attr->dest_qp_num;
-		qp->peer_gid = attr->ah_attr.grh.dgid;
-		qp->own_gid = attr->ah_attr.grh.sgid_attr->gid;
+		qp->peer.qpn = attr->dest_qp_num;
+		qp->peer.gid = attr->ah_attr.grh.dgid;
+		qp->peer.own_gid = attr->ah_attr.grh.sgid_attr->gid;
 	}
 	mutex_unlock(&qp->resp_lock);
 	mutex_unlock(&qp->req_lock);
@@ -557,8 +457,8 @@ int mirror_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	mirror_qp_store_attr(qp, attr, mask);
 	if (cur == IB_QPS_RTR && next == IB_QPS_RTS) {
 		mutex_lock(&qp->req_lock);
-		qp->req_psn = qp->attr.sq_psn;
-		qp->retry_left = qp->attr.retry_cnt;
+		qp->req.psn = qp->attr.sq_psn;
+		qp->req.retry_left = qp->attr.retry_cnt;
 		mutex_unlock(&qp->req_lock);
 	}
 	if (next != cur) {
@@ -647,14 +547,14 @@ int mirror_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	 * timer for good, then rx_work (nothing queues it any more: the
 	 * receive path holds a reference while it queues), then req_work.
 	 */
-	timer_shutdown_sync(&qp->retrans_timer);
-	cancel_work_sync(&qp->rx_work);
+	timer_shutdown_sync(&qp->req.retrans_timer);
+	cancel_work_sync(&qp->rx.work);
 	cancel_delayed_work_sync(&qp->req_work);
 	mirror_rx_purge(qp);
 	mirror_req_forget_faults(qp);
-	mirror_segs_put(&qp->req_local);
-	mirror_segs_put(&qp->req_remote);
-	mirror_segs_put(&qp->resp_segs);
+	mirror_segs_put(&qp->req.local);
+	mirror_segs_put(&qp->req.remote);
+	mirror_segs_put(&qp->resp.segs);
 
 	mirror_queue_destroy(&qp->rq);
 	mirror_queue_destroy(&qp->sq);

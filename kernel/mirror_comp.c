@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mirror_comp.c - the completer of RoCEv2 RC: ACKs, NAKs, READ responses
+ * and atomic ACKs from the QP's response queue become WQEs marked done,
+ * then completions reported strictly in SQ order. A gap (a lost request or
+ * response) or a PSN sequence NAK rewinds the requester's send pointer; an
+ * RNR NAK rewinds it and parks the requester for the RNR time; the
+ * retransmission timer rewinds to the oldest WQE, retry_cnt times. The
+ * state of each WQE is in its SQ slot (mirror_sq.c). See docs/design.md,
+ * "The completer". Everything here runs under the QP's req_lock.
+ */
+#include "mirror.h"
+
+/* Floor of the retransmission timeout: an emulated host is slow. */
+#define MIRROR_MIN_RTO_MS	50
+
+/**
+ * mirror_comp_arm_timer() - (re)start the retransmission timer
+ * @qp: the QP (req_lock held)
+ *
+ * The timeout of the QP's attributes (4.096 us * 2^timeout), never less
+ * than MIRROR_MIN_RTO_MS; timeout 0 waits forever.
+ */
+void mirror_comp_arm_timer(struct mirror_qp *qp)
+{
+	u8 timeout = qp->attr.timeout;
+	u64 ms;
+
+	if (!timeout)	/* 0: wait forever */
+		return;
+	ms = div_u64(4096ULL << min_t(u8, timeout, 31), 1000000);
+	ms = max_t(u64, ms, MIRROR_MIN_RTO_MS);
+	mod_timer(&qp->req.retrans_timer, jiffies + msecs_to_jiffies(ms));
+}
+
+/**
+ * mirror_comp_report() - report the done WQEs at the head of the SQ
+ * @qp: the QP (req_lock held)
+ * @qp_err: set when a WQE failed: the QP then enters ERR (the caller
+ *	records it) and the rest is flushed
+ *
+ * In SQ order, from the kernel's copies; a WQE not done stops the walk.
+ */
+void mirror_comp_report(struct mirror_qp *qp, bool *qp_err)
+{
+	while (qp->req.sq_cons != qp->req.sq_next) {
+		struct mirror_sq_meta *m = mirror_sq_meta_of(qp, qp->req.sq_cons);
+		struct mirror_send_wqe *w = mirror_sq_wqe(qp, qp->req.sq_cons);
+		struct mirror_cqe cqe = {};
+		bool signaled;
+
+		if (!m->done)
+			break;
+		signaled = m->status != IB_WC_SUCCESS || qp->sq_sig_all ||
+			   (w->send_flags & IB_SEND_SIGNALED);
+		if (signaled) {
+			cqe.wr_id = w->wr_id;
+			cqe.status = m->status;
+			cqe.opcode = mirror_wc_opcode(w->opcode);
+			cqe.byte_len = m->byte_len;
+			cqe.qp_num = qp->ibqp.qp_num;
+		}
+		/* Its slot is free before its completion says it is done. */
+		mirror_sq_consume(qp);
+		if (signaled)
+			mirror_complete(qp, false, &cqe, false);
+		if (m->status != IB_WC_SUCCESS) {
+			*qp_err = true;
+			break;
+		}
+	}
+	if (qp->req.sq_cons == qp->req.sq_next)
+		del_timer(&qp->req.retrans_timer);
+}
+
+/**
+ * mirror_nak_status() - the completion status of a NAK
+ * @code: the NAK code (enum mirror_nak_code) of an AETH
+ *
+ * Return: the status the requester's WQE completes with.
+ */
+enum ib_wc_status mirror_nak_status(u8 code)
+{
+	switch (code) {
+	case MIRROR_NAK_INVALID_REQ:
+		return IB_WC_REM_INV_REQ_ERR;
+	case MIRROR_NAK_REM_ACCESS:
+		return IB_WC_REM_ACCESS_ERR;
+	default:
+		return IB_WC_REM_OP_ERR;
+	}
+}
+
+/*
+ * A READ response at the PSN expected for WQE @idx: its payload lands in
+ * the part of the WQE's buffers it answers, looked up for this packet.
+ */
+static void mirror_comp_read_resp(struct mirror_qp *qp, u32 idx,
+				struct mirror_sq_meta *m,
+				const struct mirror_pkt *p)
+{
+	struct mirror_send_wqe *wqe = mirror_sq_wqe(qp, idx);
+	bool last = p->op == MIRROR_OP_READ_RESP_LAST ||
+		    p->op == MIRROR_OP_READ_RESP_ONLY;
+	u32 mtu = mirror_qp_mtu(qp);
+	u64 off;
+
+	off = (u64)((p->psn - m->first_psn) & MIRROR_PSN_MASK) * mtu;
+	if ((!last && p->paylen != mtu) || off + p->paylen > m->len ||
+	    (last && off + p->paylen != m->len)) {
+		mirror_sq_done(qp, m, IB_WC_BAD_RESP_ERR, 0);
+		return;
+	}
+	if (p->paylen &&
+	    (mirror_sq_segs(qp, wqe, &qp->req.local, off, p->paylen,
+			     IB_ACCESS_LOCAL_WRITE) ||
+	     mirror_segs_xfer(&qp->req.local, 0, p->payload, p->paylen,
+			      true))) {
+		/* The READ's buffers went away (or their key) meanwhile. */
+		mirror_segs_put(&qp->req.local);
+		mirror_sq_done(qp, m, IB_WC_LOC_PROT_ERR, 0);
+		return;
+	}
+	mirror_segs_put(&qp->req.local);
+	m->next_resp = mirror_psn_add(m->next_resp, 1);
+	if (last)
+		mirror_sq_done(qp, m, IB_WC_SUCCESS, m->len);
+}
+
+static void mirror_comp_atomic_ack(struct mirror_qp *qp, u32 idx,
+				 struct mirror_sq_meta *m, u64 orig)
+{
+	struct mirror_send_wqe *wqe = mirror_sq_wqe(qp, idx);
+	enum ib_wc_status status = IB_WC_SUCCESS;
+
+	if (mirror_sq_segs(qp, wqe, &qp->req.local, 0, sizeof(orig),
+			    IB_ACCESS_LOCAL_WRITE) ||
+	    mirror_segs_xfer(&qp->req.local, 0, &orig, sizeof(orig), true))
+		status = IB_WC_LOC_PROT_ERR;
+	mirror_segs_put(&qp->req.local);
+	mirror_sq_done(qp, m, status, status ? 0 : sizeof(orig));
+}
+
+/*
+ * The packets of SEND/WRITE @m before @psn (one of its PSNs) are known to
+ * have arrived: a resend starts at @psn (mirror_send_wqe()).
+ */
+static void mirror_comp_arrived(struct mirror_sq_meta *m, u32 psn)
+{
+	if (mirror_psn_cmp(psn, m->next_resp) > 0)
+		m->next_resp = psn;
+}
+
+/**
+ * mirror_comp_rx() - an ACK, NAK or response for the requester of a QP
+ * @qp: the RC QP (req_lock held)
+ * @p: the packet, accepted from the QP's peer
+ *
+ * Finds the in-flight WQE the PSN belongs to (the ones before it are
+ * acknowledged by it), finishes it or asks for a rewind; on progress the
+ * retry counters start over and the timer is re-armed.
+ */
+void mirror_comp_rx(struct mirror_qp *qp,
+				    const struct mirror_pkt *p)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	u8 syn = p->has_aeth ? p->aeth >> 24 : MIRROR_AETH_ACK;
+	u8 kind = syn & MIRROR_AETH_KIND_MASK;
+	u32 inflight = qp->req.sq_next - qp->req.sq_cons, k, i = qp->req.sq_cons;
+	struct mirror_sq_meta *m = NULL;
+	bool progress = false;
+
+	lockdep_assert_held(&qp->req_lock);
+	if (qp->ibqp.qp_type != IB_QPT_RC ||
+	    WARN_ON_ONCE(inflight > qp->sq.num_slots))
+		return;
+	/* Find the WQE the PSN belongs to; the ones before it are acked. */
+	for (k = 0; k < inflight; k++) {
+		i = qp->req.sq_cons + k;
+		m = mirror_sq_meta_of(qp, i);
+		if (m->done)
+			continue;
+		if (mirror_psn_cmp(p->psn, m->first_psn) < 0)
+			return;	/* older than everything in flight */
+		if (mirror_psn_cmp(p->psn, m->last_psn) <= 0)
+			break;
+		if (m->kind != MIRROR_KIND_SEND) {
+			/* Past a READ/atomic: its responses were lost. */
+			mirror_sq_gap_rewind(qp, i);
+			return;
+		}
+		mirror_sq_done(qp, m, IB_WC_SUCCESS, 0);
+		progress = true;
+	}
+	if (k == inflight)
+		goto out;
+
+	switch (p->op) {
+	case MIRROR_OP_ACK:
+		if (kind == MIRROR_AETH_ACK) {
+			/* Inside a long message too: the peer is alive. */
+			progress = true;
+			if (m->kind != MIRROR_KIND_SEND)
+				break;
+			if (p->psn == m->last_psn)
+				mirror_sq_done(qp, m, IB_WC_SUCCESS, 0);
+			else
+				mirror_comp_arrived(m, mirror_psn_add(p->psn, 1));
+		} else if (kind == MIRROR_AETH_RNR_NAK) {
+			mirror_count(dev, MIRROR_CNT_RNR_NAK_RCVD);
+			if (qp->req.rnr_left == MIRROR_RNR_NOT_STARTED)
+				qp->req.rnr_left = qp->attr.rnr_retry;
+			if (qp->attr.rnr_retry != 7) {	/* 7: forever */
+				if (!qp->req.rnr_left) {
+					mirror_sq_done(qp, m,
+							 IB_WC_RNR_RETRY_EXC_ERR, 0);
+					goto out;
+				}
+				qp->req.rnr_left--;
+			}
+			mirror_sq_rewind(qp, i);
+			qp->req.rnr_wait = true;
+			del_timer(&qp->req.retrans_timer);
+			mod_delayed_work(dev->wq, &qp->req_work,
+					 mirror_rnr_jiffies(syn));
+			return;
+		} else if (kind == MIRROR_AETH_NAK &&
+			   (syn & MIRROR_AETH_DETAIL_MASK) ==
+			   MIRROR_NAK_PSN_SEQ) {
+			mirror_count(dev, MIRROR_CNT_SEQ_NAK_RCVD);
+			/* The peer has every PSN before the one it names. */
+			if (m->kind == MIRROR_KIND_SEND)
+				mirror_comp_arrived(m, p->psn);
+			mirror_sq_rewind(qp, i);
+			progress = true;
+		} else if (kind == MIRROR_AETH_NAK) {
+			mirror_count(dev, MIRROR_CNT_NAK_RCVD);
+			mirror_sq_done(qp, m,
+					 mirror_nak_status(syn &
+							   MIRROR_AETH_DETAIL_MASK),
+					 0);
+		}
+		break;
+	case MIRROR_OP_ATOMIC_ACK:
+		if (m->kind == MIRROR_KIND_ATOMIC && p->psn == m->first_psn) {
+			mirror_comp_atomic_ack(qp, i, m, p->orig);
+			progress = true;
+		}
+		break;
+	default:	/* READ responses */
+		if (m->kind != MIRROR_KIND_READ)
+			break;
+		if (p->psn != m->next_resp) {
+			/* A gap: ask for the READ again. */
+			if (mirror_psn_cmp(p->psn, m->next_resp) > 0)
+				mirror_sq_gap_rewind(qp, i);
+			break;
+		}
+		mirror_comp_read_resp(qp, i, m, p);
+		progress = true;
+		break;
+	}
+out:
+	if (progress) {
+		qp->req.gap_rewound = false;
+		qp->req.retry_left = qp->attr.retry_cnt;
+		qp->req.rnr_left = MIRROR_RNR_NOT_STARTED;
+		if (qp->req.sq_cons != qp->req.sq_next)
+			mirror_comp_arm_timer(qp);
+	}
+}
+
+/**
+ * mirror_qp_retrans_timer() - the retransmission timer fired
+ * @t: the QP's retrans_timer
+ */
+void mirror_qp_retrans_timer(struct timer_list *t)
+{
+	struct mirror_qp *qp = from_timer(qp, t, req.retrans_timer);
+
+	set_bit(0, &qp->req.retrans_due);
+	queue_delayed_work(to_mirror_dev(qp->ibqp.device)->wq, &qp->req_work,
+			   0);
+}

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mirror_resp.c - what a responder decides, for both transports: the
+ * receive a message consumes (taken once from the RQ or SRQ into a kernel
+ * copy, completed once), the checks of a remote range (the QP's access
+ * flags, then the key, PD, access and bounds of the MR), atomics, UD
+ * delivery, and the verdict that a refusal becomes: a NAK code on the
+ * wire, and through the completer's table (mirror_nak_status()) the
+ * requester's completion status on the same device. See docs/design.md,
+ * "The responder".
+ *
+ * The transports call these under the responding QP's resp_lock with the
+ * request as a struct mirror_pkt: parsed from a packet (its payload the
+ * packet's bytes) or built by a same-device requester (its payload the
+ * requester's segments, @src). The segment list a transport passes in
+ * decides whether a missing ODP page is faulted in here (RoCEv2, from
+ * rx_work) or ends the step with MIRROR_RESP_STOPPED (same device: a
+ * nofault list, the miss recorded in it, faulted by the requester's
+ * DEST_FAULT state with no lock held).
+ */
+#include "mirror.h"
+
+/* The PD that covers the buffers of @qp's receives (its SRQ's, if any). */
+static struct ib_pd *mirror_recv_pd(struct mirror_qp *qp)
+{
+	return qp->ibqp.srq ? qp->ibqp.srq->pd : qp->ibqp.pd;
+}
+
+/**
+ * mirror_resp_hold_recv() - take a receive for the message starting now
+ * @qp: the receiving QP (resp_lock held)
+ *
+ * Copies the next receive WQE of the QP's RQ (or SRQ) into qp->resp_*, so
+ * that the message's packets (or steps) fill it from the kernel's copy.
+ * A receive already held (a UD receive whose memory was being faulted in,
+ * say) is kept: 0.
+ *
+ * Return: 0, -EAGAIN when none is posted, -EIO when user space broke its
+ * ring, -E2BIG when the WQE names too many SGEs. After -EIO and -E2BIG a
+ * receive is held nonetheless (wr_id 0 for -EIO): complete it with an
+ * error (mirror_resp_recv_error()).
+ */
+int mirror_resp_hold_recv(struct mirror_qp *qp)
+{
+	struct ib_srq *ibsrq = qp->ibqp.srq;
+	struct mirror_queue *q = &qp->rq;
+	struct mirror_recv_wqe wqe = {};
+	u32 avail, i;
+	int err;
+
+	lockdep_assert_held(&qp->resp_lock);
+	if (qp->resp.have_recv)
+		return 0;
+	if (ibsrq) {
+		err = mirror_srq_take(to_mirror_srq(ibsrq), &wqe, qp->resp.sge);
+		if (err == -EAGAIN)
+			return err;
+	} else {
+		err = mirror_queue_avail(q, qp->resp.rq_cons, &avail);
+		if (!err && !avail)
+			return -EAGAIN;
+		if (!err) {
+			err = mirror_queue_fetch_recv(q, qp->resp.rq_cons, &wqe,
+						      qp->resp.sge,
+						      qp->attr.cap.max_recv_sge);
+			qp->resp.rq_cons++;
+			mirror_queue_consumed(q, qp->resp.rq_cons);
+		}
+	}
+	qp->resp.have_recv = true;
+	qp->resp.wr_id = wqe.wr_id;
+	qp->resp.nsge = err ? 0 : wqe.num_sge;
+	qp->resp.len = 0;
+	for (i = 0; i < qp->resp.nsge; i++)
+		qp->resp.len += qp->resp.sge[i].length;
+	return err;
+}
+
+/**
+ * mirror_resp_recv_segs() - the memory of part of the held receive
+ * @qp: the receiving QP (resp_lock held, a receive held)
+ * @segs: gets [off, off + len) of the receive's buffers, checked for
+ *	local write access in the receive's PD
+ * @off: first byte
+ * @len: bytes
+ *
+ * Return: 0, -EMSGSIZE when the receive is too short, or the error of a
+ * key check.
+ */
+int mirror_resp_recv_segs(struct mirror_qp *qp, struct mirror_segs *segs,
+			  u64 off, u64 len)
+{
+	mirror_segs_put(segs);
+	if (off + len > qp->resp.len)
+		return -EMSGSIZE;
+	return mirror_segs_add_sges(segs, to_mirror_dev(qp->ibqp.device),
+				    mirror_recv_pd(qp), qp->resp.sge,
+				    qp->resp.nsge, off, len,
+				    IB_ACCESS_LOCAL_WRITE);
+}
+
+/**
+ * mirror_resp_recv_error() - complete the held receive with an error
+ * @qp: the receiving QP (resp_lock held, a receive held)
+ * @status: the completion status
+ * @src_qp: the sender's QPN
+ */
+void mirror_resp_recv_error(struct mirror_qp *qp, enum ib_wc_status status,
+			    u32 src_qp)
+{
+	struct mirror_cqe cqe = {
+		.wr_id = qp->resp.wr_id,
+		.status = status,
+		.opcode = MIRROR_WC_RECV,
+		.qp_num = qp->ibqp.qp_num,
+		.src_qp = src_qp,
+	};
+
+	lockdep_assert_held(&qp->resp_lock);
+	qp->resp.have_recv = false;
+	mirror_complete(qp, true, &cqe, false);
+}
+
+/**
+ * mirror_resp_recv_done() - complete the held receive: a message is in
+ * @qp: the receiving QP (resp_lock held, a receive held)
+ * @cqe: the completion, but for wr_id, status and qp_num
+ * @solicited: the message asked for a solicited event
+ */
+void mirror_resp_recv_done(struct mirror_qp *qp, struct mirror_cqe *cqe,
+			   bool solicited)
+{
+	lockdep_assert_held(&qp->resp_lock);
+	cqe->wr_id = qp->resp.wr_id;
+	cqe->status = IB_WC_SUCCESS;
+	cqe->qp_num = qp->ibqp.qp_num;
+	qp->resp.have_recv = false;
+	mirror_complete(qp, true, cqe, solicited);
+}
+
+/**
+ * mirror_resp_payload() - put a request's payload into the responder's
+ *	memory
+ * @dst: the responder's segments
+ * @dst_off: where in @dst
+ * @p: the request: @p->paylen bytes from @p->src at @p->src_off (same
+ *     device), else at @p->payload (a packet)
+ * @done: gets the bytes moved (also on failure), or NULL
+ *
+ * Return: 0, -EAGAIN when a nofault list met a missing page (its ->miss
+ * says where), or another error of the copy.
+ */
+int mirror_resp_payload(struct mirror_segs *dst, u64 dst_off,
+			const struct mirror_pkt *p, u64 *done)
+{
+	int err;
+
+	if (p->src)
+		return mirror_segs_copy(dst, dst_off, p->src, p->src_off,
+					p->paylen, done);
+	err = mirror_segs_xfer(dst, dst_off, p->payload, p->paylen, true);
+	if (done)
+		*done = err ? 0 : p->paylen;
+	return err;
+}
+
+/**
+ * mirror_resp_need_recv() - a receive for the message starting now
+ * @qp: the responding QP (resp_lock held)
+ * @src_qp: the requester's QPN, for an error completion
+ *
+ * A receive already held (a message resumed, a UD receive whose memory was
+ * being faulted in) is kept. A receive WQE that cannot be used (user space
+ * broke its ring, or it names too many SGEs) completes with
+ * IB_WC_LOC_PROT_ERR.
+ *
+ * Return: MIRROR_RESP_DONE (a receive is held), MIRROR_RESP_RNR (none is
+ * posted) or MIRROR_RESP_NAK_OP (the receive failed).
+ */
+enum mirror_resp_verdict mirror_resp_need_recv(struct mirror_qp *qp,
+					       u32 src_qp)
+{
+	int err;
+
+	if (qp->resp.have_recv)
+		return MIRROR_RESP_DONE;
+	err = mirror_resp_hold_recv(qp);
+	if (err == -EAGAIN)
+		return MIRROR_RESP_RNR;
+	if (err) {
+		mirror_resp_recv_error(qp, IB_WC_LOC_PROT_ERR, src_qp);
+		return MIRROR_RESP_NAK_OP;
+	}
+	return MIRROR_RESP_DONE;
+}
+
+/**
+ * mirror_resp_recv_fits() - does a message reach no further than the
+ *	held receive?
+ * @qp: the responding QP (resp_lock held, a receive held)
+ * @end: the byte after the message's last (so far)
+ * @src_qp: the requester's QPN, for the error completion
+ *
+ * A receive too short completes with IB_WC_LOC_LEN_ERR.
+ *
+ * Return: MIRROR_RESP_DONE, or MIRROR_RESP_NAK_INVALID.
+ */
+enum mirror_resp_verdict mirror_resp_recv_fits(struct mirror_qp *qp, u64 end,
+					       u32 src_qp)
+{
+	if (end <= qp->resp.len)
+		return MIRROR_RESP_DONE;
+	mirror_resp_recv_error(qp, IB_WC_LOC_LEN_ERR, src_qp);
+	return MIRROR_RESP_NAK_INVALID;
+}
+
+/**
+ * mirror_resp_nak_code() - the NAK code of a refusal
+ * @v: a verdict other than MIRROR_RESP_DONE, RNR and STOPPED
+ *
+ * Return: enum mirror_nak_code.
+ */
+u8 mirror_resp_nak_code(enum mirror_resp_verdict v)
+{
+	switch (v) {
+	case MIRROR_RESP_NAK_ACCESS:
+		return MIRROR_NAK_REM_ACCESS;
+	case MIRROR_RESP_NAK_OP:
+		return MIRROR_NAK_REM_OP;
+	default:
+		return MIRROR_NAK_INVALID_REQ;
+	}
+}
+
+/**
+ * mirror_resp_res_count() - the responder resources of a QP
+ * @qp: the QP
+ *
+ * Return: how many READs and atomics it remembers for duplicates (0: it
+ * takes none at all).
+ */
+u32 mirror_resp_res_count(struct mirror_qp *qp)
+{
+	return min_t(u32, READ_ONCE(qp->attr.max_dest_rd_atomic),
+		     MIRROR_MAX_RD_ATOM);
+}
+
+/**
+ * mirror_resp_target() - resolve the remote range of a WRITE, a READ or an
+ *	atomic
+ * @qp: the responding QP (resp_lock held)
+ * @segs: emptied, then the range
+ * @va: its first byte
+ * @rkey: the key the requester sent
+ * @len: its bytes (not 0)
+ * @access: IB_ACCESS_REMOTE_WRITE, _READ or _ATOMIC
+ *
+ * Made for every packet (RoCEv2) or step (same device) that touches the
+ * range, so an MR deregistered or a QP whose access flags were changed
+ * in the middle of a message is noticed where the access happens.
+ *
+ * Return: MIRROR_RESP_DONE, or MIRROR_RESP_NAK_ACCESS when the QP does not
+ * allow @access or the key does not name an MR of the QP's PD that allows
+ * it over the whole range.
+ */
+enum mirror_resp_verdict mirror_resp_target(struct mirror_qp *qp,
+					    struct mirror_segs *segs, u64 va,
+					    u32 rkey, u64 len, int access)
+{
+	mirror_segs_put(segs);
+	if (!(READ_ONCE(qp->attr.qp_access_flags) & access))
+		return MIRROR_RESP_NAK_ACCESS;
+	if (mirror_segs_add(segs, to_mirror_dev(qp->ibqp.device), qp->ibqp.pd,
+			    rkey, va, len, access))
+		return MIRROR_RESP_NAK_ACCESS;
+	return MIRROR_RESP_DONE;
+}
+
+/**
+ * mirror_resp_atomic() - execute a compare-and-swap or fetch-and-add
+ * @qp: the responding QP (resp_lock held)
+ * @segs: the list to resolve the target in (left filled for the caller
+ *	to empty)
+ * @p: the request: op, va, rkey, compare, swap_add
+ * @orig: gets the value found
+ *
+ * Return: MIRROR_RESP_DONE; MIRROR_RESP_NAK_INVALID for a misaligned
+ * address (IBA 9.4.5) or a QP that takes no atomics;
+ * MIRROR_RESP_NAK_ACCESS for a refused range or ODP memory that cannot be
+ * had; MIRROR_RESP_NAK_OP when the operation failed otherwise;
+ * MIRROR_RESP_STOPPED when @segs is nofault and the page is missing.
+ */
+enum mirror_resp_verdict mirror_resp_atomic(struct mirror_qp *qp,
+					    struct mirror_segs *segs,
+					    const struct mirror_pkt *p,
+					    u64 *orig)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	bool cmp_swap = p->op == MIRROR_OP_CMP_SWAP;
+	enum mirror_resp_verdict v;
+	int err;
+
+	if ((p->va & (sizeof(u64) - 1)) || !mirror_resp_res_count(qp))
+		return MIRROR_RESP_NAK_INVALID;
+	v = mirror_resp_target(qp, segs, p->va, p->rkey, sizeof(u64),
+			       IB_ACCESS_REMOTE_ATOMIC);
+	if (v != MIRROR_RESP_DONE)
+		return v;
+	err = mirror_segs_atomic(segs, &dev->atomic_lock, cmp_swap,
+				 cmp_swap ? p->compare : p->swap_add,
+				 p->swap_add, orig);
+	if (err == -EAGAIN && segs->missed)
+		return MIRROR_RESP_STOPPED;
+	if (err)
+		return segs->failed ? MIRROR_RESP_NAK_ACCESS :
+				      MIRROR_RESP_NAK_OP;
+	return MIRROR_RESP_DONE;
+}
+
+/**
+ * mirror_resp_ud() - deliver a datagram to a UD (or GSI) QP
+ * @qp: the receiving QP (resp_lock held)
+ * @segs: the list to resolve the receive's memory in (emptied on return,
+ *	but for MIRROR_RESP_STOPPED: it then names the missing page)
+ * @p: the datagram: qkey, sqpn, se, imm/has_imm, and its payload (bytes,
+ *	or @p->src)
+ * @grh: the 40 bytes that go in front of the payload
+ * @net_type: MIRROR_CQE_NET_IPV4 or _IPV6, for the completion
+ *
+ * A wrong Q_Key or no receive posted drops the datagram (counted for the
+ * Q_Key), as UD allows.
+ *
+ * Return: MIRROR_RESP_DONE (delivered or dropped); MIRROR_RESP_STOPPED
+ * when @segs is nofault and a page of the receive is missing (the receive
+ * stays held for this datagram, or the next); MIRROR_RESP_NAK_OP when the
+ * receive was bad (too short, a bad key, memory that cannot be had): it
+ * completed with an error and the QP must enter ERR.
+ */
+enum mirror_resp_verdict mirror_resp_ud(struct mirror_qp *qp,
+					struct mirror_segs *segs,
+					const struct mirror_pkt *p,
+					const u8 *grh, u8 net_type)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	struct mirror_cqe cqe = {};
+	int err;
+
+	if (p->qkey != READ_ONCE(qp->attr.qkey)) {
+		mirror_count(dev, MIRROR_CNT_RX_DROP_QKEY);
+		return MIRROR_RESP_DONE;
+	}
+	err = mirror_resp_hold_recv(qp);
+	if (err == -EAGAIN)
+		return MIRROR_RESP_DONE;	/* no receive posted: dropped */
+	mirror_segs_put(segs);
+	if (!err)
+		err = mirror_resp_recv_segs(qp, segs, 0, (u64)MIRROR_GRH_BYTES +
+					    p->paylen);
+	if (!err)
+		err = mirror_segs_xfer(segs, 0, (void *)grh, MIRROR_GRH_BYTES,
+				       true);
+	if (!err && p->paylen)
+		err = mirror_resp_payload(segs, MIRROR_GRH_BYTES, p, NULL);
+	if (err == -EAGAIN && segs->missed)
+		return MIRROR_RESP_STOPPED;
+	mirror_segs_put(segs);
+	if (err) {
+		mirror_resp_recv_error(qp, err == -EMSGSIZE ?
+				       IB_WC_LOC_LEN_ERR : IB_WC_LOC_PROT_ERR,
+				       p->sqpn);
+		return MIRROR_RESP_NAK_OP;
+	}
+	cqe.opcode = MIRROR_WC_RECV;
+	cqe.src_qp = p->sqpn;
+	cqe.byte_len = MIRROR_GRH_BYTES + p->paylen;
+	cqe.wc_flags = IB_WC_GRH;
+	cqe.network_hdr_type = net_type;
+	if (p->has_imm) {
+		cqe.imm_data = (__force u32)p->imm;
+		cqe.wc_flags |= IB_WC_WITH_IMM;
+	}
+	mirror_resp_recv_done(qp, &cqe, p->se);
+	return MIRROR_RESP_DONE;
+}

@@ -203,8 +203,86 @@ static int mirrorv_ioctl(struct ibv_context *context, uint16_t object_id,
 	return 0;
 }
 
-static void mirrorv_counters_from_kernel(struct mirrorv_odp_counters *out,
-					 const struct mirror_odp_counters *in)
+/*
+ * The kernel's counters into @out, @inlen bytes of it: the fields this
+ * library knows, as far as @inlen reaches, and zeros after them.
+ */
+static void mirrorv_stats_from_kernel(struct mirrorv_odp_stats *out,
+				      uint32_t inlen,
+				      const struct mirror_odp_counters *in)
+{
+	struct mirrorv_odp_stats s = { .comp_mask = 0 };
+	int i;
+
+	s.faults = in->faults;
+	s.pages_faulted = in->pages_faulted;
+	s.invalidations = in->invalidations;
+	s.pages_invalidated = in->pages_invalidated;
+	s.prefetches = in->prefetches;
+	s.fault_retries = in->fault_retries;
+	s.children_created = in->children_created;
+	s.children_destroyed = in->children_destroyed;
+	s.children_live = in->children_live;
+	s.mirror_bytes = in->mirror_bytes;
+	for (i = 0; i < MIRRORV_FAULT_LAT_BUCKETS; i++)
+		s.fault_ns_log2[i] = in->fault_ns_log2[i];
+	if (inlen > sizeof(s)) {
+		memset((char *)out + sizeof(s), 0, inlen - sizeof(s));
+		inlen = sizeof(s);
+	}
+	memcpy(out, &s, inlen);
+}
+
+int mirrorv_query_odp_stats(struct ibv_context *context,
+			    struct mirrorv_odp_stats *stats, uint32_t inlen)
+{
+	struct mirror_odp_counters kc;
+	struct ib_uverbs_attr attr;
+	int ret;
+
+	if (!context || !stats || inlen < MIRRORV_ODP_STATS_MIN_LEN)
+		return EINVAL;
+	if (!mirrorv_context_is_mirror(context))
+		return EOPNOTSUPP;
+	memset(&kc, 0, sizeof(kc));
+	attr = mirrorv_attr_out(MIRROR_ATTR_ODP_COUNTERS, &kc, sizeof(kc));
+	ret = mirrorv_ioctl(context, UVERBS_OBJECT_DEVICE,
+			    MIRROR_METHOD_QUERY_ODP_COUNTERS, &attr, 1);
+	if (ret)
+		return ret;
+	mirrorv_stats_from_kernel(stats, inlen, &kc);
+	return 0;
+}
+
+int mirrorv_query_mr_odp_stats(struct ibv_mr *mr,
+			       struct mirrorv_odp_stats *stats, uint32_t inlen)
+{
+	struct mirror_odp_counters kc;
+	struct ib_uverbs_attr attrs[2];
+	int ret;
+
+	if (!mr || !mr->context || !stats || inlen < MIRRORV_ODP_STATS_MIN_LEN)
+		return EINVAL;
+	if (!mirrorv_context_is_mirror(mr->context))
+		return EOPNOTSUPP;
+	memset(&kc, 0, sizeof(kc));
+	attrs[0] = mirrorv_attr_idr(MIRROR_ATTR_MR_QUERY_HANDLE, mr->handle);
+	attrs[1] = mirrorv_attr_out(MIRROR_ATTR_MR_QUERY_COUNTERS, &kc,
+				    sizeof(kc));
+	ret = mirrorv_ioctl(mr->context, UVERBS_OBJECT_MR,
+			    MIRROR_METHOD_MR_QUERY_ODP, attrs, 2);
+	if (ret)
+		return ret;
+	/* Per MR there is no histogram; say so even if the kernel did. */
+	memset(kc.fault_ns_log2, 0, sizeof(kc.fault_ns_log2));
+	kc.mirror_bytes = 0;
+	mirrorv_stats_from_kernel(stats, inlen, &kc);
+	return 0;
+}
+
+/* The first version's struct, from the extensible one. */
+static void mirrorv_counters_from_stats(struct mirrorv_odp_counters *out,
+					const struct mirrorv_odp_stats *in)
 {
 	int i;
 
@@ -225,48 +303,29 @@ static void mirrorv_counters_from_kernel(struct mirrorv_odp_counters *out,
 int mirrorv_query_odp_counters(struct ibv_context *context,
 			       struct mirrorv_odp_counters *counters)
 {
-	struct mirror_odp_counters kc;
-	struct ib_uverbs_attr attr;
+	struct mirrorv_odp_stats s;
 	int ret;
 
-	if (!context || !counters)
+	if (!counters)
 		return EINVAL;
-	if (!mirrorv_context_is_mirror(context))
-		return EOPNOTSUPP;
-	memset(&kc, 0, sizeof(kc));
-	attr = mirrorv_attr_out(MIRROR_ATTR_ODP_COUNTERS, &kc, sizeof(kc));
-	ret = mirrorv_ioctl(context, UVERBS_OBJECT_DEVICE,
-			    MIRROR_METHOD_QUERY_ODP_COUNTERS, &attr, 1);
-	if (ret)
-		return ret;
-	mirrorv_counters_from_kernel(counters, &kc);
-	return 0;
+	ret = mirrorv_query_odp_stats(context, &s, sizeof(s));
+	if (!ret)
+		mirrorv_counters_from_stats(counters, &s);
+	return ret;
 }
 
 int mirrorv_query_mr_odp_counters(struct ibv_mr *mr,
 				  struct mirrorv_odp_counters *counters)
 {
-	struct mirror_odp_counters kc;
-	struct ib_uverbs_attr attrs[2];
+	struct mirrorv_odp_stats s;
 	int ret;
 
-	if (!mr || !mr->context || !counters)
+	if (!counters)
 		return EINVAL;
-	if (!mirrorv_context_is_mirror(mr->context))
-		return EOPNOTSUPP;
-	memset(&kc, 0, sizeof(kc));
-	attrs[0] = mirrorv_attr_idr(MIRROR_ATTR_MR_QUERY_HANDLE, mr->handle);
-	attrs[1] = mirrorv_attr_out(MIRROR_ATTR_MR_QUERY_COUNTERS, &kc,
-				    sizeof(kc));
-	ret = mirrorv_ioctl(mr->context, UVERBS_OBJECT_MR,
-			    MIRROR_METHOD_MR_QUERY_ODP, attrs, 2);
-	if (ret)
-		return ret;
-	mirrorv_counters_from_kernel(counters, &kc);
-	/* Per MR there is no histogram; say so even if the kernel did. */
-	memset(counters->fault_ns_log2, 0, sizeof(counters->fault_ns_log2));
-	counters->mirror_bytes = 0;
-	return 0;
+	ret = mirrorv_query_mr_odp_stats(mr, &s, sizeof(s));
+	if (!ret)
+		mirrorv_counters_from_stats(counters, &s);
+	return ret;
 }
 
 int mirrorv_query_mirror(struct ibv_mr *mr, const void *addr, size_t length,

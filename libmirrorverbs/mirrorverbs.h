@@ -102,6 +102,61 @@ int mirrorv_query_odp_counters(struct ibv_context *context,
 int mirrorv_query_mr_odp_counters(struct ibv_mr *mr,
 				  struct mirrorv_odp_counters *counters);
 
+/**
+ * struct mirrorv_odp_stats - ODP counters, in a struct that can grow
+ * @comp_mask: output: MIRRORV_ODP_STATS_* bits, one for each group of
+ *	fields after @fault_ns_log2 that the library filled in (none yet)
+ * @faults: ... @fault_ns_log2: as in struct mirrorv_odp_counters
+ *
+ * Fields are only ever added at the end, each group with a @comp_mask
+ * bit. A program passes the size of the struct it was built with; a
+ * newer library fills only that much, an older one zeroes what it does
+ * not know and leaves its bit clear.
+ */
+struct mirrorv_odp_stats {
+	uint64_t comp_mask;
+	uint64_t faults;
+	uint64_t pages_faulted;
+	uint64_t invalidations;
+	uint64_t pages_invalidated;
+	uint64_t prefetches;
+	uint64_t fault_retries;
+	uint64_t children_created;
+	uint64_t children_destroyed;
+	uint64_t children_live;
+	uint64_t mirror_bytes;
+	uint64_t fault_ns_log2[MIRRORV_FAULT_LAT_BUCKETS];
+};
+
+/* The smallest @inlen the mirrorv_query_*odp_stats() functions accept. */
+#define MIRRORV_ODP_STATS_MIN_LEN                                            \
+	(offsetof(struct mirrorv_odp_stats, fault_ns_log2) +                 \
+	 MIRRORV_FAULT_LAT_BUCKETS * sizeof(uint64_t))
+
+/**
+ * mirrorv_query_odp_stats() - the ODP counters of a whole device
+ * @context: an open mirror device
+ * @stats: filled in: @inlen bytes
+ * @inlen: sizeof(*@stats) as the caller knows it, at least
+ *	MIRRORV_ODP_STATS_MIN_LEN
+ *
+ * Return: 0, or an errno value (EOPNOTSUPP: not a mirror device; EINVAL:
+ * NULL argument or @inlen too small).
+ */
+int mirrorv_query_odp_stats(struct ibv_context *context,
+			    struct mirrorv_odp_stats *stats, uint32_t inlen);
+
+/**
+ * mirrorv_query_mr_odp_stats() - the ODP counters of one MR
+ * @mr: an MR of a mirror device (for an implicit MR: over all children)
+ * @stats: filled in: @inlen bytes (mirror_bytes and fault_ns_log2 are 0)
+ * @inlen: as for mirrorv_query_odp_stats()
+ *
+ * Return: 0, or an errno value (EOPNOTSUPP, EINVAL).
+ */
+int mirrorv_query_mr_odp_stats(struct ibv_mr *mr,
+			       struct mirrorv_odp_stats *stats, uint32_t inlen);
+
 /* One byte per page from mirrorv_query_mirror(); 0: not mirrored. */
 enum mirrorv_page_state {
 	MIRRORV_PAGE_READ = 1 << 0,	/* mirrored; the device may read it */

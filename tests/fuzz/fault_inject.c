@@ -38,7 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mirror_testdev.h"
+#include "mirror_testlib.h"
 
 #define BUF		(64 * 1024)
 #define REGION		(4UL << 20)
@@ -193,12 +193,7 @@ static struct ibv_qp *make_qp(struct dev *d)
  */
 static uint8_t ack_timeout(void)
 {
-	uint8_t t = 14;
-	double s;
-
-	for (s = scale; s >= 2 && t < 31; s /= 2)
-		t++;
-	return t;
+	return mirror_test_ack_timeout(14);
 }
 
 /* QP on device D to PEER on device P, all the way to RTS. */

@@ -33,7 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mirror_testdev.h"
+#include "mirror_testlib.h"
 
 #define BUF_SIZE	(64 * 1024)
 #define CQ_DEPTH	256

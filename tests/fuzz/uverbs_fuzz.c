@@ -43,7 +43,7 @@
 
 #include "mirror.h"		/* the provider's rings, to scribble on */
 #include "mirrorverbs.h"
-#include "mirror_testdev.h"
+#include "mirror_testlib.h"
 
 #define MAX_PROCS	8
 #define NPD		4

@@ -25,7 +25,8 @@ check "mirror1 up in its own namespace" peer_up mirror mirror1
 G1=$(gid_index mirror1 10.11.0.2)
 coproc TARGET { in_peer python3 "$DIR/rc_target.py" mirror1 "$G1" 10.11.0.1; }
 TPID=$TARGET_PID
-read -r -t 30 QPN PSN <&"${TARGET[0]}"
+# Python and pyverbs start slowly on the debug kernel: the wait scales.
+read -r -t $((30 * ${MIRROR_TIME_SCALE:-1})) QPN PSN <&"${TARGET[0]}"
 check "an RC QP in RTS on mirror1 (pyverbs)" test -n "${QPN:-}"
 
 check "garbage is counted as malformed" sent_and_counted garbage rx_drop_malformed

@@ -45,7 +45,7 @@
 #include "fuse_stall.h"
 #include "mirror.h"		/* the provider's QP: where its SQ ring is */
 #include "mirror_tap.h"
-#include "mirror_testdev.h"
+#include "mirror_testlib.h"
 #include "mirrorverbs.h"
 
 #define NOBODY		65534
@@ -1700,7 +1700,8 @@ out:
 #define BOTH(n)                                                                \
 	static int n##_same(void) { return n(PATH_SAME); }                     \
 	static int n##_wire(void) { return n(PATH_WIRE); }
-#define TT(n) { #n " (same device)", n##_same }, { #n " (RoCEv2)", n##_wire }
+#define TT(n) { #n " (same device)", n##_same, false }, \
+	      { #n " (RoCEv2)", n##_wire, false }
 
 BOTH(rewritten_wqe_changes_nothing)
 BOTH(foreign_qp_reaches_nothing)

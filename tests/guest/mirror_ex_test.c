@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 /*
  * mirror_ex_test - the extended verbs in the guest: ibv_create_qp_ex with
- * the ibv_wr_* post API and ibv_create_cq_ex with its poll API, between
- * QPs of one device. Every operation moves real bytes that are checked,
- * and every completion is read through the ibv_cq_ex read_* calls.
+ * the ibv_wr_* post API and ibv_create_cq_ex with its poll API. Every
+ * operation moves real bytes that are checked, and every completion is read
+ * through the ibv_cq_ex read_* calls. Side a of a pair is on the device,
+ * side b on the same device or, with -W DEV2, on DEV2 over RoCEv2
+ * (guest_ex and guest_ex_wire).
  *
- * Usage: mirror_ex_test [-d DEVICE] [-v] [TEST-NAME-SUBSTRING...]
+ * Usage: mirror_ex_test [-d DEVICE] [-W DEV2] [-v] [TEST-NAME-SUBSTRING...]
  */
 #include <errno.h>
 #include <infiniband/verbs.h>
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "mirror_tap.h"
+#include "mirror_testlib.h"
 
 #define BUF_SIZE (64 * 1024)
 #define GRH_BYTES 40
@@ -58,18 +61,18 @@ struct cqe {
 	uint8_t sl, dlid_path_bits;
 };
 
-static struct ibv_cq_ex *create_cq_ex(int cqe)
+static struct ibv_cq_ex *create_cq_ex(struct ibv_context *c, int cqe)
 {
 	struct ibv_cq_init_attr_ex ca = {
 		.cqe = cqe,
 		.wc_flags = IBV_WC_STANDARD_FLAGS,
 	};
 
-	return ibv_create_cq_ex(ctx, &ca);
+	return ibv_create_cq_ex(c, &ca);
 }
 
-static int side_init(struct side *s, enum ibv_qp_type type, uint64_t ops,
-		     uint32_t max_send_wr)
+static int side_init(struct side *s, struct ibv_context *c,
+		     enum ibv_qp_type type, uint64_t ops, uint32_t max_send_wr)
 {
 	struct ibv_qp_init_attr_ex ia = {
 		.qp_type = type,
@@ -82,8 +85,8 @@ static int side_init(struct side *s, enum ibv_qp_type type, uint64_t ops,
 	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
 		     IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC;
 
-	s->pd = ibv_alloc_pd(ctx);
-	s->cq = create_cq_ex(256);
+	s->pd = ibv_alloc_pd(c);
+	s->cq = create_cq_ex(c, 256);
 	s->buf = aligned_alloc(4096, BUF_SIZE);
 	if (!s->pd || !s->cq || !s->buf)
 		return -1;
@@ -91,7 +94,7 @@ static int side_init(struct side *s, enum ibv_qp_type type, uint64_t ops,
 	ia.pd = s->pd;
 	ia.send_cq = ibv_cq_ex_to_cq(s->cq);
 	ia.recv_cq = ibv_cq_ex_to_cq(s->cq);
-	s->qp = ibv_create_qp_ex(ctx, &ia);
+	s->qp = ibv_create_qp_ex(c, &ia);
 	if (!s->qp)
 		return -1;
 	s->cap = ia.cap;
@@ -130,51 +133,28 @@ static int to_init(struct ibv_qp *qp)
 	return ibv_modify_qp(qp, &a, mask);
 }
 
-static int connect_qp(struct ibv_qp *qp, uint32_t dest)
+/* Connects @qp (on ctx when @from_a, else on peer_ctx) to QP @dest. */
+static int connect_qp(struct ibv_qp *qp, bool from_a, uint32_t dest)
 {
-	struct ibv_qp_attr a = {};
-	int rtr_mask = IBV_QP_STATE, rts_mask = IBV_QP_STATE | IBV_QP_SQ_PSN;
+	struct mirror_test_qp_params prm = mirror_test_qp_defaults(qp->qp_type);
+	struct ibv_ah_attr av = from_a ? peer_av() : back_av();
 
-	if (to_init(qp))
-		return -1;
-	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_1024;
-	a.dest_qp_num = dest;
-	a.max_dest_rd_atomic = 4;
-	a.min_rnr_timer = 1;
-	a.ah_attr = own_av();
-	if (qp->qp_type == IBV_QPT_RC)
-		rtr_mask |= IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-			    IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
-			    IBV_QP_MIN_RNR_TIMER;
-	else if (qp->qp_type == IBV_QPT_UC)
-		rtr_mask |= IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-			    IBV_QP_RQ_PSN;
-	if (ibv_modify_qp(qp, &a, rtr_mask))
-		return -1;
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 10;
-	a.retry_cnt = 1;
-	a.rnr_retry = 7;
-	a.max_rd_atomic = 4;
-	if (qp->qp_type == IBV_QPT_RC)
-		rts_mask |= IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-			    IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC;
-	return ibv_modify_qp(qp, &a, rts_mask) ? -1 : 0;
+	prm.qkey = QKEY;
+	return mirror_test_connect(qp, dest, &av, &prm);
 }
 
 static int pair_init_ops(struct pair *p, enum ibv_qp_type type, uint64_t ops,
 			 uint32_t max_send_wr)
 {
-	struct ibv_ah_attr av = own_av();
+	struct ibv_ah_attr av = peer_av();
 
 	memset(p, 0, sizeof(*p));
 	p->type = type;
-	if (side_init(&p->a, type, ops, max_send_wr) ||
-	    side_init(&p->b, type, ops, max_send_wr))
+	if (side_init(&p->a, ctx, type, ops, max_send_wr) ||
+	    side_init(&p->b, peer_ctx, type, ops, max_send_wr))
 		return -1;
-	if (connect_qp(p->a.qp, p->b.qp->qp_num) ||
-	    connect_qp(p->b.qp, p->a.qp->qp_num))
+	if (connect_qp(p->a.qp, true, p->b.qp->qp_num) ||
+	    connect_qp(p->b.qp, false, p->a.qp->qp_num))
 		return -1;
 	if (type == IBV_QPT_UD) {
 		p->ah_a2b = ibv_create_ah(p->a.pd, &av);
@@ -243,7 +223,7 @@ static int wait_cqes(struct ibv_cq_ex *cq, struct cqe *e, int n)
 		if (ret != ENOENT)
 			return -1;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec > 5)
+		if (now.tv_sec - start.tv_sec > 5 * mirror_test_time_scale())
 			return -1;
 		usleep(100);
 	}
@@ -775,7 +755,7 @@ static int test_rc_wr_before_rts_fails_at_complete(void)
 	struct side s = {};
 	int rc = -1, ret;
 
-	CHECK(side_init(&s, IBV_QPT_RC, ALL_RC_OPS, 16) == 0, "setup");
+	CHECK(side_init(&s, ctx, IBV_QPT_RC, ALL_RC_OPS, 16) == 0, "setup");
 	CHECK(to_init(s.qp) == 0, "to INIT");
 	ibv_wr_start(s.qpx);
 	s.qpx->wr_id = 1;
@@ -906,7 +886,7 @@ static int try_create_qp_ex(enum ibv_qp_type type, uint64_t ops)
 		.send_ops_flags = ops,
 	};
 	struct ibv_pd *pd = ibv_alloc_pd(ctx);
-	struct ibv_cq_ex *cq = create_cq_ex(8);
+	struct ibv_cq_ex *cq = create_cq_ex(ctx, 8);
 	struct ibv_qp *qp;
 	int err = -1;
 
@@ -1049,7 +1029,7 @@ out:
 static int test_cq_ex_empty_start_poll_is_enoent(void)
 {
 	struct ibv_poll_cq_attr pa = {};
-	struct ibv_cq_ex *cq = create_cq_ex(8);
+	struct ibv_cq_ex *cq = create_cq_ex(ctx, 8);
 	int rc = -1, ret;
 
 	CHECK(cq, "create_cq_ex");
@@ -1259,15 +1239,15 @@ static const struct test tests[] = {
 	T(rc_wr_inline_too_long_fails_at_complete),
 	T(rc_wr_too_many_sges_fails_at_complete),
 	T(rc_wr_full_ring_fails_at_complete),
-	T(rc_wr_before_rts_fails_at_complete),
+	T_DEV(rc_wr_before_rts_fails_at_complete),
 	T(rc_wr_unrequested_op_fails_at_complete),
 	T(ud_wr_send_moves_bytes),
 	T(ud_wr_inline_send_moves_bytes),
 	T(ud_wr_without_address_fails_at_complete),
-	T(create_qp_ex_refuses_unsupported_send_ops),
-	T(plain_qp_has_no_qp_ex),
-	T(create_cq_ex_refuses_unsupported_wc_flags),
-	T(cq_ex_empty_start_poll_is_enoent),
+	T_DEV(create_qp_ex_refuses_unsupported_send_ops),
+	T_DEV(plain_qp_has_no_qp_ex),
+	T_DEV(create_cq_ex_refuses_unsupported_wc_flags),
+	T_DEV(cq_ex_empty_start_poll_is_enoent),
 	T(cq_ex_end_poll_keeps_the_rest),
 	T(plain_poll_cq_works_on_cq_ex),
 	T(rc_wr_atomics_return_old_value),

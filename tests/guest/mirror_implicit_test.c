@@ -13,7 +13,11 @@
  * that a process that churns its address space, or dies with transfers in
  * flight, leaves nothing behind.
  *
- * Usage: mirror_implicit_test [-d DEVICE] [-v] [TEST-NAME-SUBSTRING...]
+ * Side a of every pair is on the device, side b (the responder, whose
+ * implicit MR the counters watch) on the same device, or with -W DEV2 on
+ * DEV2 over RoCEv2 (guest_implicit and guest_implicit_wire).
+ *
+ * Usage: mirror_implicit_test [-d DEVICE] [-W DEV2] [-v] [TEST-NAME-SUBSTRING...]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +36,7 @@
 #include <unistd.h>
 
 #include "mirror_tap.h"
+#include "mirror_testlib.h"
 #include "mirrorverbs.h"
 
 #define CHILD_SIZE	(16UL << 20)	/* an implicit MR's child */
@@ -79,6 +84,15 @@ static struct ibv_mr *reg_implicit(struct ibv_pd *pd)
 	return ibv_reg_mr(pd, NULL, SIZE_MAX, IMPLICIT_ACCESS);
 }
 
+/* What the last failed pair_init() could not do, and why. */
+static char setup_why[160];
+
+static int setup_failed(const char *what)
+{
+	snprintf(setup_why, sizeof(setup_why), "%s: %s", what, strerror(errno));
+	return -1;
+}
+
 static int side_init(struct side *s, struct ibv_context *c,
 		     enum ibv_qp_type type)
 {
@@ -89,14 +103,20 @@ static int side_init(struct side *s, struct ibv_context *c,
 	};
 
 	s->pd = ibv_alloc_pd(c);
+	if (!s->pd)
+		return setup_failed("ibv_alloc_pd");
 	s->cq = ibv_create_cq(c, 2 * QP_DEPTH, NULL, NULL, 0);
-	if (!s->pd || !s->cq)
-		return -1;
+	if (!s->cq)
+		return setup_failed("ibv_create_cq");
 	ia.send_cq = s->cq;
 	ia.recv_cq = s->cq;
 	s->qp = ibv_create_qp(s->pd, &ia);
+	if (!s->qp)
+		return setup_failed("ibv_create_qp");
 	s->mr = reg_implicit(s->pd);
-	return s->qp && s->mr ? 0 : -1;
+	if (!s->mr)
+		return setup_failed("implicit ibv_reg_mr");
+	return 0;
 }
 
 static void side_fini(struct side *s)
@@ -112,70 +132,48 @@ static void side_fini(struct side *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static int connect_qp(struct ibv_qp *qp, uint32_t dest)
+/* Connects @qp (a's when @from_a, else b's) to QP @dest. */
+static int connect_qp(struct ibv_qp *qp, bool from_a, uint32_t dest)
 {
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_INIT, .port_num = 1, .qkey = QKEY,
-		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
-				   IBV_ACCESS_REMOTE_READ |
-				   IBV_ACCESS_REMOTE_ATOMIC,
-	};
-	bool rc = qp->qp_type == IBV_QPT_RC;
+	struct mirror_test_qp_params prm = mirror_test_qp_defaults(qp->qp_type);
+	struct ibv_ah_attr av = from_a ? peer_av() : back_av();
 
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-			  IBV_QP_PORT |
-			  (rc ? IBV_QP_ACCESS_FLAGS : IBV_QP_QKEY)))
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	a.path_mtu = IBV_MTU_1024;
-	a.dest_qp_num = dest;
-	a.max_dest_rd_atomic = 8;
-	a.min_rnr_timer = 1;
-	a.ah_attr = own_av();
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE |
-			  (rc ? IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-				IBV_QP_RQ_PSN | IBV_QP_MAX_DEST_RD_ATOMIC |
-				IBV_QP_MIN_RNR_TIMER : 0)))
-		return -1;
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 12;
-	a.retry_cnt = 7;
-	a.rnr_retry = 7;
-	a.max_rd_atomic = 8;
-	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN |
-			     (rc ? IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-				   IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC :
-				   0)) ? -1 : 0;
+	prm.qkey = QKEY;
+	prm.rd_atomic = 8;
+	return mirror_test_connect(qp, dest, &av, &prm);
 }
 
 static int pair_connect(struct pair *p)
 {
-	return connect_qp(p->a.qp, p->b.qp->qp_num) ||
-	       connect_qp(p->b.qp, p->a.qp->qp_num) ? -1 : 0;
+	if (connect_qp(p->a.qp, true, p->b.qp->qp_num))
+		return setup_failed("connect a to b (ibv_modify_qp)");
+	if (connect_qp(p->b.qp, false, p->a.qp->qp_num))
+		return setup_failed("connect b to a (ibv_modify_qp)");
+	return 0;
 }
 
-static int pair_init_ctx(struct pair *p, struct ibv_context *c,
-			 enum ibv_qp_type type)
+/* A pair with side a on @ca and side b on @cb. */
+static int pair_init_ctx(struct pair *p, struct ibv_context *ca,
+			 struct ibv_context *cb, enum ibv_qp_type type)
 {
-	struct ibv_ah_attr av = own_av();
+	struct ibv_ah_attr av = peer_av();
 
 	memset(p, 0, sizeof(*p));
 	p->type = type;
-	if (side_init(&p->a, c, type) || side_init(&p->b, c, type) ||
+	if (side_init(&p->a, ca, type) || side_init(&p->b, cb, type) ||
 	    pair_connect(p))
 		return -1;
 	if (type == IBV_QPT_UD) {
 		p->ah = ibv_create_ah(p->a.pd, &av);
 		if (!p->ah)
-			return -1;
+			return setup_failed("ibv_create_ah");
 	}
 	return 0;
 }
 
 static int pair_init(struct pair *p, enum ibv_qp_type type)
 {
-	return pair_init_ctx(p, ctx, type);
+	return pair_init_ctx(p, ctx, peer_ctx, type);
 }
 
 static void pair_fini(struct pair *p)
@@ -202,10 +200,10 @@ static int pair_reconnect(struct pair *p)
 	return pair_connect(p);
 }
 
-/* Waits up to WAIT_SECS for one completion: its status, or -1. */
+/* Waits up to WAIT_SECS (scaled) for one completion: its status, or -1. */
 static int wait_wc(struct ibv_cq *cq, struct ibv_wc *wc)
 {
-	double end = now() + WAIT_SECS;
+	double end = now() + WAIT_SECS * mirror_test_time_scale();
 	unsigned int polls = 0;
 	int n;
 
@@ -575,7 +573,7 @@ static int test_rc_send_recv_between_heap_stack_data_and_fresh_mmap(void)
 	int rc = -1;
 
 	CHECK(heap && fresh, "allocations");
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", strerror(errno));
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	fill(heap, sizeof(stack_buf), 1);
 	CHECK(send_recv(&p, heap, stack_buf, sizeof(stack_buf)) == 0,
 	      "heap -> stack");
@@ -612,7 +610,7 @@ static int test_rc_write_into_untouched_mmap_and_heap(void)
 	int st, rc = -1;
 
 	CHECK(src && heap && fresh, "allocations");
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	fill(src, len, 5);
 	st = rdma_write(&p, src, fresh + 3, (uint32_t)(len - 3));
 	CHECK(st == IBV_WC_SUCCESS, "write to mmap: %s", status_str(st));
@@ -639,7 +637,7 @@ static int test_rc_read_from_data_and_bss_into_mmap_and_stack(void)
 	int st, rc = -1;
 
 	CHECK(fresh, "mmap");
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	fill(data_seg, sizeof(data_seg), 7);
 	fill(bss_seg, sizeof(bss_seg), 8);
 	st = rdma_read(&p, fresh + 100, data_seg, sizeof(data_seg));
@@ -664,7 +662,7 @@ static int test_rc_atomics_on_bss_and_heap_words(void)
 	int st, rc = -1;
 
 	CHECK(heap_word, "malloc");
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	bss_words[1] = 1000;
 	st = atomic_op(&p, IBV_WR_ATOMIC_FETCH_AND_ADD, &old, &bss_words[1],
 		       234, 0);
@@ -698,7 +696,7 @@ static int test_ud_send_recv_from_heap_into_stack(void)
 	int rc = -1;
 
 	CHECK(heap, "malloc");
-	CHECK(pair_init(&p, IBV_QPT_UD) == 0, "setup: %s", strerror(errno));
+	CHECK(pair_init(&p, IBV_QPT_UD) == 0, "setup: %s", setup_why);
 	fill(heap, 1000, 9);
 	CHECK(send_recv(&p, heap, stack_buf, 1000) == 0, "UD heap -> stack");
 	CHECK(!bad_bytes(stack_buf + GRH_LEN, 1000, 9), "payload differs");
@@ -726,7 +724,7 @@ static int test_transfers_across_a_child_boundary(void)
 	wdst = region + 1 * CHILD_SIZE - 2 * page - 61;
 	rdst = region + 2 * CHILD_SIZE - 3 * page - 7;
 	rcv = region + 3 * CHILD_SIZE - page - 1;
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	CHECK(mr_counters(p.b.mr, &c0) == 0, "counters");
 	fill(src, len, 11);
 	st = rdma_write(&p, src, wdst, (uint32_t)len);
@@ -767,7 +765,7 @@ static int test_64_regions_make_64_children_and_munmap_removes_them(void)
 	int i, st, rc = -1;
 
 	CHECK(region, "mmap of 1 GiB of address space");
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	CHECK(mr_counters(p.b.mr, &c0) == 0, "counters");
 	for (i = 0; i < NCHILDREN; i++) {
 		uint8_t *dst = region + i * CHILD_SIZE + (size_t)i * page + i;
@@ -787,7 +785,7 @@ static int test_64_regions_make_64_children_and_munmap_removes_them(void)
 	      "%llu children created, %llu live, want %d",
 	      (unsigned long long)(c1.children_created - c0.children_created),
 	      (unsigned long long)c1.children_live, NCHILDREN);
-	CHECK(dev_counters(ctx, &d) == 0 && d.children_live >= NCHILDREN,
+	CHECK(dev_counters(peer_ctx, &d) == 0 && d.children_live >= NCHILDREN,
 	      "device children_live %llu", (unsigned long long)d.children_live);
 	note("64 children: device mirror_bytes %llu",
 	     (unsigned long long)d.mirror_bytes);
@@ -840,7 +838,7 @@ static int test_far_apart_addresses_with_one_key(void)
 	int i, st, sst, rst, rc = -1;
 
 	CHECK(high && heap, "a mapping at 0x7e0000000000 or so, and malloc");
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	for (i = 0; i < NFAR; i++) {
 		lo = (uintptr_t)loc[i] < lo ? (uintptr_t)loc[i] : lo;
 		hi = (uintptr_t)loc[i] > hi ? (uintptr_t)loc[i] : hi;
@@ -903,12 +901,12 @@ static int test_munmap_removes_child_and_next_access_recreates_it(void)
 	int st, rc = -1;
 
 	CHECK(x, "mmap");
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	CHECK(mr_counters(p.b.mr, &c0) == 0, "counters");
 	fill(src, sizeof(src), 30);
 	st = rdma_write(&p, src, x + 5 * page, sizeof(src));
 	CHECK(st == IBV_WC_SUCCESS, "write: %s", status_str(st));
-	CHECK(mr_counters(p.b.mr, &c1) == 0 && dev_counters(ctx, &d1) == 0,
+	CHECK(mr_counters(p.b.mr, &c1) == 0 && dev_counters(peer_ctx, &d1) == 0,
 	      "counters");
 	CHECK(c1.children_created == c0.children_created + 1 &&
 	      c1.children_live == 1, "created %llu live %llu",
@@ -919,7 +917,7 @@ static int test_munmap_removes_child_and_next_access_recreates_it(void)
 	CHECK(t >= 0, "child still there 5 s after munmap (live %llu)",
 	      (unsigned long long)c2.children_live);
 	note("child removed %.1f ms after munmap", t * 1e3);
-	CHECK(dev_counters(ctx, &d2) == 0 &&
+	CHECK(dev_counters(peer_ctx, &d2) == 0 &&
 	      d2.children_live == d1.children_live - 1 &&
 	      d2.children_destroyed == d1.children_destroyed + 1,
 	      "device: live %llu -> %llu",
@@ -1234,7 +1232,7 @@ static int test_receive_into_unmapped_address_is_loc_prot_err(void)
 
 	CHECK(hole, "mmap");
 	rsg.addr = (uintptr_t)hole;
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	CHECK(send_recv_sges(&p, &ssg, 1, &rsg, 1, &sst, &rst, &rlen) == 0,
 	      "post");
 	CHECK(rst == IBV_WC_LOC_PROT_ERR, "receive: %s", status_str(rst));
@@ -1255,7 +1253,7 @@ static int test_sync_prefetch_mirrors_everything_before_the_write(void)
 	int st, err, rc = -1;
 
 	CHECK(r && src && hole, "allocations");
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	fill(src, len, 80);
 	/* The source too, so that the write below faults nothing at all. */
 	err = mirrorv_prefetch(p.a.mr, src, len, 0);
@@ -1301,7 +1299,7 @@ static int test_async_prefetch_mirrors_in_the_background(void)
 	int err, rc = -1;
 
 	CHECK(r, "mmap");
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	CHECK(mr_counters(p.b.mr, &c0) == 0, "counters");
 	t0 = now();
 	err = mirrorv_prefetch(p.b.mr, r, len,
@@ -1340,7 +1338,7 @@ static int test_no_fault_prefetch_mirrors_only_present_pages(void)
 	int err, rc = -1;
 
 	CHECK(r, "mmap");
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	err = mirrorv_prefetch(p.b.mr, r, npages * page,
 			       MIRRORV_PREFETCH_NO_FAULT);
 	CHECK(err == 0, "prefetch: %s", strerror(err));
@@ -1380,6 +1378,7 @@ struct churn {
 	bool c_mapped;			/* C is readable now; under lock */
 	atomic_bool stop;
 	unsigned long remaps;
+	unsigned int quiet_us;		/* long enough for a whole write */
 	int err;
 };
 
@@ -1413,7 +1412,7 @@ static void *churn_thread(void *arg)
 		if (ch->remaps % 16)
 			usleep(100 + (unsigned int)(ch->remaps % 5) * 100);
 		else
-			usleep(10000);
+			usleep(ch->quiet_us);
 	}
 	return NULL;
 }
@@ -1445,7 +1444,20 @@ static int test_concurrent_fault_and_unmap_on_one_child(void)
 	s = region + CHILD_SIZE / 2;
 	ch.c = s + CHURN_LEN;	/* same child, same 2 MiB block */
 	ch.c_mapped = true;
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
+	/*
+	 * The quiet spells: 10 ms, or four times as long as a write into S
+	 * takes (a write over RoCEv2 is a few hundred packets).
+	 */
+	fill(src, CHURN_LEN, 999);
+	end = now();
+	st = rdma_write(&p, src, s, CHURN_LEN);
+	CHECK(st == IBV_WC_SUCCESS, "first write to S: %s", status_str(st));
+	ch.quiet_us = (unsigned int)((now() - end) * 4e6);
+	if (ch.quiet_us < 10000)
+		ch.quiet_us = 10000;
+	note("a write of %d KiB takes %.1f ms: quiet spells of %.1f ms",
+	     CHURN_LEN >> 10, ch.quiet_us / 4e3, ch.quiet_us / 1e3);
 	CHECK(mr_counters(p.b.mr, &c0) == 0, "counters");
 	CHECK(pthread_create(&thr, NULL, churn_thread, &ch) == 0, "thread");
 	started = true;
@@ -1551,8 +1563,7 @@ static void exiting_child(int fd, int nchildren, bool linger)
 	struct exit_report rep = { -1, 0 };
 	size_t len = (size_t)nchildren * CHILD_SIZE;
 	struct mirrorv_odp_counters mc;
-	struct ibv_device **list;
-	struct ibv_context *c = NULL;
+	struct ibv_context *ca, *cb;
 	struct pair p = {}, q = {};
 	struct flood f;
 	struct ibv_sge sge;
@@ -1561,14 +1572,13 @@ static void exiting_child(int fd, int nchildren, bool linger)
 	pthread_t thr;
 	int i;
 
-	list = ibv_get_device_list(NULL);
-	for (i = 0; list && list[i]; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), dev_name))
-			c = ibv_open_device(list[i]);
+	ca = mirror_test_open(dev_name);
+	cb = wire ? mirror_test_open(peer_name) : ca;
 	region = map_aligned(len, CHILD_SIZE);
 	src = malloc(256 * 1024);
-	if (!c || !region || !src || pair_init_ctx(&p, c, IBV_QPT_RC) ||
-	    pair_init_ctx(&q, c, IBV_QPT_RC))
+	if (!ca || !cb || !region || !src ||
+	    pair_init_ctx(&p, ca, cb, IBV_QPT_RC) ||
+	    pair_init_ctx(&q, ca, cb, IBV_QPT_RC))
 		goto tell;
 	for (i = 0; i < nchildren; i++)
 		if (rdma_write(&p, src, region + (size_t)i * CHILD_SIZE, 64) !=
@@ -1604,19 +1614,72 @@ tell:
 }
 
 /*
- * Forks exiting_child() and waits until the device's children_live is
- * back where it was: 0, or -1 with @why filled in.
+ * After the process is gone: waits up to 10 s until @c's children_live is
+ * back at @d0's, then checks that every child it made was destroyed and
+ * that its mirror memory is back too. 0, or -1 with @why filled in.
+ */
+static int children_back(struct ibv_context *c,
+			 const struct mirrorv_odp_counters *d0,
+			 const char *how, const struct exit_report *rep,
+			 char *why, size_t wlen)
+{
+	const char *name = ibv_get_device_name(c->device);
+	struct mirrorv_odp_counters d1;
+	double t0 = now();
+
+	do {
+		if (dev_counters(c, &d1)) {
+			snprintf(why, wlen, "%s counters: %s", name,
+				 strerror(errno));
+			return -1;
+		}
+		if (d1.children_live == d0->children_live)
+			break;
+		usleep(2000);
+	} while (now() - t0 < 10 * mirror_test_time_scale());
+	note("%s: %s with %d children, %d WRs in flight: children_live back "
+	     "to %llu after %.1f ms", name, how, rep->children,
+	     rep->in_flight, (unsigned long long)d1.children_live,
+	     (now() - t0) * 1e3);
+	if (d1.children_live != d0->children_live) {
+		snprintf(why, wlen, "%s: children_live %llu, was %llu, 10 s after %s",
+			 name, (unsigned long long)d1.children_live,
+			 (unsigned long long)d0->children_live, how);
+		return -1;
+	}
+	if (d1.children_destroyed - d0->children_destroyed !=
+	    d1.children_created - d0->children_created) {
+		snprintf(why, wlen, "%s: created %llu, destroyed %llu", name,
+			 (unsigned long long)(d1.children_created -
+					      d0->children_created),
+			 (unsigned long long)(d1.children_destroyed -
+					      d0->children_destroyed));
+		return -1;
+	}
+	if (d1.mirror_bytes != d0->mirror_bytes) {
+		snprintf(why, wlen, "%s: mirror_bytes %llu, was %llu", name,
+			 (unsigned long long)d1.mirror_bytes,
+			 (unsigned long long)d0->mirror_bytes);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Forks exiting_child() and waits until the children_live of each device
+ * it used (ctx, and peer_ctx over the wire) is back where it was: 0, or
+ * -1 with @why filled in.
  */
 static int fork_and_exit(int nchildren, bool kill_it, char *why, size_t wlen)
 {
 	const char *how = kill_it ? "SIGKILL" : "exit";
-	struct mirrorv_odp_counters d0, d1;
+	struct mirrorv_odp_counters da, db;
 	struct exit_report rep = { -1, 0 };
 	int fds[2], status;
-	double t0;
 	pid_t pid;
 
-	if (dev_counters(ctx, &d0) || pipe(fds)) {
+	if (dev_counters(ctx, &da) || dev_counters(peer_ctx, &db) ||
+	    pipe(fds)) {
 		snprintf(why, wlen, "counters or pipe: %s", strerror(errno));
 		return -1;
 	}
@@ -1643,40 +1706,10 @@ static int fork_and_exit(int nchildren, bool kill_it, char *why, size_t wlen)
 			 rep.children, nchildren, rep.in_flight);
 		return -1;
 	}
-	t0 = now();
-	do {
-		if (dev_counters(ctx, &d1)) {
-			snprintf(why, wlen, "counters: %s", strerror(errno));
-			return -1;
-		}
-		if (d1.children_live == d0.children_live)
-			break;
-		usleep(2000);
-	} while (now() - t0 < 10);
-	note("%s with %d children, %d WRs in flight: children_live back to "
-	     "%llu after %.1f ms", how, rep.children, rep.in_flight,
-	     (unsigned long long)d1.children_live, (now() - t0) * 1e3);
-	if (d1.children_live != d0.children_live) {
-		snprintf(why, wlen, "children_live %llu, was %llu, 10 s after %s",
-			 (unsigned long long)d1.children_live,
-			 (unsigned long long)d0.children_live, how);
+	if (children_back(ctx, &da, how, &rep, why, wlen))
 		return -1;
-	}
-	if (d1.children_destroyed - d0.children_destroyed !=
-	    d1.children_created - d0.children_created) {
-		snprintf(why, wlen, "created %llu, destroyed %llu",
-			 (unsigned long long)(d1.children_created -
-					      d0.children_created),
-			 (unsigned long long)(d1.children_destroyed -
-					      d0.children_destroyed));
+	if (wire && children_back(peer_ctx, &db, how, &rep, why, wlen))
 		return -1;
-	}
-	if (d1.mirror_bytes != d0.mirror_bytes) {
-		snprintf(why, wlen, "mirror_bytes %llu, was %llu",
-			 (unsigned long long)d1.mirror_bytes,
-			 (unsigned long long)d0.mirror_bytes);
-		return -1;
-	}
 	return 0;
 }
 
@@ -1712,13 +1745,13 @@ static int test_2000_map_write_unmap_rounds_stay_bounded(void)
 	double t0;
 	int i, st, rc = -1;
 
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	fill(src, sizeof(src), 90);
 	/* The source's child exists before the baseline is taken. */
 	st = rdma_write(&p, src, src, 1);
 	CHECK(st == IBV_WC_SUCCESS, "warm-up: %s", status_str(st));
-	CHECK(mr_counters(p.b.mr, &c0) == 0 && dev_counters(ctx, &d0) == 0,
-	      "counters");
+	CHECK(mr_counters(p.b.mr, &c0) == 0 &&
+	      dev_counters(peer_ctx, &d0) == 0, "counters");
 	t0 = now();
 	for (i = 0; i < CHURN_ROUNDS; i++) {
 		uint8_t *x = (uint8_t *)(base + (uintptr_t)i * CHILD_SIZE);
@@ -1732,7 +1765,7 @@ static int test_2000_map_write_unmap_rounds_stay_bounded(void)
 		CHECK(mr_counters(p.b.mr, &c) == 0, "counters");
 		if (c.children_live > max_live)
 			max_live = c.children_live;
-		CHECK(dev_counters(ctx, &d) == 0, "counters");
+		CHECK(dev_counters(peer_ctx, &d) == 0, "counters");
 		if (d.mirror_bytes > max_bytes)
 			max_bytes = d.mirror_bytes;
 	}
@@ -1755,7 +1788,8 @@ static int test_2000_map_write_unmap_rounds_stay_bounded(void)
 	CHECK(c.children_created - c0.children_created == CHURN_ROUNDS,
 	      "%llu children created",
 	      (unsigned long long)(c.children_created - c0.children_created));
-	CHECK(dev_counters(ctx, &d) == 0 && d.mirror_bytes == d0.mirror_bytes,
+	CHECK(dev_counters(peer_ctx, &d) == 0 &&
+	      d.mirror_bytes == d0.mirror_bytes,
 	      "mirror_bytes %llu, baseline %llu",
 	      (unsigned long long)d.mirror_bytes,
 	      (unsigned long long)d0.mirror_bytes);
@@ -1779,7 +1813,7 @@ static int test_sysfs_counters_match_libmirrorverbs(void)
 	int i, tries, st, rc = -1;
 
 	CHECK(r, "mmap");
-	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup");
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", setup_why);
 	st = rdma_write(&p, src, r, sizeof(src));
 	CHECK(st == IBV_WC_SUCCESS, "write: %s", status_str(st));
 	/* Idle: two equal ioctl readings around the sysfs one. */
@@ -1820,8 +1854,8 @@ out:
 }
 
 static const struct test tests[] = {
-	T(device_claims_implicit_odp),
-	T(implicit_mr_registers_and_creates_no_child_yet),
+	T_DEV(device_claims_implicit_odp),
+	T_DEV(implicit_mr_registers_and_creates_no_child_yet),
 	T(rc_send_recv_between_heap_stack_data_and_fresh_mmap),
 	T(rc_write_into_untouched_mmap_and_heap),
 	T(rc_read_from_data_and_bss_into_mmap_and_stack),
@@ -1844,7 +1878,7 @@ static const struct test tests[] = {
 	T(concurrent_fault_and_unmap_on_one_child),
 	T(process_exit_with_children_and_traffic_in_flight),
 	T(2000_map_write_unmap_rounds_stay_bounded),
-	T(sysfs_counters_match_libmirrorverbs),
+	T_DEV(sysfs_counters_match_libmirrorverbs),
 };
 
 int main(int argc, char **argv)

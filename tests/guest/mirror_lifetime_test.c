@@ -63,7 +63,7 @@
 #include <time.h>
 
 #include "mirror_tap.h"
-#include "mirror_testdev.h"
+#include "mirror_testlib.h"
 
 /* UFFDIO_MOVE (Linux 6.8), for headers older than the guest's kernel. */
 #ifndef UFFD_FEATURE_MOVE
@@ -251,7 +251,7 @@ static int qp_connect(struct ibv_qp *qp, int gidx, uint32_t dqpn,
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
 	a.sq_psn = psn;
-	a.timeout = 14;
+	a.timeout = mirror_test_ack_timeout(14);	/* 67 ms, scaled */
 	a.retry_cnt = 2;
 	a.rnr_retry = 7;		/* an RNR wait lasts until a receive */
 	a.max_rd_atomic = 4;
@@ -2097,7 +2097,8 @@ out:
 #define BOTH(n)                                                                \
 	static int n##_same(void) { return n(PATH_SAME); }                     \
 	static int n##_wire(void) { return n(PATH_WIRE); }
-#define TT(n) { #n " (same device)", n##_same }, { #n " (RoCEv2)", n##_wire }
+#define TT(n) { #n " (same device)", n##_same, false }, \
+	      { #n " (RoCEv2)", n##_wire, false }
 
 BOTH(uffd_move_in_read_returns_new_pages)
 BOTH(uffd_move_in_read_returns_new_pages_implicit)
@@ -2158,7 +2159,6 @@ static const struct test tests[] = {
 int main(int argc, char **argv)
 {
 	char **args;
-	const char *scale = getenv("MIRROR_TIME_SCALE");
 	int i, n = 0;
 
 	if (argc > 1 && !strcmp(argv[1], "--hold"))
@@ -2178,8 +2178,7 @@ int main(int argc, char **argv)
 			"usage: %s [-d DEV] -W DEV2 [-v] [TEST...]\n", argv[0]);
 		return 2;
 	}
-	if (scale && atoi(scale) > 0)
-		time_scale = atoi(scale);
+	time_scale = mirror_test_time_scale();
 	pg = (size_t)sysconf(_SC_PAGESIZE);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -11,7 +11,11 @@
  * (odp_faults, odp_pages_faulted, ...) must move exactly as the contract
  * says.
  *
- * Usage: mirror_odp_test [-d DEVICE] [-v] [TEST-NAME-SUBSTRING...]
+ * Side a of every transfer is on the device, side b on the same device or,
+ * with -W DEV2, on DEV2 over RoCEv2 (guest_odp and guest_odp_wire); the
+ * ODP memory is registered on the side that uses it.
+ *
+ * Usage: mirror_odp_test [-d DEVICE] [-W DEV2] [-v] [TEST-NAME-SUBSTRING...]
  * The migration cases need two NUMA nodes (scripts/mirror-vm --numa).
  */
 #define _GNU_SOURCE
@@ -19,6 +23,7 @@
 #include <fcntl.h>
 #include <infiniband/verbs.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,6 +39,7 @@
 #include <unistd.h>
 
 #include "mirror_tap.h"
+#include "mirror_testlib.h"
 
 #define PG 4096UL
 #define BLOCK (2UL << 20)		/* one aligned 2 MiB block */
@@ -121,21 +127,36 @@ struct cnt {
 	long long v[C_NUM];
 };
 
-static int read_counter(const char *name, long long *v)
+static int read_counter_of(const char *dev, const char *name, long long *v)
 {
 	char path[256];
 	FILE *f;
 	int ok;
 
 	snprintf(path, sizeof(path),
-		 "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev_name,
-		 name);
+		 "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev, name);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	ok = fscanf(f, "%lld", v) == 1;
 	fclose(f);
 	return ok ? 0 : -1;
+}
+
+/*
+ * A counter of the device, plus the peer device's over the wire: a test's
+ * ODP memory sits on one of them (the other side of every transfer is a
+ * pinned MR, which counts nothing), so the sum is what that memory did.
+ */
+static int read_counter(const char *name, long long *v)
+{
+	long long w = 0;
+
+	if (read_counter_of(dev_name, name, v) ||
+	    (wire && read_counter_of(peer_name, name, &w)))
+		return -1;
+	*v += w;
+	return 0;
 }
 
 /*
@@ -297,68 +318,36 @@ static struct ibv_mr *reg_odp(struct ibv_pd *pd, void *addr, size_t len)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Two QPs of one device connected to each other: a requests, b responds
- * and receives. The plain buffer is an ordinary (pinned) MR. */
+/*
+ * Two QPs connected to each other: a requests, b responds and receives.
+ * a is on the device, b on the same device in the same PD, or with -W on
+ * the peer device over RoCEv2, in a PD there. The plain buffer is an
+ * ordinary (pinned) MR, registered on each side that uses it; ODP memory
+ * is registered on the side a combo puts it (odp_pd()).
+ */
 
 struct rig {
-	struct ibv_context *ctx;
+	struct ibv_context *ctx, *ctxb;
 	enum ibv_qp_type type;
 	bool use_srq;
-	struct ibv_pd *pd;
+	struct ibv_pd *pd, *pdb;	/* pdb == pd on the same device */
 	struct ibv_cq *cq_a, *cq_b;
 	struct ibv_srq *srq;
 	struct ibv_qp *a, *b;
 	struct ibv_ah *ah;	/* UD: to b */
 	char *plain;
-	struct ibv_mr *plain_mr;
+	struct ibv_mr *plain_mr;	/* a's */
+	struct ibv_mr *plain_mr_b;	/* b's (== plain_mr on one device) */
 };
 
-static int qp_connect(struct ibv_qp *qp, uint32_t dest)
+/* Connects @qp (a's when @from_a, else b's) to QP @dest. */
+static int qp_connect(struct ibv_qp *qp, bool from_a, uint32_t dest)
 {
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_INIT, .port_num = 1, .qkey = QKEY,
-		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
-				   IBV_ACCESS_REMOTE_READ |
-				   IBV_ACCESS_REMOTE_ATOMIC,
-	};
-	int mask = IBV_QP_STATE | IBV_QP_PKEY_INDEX | IBV_QP_PORT;
+	struct mirror_test_qp_params prm = mirror_test_qp_defaults(qp->qp_type);
+	struct ibv_ah_attr av = from_a ? peer_av() : back_av();
 
-	if (qp->qp_type == IBV_QPT_UD)
-		mask |= IBV_QP_QKEY;
-	else
-		mask |= IBV_QP_ACCESS_FLAGS;
-	if (qp->qp_type == IBV_QPT_UC)
-		a.qp_access_flags = IBV_ACCESS_REMOTE_WRITE;
-	if (ibv_modify_qp(qp, &a, mask))
-		return -1;
-	memset(&a, 0, sizeof(a));
-	a.qp_state = IBV_QPS_RTR;
-	mask = IBV_QP_STATE;
-	if (qp->qp_type != IBV_QPT_UD) {
-		a.path_mtu = IBV_MTU_1024;
-		a.dest_qp_num = dest;
-		a.ah_attr = own_av();
-		mask |= IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
-			IBV_QP_RQ_PSN;
-	}
-	if (qp->qp_type == IBV_QPT_RC) {
-		a.max_dest_rd_atomic = 4;
-		a.min_rnr_timer = 1;
-		mask |= IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER;
-	}
-	if (ibv_modify_qp(qp, &a, mask))
-		return -1;
-	a.qp_state = IBV_QPS_RTS;
-	mask = IBV_QP_STATE | IBV_QP_SQ_PSN;
-	if (qp->qp_type == IBV_QPT_RC) {
-		a.timeout = 14;
-		a.retry_cnt = 7;
-		a.rnr_retry = 7;
-		a.max_rd_atomic = 4;
-		mask |= IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-			IBV_QP_MAX_QP_RD_ATOMIC;
-	}
-	return ibv_modify_qp(qp, &a, mask) ? -1 : 0;
+	prm.qkey = QKEY;
+	return mirror_test_connect(qp, dest, &av, &prm);
 }
 
 static void rig_drop_qps(struct rig *r)
@@ -390,15 +379,15 @@ static int rig_qps(struct rig *r)
 			 .max_send_sge = 4, .max_recv_sge = 4 },
 	};
 	struct ibv_srq_init_attr sa = { .attr = { .max_wr = 64, .max_sge = 4 } };
-	struct ibv_ah_attr av = own_av();
+	struct ibv_ah_attr av = peer_av();
 
 	rig_drop_qps(r);
 	r->cq_a = ibv_create_cq(r->ctx, 256, NULL, NULL, 0);
-	r->cq_b = ibv_create_cq(r->ctx, 256, NULL, NULL, 0);
+	r->cq_b = ibv_create_cq(r->ctxb, 256, NULL, NULL, 0);
 	if (!r->cq_a || !r->cq_b)
 		return -1;
 	if (r->use_srq) {
-		r->srq = ibv_create_srq(r->pd, &sa);
+		r->srq = ibv_create_srq(r->pdb, &sa);
 		if (!r->srq)
 			return -1;
 	}
@@ -406,10 +395,11 @@ static int rig_qps(struct rig *r)
 	r->a = ibv_create_qp(r->pd, &ia);
 	ia.send_cq = ia.recv_cq = r->cq_b;
 	ia.srq = r->srq;
-	r->b = ibv_create_qp(r->pd, &ia);
+	r->b = ibv_create_qp(r->pdb, &ia);
 	if (!r->a || !r->b)
 		return -1;
-	if (qp_connect(r->a, r->b->qp_num) || qp_connect(r->b, r->a->qp_num))
+	if (qp_connect(r->a, true, r->b->qp_num) ||
+	    qp_connect(r->b, false, r->a->qp_num))
 		return -1;
 	if (r->type == IBV_QPT_UD) {
 		r->ah = ibv_create_ah(r->pd, &av);
@@ -422,8 +412,12 @@ static int rig_qps(struct rig *r)
 static void rig_fini(struct rig *r)
 {
 	rig_drop_qps(r);
+	if (r->plain_mr_b && r->plain_mr_b != r->plain_mr)
+		ibv_dereg_mr(r->plain_mr_b);
 	if (r->plain_mr)
 		ibv_dereg_mr(r->plain_mr);
+	if (r->pdb && r->pdb != r->pd)
+		ibv_dealloc_pd(r->pdb);
 	if (r->pd)
 		ibv_dealloc_pd(r->pd);
 	if (r->plain)
@@ -431,14 +425,18 @@ static void rig_fini(struct rig *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* A rig with a on @c and b on @cb (the same device when @cb == @c). */
 static int rig_init_on(struct rig *r, struct ibv_context *c,
-		       enum ibv_qp_type type, bool use_srq)
+		       struct ibv_context *cb, enum ibv_qp_type type,
+		       bool use_srq)
 {
 	memset(r, 0, sizeof(*r));
 	r->ctx = c;
+	r->ctxb = cb;
 	r->type = type;
 	r->use_srq = use_srq;
 	r->pd = ibv_alloc_pd(c);
+	r->pdb = cb == c ? r->pd : ibv_alloc_pd(cb);
 	r->plain = mmap(NULL, PLAIN_SIZE, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (r->plain == MAP_FAILED) {
@@ -448,36 +446,25 @@ static int rig_init_on(struct rig *r, struct ibv_context *c,
 	/* A forked child gets none of it (the fork cases). */
 	madvise(r->plain, PLAIN_SIZE, MADV_DONTFORK);
 	memset(r->plain, 0x5c, PLAIN_SIZE);
-	if (!r->pd)
+	if (!r->pd || !r->pdb)
 		return -1;
 	r->plain_mr = ibv_reg_mr(r->pd, r->plain, PLAIN_SIZE, PLAIN_ACCESS);
-	if (!r->plain_mr)
+	r->plain_mr_b = r->pdb == r->pd ? r->plain_mr :
+		ibv_reg_mr(r->pdb, r->plain, PLAIN_SIZE, PLAIN_ACCESS);
+	if (!r->plain_mr || !r->plain_mr_b)
 		return -1;
 	return rig_qps(r);
 }
 
 static int rig_init(struct rig *r)
 {
-	return rig_init_on(r, ctx, IBV_QPT_RC, false);
+	return rig_init_on(r, ctx, peer_ctx, IBV_QPT_RC, false);
 }
 
-/* Waits up to @ms for one completion. */
+/* Waits up to @ms (scaled) for one completion. */
 static int wait_wc(struct ibv_cq *cq, struct ibv_wc *wc, int ms)
 {
-	struct timespec start, now;
-	int n;
-
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		n = ibv_poll_cq(cq, 1, wc);
-		if (n)
-			return n == 1 ? 0 : -1;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - start.tv_sec) * 1000 +
-		    (now.tv_nsec - start.tv_nsec) / 1000000 > ms)
-			return -1;
-		usleep(50);
-	}
+	return mirror_test_wait_wc(cq, wc, ms);
 }
 
 static void wr_init(struct rig *r, struct ibv_send_wr *wr,
@@ -572,6 +559,32 @@ static const struct combo combos[] = {
 #define M_RKEY 0x0a	/* ODP memory reached by rkey */
 #define M_RECV 0x20	/* ODP memory as b's receive buffer */
 
+/* The PD the ODP memory of @c belongs in: a's for a local SGE, else b's. */
+static struct ibv_pd *odp_pd(struct rig *r, const struct combo *c)
+{
+	return c->odp_local ? r->pd : r->pdb;
+}
+
+/*
+ * For a test that uses one ODP MR @mrb (b's, over [@addr, @addr + @len))
+ * from both QPs: the MR a's SGEs use. @mrb itself on one device; over the
+ * wire an ODP MR of a's PD over the same memory.
+ */
+static struct ibv_mr *odp_for_a(struct rig *r, struct ibv_mr *mrb,
+				void *addr, size_t len)
+{
+	if (!mrb || r->pd == r->pdb)
+		return mrb;
+	return reg_odp(r->pd, addr, len);
+}
+
+/* Deregisters what odp_for_a() returned (when it is not @mrb). */
+static void dereg_for_a(struct ibv_mr *mra, struct ibv_mr *mrb)
+{
+	if (mra && mra != mrb)
+		ibv_dereg_mr(mra);
+}
+
 static bool into_odp(const struct combo *c)
 {
 	return (c->op == OP_READ) == c->odp_local;
@@ -589,6 +602,29 @@ struct xres {
 };
 
 /*
+ * A UC WRITE's completion says its packets left, not that they landed:
+ * over RoCEv2 the responder may still be writing them. A SEND behind it
+ * on the same QP arrives after it, so its receive says the WRITE is in.
+ */
+static int uc_fence(struct rig *r)
+{
+	char *end = r->plain + PLAIN_SIZE;
+	struct ibv_wc wc;
+
+	if (post_recv_b(r, 4, (uintptr_t)end - 4096, 64,
+			r->plain_mr_b->lkey) ||
+	    post_wr(r, IBV_WR_SEND, 5, (uintptr_t)end - 8192, 8,
+		    r->plain_mr->lkey, 0, 0) ||
+	    wait_wc(r->cq_a, &wc, 10000) || wc.status != IBV_WC_SUCCESS ||
+	    wait_wc(r->cq_b, &wc, 10000) || wc.status != IBV_WC_SUCCESS) {
+		snprintf(failmsg, sizeof(failmsg),
+			 "UC: the SEND behind the WRITE did not arrive");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Runs @c once: @len bytes between @o (in @omr) and the start of the
  * plain buffer. Waits for a's completion and, for a SEND, b's. With
  * @probe a second WR (an 8-byte WRITE between plain bytes) follows in
@@ -600,8 +636,8 @@ static int xfer(struct rig *r, const struct combo *c, struct ibv_mr *omr,
 	uint64_t laddr = c->odp_local ? (uintptr_t)o : (uintptr_t)r->plain;
 	uint32_t lkey = c->odp_local ? omr->lkey : r->plain_mr->lkey;
 	uint64_t raddr = c->odp_local ? (uintptr_t)r->plain : (uintptr_t)o;
-	uint32_t rkey = c->odp_local ? r->plain_mr->rkey : omr->rkey;
-	uint32_t rlkey = c->odp_local ? r->plain_mr->lkey : omr->lkey;
+	uint32_t rkey = c->odp_local ? r->plain_mr_b->rkey : omr->rkey;
+	uint32_t rlkey = c->odp_local ? r->plain_mr_b->lkey : omr->lkey;
 	struct ibv_send_wr wr[2], *bad;
 	struct ibv_sge sge[2];
 	struct ibv_wc wc;
@@ -620,7 +656,7 @@ static int xfer(struct rig *r, const struct combo *c, struct ibv_mr *omr,
 			(uintptr_t)r->plain + PLAIN_SIZE - 8, 8,
 			r->plain_mr->lkey,
 			(uintptr_t)r->plain + PLAIN_SIZE - 16,
-			r->plain_mr->rkey);
+			r->plain_mr_b->rkey);
 		wr[0].next = &wr[1];
 	}
 	if (ibv_post_send(r->a, wr, &bad)) {
@@ -642,6 +678,9 @@ static int xfer(struct rig *r, const struct combo *c, struct ibv_mr *omr,
 	}
 	if (probe && wait_wc(r->cq_a, &wc, 5000) == 0)
 		x->probe = wc.status;
+	if (r->type == IBV_QPT_UC && c->op == OP_WRITE &&
+	    x->req == IBV_WC_SUCCESS && uc_fence(r))
+		return -1;
 	if (c->op == OP_SEND) {
 		/* The receive completes unless the send never left a. */
 		int ms = x->req == IBV_WC_SUCCESS ||
@@ -838,7 +877,7 @@ static int test_fault_latency_histogram_counts_each_fault(void)
 	int i, rc = -1;
 
 	CHECK(o && rig_init(&r) == 0, "setup");
-	mr = reg_odp(r.pd, o, LEN);
+	mr = reg_odp(r.pdb, o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	for (i = 10; i <= 29; i++) {
@@ -883,7 +922,7 @@ static int test_odp_reg_over_unmapped_range_succeeds(void)
 	CHECK(!pinned && errno == EFAULT,
 	      "a pinned MR over nothing: %s (want EFAULT)",
 	      pinned ? "registered" : strerror(errno));
-	mr = reg_odp(r.pd, o, LEN);
+	mr = reg_odp(r.pdb, o, LEN);
 	CHECK(mr, "ODP MR over an unmapped range: %s", strerror(errno));
 	/* The mapping made after registration is what the device uses. */
 	CHECK(mmap(o, LEN, PROT_READ | PROT_WRITE,
@@ -956,7 +995,7 @@ static int test_odp_mr_pins_nothing(void)
 	CHECK(pin1 - pin0 == (long)(sz >> 10),
 	      "a pinned 1 MiB MR moved VmPin by %ld kB (the measure is off)",
 	      pin1 - pin0);
-	mr = reg_odp(r.pd, o, sz);
+	mr = reg_odp(r.pdb, o, sz);
 	CHECK(mr, "ODP reg_mr: %s", strerror(errno));
 	pin2 = proc_kb("/proc/self/status", "VmPin");
 	CHECK(pin2 == pin1, "ODP registration pinned %ld kB", pin2 - pin1);
@@ -989,7 +1028,7 @@ static int first_touch_one(struct rig *r, const struct combo *c)
 	int rc = -1;
 
 	CHECK(o, "mmap");
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	/* Never touched: out of it come zeros. */
@@ -1024,7 +1063,7 @@ static int across_boundary_one(struct rig *r, const struct combo *c)
 	int rc = -1;
 
 	CHECK(o, "mmap");
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	if (move_ok(r, c, mr, o, LEN, 13, 0))
@@ -1053,7 +1092,7 @@ static int touched_after_reg_one(struct rig *r, const struct combo *c)
 	int rc = -1;
 
 	CHECK(o, "mmap");
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	fill(o, LEN, 21);	/* present now, but not mirrored */
 	SNAP(c0);
@@ -1085,7 +1124,7 @@ static int snapshot_one(struct rig *r, const struct combo *c)
 	CHECK(o, "mmap");
 	fill(o, LEN, 23);
 	SNAP(c0);
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c1);
 	CHECK(faults_are(&c0, &c1, 0, 0), "registration: %s", why);
@@ -1124,10 +1163,19 @@ static int test_read_mirror_is_upgraded_for_a_write(void)
 		const struct combo *out_c = &combos[pairs[i][0]];
 		const struct combo *in_c = &combos[pairs[i][1]];
 
+		/*
+		 * A SEND from the MR into itself: one MR on both QPs, which
+		 * over the wire are on two devices.
+		 */
+		if (wire && out_c->odp_local != in_c->odp_local) {
+			note("over RoCEv2: %s then %s needs one MR on both devices",
+			     out_c->name, in_c->name);
+			continue;
+		}
 		CHECK(rig_init(&r) == 0, "setup");
 		o = map_fresh(LEN, 0, false);
 		CHECK(o, "mmap");
-		mr = reg_odp(r.pd, o, LEN);
+		mr = reg_odp(odp_pd(&r, out_c), o, LEN);
 		CHECK(mr, "reg_mr: %s", strerror(errno));
 		SNAP(c0);
 		if (move_ok(&r, out_c, mr, o, LEN, 0, 0))
@@ -1174,7 +1222,7 @@ static int dontneed_one(struct rig *r, const struct combo *c)
 
 	CHECK(o, "mmap");
 	fill(o, LEN, 41);
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	if (move_ok(r, c, mr, o, LEN, 42, 41))	/* the device uses the page */
 		goto out;
@@ -1222,7 +1270,7 @@ static int replace_mapping_one(struct rig *r, const struct combo *c,
 	alias = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(alias != MAP_FAILED, "alias mmap");
 	fill(o, LEN, 51);
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	/* The device reaches the old pages through @o. */
 	if (move_ok(r, c, mr, o, LEN, 52, 51))
@@ -1292,7 +1340,7 @@ static int mprotect_reads_one(struct rig *r, const struct combo *c)
 
 	CHECK(o, "mmap");
 	fill(o, LEN, 61);
-	mr = reg_odp(r->pd, o, LEN);	/* mirrored writable */
+	mr = reg_odp(odp_pd(r, c), o, LEN);	/* mirrored writable */
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	CHECK(mprotect(o, LEN, PROT_READ) == 0, "mprotect");
@@ -1329,7 +1377,7 @@ static int mprotect_writes_one(struct rig *r, const struct combo *c)
 	int want_req, want_recv = -1, rc = -1;
 
 	CHECK(o, "mmap");
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	if (move_ok(r, c, mr, o, LEN, 62, 0))	/* mirrored writable */
 		goto out;
@@ -1392,7 +1440,7 @@ static int hole_one(struct rig *r, const struct combo *c)
 
 	CHECK(o, "mmap");
 	fill(o, LEN, 71);
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	CHECK(munmap(o + LEN / 2, PG) == 0, "munmap");
 	no_access_expect(c, &want_req, &want_recv);
@@ -1438,7 +1486,7 @@ static int unmapped_recv_one(struct rig *r, const struct combo *c)
 	int rc = -1;
 
 	CHECK(o, "mmap");
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	CHECK(munmap(o, LEN) == 0, "munmap");
 	if (move_fails(r, c, mr, o, LEN, IBV_WC_REM_OP_ERR,
@@ -1550,7 +1598,7 @@ static int fork_one(struct rig *r, const struct combo *c, enum fork_mode m,
 	if (kind == MEM_THP)
 		CHECK(smaps_kb(o, "AnonHugePages") >= 2048,
 		      "no THP backs the range");
-	mr = reg_odp(r->pd, o, size);	/* mirrored writable */
+	mr = reg_odp(odp_pd(r, c), o, size);	/* mirrored writable */
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	CHECK(pipe(to_child) == 0 && pipe(to_parent) == 0, "pipe");
 	SNAP(c0);
@@ -1704,7 +1752,7 @@ static int shared_file_one(struct rig *r, const struct combo *c, int fd)
 	CHECK(map_file_at(o, LEN, fd, MAP_SHARED) == o, "mmap");
 	alias = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(alias != MAP_FAILED, "alias mmap");
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	if (move_ok(r, c, mr, o, LEN, 102, 101))
@@ -1794,7 +1842,7 @@ static int tmpfs_private_one(struct rig *r, const struct combo *c)
 	CHECK(map_file_at(o, LEN, fd, MAP_PRIVATE) == o, "mmap");
 	shared = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	CHECK(shared != MAP_FAILED, "shared mmap");
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	if (move_ok(r, c, mr, o, LEN, 112, 111))
@@ -1876,7 +1924,7 @@ static int huge_one(struct rig *r, const struct combo *c, char *o,
 	int rc = -1;
 
 	CHECK(o, "mmap of the huge page");
-	mr = reg_odp(r->pd, o, BLOCK);
+	mr = reg_odp(odp_pd(r, c), o, BLOCK);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	if (!into_odp(c))
 		fill(o + PG, LEN, 121);	/* the CPU's fault makes the page */
@@ -2049,7 +2097,7 @@ static int migrate_one(struct rig *r, const struct combo *c)
 
 	CHECK(o, "mmap");
 	fill(o, LEN, have);
-	mr = reg_odp(r->pd, o, LEN);	/* mirrored */
+	mr = reg_odp(odp_pd(r, c), o, LEN);	/* mirrored */
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	for (round = 0; round < 2; round++) {
 		SNAP(c0);
@@ -2100,8 +2148,7 @@ out:
 static void exit_child(int mode, int wfd)
 {
 	const size_t osz = 256 * 1024, big = 16UL << 20;
-	struct ibv_device **list = ibv_get_device_list(NULL);
-	struct ibv_context *c = NULL;
+	struct ibv_context *c, *cb;
 	struct ibv_mr *mr, *bmr;
 	struct ibv_sge sge;
 	struct ibv_wc wc[16];
@@ -2109,17 +2156,16 @@ static void exit_child(int mode, int wfd)
 	char *o, *bigp;
 	int i, n;
 
-	for (i = 0; list && list[i]; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), dev_name))
-			c = ibv_open_device(list[i]);
-	if (!c || rig_init_on(&r, c, IBV_QPT_RC, false))
+	c = mirror_test_open(dev_name);
+	cb = wire ? mirror_test_open(peer_name) : c;
+	if (!c || !cb || rig_init_on(&r, c, cb, IBV_QPT_RC, false))
 		_exit(3);
 	o = map_fresh(osz, 0, false);
 	bigp = map_fresh(big, 0, false);
 	if (!o || !bigp)
 		_exit(4);
-	mr = reg_odp(r.pd, o, osz);
-	bmr = reg_odp(r.pd, bigp, big);
+	mr = reg_odp(r.pdb, o, osz);
+	bmr = reg_odp(r.pdb, bigp, big);
 	if (!mr || !bmr)
 		_exit(5);
 	for (i = 0; i < 16; i++)
@@ -2149,7 +2195,7 @@ static void exit_child(int mode, int wfd)
 		sge.addr = (uintptr_t)bigp;
 		sge.length = (uint32_t)big;
 		sge.lkey = bmr->lkey;
-		if (ibv_advise_mr(r.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE, 0,
+		if (ibv_advise_mr(r.pdb, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE, 0,
 				  &sge, 1))
 			_exit(8);
 	}
@@ -2219,7 +2265,7 @@ static int test_process_exit_with_live_odp_mrs_and_traffic(void)
 	CHECK(rig_init(&r) == 0, "setup after the children");
 	o = map_fresh(LEN, 0, false);
 	CHECK(o, "mmap");
-	mr = reg_odp(r.pd, o, LEN);
+	mr = reg_odp(r.pdb, o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	if (move_ok(&r, &combos[1], mr, o, LEN, 141, 0) ||
 	    move_ok(&r, &combos[3], mr, o, LEN, 0, 141))
@@ -2256,12 +2302,12 @@ static int test_dereg_during_async_prefetch_is_safe(void)
 
 		o = map_fresh(big, 0, false);
 		CHECK(o, "mmap");
-		mr = reg_odp(r.pd, o, big);
+		mr = reg_odp(r.pdb, o, big);
 		CHECK(mr, "reg_mr: %s", strerror(errno));
 		sge.addr = (uintptr_t)o;
 		sge.length = (uint32_t)big;
 		sge.lkey = mr->lkey;
-		ret = ibv_advise_mr(r.pd, i & 1 ? IBV_ADVISE_MR_ADVICE_PREFETCH :
+		ret = ibv_advise_mr(r.pdb, i & 1 ? IBV_ADVISE_MR_ADVICE_PREFETCH :
 					    IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 				    0, &sge, 1);
 		CHECK(ret == 0, "round %d: async advise: %s", i, strerror(ret));
@@ -2284,7 +2330,7 @@ static int test_dereg_during_async_prefetch_is_safe(void)
 	/* And the device still moves bytes. */
 	o = map_fresh(LEN, 0, false);
 	CHECK(o, "mmap");
-	mr = reg_odp(r.pd, o, LEN);
+	mr = reg_odp(r.pdb, o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	if (move_ok(&r, &combos[1], mr, o, LEN, 142, 0))
 		goto out;
@@ -2314,7 +2360,7 @@ static int mremap_one(struct rig *r, const struct combo *c)
 
 	CHECK(o && n, "mmap");
 	fill(o, LEN, 181);
-	mr = reg_odp(r->pd, o, LEN);	/* mirrored writable */
+	mr = reg_odp(odp_pd(r, c), o, LEN);	/* mirrored writable */
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	CHECK(mremap(o, LEN, LEN, MREMAP_MAYMOVE | MREMAP_FIXED, n) == n,
@@ -2361,7 +2407,7 @@ static int prot_none_one(struct rig *r, const struct combo *c)
 
 	CHECK(o, "mmap");
 	fill(o, LEN, 211);
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	CHECK(mprotect(o, LEN, PROT_NONE) == 0, "mprotect");
@@ -2422,7 +2468,7 @@ static int ksm_one(struct rig *r, const struct combo *c)
 	CHECK(o && twin, "mmap");
 	fill(o, LEN, 191);
 	fill(twin, LEN, 191);
-	mr = reg_odp(r->pd, o, LEN);	/* mirrored writable */
+	mr = reg_odp(odp_pd(r, c), o, LEN);	/* mirrored writable */
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	CHECK(madvise(o, LEN, MADV_MERGEABLE) == 0 &&
@@ -2496,7 +2542,7 @@ static int thp_cut_one(struct rig *r, const struct combo *c)
 	fill(w3, LEN, 203);
 	kb = smaps_kb(o, "AnonHugePages");
 	CHECK(kb >= 2048, "no THP backs the range (AnonHugePages %ld kB)", kb);
-	mr = reg_odp(r->pd, o, BLOCK);	/* the whole block, mirrored */
+	mr = reg_odp(odp_pd(r, c), o, BLOCK);	/* the whole block, mirrored */
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	CHECK(madvise(w1, LEN, MADV_DONTNEED) == 0, "madvise");
@@ -2558,15 +2604,19 @@ static int test_odp_mr_with_iova_and_unaligned_bounds(void)
 {
 	const uint64_t iova = 0x7000000 + 100;
 	const uint32_t mlen = LEN - 200;
-	struct ibv_mr *mr = NULL;
+	struct ibv_mr *mr = NULL, *mra = NULL;
 	struct rig r = {};
 	char *o = map_fresh(LEN, 0, false), *m;
 	int s, rc = -1;
 
 	CHECK(o && rig_init(&r) == 0, "setup");
 	m = o + 100;
-	mr = ibv_reg_mr_iova(r.pd, m, mlen, iova, ODP_ACCESS);
+	mr = ibv_reg_mr_iova(r.pdb, m, mlen, iova, ODP_ACCESS);
 	CHECK(mr, "reg_mr_iova: %s", strerror(errno));
+	/* For a's local SGEs: the same MR, or one like it on a's device. */
+	mra = r.pd == r.pdb ? mr :
+	      ibv_reg_mr_iova(r.pd, m, mlen, iova, ODP_ACCESS);
+	CHECK(mra, "reg_mr_iova for a: %s", strerror(errno));
 	fill(r.plain, 8000, 231);
 	s = one_wr(&r, IBV_WR_RDMA_WRITE, (uintptr_t)r.plain, 8000,
 		   r.plain_mr->lkey, iova, mr->rkey);
@@ -2584,8 +2634,8 @@ static int test_odp_mr_with_iova_and_unaligned_bounds(void)
 	CHECK(s == IBV_WC_SUCCESS && diff_pat(r.plain, 3000, 232) < 0,
 	      "read at iova + 5000: %s", st(s));
 	fill(m + 300, 4000, 233);
-	s = one_wr(&r, IBV_WR_RDMA_WRITE, iova + 300, 4000, mr->lkey,
-		   (uintptr_t)r.plain + 8192, r.plain_mr->rkey);
+	s = one_wr(&r, IBV_WR_RDMA_WRITE, iova + 300, 4000, mra->lkey,
+		   (uintptr_t)r.plain + 8192, r.plain_mr_b->rkey);
 	CHECK(s == IBV_WC_SUCCESS && diff_pat(r.plain + 8192, 4000, 233) < 0,
 	      "local SGE at iova + 300: %s", st(s));
 	s = one_wr(&r, IBV_WR_RDMA_WRITE, (uintptr_t)r.plain, 2,
@@ -2596,12 +2646,13 @@ static int test_odp_mr_with_iova_and_unaligned_bounds(void)
 		   r.plain_mr->lkey, iova - 1, mr->rkey);
 	CHECK(s == IBV_WC_REM_ACCESS_ERR, "read before the start: %s", st(s));
 	CHECK(rig_qps(&r) == 0, "new QPs");
-	s = one_wr(&r, IBV_WR_RDMA_WRITE, iova - 1, 8, mr->lkey,
-		   (uintptr_t)r.plain, r.plain_mr->rkey);
+	s = one_wr(&r, IBV_WR_RDMA_WRITE, iova - 1, 8, mra->lkey,
+		   (uintptr_t)r.plain, r.plain_mr_b->rkey);
 	CHECK(s == IBV_WC_LOC_PROT_ERR, "local SGE before the start: %s",
 	      st(s));
 	rc = 0;
 out:
+	dereg_for_a(mra, mr);
 	if (mr)
 		ibv_dereg_mr(mr);
 	rig_fini(&r);
@@ -2621,8 +2672,8 @@ static int test_two_odp_mrs_over_the_same_pages_both_follow(void)
 
 	CHECK(o && rig_init(&r) == 0, "setup");
 	fill(o, LEN, 221);
-	m1 = reg_odp(r.pd, o, LEN);
-	m2 = reg_odp(r.pd, o, LEN);
+	m1 = reg_odp(r.pdb, o, LEN);
+	m2 = reg_odp(r.pdb, o, LEN);
 	CHECK(m1 && m2, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	CHECK(madvise(o, LEN, MADV_DONTNEED) == 0, "madvise");
@@ -2673,7 +2724,7 @@ static int test_odp_mr_larger_than_ram_faults_only_what_is_used(void)
 	CHECK(o && rig_init(&r) == 0, "setup: %s", strerror(errno));
 	CHECK(dev_attr.max_mr_size >= big, "max_mr_size %" PRIu64,
 	      (uint64_t)dev_attr.max_mr_size);
-	mr = reg_odp(r.pd, o, big);
+	mr = reg_odp(r.pdb, o, big);
 	CHECK(mr, "8 GiB ODP MR in a 2 GiB guest: %s", strerror(errno));
 	for (i = 0; i < 3; i++) {
 		SNAP(c0);
@@ -2698,6 +2749,25 @@ out:
 /* Reclaim and file changes. */
 
 /*
+ * Keeps the calling thread on the CPU it runs on (the old affinity into
+ * @was): 0, or -1. Pages a CPU faults in or frees lazily wait in that
+ * CPU's LRU batches, and MADV_PAGEOUT drains only its own CPU's batches
+ * before it looks for them on the LRU: a migration in between leaves them
+ * unseen and nothing is reclaimed. Stay put from the first touch to the
+ * MADV_PAGEOUT.
+ */
+static int stay_on_this_cpu(cpu_set_t *was)
+{
+	cpu_set_t here;
+
+	CPU_ZERO(&here);
+	CPU_SET(sched_getcpu(), &here);
+	if (sched_getaffinity(0, sizeof(*was), was))
+		return -1;
+	return sched_setaffinity(0, sizeof(here), &here) ? -1 : 0;
+}
+
+/*
  * A page freed lazily (MADV_FREE) and then written by the device only:
  * the device's write must make it dirty, so that reclaim keeps it. A
  * page nobody wrote after MADV_FREE is the control: reclaim drops it.
@@ -2707,12 +2777,16 @@ static int madv_free_one(struct rig *r, const struct combo *c)
 	char *o = map_fresh(LEN, 0, false), *ctl = map_fresh(LEN, 0, false);
 	struct ibv_mr *mr = NULL;
 	struct cnt c0, c1;
-	int rc = -1;
+	cpu_set_t was;
+	int rc = -1, pinned;
 
+	/* From MADV_FREE (a lazyfree batch) to MADV_PAGEOUT. */
+	pinned = !stay_on_this_cpu(&was);
+	CHECK(pinned, "pin to one CPU: %s", strerror(errno));
 	CHECK(o && ctl, "mmap");
 	fill(o, LEN, 261);
 	fill(ctl, LEN, 261);
-	mr = reg_odp(r->pd, o, LEN);	/* mirrored writable */
+	mr = reg_odp(odp_pd(r, c), o, LEN);	/* mirrored writable */
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	CHECK(madvise(o, LEN, MADV_FREE) == 0 && madvise(ctl, LEN, MADV_FREE) == 0,
@@ -2731,6 +2805,8 @@ static int madv_free_one(struct rig *r, const struct combo *c)
 	      count_diff(o, LEN, 262));
 	rc = 0;
 out:
+	if (pinned)
+		sched_setaffinity(0, sizeof(was), &was);
 	if (mr)
 		ibv_dereg_mr(mr);
 	if (o)
@@ -2770,16 +2846,22 @@ static int swap_one(struct rig *r, const struct combo *c)
 	char *o = map_fresh(LEN, 0, false);
 	struct ibv_mr *mr = NULL;
 	struct cnt c0, c1, c2;
+	cpu_set_t was;
+	int rc = -1, pinned;
 	long kb;
-	int rc = -1;
 
+	/* From the first touch (an lru_add batch) to MADV_PAGEOUT. */
+	pinned = !stay_on_this_cpu(&was);
+	CHECK(pinned, "pin to one CPU: %s", strerror(errno));
 	CHECK(o, "mmap");
 	fill(o, LEN, 271);
-	mr = reg_odp(r->pd, o, LEN);	/* mirrored */
+	mr = reg_odp(odp_pd(r, c), o, LEN);	/* mirrored */
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	CHECK(madvise(o, LEN, MADV_PAGEOUT) == 0, "MADV_PAGEOUT: %s",
 	      strerror(errno));
+	sched_setaffinity(0, sizeof(was), &was);
+	pinned = 0;
 	kb = smaps_kb(o, "Swap");
 	CHECK(kb == (long)(LEN >> 10),
 	      "%ld of %lu kB swapped out (pinned pages stay)", kb, LEN >> 10);
@@ -2791,6 +2873,8 @@ static int swap_one(struct rig *r, const struct combo *c)
 	CHECK(faults_are(&c1, &c2, 1, NPG), "swap-in: %s", why);
 	rc = 0;
 out:
+	if (pinned)
+		sched_setaffinity(0, sizeof(was), &was);
 	if (mr)
 		ibv_dereg_mr(mr);
 	if (o)
@@ -2829,7 +2913,7 @@ static int tmpfs_shrink_one(struct rig *r, const struct combo *c)
 	fill(buf, LEN, 281);
 	CHECK(pwrite(fd, buf, LEN, 0) == (ssize_t)LEN, "pwrite");
 	CHECK(map_file_at(o, LEN, fd, MAP_SHARED) == o, "mmap");
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	if (move_ok(r, c, mr, o, LEN, 282, 281))	/* mirrored */
 		goto out;
@@ -2906,10 +2990,10 @@ static int prefetch_read_one(struct rig *r, const struct combo *c)
 	int ret, rc = -1;
 
 	CHECK(o, "mmap");
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
-	ret = advise(r->pd, IBV_ADVISE_MR_ADVICE_PREFETCH,
+	ret = advise(odp_pd(r, c), IBV_ADVISE_MR_ADVICE_PREFETCH,
 		     IBV_ADVISE_MR_FLAG_FLUSH, o, LEN, mr->lkey);
 	CHECK(ret == 0, "advise: %s", strerror(ret));
 	SNAP(c1);
@@ -2950,18 +3034,26 @@ static int prefetch_write_one(struct rig *r, const struct combo *c,
 	int ret, waited, rc = -1;
 
 	CHECK(o, "mmap");
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
-	ret = advise(r->pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+	ret = advise(odp_pd(r, c), IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 		     sync ? IBV_ADVISE_MR_FLAG_FLUSH : 0, o, LEN, mr->lkey);
 	CHECK(ret == 0, "advise: %s", strerror(ret));
-	/* Asynchronous: the work runs later; wait for its pages. */
+	/*
+	 * Asynchronous: the work runs later; wait for its pages. The
+	 * counters are read one by one while the work may be counting: the
+	 * reading that first shows the pages can show the fault before it
+	 * was counted (odp_faults is read first, counted first). Once the
+	 * pages are there, the fault is done: read again.
+	 */
 	for (waited = 0;; waited++) {
 		SNAP(c1);
 		if (sync || dlt(&c0, &c1, C_PAGES) >= NPG || waited > 150)
 			break;
 	}
+	if (!sync)
+		SNAP(c1);
 	CHECK(faults_are(&c0, &c1, 1, NPG), "prefetch%s: %s",
 	      sync ? "" : " (after waiting)", why);
 	CHECK(dlt(&c0, &c1, C_PREFETCH) == 1, "odp_prefetches +%lld",
@@ -3012,10 +3104,10 @@ static int prefetch_no_fault_one(struct rig *r, const struct combo *c)
 	int ret, rc = -1;
 
 	CHECK(o, "mmap");
-	mr = reg_odp(r->pd, o, LEN);
+	mr = reg_odp(odp_pd(r, c), o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
-	ret = advise(r->pd, IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT,
+	ret = advise(odp_pd(r, c), IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT,
 		     IBV_ADVISE_MR_FLAG_FLUSH, o, LEN, mr->lkey);
 	CHECK(ret == 0, "advise on untouched memory: %s", strerror(ret));
 	SNAP(c1);
@@ -3024,7 +3116,7 @@ static int prefetch_no_fault_one(struct rig *r, const struct combo *c)
 	      dlt(&c0, &c1, C_PREFETCH));
 	/* Touched after registration: present, not mirrored. */
 	fill(o, LEN / 2, 161);
-	ret = advise(r->pd, IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT,
+	ret = advise(odp_pd(r, c), IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT,
 		     IBV_ADVISE_MR_FLAG_FLUSH, o, LEN, mr->lkey);
 	CHECK(ret == 0, "advise on half-touched memory: %s", strerror(ret));
 	SNAP(c2);
@@ -3100,10 +3192,10 @@ static int test_prefetch_of_5mib_is_one_fault_per_2mib_block(void)
 	int ret, rc = -1;
 
 	CHECK(o && rig_init(&r) == 0, "setup");
-	mr = reg_odp(r.pd, o, sz);
+	mr = reg_odp(r.pdb, o, sz);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
-	ret = advise(r.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+	ret = advise(r.pdb, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 		     IBV_ADVISE_MR_FLAG_FLUSH, o, (uint32_t)sz, mr->lkey);
 	CHECK(ret == 0, "advise: %s", strerror(ret));
 	SNAP(c1);
@@ -3247,14 +3339,14 @@ static int test_advise_sync_over_unmapped_hole_is_efault(void)
 	int ret, rc = -1;
 
 	CHECK(o && rig_init(&r) == 0, "setup");
-	mr = reg_odp(r.pd, o, LEN);
+	mr = reg_odp(r.pdb, o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	CHECK(munmap(o + 4 * PG, 2 * PG) == 0, "munmap");
-	ret = advise(r.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+	ret = advise(r.pdb, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 		     IBV_ADVISE_MR_FLAG_FLUSH, o, LEN, mr->lkey);
 	CHECK(ret == EFAULT, "sync over a hole: %s (%d), want EFAULT",
 	      strerror(ret), ret);
-	ret = advise(r.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE, 0, o, LEN,
+	ret = advise(r.pdb, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE, 0, o, LEN,
 		     mr->lkey);
 	CHECK(ret == 0, "async over a hole: %s, want 0 (the work fails later)",
 	      strerror(ret));
@@ -3262,7 +3354,7 @@ static int test_advise_sync_over_unmapped_hole_is_efault(void)
 	CHECK(mmap(o + 4 * PG, 2 * PG, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
 	      o + 4 * PG, "mmap MAP_FIXED");
-	ret = advise(r.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+	ret = advise(r.pdb, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 		     IBV_ADVISE_MR_FLAG_FLUSH, o, LEN, mr->lkey);
 	CHECK(ret == 0, "sync after the hole was filled: %s", strerror(ret));
 	SNAP(c0);
@@ -3332,7 +3424,7 @@ static bool atomics_supported(void)
 static int test_atomics_into_fresh_and_dontneeded_odp_pages(void)
 {
 	uint64_t *plain_res, *plain_tgt, *t, *res;
-	struct ibv_mr *mr = NULL;
+	struct ibv_mr *mr = NULL, *mra = NULL;
 	struct cnt c0, c1;
 	struct rig r = {};
 	char *o = map_fresh(2 * PG, 0, false);
@@ -3340,8 +3432,9 @@ static int test_atomics_into_fresh_and_dontneeded_odp_pages(void)
 
 	CHECK(atomics_supported(), "device atomic_cap is NONE");
 	CHECK(o && rig_init(&r) == 0, "setup");
-	mr = reg_odp(r.pd, o, 2 * PG);
-	CHECK(mr, "reg_mr: %s", strerror(errno));
+	mr = reg_odp(r.pdb, o, 2 * PG);	/* targets, by rkey */
+	mra = odp_for_a(&r, mr, o, 2 * PG);	/* results, by lkey */
+	CHECK(mr && mra, "reg_mr: %s", strerror(errno));
 	plain_res = (uint64_t *)r.plain;
 	plain_tgt = (uint64_t *)(r.plain + 4096);
 	t = (uint64_t *)(o + 64);		/* target page */
@@ -3365,8 +3458,8 @@ static int test_atomics_into_fresh_and_dontneeded_odp_pages(void)
 	/* Fresh result page. */
 	*plain_tgt = 70;
 	SNAP(c0);
-	if (atomic_ok(&r, IBV_WR_ATOMIC_FETCH_AND_ADD, res, mr->lkey,
-		      plain_tgt, r.plain_mr->rkey, 3, 0))
+	if (atomic_ok(&r, IBV_WR_ATOMIC_FETCH_AND_ADD, res, mra->lkey,
+		      plain_tgt, r.plain_mr_b->rkey, 3, 0))
 		goto out;
 	SNAP(c1);
 	CHECK(*res == 70 && *plain_tgt == 73, "result into a fresh page: %" PRIu64 ", target %" PRIu64,
@@ -3389,8 +3482,8 @@ static int test_atomics_into_fresh_and_dontneeded_odp_pages(void)
 	CHECK(*plain_res == 1 && *t == 77, "cmp-swap after DONTNEED: old %" PRIu64 ", now %" PRIu64,
 	      *plain_res, *t);
 	CHECK(madvise(o + PG, PG, MADV_DONTNEED) == 0, "madvise");
-	if (post_atomic(&r, IBV_WR_ATOMIC_CMP_AND_SWP, 1, res, mr->lkey,
-			(uintptr_t)plain_tgt, r.plain_mr->rkey, 73, 4)) {
+	if (post_atomic(&r, IBV_WR_ATOMIC_CMP_AND_SWP, 1, res, mra->lkey,
+			(uintptr_t)plain_tgt, r.plain_mr_b->rkey, 73, 4)) {
 		snprintf(failmsg, sizeof(failmsg), "post");
 		goto out;
 	}
@@ -3406,6 +3499,7 @@ static int test_atomics_into_fresh_and_dontneeded_odp_pages(void)
 	      *res, *plain_tgt);
 	rc = 0;
 out:
+	dereg_for_a(mra, mr);
 	if (mr)
 		ibv_dereg_mr(mr);
 	rig_fini(&r);
@@ -3416,7 +3510,7 @@ out:
 
 static int test_atomics_and_read_only_odp_memory(void)
 {
-	struct ibv_mr *mr = NULL;
+	struct ibv_mr *mr = NULL, *mra = NULL;
 	struct rig r = {};
 	char *o = map_fresh(2 * PG, 0, false);
 	uint64_t *t, *res;
@@ -3428,8 +3522,9 @@ static int test_atomics_and_read_only_odp_memory(void)
 	res = (uint64_t *)(o + PG);
 	*t = 1;
 	*res = 2;
-	mr = reg_odp(r.pd, o, 2 * PG);
-	CHECK(mr, "reg_mr: %s", strerror(errno));
+	mr = reg_odp(r.pdb, o, 2 * PG);	/* targets, by rkey */
+	mra = odp_for_a(&r, mr, o, 2 * PG);	/* results, by lkey */
+	CHECK(mr && mra, "reg_mr: %s", strerror(errno));
 	CHECK(mprotect(o, 2 * PG, PROT_READ) == 0, "mprotect");
 	s = atomic_status(&r, IBV_WR_ATOMIC_FETCH_AND_ADD,
 			  (uint64_t *)r.plain, r.plain_mr->lkey, t, mr->rkey);
@@ -3437,14 +3532,15 @@ static int test_atomics_and_read_only_odp_memory(void)
 	      "atomic into a PROT_READ target: %s, want REM_ACCESS_ERR", st(s));
 	CHECK(*t == 1, "the read-only target changed");
 	CHECK(rig_qps(&r) == 0, "new QPs");
-	s = atomic_status(&r, IBV_WR_ATOMIC_CMP_AND_SWP, res, mr->lkey,
-			  (uint64_t *)(r.plain + 4096), r.plain_mr->rkey);
+	s = atomic_status(&r, IBV_WR_ATOMIC_CMP_AND_SWP, res, mra->lkey,
+			  (uint64_t *)(r.plain + 4096), r.plain_mr_b->rkey);
 	CHECK(s == IBV_WC_LOC_PROT_ERR,
 	      "atomic result into a PROT_READ buffer: %s, want LOC_PROT_ERR",
 	      st(s));
 	CHECK(*res == 2, "the read-only result buffer changed");
 	rc = 0;
 out:
+	dereg_for_a(mra, mr);
 	if (mr)
 		ibv_dereg_mr(mr);
 	rig_fini(&r);
@@ -3458,9 +3554,10 @@ out:
 
 /*
  * Runs @cmd and returns the number after token @field on the first line
- * whose token @key has the numeric value @val (-1: not found).
+ * of device @dev whose token @key has the numeric value @val (-1: not
+ * found).
  */
-static long long cmd_field(const char *cmd, const char *key,
+static long long cmd_field(const char *cmd, const char *dev, const char *key,
 			   unsigned long long val, const char *field)
 {
 	char line[1024], *tok[64], *save;
@@ -3476,6 +3573,9 @@ static long long cmd_field(const char *cmd, const char *key,
 		     tok[++n] = strtok_r(NULL, " \t\n", &save))
 			;
 		for (i = 0; i + 1 < n; i++) {
+			/* Lines of another device (numbers repeat). */
+			if (!strcmp(tok[i], "dev") && strcmp(tok[i + 1], dev))
+				break;
 			if (strcmp(tok[i], key) ||
 			    strtoull(tok[i + 1], NULL, 0) != val)
 				continue;
@@ -3499,14 +3599,15 @@ static const char *const mr_cnt_names[M_NUM] = {
 /* The per-MR ODP counters of @mr (rdma statistic mr), by its restrack id. */
 static int mr_counters(struct ibv_mr *mr, long long *v)
 {
-	long long mrn = cmd_field("rdma resource show mr", "lkey", mr->lkey,
-				  "mrn");
+	const char *dev = ibv_get_device_name(mr->context->device);
+	long long mrn = cmd_field("rdma resource show mr", dev, "lkey",
+				  mr->lkey, "mrn");
 	int i;
 
 	if (mrn < 0)
 		return -1;
 	for (i = 0; i < M_NUM; i++) {
-		v[i] = cmd_field("rdma statistic mr", "mrn",
+		v[i] = cmd_field("rdma statistic mr", dev, "mrn",
 				 (unsigned long long)mrn, mr_cnt_names[i]);
 		if (v[i] < 0)
 			return -1;
@@ -3528,8 +3629,8 @@ static int test_per_mr_counters_follow_their_mr(void)
 	int i, ret, rc = -1;
 
 	CHECK(o1 && o2 && rig_init(&r) == 0, "setup");
-	m1 = reg_odp(r.pd, o1, LEN);
-	m2 = reg_odp(r.pd, o2, LEN);
+	m1 = reg_odp(r.pdb, o1, LEN);
+	m2 = reg_odp(r.pdb, o2, LEN);
 	CHECK(m1 && m2, "reg_mr: %s", strerror(errno));
 	MR_SNAP(m1, a0);
 	MR_SNAP(m2, b0);
@@ -3543,7 +3644,7 @@ static int test_per_mr_counters_follow_their_mr(void)
 	      a1[M_FAULTS] - a0[M_FAULTS], a1[M_PAGES] - a0[M_PAGES], NPG);
 	for (i = 0; i < M_NUM; i++)
 		CHECK(b1[i] == b0[i], "the other MR's %s moved", mr_cnt_names[i]);
-	ret = advise(r.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+	ret = advise(r.pdb, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 		     IBV_ADVISE_MR_FLAG_FLUSH, o2, LEN, m2->lkey);
 	CHECK(ret == 0, "advise: %s", strerror(ret));
 	CHECK(madvise(o1, LEN, MADV_DONTNEED) == 0, "madvise");
@@ -3611,14 +3712,14 @@ static int test_trace_events_show_faults_invalidations_prefetches(void)
 	CHECK(access(TRACEFS "/events/rdma_mirror", F_OK) == 0,
 	      "no rdma_mirror events in " TRACEFS);
 	CHECK(o && rig_init(&r) == 0, "setup");
-	mr = reg_odp(r.pd, o, LEN);
+	mr = reg_odp(r.pdb, o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	CHECK(trace_write("events/rdma_mirror/enable", "1") == 0 &&
 	      trace_write("trace", "") == 0, "cannot enable the events");
 	if (move_ok(&r, &combos[1], mr, o, LEN, 292, 0))
 		goto out;
 	CHECK(madvise(o, LEN, MADV_DONTNEED) == 0, "madvise");
-	ret = advise(r.pd, IBV_ADVISE_MR_ADVICE_PREFETCH,
+	ret = advise(r.pdb, IBV_ADVISE_MR_ADVICE_PREFETCH,
 		     IBV_ADVISE_MR_FLAG_FLUSH, o, LEN, mr->lkey);
 	CHECK(ret == 0, "advise: %s", strerror(ret));
 	CHECK(trace_write("events/rdma_mirror/enable", "0") == 0, "disable");
@@ -3652,26 +3753,29 @@ out:
 
 static int test_uc_write_and_send_into_odp(void)
 {
-	struct ibv_mr *mr = NULL;
+	struct ibv_mr *mr = NULL, *mra = NULL;
 	struct cnt c0, c1;
 	struct rig r = {};
 	char *o = map_fresh(2 * LEN, 0, false);
 	int rc = -1;
 
-	CHECK(o && rig_init_on(&r, ctx, IBV_QPT_UC, false) == 0, "setup");
-	mr = reg_odp(r.pd, o, 2 * LEN);
-	CHECK(mr, "reg_mr: %s", strerror(errno));
+	CHECK(o && rig_init_on(&r, ctx, peer_ctx, IBV_QPT_UC, false) == 0,
+	      "setup");
+	mr = reg_odp(r.pdb, o, 2 * LEN);	/* by rkey, as a receive */
+	mra = odp_for_a(&r, mr, o, 2 * LEN);	/* as a's source */
+	CHECK(mr && mra, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	if (move_ok(&r, &combos[1], mr, o, LEN, 171, 0) ||
 	    move_ok(&r, &combos[5], mr, o + LEN, LEN, 172, 0))
 		goto out;
 	SNAP(c1);
 	CHECK(faults_are(&c0, &c1, 2, 2 * NPG), "%s", why);
-	if (move_ok(&r, &combos[0], mr, o, LEN, 0, 171) ||
-	    move_ok(&r, &combos[4], mr, o + LEN, LEN, 0, 172))
+	if (move_ok(&r, &combos[0], mra, o, LEN, 0, 171) ||
+	    move_ok(&r, &combos[4], mra, o + LEN, LEN, 0, 172))
 		goto out;
 	rc = 0;
 out:
+	dereg_for_a(mra, mr);
 	if (mr)
 		ibv_dereg_mr(mr);
 	rig_fini(&r);
@@ -3684,21 +3788,23 @@ out:
 static int test_ud_send_between_odp_buffers(void)
 {
 	const uint32_t len = 1000, grh = 40;
-	struct ibv_mr *mr = NULL;
+	struct ibv_mr *mr = NULL, *mra = NULL;
 	struct cnt c0, c1;
 	struct ibv_wc wc;
 	struct rig r = {};
 	char *o = map_fresh(2 * PG, 0, false);
 	int rc = -1;
 
-	CHECK(o && rig_init_on(&r, ctx, IBV_QPT_UD, false) == 0, "setup");
-	mr = reg_odp(r.pd, o, 2 * PG);
-	CHECK(mr, "reg_mr: %s", strerror(errno));
+	CHECK(o && rig_init_on(&r, ctx, peer_ctx, IBV_QPT_UD, false) == 0,
+	      "setup");
+	mr = reg_odp(r.pdb, o, 2 * PG);		/* the receive buffer */
+	mra = odp_for_a(&r, mr, o, 2 * PG);	/* the source */
+	CHECK(mr && mra, "reg_mr: %s", strerror(errno));
 	fill(o, len, 173);	/* present, not mirrored */
 	SNAP(c0);
 	CHECK(post_recv_b(&r, 2, (uintptr_t)o + PG, grh + len, mr->lkey) == 0,
 	      "post_recv");
-	CHECK(post_wr(&r, IBV_WR_SEND, 1, (uintptr_t)o, len, mr->lkey, 0, 0) ==
+	CHECK(post_wr(&r, IBV_WR_SEND, 1, (uintptr_t)o, len, mra->lkey, 0, 0) ==
 	      0, "post_send");
 	CHECK(wait_wc(r.cq_a, &wc, 10000) == 0 && wc.status == IBV_WC_SUCCESS,
 	      "send: %s", st(wc.status));
@@ -3710,6 +3816,7 @@ static int test_ud_send_between_odp_buffers(void)
 	CHECK(faults_are(&c0, &c1, 2, 2), "%s", why);
 	rc = 0;
 out:
+	dereg_for_a(mra, mr);
 	if (mr)
 		ibv_dereg_mr(mr);
 	rig_fini(&r);
@@ -3726,8 +3833,9 @@ static int test_srq_receive_into_odp(void)
 	char *o = map_fresh(LEN, 0, false);
 	int rc = -1;
 
-	CHECK(o && rig_init_on(&r, ctx, IBV_QPT_RC, true) == 0, "setup");
-	mr = reg_odp(r.pd, o, LEN);
+	CHECK(o && rig_init_on(&r, ctx, peer_ctx, IBV_QPT_RC, true) == 0,
+	      "setup");
+	mr = reg_odp(r.pdb, o, LEN);
 	CHECK(mr, "reg_mr: %s", strerror(errno));
 	SNAP(c0);
 	if (move_ok(&r, &combos[5], mr, o, LEN, 174, 0))
@@ -3747,7 +3855,7 @@ out:
 /* A gather list of ODP and pinned SGEs, scattered into two ODP MRs. */
 static int test_sge_lists_mix_odp_and_pinned_mrs(void)
 {
-	struct ibv_mr *m1 = NULL, *m2 = NULL;
+	struct ibv_mr *m1 = NULL, *m2 = NULL, *m1a = NULL, *m2a = NULL;
 	struct ibv_recv_wr rwr = {}, *rbad;
 	struct ibv_send_wr swr = {}, *sbad;
 	struct ibv_sge s[3], d[2];
@@ -3758,19 +3866,21 @@ static int test_sge_lists_mix_odp_and_pinned_mrs(void)
 	int rc = -1;
 
 	CHECK(o1 && o2 && want && rig_init(&r) == 0, "setup");
-	m1 = reg_odp(r.pd, o1, LEN);
-	m2 = reg_odp(r.pd, o2, LEN);
-	CHECK(m1 && m2, "reg_mr: %s", strerror(errno));
+	m1 = reg_odp(r.pdb, o1, LEN);		/* receives */
+	m2 = reg_odp(r.pdb, o2, LEN);
+	m1a = odp_for_a(&r, m1, o1, LEN);	/* sources */
+	m2a = odp_for_a(&r, m2, o2, LEN);
+	CHECK(m1 && m2 && m1a && m2a, "reg_mr: %s", strerror(errno));
 	fill(o1 + 100, PG, 175);
 	fill(r.plain + 200, PG, 176);
 	fill(o2 + 300, PG, 177);
 	memcpy(want, o1 + 100, PG);
 	memcpy(want + PG, r.plain + 200, PG);
 	memcpy(want + 2 * PG, o2 + 300, PG);
-	s[0] = (struct ibv_sge){ (uintptr_t)o1 + 100, PG, m1->lkey };
+	s[0] = (struct ibv_sge){ (uintptr_t)o1 + 100, PG, m1a->lkey };
 	s[1] = (struct ibv_sge){ (uintptr_t)r.plain + 200, PG,
 				 r.plain_mr->lkey };
-	s[2] = (struct ibv_sge){ (uintptr_t)o2 + 300, PG, m2->lkey };
+	s[2] = (struct ibv_sge){ (uintptr_t)o2 + 300, PG, m2a->lkey };
 	/* Receive: 5000 bytes into o1's upper half, the rest into o2's. */
 	d[0] = (struct ibv_sge){ (uintptr_t)o1 + LEN / 2 + 7, 5000, m1->lkey };
 	d[1] = (struct ibv_sge){ (uintptr_t)o2 + LEN / 2 + 9, 3 * PG - 5000,
@@ -3796,6 +3906,8 @@ static int test_sge_lists_mix_odp_and_pinned_mrs(void)
 	      "second receive SGE differs");
 	rc = 0;
 out:
+	dereg_for_a(m1a, m1);
+	dereg_for_a(m2a, m2);
 	if (m1)
 		ibv_dereg_mr(m1);
 	if (m2)
@@ -3810,12 +3922,12 @@ out:
 }
 
 static const struct test tests[] = {
-	T(odp_caps_are_reported),
-	T(odp_counters_are_in_sysfs),
+	T_DEV(odp_caps_are_reported),
+	T_DEV(odp_counters_are_in_sysfs),
 	T(fault_latency_histogram_counts_each_fault),
 	T(odp_reg_over_unmapped_range_succeeds),
 	T(odp_mr_pins_nothing),
-	T(implicit_odp_mr_registers_pinned_is_refused),
+	T_DEV(implicit_odp_mr_registers_pinned_is_refused),
 	T(first_touch_is_one_fault_per_block),
 	T(first_touch_across_2mib_boundary_is_two_faults),
 	T(pages_touched_after_registration_fault_once),
@@ -3856,12 +3968,12 @@ static const struct test tests[] = {
 	T(prefetch_sync_write_then_nothing_faults),
 	T(prefetch_async_write_runs_in_background),
 	T(prefetch_no_fault_mirrors_only_present_pages),
-	T(prefetch_counts_one_per_sge),
+	T_DEV(prefetch_counts_one_per_sge),
 	T(prefetch_of_5mib_is_one_fault_per_2mib_block),
-	T(advise_unknown_lkey_is_enoent),
-	T(advise_non_odp_mr_is_einval),
-	T(advise_range_outside_mr_is_efault),
-	T(advise_write_without_local_write_is_eacces),
+	T_DEV(advise_unknown_lkey_is_enoent),
+	T_DEV(advise_non_odp_mr_is_einval),
+	T_DEV(advise_range_outside_mr_is_efault),
+	T_DEV(advise_write_without_local_write_is_eacces),
 	T(advise_sync_over_unmapped_hole_is_efault),
 	T(atomics_into_fresh_and_dontneeded_odp_pages),
 	T(atomics_and_read_only_odp_memory),

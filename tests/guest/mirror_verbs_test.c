@@ -7,7 +7,11 @@
  * assert the exact errno. The harness (scripts/mirror-vm) checks the guest
  * kernel log afterwards.
  *
- * Usage: mirror_verbs_test [-d DEVICE] [-v] [TEST-NAME-SUBSTRING...]
+ * With -W DEV2 (guest_verbs_wire) the cases whose verbs take an address
+ * (QP transitions with an AV, AHs) aim at DEV2's GID: a peer over RoCEv2;
+ * the rest check the device alone and run without -W only.
+ *
+ * Usage: mirror_verbs_test [-d DEVICE] [-W DEV2] [-v] [TEST-NAME-SUBSTRING...]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -88,7 +92,7 @@ static int to_rtr(struct ibv_qp *qp, uint32_t dest_qpn)
 		.rq_psn = 0x123,
 		.max_dest_rd_atomic = 1,
 		.min_rnr_timer = 12,
-		.ah_attr = own_av(),
+		.ah_attr = peer_av(),
 	};
 	int mask = IBV_QP_STATE;
 
@@ -604,7 +608,7 @@ static int test_qp_rd_atomic_over_cap_is_einval(void)
 	if (bad_qp_setup(&pd, &cq, &qp, IBV_QPT_RC))
 		goto out;
 	CHECK(to_init(qp) == 0, "RESET->INIT");
-	a.ah_attr = own_av();
+	a.ah_attr = peer_av();
 	a.dest_qp_num = qp->qp_num;
 	a.max_dest_rd_atomic = dev_attr.max_qp_init_rd_atom + 1;
 	ret = ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
@@ -971,7 +975,7 @@ out:
 static int test_ah_create_destroy(void)
 {
 	struct ibv_pd *pd = ibv_alloc_pd(ctx);
-	struct ibv_ah_attr av = own_av();
+	struct ibv_ah_attr av = peer_av();
 	struct ibv_ah *ah = NULL;
 	int i;
 
@@ -995,7 +999,7 @@ out:
 static int test_ah_invalid_gid_index_is_rejected(void)
 {
 	struct ibv_pd *pd = ibv_alloc_pd(ctx);
-	struct ibv_ah_attr av = own_av();
+	struct ibv_ah_attr av = peer_av();
 	struct ibv_ah *ah = NULL;
 	int err;
 
@@ -1105,41 +1109,41 @@ out:
 /* ---------------------------------------------------------------------- */
 
 static const struct test tests[] = {
-	T(device_attributes_are_sane),
-	T(device_reports_odp_caps),
-	T(port_is_active_ethernet),
-	T(port_has_rocev2_ipv4_gid),
-	T(pkey_zero_is_default),
-	T(pd_create_destroy_many),
-	T(cq_sizes_are_granted),
-	T(cq_empty_poll_returns_zero),
-	T(cq_negative_size_is_einval),
-	T(cq_over_cap_is_einval),
-	T(cq_resize_grows_and_shrinks),
-	T(cq_with_completion_channel),
+	T_DEV(device_attributes_are_sane),
+	T_DEV(device_reports_odp_caps),
+	T_DEV(port_is_active_ethernet),
+	T_DEV(port_has_rocev2_ipv4_gid),
+	T_DEV(pkey_zero_is_default),
+	T_DEV(pd_create_destroy_many),
+	T_DEV(cq_sizes_are_granted),
+	T_DEV(cq_empty_poll_returns_zero),
+	T_DEV(cq_negative_size_is_einval),
+	T_DEV(cq_over_cap_is_einval),
+	T_DEV(cq_resize_grows_and_shrinks),
+	T_DEV(cq_with_completion_channel),
 	T(qp_rc_walks_all_states),
 	T(qp_uc_walks_all_states),
 	T(qp_ud_walks_all_states),
-	T(qp_illegal_transition_is_einval),
-	T(qp_missing_required_attr_is_einval),
-	T(qp_disallowed_attr_is_einval),
-	T(qp_bad_port_is_einval),
+	T_DEV(qp_illegal_transition_is_einval),
+	T_DEV(qp_missing_required_attr_is_einval),
+	T_DEV(qp_disallowed_attr_is_einval),
+	T_DEV(qp_bad_port_is_einval),
 	T(qp_rd_atomic_over_cap_is_einval),
-	T(qp_caps_over_limit_are_einval),
-	T(qp_granted_caps_are_at_least_asked),
-	T(qp_many_create_destroy),
-	T(qp_destroy_cq_in_use_is_ebusy),
-	T(mr_many_sizes_and_alignments),
-	T(mr_access_flag_combinations),
-	T(mr_keys_are_unique_with_random_key_byte),
-	T(mr_remote_write_without_local_write_is_einval),
-	T(mr_unmapped_range_is_efault),
-	T(mr_write_access_to_readonly_mapping_is_efault),
-	T(pd_with_mr_dealloc_is_ebusy),
+	T_DEV(qp_caps_over_limit_are_einval),
+	T_DEV(qp_granted_caps_are_at_least_asked),
+	T_DEV(qp_many_create_destroy),
+	T_DEV(qp_destroy_cq_in_use_is_ebusy),
+	T_DEV(mr_many_sizes_and_alignments),
+	T_DEV(mr_access_flag_combinations),
+	T_DEV(mr_keys_are_unique_with_random_key_byte),
+	T_DEV(mr_remote_write_without_local_write_is_einval),
+	T_DEV(mr_unmapped_range_is_efault),
+	T_DEV(mr_write_access_to_readonly_mapping_is_efault),
+	T_DEV(pd_with_mr_dealloc_is_ebusy),
 	T(ah_create_destroy),
 	T(ah_invalid_gid_index_is_rejected),
-	T(second_context_is_independent),
-	T(close_context_with_live_objects),
+	T_DEV(second_context_is_independent),
+	T_DEV(close_context_with_live_objects),
 };
 
 int main(int argc, char **argv)

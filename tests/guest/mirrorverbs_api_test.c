@@ -5,11 +5,13 @@
  * moved through an implicit MR, exact counter deltas, page states after
  * writes, reads, prefetches and invalidations) and against bad arguments.
  *
- * Two RC QPs of the device, connected to each other, move the data; the
- * local side of every transfer is a pinned MR, so the ODP counters only
- * see the side under test.
+ * Two RC QPs, connected to each other, move the data; the local side of
+ * every transfer is a pinned MR, so the ODP counters only see the side
+ * under test: the implicit MR at the responder, which is on the device
+ * itself, or with -W DEV2 on DEV2 over RoCEv2 (guest_mirrorverbs_api and
+ * guest_mirrorverbs_api_wire).
  *
- * Usage: mirrorverbs_api_test [-d DEVICE] [-v] [--other=DEVICE]
+ * Usage: mirrorverbs_api_test [-d DEVICE] [-W DEV2] [-v] [--other=DEVICE]
  *	[TEST-NAME-SUBSTRING...]
  * --other names a device of another driver (rxe0 in a --rxe guest): the
  * tests that need it are listed only then.
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #include "mirror_tap.h"
+#include "mirror_testlib.h"
 #include "mirrorverbs.h"
 
 #define PAGE		4096UL
@@ -35,67 +38,40 @@
 
 static const char *other_dev;	/* --other=DEVICE */
 
-/* What each test sets up: two connected RC QPs and MRs. */
+/*
+ * What each test sets up: two connected RC QPs and MRs. The requester qa
+ * (on ctx) with the pinned MR; the responder qb (on peer_ctx) in the PD
+ * of the implicit MR and of whatever MR a test reaches by rkey.
+ */
 struct env {
-	struct ibv_pd *pd;
-	struct ibv_cq *cq;
+	struct ibv_pd *pda, *pd;
+	struct ibv_cq *cq, *cqb;
 	struct ibv_qp *qa, *qb;
 	char *pinbuf;
-	struct ibv_mr *pin;	/* pinned, over pinbuf */
+	struct ibv_mr *pin;	/* pinned, over pinbuf, qa's */
 	struct ibv_mr *im;	/* implicit, from mirrorv_reg_implicit_mr() */
 };
 
-static struct ibv_qp *make_qp(struct env *e)
+static struct ibv_qp *make_qp(struct ibv_pd *pd, struct ibv_cq *cq)
 {
 	struct ibv_qp_init_attr ia = {
-		.send_cq = e->cq,
-		.recv_cq = e->cq,
+		.send_cq = cq,
+		.recv_cq = cq,
 		.qp_type = IBV_QPT_RC,
 		.cap = { .max_send_wr = 16, .max_recv_wr = 16,
 			 .max_send_sge = 2, .max_recv_sge = 2 },
 	};
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_INIT,
-		.port_num = 1,
-		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
-				   IBV_ACCESS_REMOTE_READ |
-				   IBV_ACCESS_REMOTE_ATOMIC,
-	};
-	struct ibv_qp *qp = ibv_create_qp(e->pd, &ia);
 
-	if (qp && ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-					IBV_QP_PORT | IBV_QP_ACCESS_FLAGS)) {
-		ibv_destroy_qp(qp);
-		return NULL;
-	}
-	return qp;
+	return ibv_create_qp(pd, &ia);
 }
 
-static int connect_qp(struct ibv_qp *qp, uint32_t dest)
+/* Connects @qp (qa when @from_a, else qb) to QP @dest. */
+static int connect_qp(struct ibv_qp *qp, bool from_a, uint32_t dest)
 {
-	struct ibv_qp_attr a = {
-		.qp_state = IBV_QPS_RTR,
-		.path_mtu = IBV_MTU_1024,
-		.dest_qp_num = dest,
-		.max_dest_rd_atomic = 4,
-		.min_rnr_timer = 1,
-		.ah_attr = own_av(),
-	};
+	struct mirror_test_qp_params prm = mirror_test_qp_defaults(qp->qp_type);
+	struct ibv_ah_attr av = from_a ? peer_av() : back_av();
 
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-				  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-				  IBV_QP_MAX_DEST_RD_ATOMIC |
-				  IBV_QP_MIN_RNR_TIMER))
-		return -1;
-	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 10;
-	a.retry_cnt = 1;
-	a.rnr_retry = 7;
-	a.max_rd_atomic = 4;
-	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_TIMEOUT |
-				     IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
-				     IBV_QP_SQ_PSN | IBV_QP_MAX_QP_RD_ATOMIC) ?
-	       -1 : 0;
+	return mirror_test_connect(qp, dest, &av, &prm);
 }
 
 static void env_fini(struct env *e)
@@ -110,6 +86,10 @@ static void env_fini(struct env *e)
 		ibv_dereg_mr(e->pin);
 	if (e->cq)
 		ibv_destroy_cq(e->cq);
+	if (e->cqb)
+		ibv_destroy_cq(e->cqb);
+	if (e->pda)
+		ibv_dealloc_pd(e->pda);
 	if (e->pd)
 		ibv_dealloc_pd(e->pd);
 	free(e->pinbuf);
@@ -120,20 +100,22 @@ static void env_fini(struct env *e)
 static int env_init(struct env *e, unsigned int access)
 {
 	memset(e, 0, sizeof(*e));
-	e->pd = ibv_alloc_pd(ctx);
+	e->pda = ibv_alloc_pd(ctx);
+	e->pd = ibv_alloc_pd(peer_ctx);
 	e->cq = ibv_create_cq(ctx, 64, NULL, NULL, 0);
+	e->cqb = ibv_create_cq(peer_ctx, 64, NULL, NULL, 0);
 	e->pinbuf = calloc(1, PIN_SIZE);
-	if (!e->pd || !e->cq || !e->pinbuf)
+	if (!e->pda || !e->pd || !e->cq || !e->cqb || !e->pinbuf)
 		goto err;
-	e->pin = ibv_reg_mr(e->pd, e->pinbuf, PIN_SIZE,
+	e->pin = ibv_reg_mr(e->pda, e->pinbuf, PIN_SIZE,
 			    IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ |
 			    IBV_ACCESS_REMOTE_WRITE);
 	e->im = mirrorv_reg_implicit_mr(e->pd, access);
-	e->qa = make_qp(e);
-	e->qb = make_qp(e);
+	e->qa = make_qp(e->pda, e->cq);
+	e->qb = make_qp(e->pd, e->cqb);
 	if (!e->pin || !e->im || !e->qa || !e->qb ||
-	    connect_qp(e->qa, e->qb->qp_num) ||
-	    connect_qp(e->qb, e->qa->qp_num))
+	    connect_qp(e->qa, true, e->qb->qp_num) ||
+	    connect_qp(e->qb, false, e->qa->qp_num))
 		goto err;
 	return 0;
 err:
@@ -168,7 +150,7 @@ static int rdma(struct env *e, enum ibv_wr_opcode op, void *laddr,
 		if (n)
 			return n == 1 ? (int)wc.status : -1;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - t0.tv_sec > 5)
+		if (now.tv_sec - t0.tv_sec > 5 * mirror_test_time_scale())
 			return -1;
 		usleep(50);
 	}
@@ -229,9 +211,10 @@ static uint64_t blocks_spanned(const void *p, size_t len)
 	return (((uintptr_t)p + len - 1) / BLOCK) - ((uintptr_t)p / BLOCK) + 1;
 }
 
+/* The counters of the device of the implicit MR (the responder's). */
 static int dev_counters(struct mirrorv_odp_counters *c)
 {
-	return mirrorv_query_odp_counters(ctx, c);
+	return mirrorv_query_odp_counters(peer_ctx, c);
 }
 
 /*
@@ -1096,6 +1079,105 @@ out:
 /* ---------------------------------------------------------------------- */
 /* Bad arguments */
 
+/* ---------------------------------------------------------------------- */
+/* mirrorv_query_odp_stats(), mirrorv_query_mr_odp_stats() */
+
+/* The first version's fields of @s equal @c. */
+static bool stats_equal_counters(const struct mirrorv_odp_stats *s,
+				 const struct mirrorv_odp_counters *c)
+{
+	return s->faults == c->faults &&
+	       s->pages_faulted == c->pages_faulted &&
+	       s->invalidations == c->invalidations &&
+	       s->pages_invalidated == c->pages_invalidated &&
+	       s->prefetches == c->prefetches &&
+	       s->fault_retries == c->fault_retries &&
+	       s->children_created == c->children_created &&
+	       s->children_destroyed == c->children_destroyed &&
+	       s->children_live == c->children_live &&
+	       s->mirror_bytes == c->mirror_bytes &&
+	       !memcmp(s->fault_ns_log2, c->fault_ns_log2,
+		       sizeof(c->fault_ns_log2));
+}
+
+/*
+ * After a write through the implicit MR, with nothing else going on, the
+ * extensible queries read what the first ones read, for the MR and the
+ * device, and set no comp_mask bit (this version adds no field).
+ */
+static int test_odp_stats_read_what_odp_counters_read(void)
+{
+	struct mirrorv_odp_counters c;
+	struct mirrorv_odp_stats s;
+	char *buf = fresh_map(4 * PAGE, BLOCK, false);	/* one block */
+	struct env e;
+	int rc = -1, st;
+
+	if (env_init(&e, 0))
+		return -1;
+	CHECK(buf, "mmap");
+	st = write_to(&e, buf, 4 * PAGE);
+	CHECK(st == IBV_WC_SUCCESS, "RDMA write: %d", st);
+	memset(&s, 0xff, sizeof(s));
+	CHECK(mirrorv_query_mr_odp_stats(e.im, &s, sizeof(s)) == 0 &&
+	      mirrorv_query_mr_odp_counters(e.im, &c) == 0, "MR queries");
+	CHECK(s.comp_mask == 0, "MR comp_mask 0x%llx",
+	      (unsigned long long)s.comp_mask);
+	CHECK(stats_equal_counters(&s, &c) && s.faults == 1 &&
+	      s.pages_faulted == 4, "MR: stats faults %llu pages %llu, counters %llu %llu",
+	      (unsigned long long)s.faults, (unsigned long long)s.pages_faulted,
+	      (unsigned long long)c.faults, (unsigned long long)c.pages_faulted);
+	memset(&s, 0xff, sizeof(s));
+	CHECK(mirrorv_query_odp_stats(peer_ctx, &s, sizeof(s)) == 0 &&
+	      mirrorv_query_odp_counters(peer_ctx, &c) == 0, "device queries");
+	CHECK(s.comp_mask == 0 && stats_equal_counters(&s, &c),
+	      "device: comp_mask 0x%llx, faults %llu vs %llu",
+	      (unsigned long long)s.comp_mask, (unsigned long long)s.faults,
+	      (unsigned long long)c.faults);
+	rc = 0;
+out:
+	env_fini(&e);
+	if (buf)
+		munmap(buf, 4 * PAGE);
+	return rc;
+}
+
+/*
+ * A caller built with a longer struct (a newer header) gets the known
+ * fields and zeros after them; one with less than the first version's
+ * fields gets EINVAL and nothing written.
+ */
+static int test_odp_stats_inlen_is_honoured(void)
+{
+	struct {
+		struct mirrorv_odp_stats s;
+		uint64_t later[8];	/* fields of some later version */
+	} big;
+	struct mirrorv_odp_stats s;
+	unsigned int i;
+	int err, rc = -1;
+
+	memset(&big, 0xff, sizeof(big));
+	err = mirrorv_query_odp_stats(ctx, &big.s, sizeof(big));
+	CHECK(err == 0, "longer struct: %s", strerror(err));
+	CHECK(big.s.comp_mask == 0, "comp_mask 0x%llx",
+	      (unsigned long long)big.s.comp_mask);
+	for (i = 0; i < 8; i++)
+		CHECK(big.later[i] == 0, "unknown field %u is 0x%llx, want 0", i,
+		      (unsigned long long)big.later[i]);
+	memset(&s, 0xab, sizeof(s));
+	err = mirrorv_query_odp_stats(ctx, &s, MIRRORV_ODP_STATS_MIN_LEN - 8);
+	CHECK(err == EINVAL, "short inlen: %d, want EINVAL", err);
+	CHECK(s.faults == 0xababababababababULL, "a refused query wrote");
+	err = mirrorv_query_mr_odp_stats(NULL, &s, sizeof(s));
+	CHECK(err == EINVAL, "NULL MR: %d", err);
+	err = mirrorv_query_odp_stats(ctx, NULL, sizeof(s));
+	CHECK(err == EINVAL, "NULL stats: %d", err);
+	rc = 0;
+out:
+	return rc;
+}
+
 static int test_null_arguments_are_einval(void)
 {
 	struct mirrorv_odp_counters c;
@@ -1154,8 +1236,7 @@ static int test_mr_counters_of_pinned_mr_are_zero(void)
 	if (env_init(&e, 0))
 		return -1;
 	/* Used: its pages were copied, but nothing faults for a pinned MR. */
-	st = rdma(&e, IBV_WR_RDMA_WRITE, e.pinbuf, e.pin->lkey, PAGE,
-		  e.pinbuf + PAGE, e.pin->rkey);
+	st = write_to(&e, e.pinbuf + PAGE, PAGE);
 	CHECK(st == IBV_WC_SUCCESS, "RDMA write: %d", st);
 	memset(&c, 0xff, sizeof(c));
 	memset(&zero, 0, sizeof(zero));
@@ -1347,11 +1428,11 @@ out:
 }
 
 static const struct test tests[] = {
-	T(is_mirror_device_true_for_mirror_device),
-	T(is_mirror_device_false_for_null),
+	T_DEV(is_mirror_device_true_for_mirror_device),
+	T_DEV(is_mirror_device_false_for_null),
 	T(reg_implicit_mr_default_access_writes_and_reads),
 	T(reg_implicit_mr_explicit_access_is_honoured),
-	T(reg_implicit_mr_null_pd_is_einval),
+	T_DEV(reg_implicit_mr_null_pd_is_einval),
 	T(counters_count_pages_of_a_write_exactly),
 	T(counters_count_a_fault_per_2m_block),
 	T(counters_count_invalidations_of_madv_dontneed),
@@ -1363,27 +1444,29 @@ static const struct test tests[] = {
 	T(query_mirror_shows_huge_for_hugetlb),
 	T(query_mirror_beyond_65535_pages),
 	T(query_mirror_of_explicit_odp_mr),
-	T(query_mirror_of_unaligned_explicit_mr),
-	T(prefetch_sync_read_mirrors_read_only),
-	T(prefetch_sync_write_mirrors_writable),
-	T(prefetch_async_write_mirrors_writable_soon),
-	T(prefetch_async_read_mirrors_read_only_soon),
-	T(prefetch_no_fault_mirrors_present_pages_only),
-	T(prefetch_splits_ranges_over_2g),
-	T(prefetch_of_unmapped_memory_is_efault),
-	T(prefetch_write_without_local_write_is_eacces),
-	T(null_arguments_are_einval),
-	T(query_mirror_of_pinned_mr_is_einval),
+	T_DEV(query_mirror_of_unaligned_explicit_mr),
+	T_DEV(prefetch_sync_read_mirrors_read_only),
+	T_DEV(prefetch_sync_write_mirrors_writable),
+	T_DEV(prefetch_async_write_mirrors_writable_soon),
+	T_DEV(prefetch_async_read_mirrors_read_only_soon),
+	T_DEV(prefetch_no_fault_mirrors_present_pages_only),
+	T_DEV(prefetch_splits_ranges_over_2g),
+	T_DEV(prefetch_of_unmapped_memory_is_efault),
+	T_DEV(prefetch_write_without_local_write_is_eacces),
+	T(odp_stats_read_what_odp_counters_read),
+	T_DEV(odp_stats_inlen_is_honoured),
+	T_DEV(null_arguments_are_einval),
+	T_DEV(query_mirror_of_pinned_mr_is_einval),
 	T(mr_counters_of_pinned_mr_are_zero),
-	T(query_mirror_outside_explicit_mr_is_erange),
-	T(prefetch_bad_flags_are_einval),
-	T(prefetch_of_pinned_mr_is_einval),
-	T(prefetch_outside_explicit_mr_is_efault),
+	T_DEV(query_mirror_outside_explicit_mr_is_erange),
+	T_DEV(prefetch_bad_flags_are_einval),
+	T_DEV(prefetch_of_pinned_mr_is_einval),
+	T_DEV(prefetch_outside_explicit_mr_is_efault),
 };
 
 static const struct test other_tests[] = {
-	T(non_mirror_device_is_not_a_mirror_device),
-	T(non_mirror_device_functions_are_eopnotsupp),
+	T_DEV(non_mirror_device_is_not_a_mirror_device),
+	T_DEV(non_mirror_device_functions_are_eopnotsupp),
 };
 
 #define NTESTS(a) ((int)(sizeof(a) / sizeof((a)[0])))

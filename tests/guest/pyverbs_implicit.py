@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
 """Implicit ODP through pyverbs: one MR over the whole address space.
 
-usage: pyverbs_implicit.py [-d DEVICE] [unittest arguments...]
+usage: pyverbs_implicit.py [-d DEVICE] [TEST-NAME...]
 
 Every test uses one implicit MR, registered the way pyverbs spells it:
 MR(pd, 0, access, implicit=True), which is ibv_reg_mr(pd, NULL, SIZE_MAX,
@@ -24,7 +24,6 @@ import time
 import unittest
 
 import pyverbs.enums as e
-from pyverbs.addr import AHAttr, GID, GlobalRoute
 from pyverbs.cq import CQ
 from pyverbs.device import Context
 from pyverbs.mr import MR
@@ -33,14 +32,16 @@ from pyverbs.pyverbs_error import PyverbsRDMAError
 from pyverbs.qp import QP, QPAttr, QPCap, QPInitAttr
 from pyverbs.wr import RecvWR, SGE, SendWR
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import mirror_pyverbs as mp  # noqa: E402
+
 DEVICE = "mirror0"
 PAGE = mmap.PAGESIZE
 CHILD = 16 << 20                # the kernel's implicit child size
 SIZE_MAX = (1 << 64) - 1
 ITERATIONS = 4
 POLL_TIMEOUT = 10.0             # seconds
-# sysfs hw counters may be up to 4 ms stale.
-COUNTER_SETTLE = 0.01
 
 ACCESS = (e.IBV_ACCESS_LOCAL_WRITE | e.IBV_ACCESS_REMOTE_WRITE |
           e.IBV_ACCESS_REMOTE_READ | e.IBV_ACCESS_REMOTE_ATOMIC |
@@ -52,14 +53,8 @@ COUNTERS = ("odp_faults", "odp_pages_faulted", "odp_invalidations",
 
 
 def counters():
-    """The device's ODP counters (after letting sysfs catch up)."""
-    time.sleep(COUNTER_SETTLE)
-    base = "/sys/class/infiniband/%s/ports/1/hw_counters/" % DEVICE
-    values = {}
-    for name in COUNTERS:
-        with open(base + name) as f:
-            values[name] = int(f.read())
-    return values
+    """The device's ODP counters, read fresh."""
+    return mp.fresh_counters(DEVICE, COUNTERS)
 
 
 def delta(before, after):
@@ -74,23 +69,6 @@ def pattern(seed, length):
     """length bytes that differ from iteration to iteration."""
     unit = bytes((seed * 37 + i * 11) & 0xff for i in range(251))
     return (unit * (length // len(unit) + 1))[:length]
-
-
-def roce_v2_ipv4_gid():
-    """(index, GID) of an IPv4-mapped RoCEv2 GID of port 1."""
-    port = "/sys/class/infiniband/%s/ports/1/" % DEVICE
-    for name in sorted(os.listdir(port + "gids"), key=int):
-        try:
-            with open(port + "gids/" + name) as f:
-                gid = f.read().strip()
-            with open(port + "gid_attrs/types/" + name) as f:
-                kind = f.read().strip()
-        except OSError:
-            continue
-        if kind == "RoCE v2" and \
-                gid.startswith("0000:0000:0000:0000:0000:ffff:"):
-            return int(name), gid
-    return None, None
 
 
 class Region:
@@ -145,7 +123,7 @@ class ImplicitTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.ctx = Context(name=DEVICE)
-        cls.gid_index, cls.gid = roce_v2_ipv4_gid()
+        cls.gid_index, cls.gid = mp.ipv4_rocev2_gid(DEVICE)
 
     @classmethod
     def tearDownClass(cls):
@@ -179,33 +157,8 @@ class ImplicitTestCase(unittest.TestCase):
                                       cap=cap))
 
     def connect(self, qp, dest_qpn):
-        attr = QPAttr(qp_state=e.IBV_QPS_INIT)
-        attr.pkey_index = 0
-        attr.port_num = 1
-        attr.qp_access_flags = QP_ACCESS
-        qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_PKEY_INDEX |
-                  e.IBV_QP_PORT | e.IBV_QP_ACCESS_FLAGS)
-        attr = QPAttr(qp_state=e.IBV_QPS_RTR)
-        attr.path_mtu = e.IBV_MTU_1024
-        attr.dest_qp_num = dest_qpn
-        attr.rq_psn = 0
-        attr.max_dest_rd_atomic = 4
-        attr.min_rnr_timer = 1
-        attr.ah_attr = AHAttr(gr=GlobalRoute(dgid=GID(self.gid),
-                                             sgid_index=self.gid_index),
-                              is_global=1, port_num=1)
-        qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_AV | e.IBV_QP_PATH_MTU |
-                  e.IBV_QP_DEST_QPN | e.IBV_QP_RQ_PSN |
-                  e.IBV_QP_MAX_DEST_RD_ATOMIC | e.IBV_QP_MIN_RNR_TIMER)
-        attr = QPAttr(qp_state=e.IBV_QPS_RTS)
-        attr.sq_psn = 0
-        attr.timeout = 14
-        attr.retry_cnt = 7
-        attr.rnr_retry = 7
-        attr.max_rd_atomic = 4
-        qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_SQ_PSN | e.IBV_QP_TIMEOUT |
-                  e.IBV_QP_RETRY_CNT | e.IBV_QP_RNR_RETRY |
-                  e.IBV_QP_MAX_QP_RD_ATOMIC)
+        mp.connect_rc(qp, dest_qpn, mp.av_to(self.gid_index, self.gid),
+                      QP_ACCESS)
 
     def region(self, size):
         r = Region(size)
@@ -238,13 +191,10 @@ class ImplicitTestCase(unittest.TestCase):
 
     def poll(self, cq):
         """The next completion of cq (fails the test after POLL_TIMEOUT)."""
-        deadline = time.monotonic() + POLL_TIMEOUT
-        while time.monotonic() < deadline:
-            n, wcs = cq.poll(1)
-            if n:
-                return wcs[0]
-        self.fail("no completion within %.0f s" % POLL_TIMEOUT)
-        return None
+        wc = mp.wait_wc(cq, POLL_TIMEOUT)
+        if wc is None:
+            self.fail("no completion within %.0f s" % POLL_TIMEOUT)
+        return wc
 
     def complete(self, cq, wr_id, status=e.IBV_WC_SUCCESS):
         wc = self.poll(cq)
@@ -540,36 +490,10 @@ class TestImplicitPrefetch(ImplicitTestCase):
         self.assertEqual(ctx.exception.error_code, 14)     # EFAULT
 
 
-class Result(unittest.TextTestResult):
-    """Counts passes, so that the summary matches the other suites."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.passed = 0
-
-    def addSuccess(self, test):
-        super().addSuccess(test)
-        self.passed += 1
-
-
 def main():
     global DEVICE
-    argv = sys.argv[1:]
-    if len(argv) >= 2 and argv[0] == "-d":
-        DEVICE = argv[1]
-        argv = argv[2:]
-    loader = unittest.TestLoader()
-    if argv:
-        suite = loader.loadTestsFromNames(argv, sys.modules[__name__])
-    else:
-        suite = loader.loadTestsFromModule(sys.modules[__name__])
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2,
-                                     resultclass=Result)
-    res = runner.run(suite)
-    failed = len(res.failures) + len(res.errors) + len(res.skipped) + \
-        len(res.unexpectedSuccesses)
-    print("%d passed, %d failed" % (res.passed, failed))
-    return 0 if failed == 0 and res.passed > 0 else 1
+    DEVICE, names = mp.device_arg(sys.argv[1:], DEVICE)
+    return mp.run(sys.modules[__name__], names)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ the buffers get MADV_DONTNEED, so the device's mirror of them is dropped and
 the operation must fault the (new) pages in again: each iteration checks the
 bytes that arrived and that the device-wide odp_* counters in sysfs moved.
 
-usage: pyverbs_odp.py [-d DEVICE] [unittest options and test names]
+usage: pyverbs_odp.py [-d DEVICE] [TEST-NAME...]
 Prints one line per test with its name and result; exits non-zero when any
 test fails, errors, or is skipped.
 """
@@ -21,7 +21,7 @@ import time
 import unittest
 
 import pyverbs.enums as e
-from pyverbs.addr import AH, AHAttr, GID, GlobalRoute
+from pyverbs.addr import AH
 from pyverbs.cq import CQ
 from pyverbs.device import Context
 from pyverbs.mr import MR
@@ -29,6 +29,10 @@ from pyverbs.pd import PD
 from pyverbs.pyverbs_error import PyverbsRDMAError
 from pyverbs.qp import QP, QPAttr, QPCap, QPInitAttr
 from pyverbs.wr import SGE, RecvWR, SendWR
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "lib"))
+import mirror_pyverbs as mp  # noqa: E402
 
 DEV = "mirror0"
 ITERS = 5
@@ -102,29 +106,11 @@ class Mem:
             self.addr = None
 
 
-def hw_counter(name):
-    path = "/sys/class/infiniband/%s/ports/1/hw_counters/%s" % (DEV, name)
-    with open(path) as f:
-        return int(f.read())
-
-
-def fresh_counters():
-    """The odp_* counters, read fresh: ib_core serves hw_counters reads from
-    a copy that is refreshed only once it is older than the "lifespan" (ms)
-    in the same directory, so wait that long (and a few jiffies) first."""
-    time.sleep(hw_counter("lifespan") / 1000.0 + 0.015)
-    return {n: hw_counter(n) for n in ODP_COUNTERS}
-
-
-class Counters:
+class Counters(mp.Counters):
     """A snapshot of the device's odp_* counters; delta() against now."""
 
     def __init__(self):
-        self.v = fresh_counters()
-
-    def delta(self):
-        now = fresh_counters()
-        return {n: now[n] - self.v[n] for n in ODP_COUNTERS}
+        super().__init__(DEV, ODP_COUNTERS)
 
 
 def vm_pin_kb():
@@ -134,23 +120,6 @@ def vm_pin_kb():
             if line.startswith("VmPin:"):
                 return int(line.split()[1])
     raise RuntimeError("no VmPin in /proc/self/status")
-
-
-def find_ipv4_rocev2_gid():
-    """(index, GID string) of the port's RoCEv2 ::ffff:a.b.c.d GID."""
-    base = "/sys/class/infiniband/%s/ports/1" % DEV
-    for name in sorted(os.listdir(base + "/gids"), key=int):
-        try:
-            with open("%s/gids/%s" % (base, name)) as f:
-                gid = f.read().strip()
-            with open("%s/gid_attrs/types/%s" % (base, name)) as f:
-                gtype = f.read().strip()
-        except OSError:
-            continue
-        if gtype == "RoCE v2" and gid.startswith(
-                "0000:0000:0000:0000:0000:ffff:"):
-            return int(name), gid
-    return None, None
 
 
 def pattern(n):
@@ -167,7 +136,7 @@ class OdpTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.ctx = Context(name=DEV)
-        cls.gid_index, cls.gid = find_ipv4_rocev2_gid()
+        cls.gid_index, cls.gid = mp.ipv4_rocev2_gid(DEV)
         if cls.gid_index is None:
             raise RuntimeError("no IPv4 RoCEv2 GID on %s" % DEV)
 
@@ -208,9 +177,7 @@ class OdpTestCase(unittest.TestCase):
         return self.own(CQ(self.ctx, 64))
 
     def av(self):
-        gr = GlobalRoute(dgid=GID(self.gid), sgid_index=self.gid_index,
-                         hop_limit=64)
-        return AHAttr(gr=gr, is_global=1, port_num=1)
+        return mp.av_to(self.gid_index, self.gid)
 
     def qp(self, qp_type):
         cq = self.cq()
@@ -224,32 +191,8 @@ class OdpTestCase(unittest.TestCase):
     def rc_pair(self):
         """Two RC QPs on the device, connected to each other."""
         a, b = self.qp(e.IBV_QPT_RC), self.qp(e.IBV_QPT_RC)
-        for qp, dest in ((a, b.qp_num), (b, a.qp_num)):
-            attr = QPAttr(qp_state=e.IBV_QPS_INIT)
-            attr.pkey_index = 0
-            attr.port_num = 1
-            attr.qp_access_flags = RW | RR | RA
-            qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_PKEY_INDEX |
-                      e.IBV_QP_PORT | e.IBV_QP_ACCESS_FLAGS)
-            attr = QPAttr(qp_state=e.IBV_QPS_RTR)
-            attr.path_mtu = e.IBV_MTU_1024
-            attr.dest_qp_num = dest
-            attr.rq_psn = 0
-            attr.max_dest_rd_atomic = 4
-            attr.min_rnr_timer = 1
-            attr.ah_attr = self.av()
-            qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_AV | e.IBV_QP_PATH_MTU |
-                      e.IBV_QP_DEST_QPN | e.IBV_QP_RQ_PSN |
-                      e.IBV_QP_MAX_DEST_RD_ATOMIC | e.IBV_QP_MIN_RNR_TIMER)
-            attr = QPAttr(qp_state=e.IBV_QPS_RTS)
-            attr.sq_psn = 0
-            attr.timeout = 14
-            attr.retry_cnt = 7
-            attr.rnr_retry = 7
-            attr.max_rd_atomic = 4
-            qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_SQ_PSN |
-                      e.IBV_QP_TIMEOUT | e.IBV_QP_RETRY_CNT |
-                      e.IBV_QP_RNR_RETRY | e.IBV_QP_MAX_QP_RD_ATOMIC)
+        mp.connect_rc(a, b.qp_num, self.av(), RW | RR | RA)
+        mp.connect_rc(b, a.qp_num, self.av(), RW | RR | RA)
         return a, b
 
     def ud_qp(self):
@@ -270,13 +213,10 @@ class OdpTestCase(unittest.TestCase):
 
     def wait_wc(self, cq, what):
         """The next completion of CQ; fails the test after WC_TIMEOUT."""
-        deadline = time.monotonic() + WC_TIMEOUT
-        while time.monotonic() < deadline:
-            n, wcs = cq.poll()
-            if n:
-                return wcs[0]
-            time.sleep(0.0005)
-        self.fail("%s: no completion within %.0f s" % (what, WC_TIMEOUT))
+        wc = mp.wait_wc(cq, WC_TIMEOUT)
+        if wc is None:
+            self.fail("%s: no completion within %.0f s" % (what, WC_TIMEOUT))
+        return wc
 
     def wait_ok(self, cq, what):
         wc = self.wait_wc(cq, what)
@@ -799,25 +739,8 @@ class OdpPrefetch(OdpTestCase):
 
 def main():
     global DEV
-    args = sys.argv[1:]
-    if len(args) >= 2 and args[0] == "-d":
-        DEV = args[1]
-        args = args[2:]
-    sys.stdout.reconfigure(line_buffering=True)
-    prog = unittest.main(module=__name__, argv=[sys.argv[0], "-v"] + args,
-                         testRunner=unittest.TextTestRunner(
-                             stream=sys.stdout, verbosity=2,
-                             descriptions=False),
-                         exit=False)
-    res = prog.result
-    if res.skipped:
-        print("FAILED: %d test(s) skipped; a skip is not a pass" %
-              len(res.skipped))
-        return 1
-    if res.testsRun == 0:
-        print("FAILED: no test ran")
-        return 1
-    return 0 if res.wasSuccessful() else 1
+    DEV, names = mp.device_arg(sys.argv[1:], DEV)
+    return mp.run(sys.modules[__name__], names)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,22 @@
  * IPv4 RoCEv2 GID, CHECK() and a runner printing "ok - NAME" /
  * "not ok - NAME: why" per test and "N passed, N failed" at the end.
  *
+ * The path: with -W DEV2 the suite runs over RoCEv2. Its QPs' peers live
+ * on DEV2 (peer_ctx, usually mirror1 in a network namespace of its own
+ * across a veth pair), reached through peer_av(); without -W, peer_ctx is
+ * ctx and peer_av() the device's own address: the same-device path. A
+ * suite written against ctx/peer_ctx and peer_av()/back_av() runs the
+ * same cases on both paths; SKIP_ON_WIRE() and SKIP_ON_SAME_DEVICE() say
+ * why a case cannot apply to one of them. -L says the link drops packets
+ * (set up by the caller): SKIP_ON_LOSSY() marks the cases of transports
+ * that lose messages by design.
+ *
  * A test is "static int test_NAME(void)" returning 0 on success; CHECK()
  * records why it failed and jumps to the test's "out:" label, where the
  * test cleans up and returns -1 unless it got to set its result to 0.
  * SKIP("why") returns 1: a case that cannot apply (say, to one path),
  * printed as "ok - NAME # SKIP why" and counted apart, never as a pass.
- * Usage of a suite: PROG [-d DEVICE] [-v] [TEST-NAME-SUBSTRING...]
+ * Usage of a suite: PROG [-d DEVICE] [-W DEV2 [-L]] [-v] [TEST-NAME-SUBSTRING...]
  */
 #ifndef MIRROR_TAP_H
 #define MIRROR_TAP_H
@@ -24,6 +34,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mirror_testlib.h"
+
 static const char *dev_name = "mirror0";
 static bool verbose;
 
@@ -33,6 +45,15 @@ static struct ibv_device_attr dev_attr;
 static struct ibv_port_attr port_attr;
 static int gid_index = -1;	/* an IPv4 (::ffff:a.b.c.d) RoCEv2 GID of port 1 */
 static union ibv_gid gid;
+
+/* The QPs' peers: another device over RoCEv2 (-W), or ctx itself. */
+static struct ibv_context *peer_ctx;
+static const char *peer_name;
+static bool wire;
+/* -L: the link between the devices drops packets (netem, set up outside). */
+static bool lossy;
+static int peer_gid_index = -1;
+static union ibv_gid peer_gid;
 
 static char failmsg[1024];
 
@@ -58,9 +79,15 @@ static char skipmsg[256];
 struct test {
 	const char *name;
 	int (*fn)(void);
+	bool device_only;	/* moves no data: the same on either path */
 };
 
-#define T(n) { #n, test_##n }
+#define T(n) { #n, test_##n, false }
+/*
+ * A case that checks the device alone (creation limits, attributes): the
+ * run without -W covers it, the wire run reports it skipped.
+ */
+#define T_DEV(n) { #n, test_##n, true }
 
 /* A "# ..." line under the current test, with -v only. */
 static inline void note(const char *fmt, ...)
@@ -89,21 +116,70 @@ static inline struct ibv_ah_attr own_av(void)
 	return av;
 }
 
-static inline void mirror_tap_find_gid(void)
+/* From a QP on ctx to its peer (on peer_ctx). */
+static inline struct ibv_ah_attr peer_av(void)
+{
+	struct ibv_ah_attr av = own_av();
+
+	av.grh.dgid = peer_gid;
+	return av;
+}
+
+/* From a QP on peer_ctx back to its peer on ctx. */
+static inline struct ibv_ah_attr back_av(void)
+{
+	struct ibv_ah_attr av = own_av();
+
+	av.grh.sgid_index = (uint8_t)peer_gid_index;
+	return av;
+}
+
+/* A case that cannot apply over RoCEv2: a skip with the reason. */
+#define SKIP_ON_WIRE(...)                                                      \
+	do {                                                                   \
+		if (wire)                                                      \
+			SKIP("over RoCEv2: " __VA_ARGS__);                     \
+	} while (0)
+
+/*
+ * A case whose transport loses messages by design (UC, UD): over a lossy
+ * link (-L) it is a skip with the reason, not a check.
+ */
+#define SKIP_ON_LOSSY(...)                                                     \
+	do {                                                                   \
+		if (lossy)                                                     \
+			SKIP("over a lossy link: " __VA_ARGS__);               \
+	} while (0)
+
+/* A case that cannot apply between QPs of one device. */
+#define SKIP_ON_SAME_DEVICE(...)                                               \
+	do {                                                                   \
+		if (!wire)                                                     \
+			SKIP("on the same device: " __VA_ARGS__);              \
+	} while (0)
+
+static inline int mirror_tap_find_gid_of(struct ibv_context *c, int *idx,
+					 union ibv_gid *g)
 {
 	struct ibv_gid_entry e;
 	int i;
 
 	for (i = 0; i < port_attr.gid_tbl_len && i < 256; i++) {
-		if (ibv_query_gid_ex(ctx, 1, i, &e, 0) ||
+		if (ibv_query_gid_ex(c, 1, i, &e, 0) ||
 		    e.gid_type != IBV_GID_TYPE_ROCE_V2)
 			continue;
 		if (e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff) {
-			gid_index = i;
-			gid = e.gid;
-			return;
+			*idx = i;
+			*g = e.gid;
+			return 0;
 		}
 	}
+	return -1;
+}
+
+static inline void mirror_tap_find_gid(void)
+{
+	mirror_tap_find_gid_of(ctx, &gid_index, &gid);
 }
 
 static inline bool mirror_tap_selected(const char *name, int argc, char **argv)
@@ -126,31 +202,31 @@ static inline int mirror_tap_main(int argc, char **argv,
 				  const struct test *tests, int ntests,
 				  bool need_gid)
 {
-	struct ibv_device **list;
 	int i, opt, passed = 0, failed = 0, skipped = 0, r;
 
-	while ((opt = getopt(argc, argv, "d:v")) != -1) {
+	while ((opt = getopt(argc, argv, "d:W:Lv")) != -1) {
 		switch (opt) {
 		case 'd':
 			dev_name = optarg;
+			break;
+		case 'W':
+			peer_name = optarg;
+			break;
+		case 'L':
+			lossy = true;
 			break;
 		case 'v':
 			verbose = true;
 			break;
 		default:
 			fprintf(stderr,
-				"usage: %s [-d DEV] [-v] [TEST-SUBSTRING...]\n",
+				"usage: %s [-d DEV] [-W DEV2 [-L]] [-v] [TEST-SUBSTRING...]\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	list = ibv_get_device_list(NULL);
-	for (i = 0; list && list[i]; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), dev_name))
-			ctx = ibv_open_device(list[i]);
-	if (list)
-		ibv_free_device_list(list);
+	ctx = mirror_test_open(dev_name);
 	if (!ctx || ibv_query_device(ctx, &dev_attr) ||
 	    ibv_query_port(ctx, 1, &port_attr)) {
 		printf("not ok - open and query %s: %s\n", dev_name,
@@ -164,12 +240,37 @@ static inline int mirror_tap_main(int argc, char **argv,
 		printf("0 passed, 1 failed\n");
 		return 1;
 	}
+	peer_ctx = ctx;
+	peer_gid = gid;
+	peer_gid_index = gid_index;
+	if (peer_name) {
+		peer_ctx = mirror_test_open(peer_name);
+		if (!peer_ctx ||
+		    mirror_tap_find_gid_of(peer_ctx, &peer_gid_index,
+					   &peer_gid)) {
+			printf("not ok - open %s and find its IPv4 RoCEv2 GID: %s\n",
+			       peer_name, strerror(errno));
+			printf("0 passed, 1 failed\n");
+			return 1;
+		}
+		wire = true;
+		printf("# path: RoCEv2, %s -> %s%s\n", dev_name, peer_name,
+		       lossy ? ", over a lossy link" : "");
+	} else {
+		printf("# path: same device, %s\n", dev_name);
+	}
 	for (i = 0; i < ntests; i++) {
 		if (!mirror_tap_selected(tests[i].name, argc - optind,
 					 argv + optind))
 			continue;
 		failmsg[0] = '\0';
-		r = tests[i].fn();
+		if (wire && tests[i].device_only) {
+			snprintf(skipmsg, sizeof(skipmsg),
+				 "over RoCEv2: moves no data, a check of the device alone (run without -W)");
+			r = 1;
+		} else {
+			r = tests[i].fn();
+		}
 		if (r == 0) {
 			printf("ok - %s\n", tests[i].name);
 			passed++;
@@ -181,6 +282,8 @@ static inline int mirror_tap_main(int argc, char **argv,
 			failed++;
 		}
 	}
+	if (peer_ctx != ctx)
+		ibv_close_device(peer_ctx);
 	ibv_close_device(ctx);
 	if (skipped)
 		printf("%d passed, %d failed, %d skipped\n", passed, failed,

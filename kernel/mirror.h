@@ -437,6 +437,9 @@ enum mirror_qp_state {
  *	the current WQE (from retry_cnt), or MIRROR_RNR_NOT_STARTED
  * @dfault_job: same device: the last fault of a destination's memory
  *	started for this requester (one at a time), or NULL
+ * @dmsg_begun: same device: the first WQE's SEND or WRITE has begun at the
+ *	destination (a step of it stopped at a missing page): its next step
+ *	continues that message, which the destination must still hold
  * @ud_bounce: UD/GSI: a datagram's payload, copied out of the sender's
  *	memory before any destination is held (MIRROR_MAX_MTU bytes)
  * @local: scratch list: the local memory of one step
@@ -458,6 +461,7 @@ struct mirror_qp_req {
 	unsigned long retrans_due;
 	u8 dfault_left;
 	struct mirror_fault_job *dfault_job;
+	bool dmsg_begun;
 	void *ud_bounce;
 	struct mirror_segs local;
 	struct mirror_segs remote;
@@ -966,6 +970,14 @@ enum mirror_resp_verdict mirror_resp_recv_fits(struct mirror_qp *qp, u64 end,
 					       u32 src_qp);
 u8 mirror_resp_nak_code(enum mirror_resp_verdict v);
 u32 mirror_resp_res_count(struct mirror_qp *qp);
+enum mirror_resp_verdict mirror_resp_send(struct mirror_qp *qp,
+					  struct mirror_segs *segs,
+					  const struct mirror_pkt *p,
+					  u32 src_qp, bool lost);
+enum mirror_resp_verdict mirror_resp_write(struct mirror_qp *qp,
+					   struct mirror_segs *segs,
+					   const struct mirror_pkt *p,
+					   u32 src_qp, bool lost);
 enum mirror_resp_verdict mirror_resp_target(struct mirror_qp *qp,
 					    struct mirror_segs *segs, u64 va,
 					    u32 rkey, u64 len, int access);

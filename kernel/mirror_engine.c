@@ -3,10 +3,12 @@
  * mirror_engine.c - the requester of QPs whose peer is on the same device
  * (the short-circuit path; the RoCEv2 wire path plugs in beside it,
  * mirror_wire.c), and the steps that run the destination's responder for
- * it. What the responder decides (receives, range checks, atomics, UD
- * delivery, the status of a refusal) is mirror_resp.c's, shared with the
- * wire path; the steps here only move the payload between the two QPs'
- * memory and turn a missing page into FAULT or DEST_FAULT.
+ * it. The responder is mirror_resp.c's, the same functions a RoCEv2
+ * packet goes to: a SEND or WRITE step hands it one request (a struct
+ * mirror_pkt whose payload is our segments) and turns its verdict into a
+ * completion status, an RNR wait, or FAULT / DEST_FAULT for a missing
+ * page. Only a READ, which changes nothing at the destination, is copied
+ * here, after the responder's range check.
  *
  * The requester runs in process context (the doorbell system call of the
  * posting process, or the QP's work item), drains the SQ one WQE at a time
@@ -256,26 +258,26 @@ static enum mirror_step mirror_dest_missed(struct mirror_req_ctx *c,
 }
 
 /*
- * Resolves the WQE's remote range at the destination into qp->req.remote
+ * Resolves a READ's remote range at the destination into qp->req.remote
  * (mirror_resp_target(): the responder's checks). Return: 0, -EACCES when
  * they refuse it, or -EAGAIN when the chunk from c->progress is not
  * mirrored (c->dfault_* say what DEST_FAULT is to fault).
  */
-static int mirror_resp_remote(struct mirror_req_ctx *c, u64 va, u32 rkey,
-			      u64 len, int access)
+static int mirror_read_remote(struct mirror_req_ctx *c, u64 len)
 {
-	struct mirror_qp *qp = c->qp, *dest = c->dest;
-	bool write = access != IB_ACCESS_REMOTE_READ;
+	struct mirror_qp *qp = c->qp;
 	u64 miss;
 
-	if (mirror_resp_target(dest, &qp->req.remote, va, rkey, len,
-			       access) != MIRROR_RESP_DONE)
+	if (mirror_resp_target(c->dest, &qp->req.remote,
+			       c->wqe->wr.rdma.remote_addr,
+			       c->wqe->wr.rdma.rkey, len,
+			       IB_ACCESS_REMOTE_READ) != MIRROR_RESP_DONE)
 		return -EACCES;
 	/* What comes next must be there: a missing page is DEST_FAULT's. */
 	if (!mirror_segs_present(&qp->req.remote, c->progress,
 				 min_t(u64, len - c->progress,
-				       MIRROR_FAULT_CHUNK), write, &miss)) {
-		mirror_dest_missed(c, &qp->req.remote, miss, write);
+				       MIRROR_FAULT_CHUNK), false, &miss)) {
+		mirror_dest_missed(c, &qp->req.remote, miss, false);
 		return -EAGAIN;
 	}
 	return 0;
@@ -399,152 +401,139 @@ static enum mirror_step mirror_exec_send_ud(struct mirror_req_ctx *c)
 }
 
 /*
- * An RC/UC SEND: the receive it fills stays held by the destination
- * between steps (binding makes us its only sender), so a step that stops
- * at a missing page of ours resumes in the same receive.
+ * The rest of the WQE's message as one request for the destination's
+ * responder: an ONLY (@only) when nothing of it is there yet, else a LAST
+ * (@last) from where the destination got to, which it keeps (resp.off);
+ * binding makes us its only sender. False when the message has begun but
+ * the destination no longer holds it in @msg state (it was reset): the
+ * step is refused as a LAST without its FIRST is on the wire.
  */
-static enum mirror_step mirror_exec_send(struct mirror_req_ctx *c)
+static bool mirror_exec_request(struct mirror_req_ctx *c,
+				enum mirror_resp_msg msg, u8 only, u8 last,
+				struct mirror_pkt *d)
 {
+	struct mirror_send_wqe *wqe = c->wqe;
 	struct mirror_qp *qp = c->qp, *dest = c->dest;
-	u32 qpn = qp->ibqp.qp_num;
-	u64 len = qp->req.local.total, done = 0;
-	struct mirror_segs *segs = &qp->req.remote;
-	struct mirror_pkt d = {
+	u64 len = qp->req.local.total;
+	u64 from = 0;
+
+	if (qp->req.dmsg_begun) {
+		if (dest->resp.msg != msg || dest->resp.off > len)
+			return false;
+		from = dest->resp.off;
+	}
+	c->progress = from;
+	*d = (struct mirror_pkt) {
+		.op = qp->req.dmsg_begun ? last : only,
+		.se = wqe->send_flags & IB_SEND_SOLICITED,
+		.imm = (__force __be32)wqe->imm_data,
+		.has_imm = wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM ||
+			   wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM,
+		.va = wqe->wr.rdma.remote_addr,
+		.rkey = wqe->wr.rdma.rkey,
+		.dma_len = len,
 		.src = &qp->req.local,
-		.src_off = c->progress,
-		.paylen = len - c->progress,
+		.src_off = from,
+		.paylen = len - from,
 	};
-	struct mirror_cqe cqe = {};
-	enum mirror_resp_verdict v;
-	int err;
-
-	v = mirror_resp_need_recv(dest, qpn);
-	if (v == MIRROR_RESP_DONE)
-		v = mirror_resp_recv_fits(dest, len, qpn);
-	if (v == MIRROR_RESP_RNR)	/* RC: RNR; UC: dropped */
-		return qp->ibqp.qp_type == IB_QPT_RC ?
-		       MIRROR_STEP_RNR : MIRROR_STEP_DONE;
-	if (v != MIRROR_RESP_DONE) {
-		c->dest_err = true;	/* its receive completed in error */
-		return mirror_req_refused(c, v);
-	}
-	if (c->dfault_failed)
-		err = -EFAULT;	/* the receive's ODP memory cannot be had */
-	else
-		err = mirror_resp_recv_segs(dest, segs, c->progress,
-					    len - c->progress);
-	/* The list starts at the receive's first byte not yet filled. */
-	if (!err)
-		err = mirror_resp_payload(segs, 0, &d, &done);
-	if (err == -EAGAIN) {
-		enum mirror_step step;
-
-		step = mirror_req_copy_stopped(c, segs, true, done);
-		mirror_segs_put(segs);
-		return step;
-	}
-	if (err) {
-		/* The receive's memory: a bad key, or ODP that cannot be had. */
-		mirror_segs_put(segs);
-		mirror_resp_recv_error(dest, IB_WC_LOC_PROT_ERR, qpn);
-		c->dest_err = true;
-		return mirror_req_refused(c, MIRROR_RESP_NAK_OP);
-	}
-	mirror_segs_put(segs);
-	cqe.opcode = MIRROR_WC_RECV;
-	cqe.byte_len = len;
-	cqe.src_qp = qpn;
-	if (c->wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM) {
-		cqe.imm_data = c->wqe->imm_data;
-		cqe.wc_flags = IB_WC_WITH_IMM;
-	}
-	mirror_resp_recv_done(dest, &cqe,
-			      c->wqe->send_flags & IB_SEND_SOLICITED);
-	return MIRROR_STEP_DONE;
+	return true;
 }
 
 /*
- * Moves the rest of an RDMA WRITE (@write) or READ between the WQE's local
- * memory and the remote range at the destination. *moved says whether it
- * all arrived; else the step says what a missing page or a refused range
- * leads to.
+ * What the destination's verdict on a SEND or a WRITE makes of the step.
+ * A refusal that completed a receive in error (all but a refused range
+ * of a UC WRITE) also moves the destination to ERR, as its completion
+ * of that receive says.
  */
-static enum mirror_step mirror_exec_rdma(struct mirror_req_ctx *c, bool write,
-					 bool *moved)
+static enum mirror_step mirror_exec_verdict(struct mirror_req_ctx *c,
+					    enum mirror_resp_verdict v)
 {
 	struct mirror_qp *qp = c->qp;
-	struct mirror_segs *dst = write ? &qp->req.remote : &qp->req.local;
-	struct mirror_segs *src = write ? &qp->req.local : &qp->req.remote;
+	bool rc = qp->ibqp.qp_type == IB_QPT_RC;
+
+	switch (v) {
+	case MIRROR_RESP_DONE:
+		return MIRROR_STEP_DONE;
+	case MIRROR_RESP_RNR:		/* RC: RNR; UC: the message is lost */
+		return rc ? MIRROR_STEP_RNR : MIRROR_STEP_DONE;
+	case MIRROR_RESP_STOPPED:
+		qp->req.dmsg_begun = true;
+		return mirror_req_copy_stopped(c, &qp->req.remote, true,
+					       c->dest->resp.off - c->progress);
+	default:
+		if (rc || v != MIRROR_RESP_NAK_ACCESS)
+			c->dest_err = true;
+		return mirror_req_refused(c, v);
+	}
+}
+
+/*
+ * An RC/UC SEND or RDMA WRITE (@write), with or without immediate,
+ * through the responder both paths share (mirror_resp_send(),
+ * mirror_resp_write()): the receive or range it fills and how far it got
+ * are the destination's, so a step that stopped at a missing page resumes
+ * there.
+ */
+static enum mirror_step mirror_exec_message(struct mirror_req_ctx *c,
+					    bool write)
+{
+	struct mirror_qp *qp = c->qp, *dest = c->dest;
+	enum mirror_resp_verdict v;
+	bool imm = c->wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM ||
+		   c->wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
+	struct mirror_pkt d;
+	u8 only, last;
+
+	if (write) {
+		only = imm ? MIRROR_OP_WRITE_ONLY_IMM : MIRROR_OP_WRITE_ONLY;
+		last = imm ? MIRROR_OP_WRITE_LAST_IMM : MIRROR_OP_WRITE_LAST;
+	} else {
+		only = imm ? MIRROR_OP_SEND_ONLY_IMM : MIRROR_OP_SEND_ONLY;
+		last = imm ? MIRROR_OP_SEND_LAST_IMM : MIRROR_OP_SEND_LAST;
+	}
+	if (!mirror_exec_request(c, write ? MIRROR_RESP_WRITE :
+					    MIRROR_RESP_SEND,
+				 only, last, &d))
+		return mirror_exec_verdict(c, MIRROR_RESP_NAK_INVALID);
+	if (write)
+		v = mirror_resp_write(dest, &qp->req.remote, &d,
+				      qp->ibqp.qp_num, c->dfault_failed);
+	else
+		v = mirror_resp_send(dest, &qp->req.remote, &d,
+				     qp->ibqp.qp_num, c->dfault_failed);
+	return mirror_exec_verdict(c, v);
+}
+
+/*
+ * RDMA READ: the remote range, checked by the responder's rules
+ * (mirror_resp_target()), lands in the local (writable) buffers. A READ
+ * changes nothing at the destination, so it has no state there: a step
+ * that stopped at a missing page resumes at c->progress.
+ */
+static enum mirror_step mirror_exec_read(struct mirror_req_ctx *c)
+{
+	struct mirror_qp *qp = c->qp;
 	u64 len = qp->req.local.total, done = 0;
 	int err;
 
-	*moved = false;
+	if (!mirror_resp_res_count(c->dest))
+		return mirror_req_refused(c, MIRROR_RESP_NAK_INVALID);
 	if (c->dfault_failed)	/* its ODP memory cannot be had */
 		return mirror_req_refused(c, MIRROR_RESP_NAK_ACCESS);
-	err = mirror_resp_remote(c, c->wqe->wr.rdma.remote_addr,
-				 c->wqe->wr.rdma.rkey, len,
-				 write ? IB_ACCESS_REMOTE_WRITE :
-					 IB_ACCESS_REMOTE_READ);
+	err = mirror_read_remote(c, len);
 	if (err == -EAGAIN)
 		return MIRROR_STEP_DEST_FAULT;
 	if (err)
 		return mirror_req_refused(c, MIRROR_RESP_NAK_ACCESS);
-	err = mirror_segs_copy(dst, c->progress, src, c->progress,
-			       len - c->progress, &done);
+	err = mirror_segs_copy(&qp->req.local, c->progress, &qp->req.remote,
+			       c->progress, len - c->progress, &done);
 	if (err == -EAGAIN)
-		return mirror_req_copy_stopped(c, &qp->req.remote, write, done);
+		return mirror_req_copy_stopped(c, &qp->req.remote, false, done);
 	if (err)
 		return mirror_req_refused(c, MIRROR_RESP_NAK_ACCESS);
 	c->progress = len;
-	*moved = true;
+	c->byte_len = len;
 	return MIRROR_STEP_DONE;
-}
-
-/* RDMA WRITE (with immediate): the data first, then the receive. */
-static enum mirror_step mirror_exec_write(struct mirror_req_ctx *c)
-{
-	struct mirror_qp *qp = c->qp, *dest = c->dest;
-	bool imm = c->wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
-	struct mirror_cqe cqe = {};
-	enum mirror_resp_verdict v;
-	enum mirror_step step;
-	bool moved;
-
-	step = mirror_exec_rdma(c, true, &moved);
-	if (!moved || !imm)
-		return step;
-
-	/* A packet answered with an RNR NAK rewrites the same bytes. */
-	v = mirror_resp_need_recv(dest, qp->ibqp.qp_num);
-	if (v == MIRROR_RESP_RNR)
-		return qp->ibqp.qp_type == IB_QPT_RC ?
-		       MIRROR_STEP_RNR : MIRROR_STEP_DONE;
-	if (v != MIRROR_RESP_DONE) {
-		c->dest_err = true;
-		return mirror_req_refused(c, v);
-	}
-	cqe.opcode = MIRROR_WC_RECV_RDMA_WITH_IMM;
-	cqe.byte_len = qp->req.local.total;
-	cqe.src_qp = qp->ibqp.qp_num;
-	cqe.imm_data = c->wqe->imm_data;
-	cqe.wc_flags = IB_WC_WITH_IMM;
-	mirror_resp_recv_done(dest, &cqe,
-			      c->wqe->send_flags & IB_SEND_SOLICITED);
-	return MIRROR_STEP_DONE;
-}
-
-/* RDMA READ: the remote range lands in the local (writable) buffers. */
-static enum mirror_step mirror_exec_read(struct mirror_req_ctx *c)
-{
-	enum mirror_step step;
-	bool moved;
-
-	if (!mirror_resp_res_count(c->dest))
-		return mirror_req_refused(c, MIRROR_RESP_NAK_INVALID);
-	step = mirror_exec_rdma(c, false, &moved);
-	if (moved)
-		c->byte_len = c->qp->req.local.total;
-	return step;
 }
 
 /*
@@ -739,11 +728,11 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 	case IB_UVERBS_WR_SEND:
 	case IB_UVERBS_WR_SEND_WITH_IMM:
 		step = mirror_type_is_ud(type) ? mirror_exec_send_ud(c) :
-						 mirror_exec_send(c);
+						 mirror_exec_message(c, false);
 		break;
 	case IB_UVERBS_WR_RDMA_WRITE:
 	case IB_UVERBS_WR_RDMA_WRITE_WITH_IMM:
-		step = mirror_exec_write(c);
+		step = mirror_exec_message(c, true);
 		break;
 	case IB_UVERBS_WR_RDMA_READ:
 		step = mirror_exec_read(c);
@@ -1061,6 +1050,7 @@ void mirror_qp_requester(struct mirror_qp *qp)
 
 		qp->req.rnr_left = MIRROR_RNR_NOT_STARTED;
 		qp->req.dfault_left = MIRROR_RNR_NOT_STARTED;
+		qp->req.dmsg_begun = false;
 		signaled = c.status != IB_WC_SUCCESS || qp->sq_sig_all ||
 			   (c.wqe->send_flags & IB_SEND_SIGNALED);
 		if (signaled) {

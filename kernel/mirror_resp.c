@@ -382,3 +382,255 @@ enum mirror_resp_verdict mirror_resp_ud(struct mirror_qp *qp,
 	mirror_resp_recv_done(qp, &cqe, p->se);
 	return MIRROR_RESP_DONE;
 }
+
+/* The held receive is complete: a SEND or a WRITE with immediate is in. */
+static void mirror_resp_msg_in(struct mirror_qp *qp, const struct mirror_pkt *p,
+			       u32 src_qp, u8 wc_opcode)
+{
+	struct mirror_cqe cqe = {
+		.opcode = wc_opcode,
+		.byte_len = qp->resp.off,
+		.src_qp = src_qp,
+	};
+
+	if (p->has_imm) {
+		cqe.imm_data = (__force u32)p->imm;
+		cqe.wc_flags = IB_WC_WITH_IMM;
+	}
+	mirror_resp_recv_done(qp, &cqe, p->se);
+}
+
+/* The message is over (completed or not): the next one may start. */
+static void mirror_resp_msg_end(struct mirror_qp *qp)
+{
+	qp->resp.msg = MIRROR_RESP_IDLE;
+	qp->resp.msn++;
+}
+
+/*
+ * A SEND's payload into the held receive at qp->resp.off. A faulting list
+ * (RoCEv2) has a missing page of the receive faulted in with the rest of
+ * the receive's chunk from there, not page by page with each packet;
+ * beyond the payload only as far as the receive's keys and memory allow
+ * (what the message never reaches may be bad without failing it). A
+ * nofault list (same device) stops at a missing page instead: -EAGAIN,
+ * @segs (or @p->src) naming it, and @segs left filled for the caller.
+ */
+static int mirror_resp_recv_payload(struct mirror_qp *qp,
+				    struct mirror_segs *segs,
+				    const struct mirror_pkt *p, u64 *done)
+{
+	u64 from, ahead, miss;
+	int err;
+
+	err = mirror_resp_recv_segs(qp, segs, qp->resp.off, p->paylen);
+	if (!err && !segs->nofault &&
+	    !mirror_segs_present(segs, 0, p->paylen, true, &miss)) {
+		from = qp->resp.off + miss;
+		ahead = min_t(u64, qp->resp.len - from, MIRROR_FAULT_CHUNK);
+		if (!mirror_resp_recv_segs(qp, segs, from, ahead))
+			mirror_segs_fault(segs, 0, ahead, true);
+		err = mirror_resp_recv_segs(qp, segs, qp->resp.off, p->paylen);
+	}
+	/* Faults what is still missing of the payload's own part. */
+	if (!err)
+		err = mirror_resp_payload(segs, 0, p, done);
+	if (err != -EAGAIN || !segs->nofault)
+		mirror_segs_put(segs);
+	return err;
+}
+
+/**
+ * mirror_resp_send() - the responder's part of an RC/UC SEND
+ * @qp: the responding QP (resp_lock held)
+ * @segs: the list to resolve the receive's memory in: faulting (RoCEv2)
+ *	or nofault (same device)
+ * @p: the request: a SEND packet (FIRST, MIDDLE, LAST or ONLY), or the
+ *	rest of a same-device message as an ONLY (nothing of it in yet) or
+ *	a LAST (it resumes at qp->resp.off) with its payload in @p->src
+ * @src_qp: the requester's QPN, for the receive's completion
+ * @lost: the receive's memory could not be faulted in (same device)
+ *
+ * The message's state (which receive it fills, how far) is the
+ * responder's, qp->resp: a packet that does not continue it, or a
+ * message longer than its receive, is refused.
+ *
+ * Return: MIRROR_RESP_DONE; MIRROR_RESP_RNR (no receive posted);
+ * MIRROR_RESP_NAK_INVALID or _OP (the receive, if one was held, completed
+ * in error); MIRROR_RESP_STOPPED when a nofault list met a missing page:
+ * qp->resp.off says how far the message got, @segs or @p->src where the
+ * page is.
+ */
+enum mirror_resp_verdict mirror_resp_send(struct mirror_qp *qp,
+					  struct mirror_segs *segs,
+					  const struct mirror_pkt *p,
+					  u32 src_qp, bool lost)
+{
+	bool first = p->op == MIRROR_OP_SEND_FIRST ||
+		     p->op == MIRROR_OP_SEND_ONLY ||
+		     p->op == MIRROR_OP_SEND_ONLY_IMM;
+	bool last = p->op != MIRROR_OP_SEND_FIRST &&
+		    p->op != MIRROR_OP_SEND_MIDDLE;
+	enum mirror_resp_verdict v;
+	u64 done = 0;
+	int err = 0;
+
+	lockdep_assert_held(&qp->resp_lock);
+	if (first) {
+		if (qp->resp.msg == MIRROR_RESP_SEND ||
+		    qp->resp.msg == MIRROR_RESP_WRITE)
+			return MIRROR_RESP_NAK_INVALID;
+		v = mirror_resp_need_recv(qp, src_qp);
+		if (v != MIRROR_RESP_DONE)
+			return v;
+		qp->resp.off = 0;
+		qp->resp.msg = MIRROR_RESP_SEND;
+	} else if (qp->resp.msg != MIRROR_RESP_SEND) {
+		return MIRROR_RESP_NAK_INVALID;
+	}
+	/* A middle packet shorter than the MTU breaks the message too. */
+	v = mirror_resp_recv_fits(qp, !last && p->paylen != mirror_qp_mtu(qp) ?
+				  U64_MAX : (u64)qp->resp.off + p->paylen,
+				  src_qp);
+	if (v != MIRROR_RESP_DONE) {
+		qp->resp.msg = MIRROR_RESP_IDLE;
+		return v;
+	}
+	if (lost)
+		err = -EFAULT;
+	else if (p->paylen)
+		err = mirror_resp_recv_payload(qp, segs, p, &done);
+	if (err == -EAGAIN && segs->nofault) {
+		qp->resp.off += done;
+		return MIRROR_RESP_STOPPED;
+	}
+	if (err) {
+		/* A receive buffer whose key or ODP memory went away. */
+		mirror_resp_recv_error(qp, IB_WC_LOC_PROT_ERR, src_qp);
+		qp->resp.msg = MIRROR_RESP_IDLE;
+		return MIRROR_RESP_NAK_OP;
+	}
+	qp->resp.off += p->paylen;
+	if (!last)
+		return MIRROR_RESP_DONE;
+	mirror_resp_msg_in(qp, p, src_qp, MIRROR_WC_RECV);
+	mirror_resp_msg_end(qp);
+	return MIRROR_RESP_DONE;
+}
+
+/*
+ * A WRITE's payload into the range at qp->resp.va + qp->resp.off, @left
+ * bytes of which remain: the key is checked for all of them at every
+ * packet or step; a faulting list has ODP memory faulted a chunk ahead
+ * (the first with the first packet, so that a WRITE to memory that cannot
+ * be had is refused before anything lands). A nofault list stops at a
+ * missing page: -EAGAIN, @segs left filled for the caller.
+ */
+static int mirror_resp_write_payload(struct mirror_qp *qp,
+				     struct mirror_segs *segs,
+				     const struct mirror_pkt *p, u32 left,
+				     u64 *done)
+{
+	int err = 0;
+
+	if (mirror_resp_target(qp, segs, qp->resp.va + qp->resp.off,
+			       qp->resp.rkey, left, IB_ACCESS_REMOTE_WRITE) !=
+	    MIRROR_RESP_DONE)
+		err = -EACCES;
+	if (!err && !segs->nofault && qp->resp.off % MIRROR_FAULT_CHUNK == 0)
+		err = mirror_segs_fault(segs, 0,
+					min_t(u32, left, MIRROR_FAULT_CHUNK),
+					true);
+	if (!err && p->paylen)
+		err = mirror_resp_payload(segs, 0, p, done);
+	if (err != -EAGAIN || !segs->nofault)
+		mirror_segs_put(segs);
+	return err;
+}
+
+/**
+ * mirror_resp_write() - the responder's part of an RC/UC RDMA WRITE
+ * @qp: the responding QP (resp_lock held)
+ * @segs: the list to resolve the remote range in: faulting (RoCEv2) or
+ *	nofault (same device)
+ * @p: the request: a WRITE packet (FIRST with va, rkey and dma_len;
+ *	MIDDLE, LAST or ONLY), or the rest of a same-device message as an
+ *	ONLY or a LAST (resuming at qp->resp.off), payload in @p->src
+ * @src_qp: the requester's QPN, for the completion of an immediate
+ * @lost: the range's ODP memory could not be faulted in (same device)
+ *
+ * The data goes first: a WRITE with immediate that finds no receive is
+ * answered RNR and sent again, rewriting the same bytes.
+ *
+ * Return: MIRROR_RESP_DONE; MIRROR_RESP_RNR; MIRROR_RESP_NAK_INVALID (a
+ * packet that does not continue the message, lengths that do not add
+ * up), _ACCESS (refused range, memory that cannot be had) or _OP (a bad
+ * receive for the immediate); MIRROR_RESP_STOPPED when a nofault list met
+ * a missing page (qp->resp.off says how far the message got).
+ */
+enum mirror_resp_verdict mirror_resp_write(struct mirror_qp *qp,
+					   struct mirror_segs *segs,
+					   const struct mirror_pkt *p,
+					   u32 src_qp, bool lost)
+{
+	bool first = p->op == MIRROR_OP_WRITE_FIRST ||
+		     p->op == MIRROR_OP_WRITE_ONLY ||
+		     p->op == MIRROR_OP_WRITE_ONLY_IMM;
+	bool last = p->op != MIRROR_OP_WRITE_FIRST &&
+		    p->op != MIRROR_OP_WRITE_MIDDLE;
+	enum mirror_resp_verdict v;
+	u64 done = 0;
+	u32 left;
+	int err;
+
+	lockdep_assert_held(&qp->resp_lock);
+	if (first) {
+		if (qp->resp.msg == MIRROR_RESP_SEND ||
+		    qp->resp.msg == MIRROR_RESP_WRITE)
+			return MIRROR_RESP_NAK_INVALID;
+		if (!(READ_ONCE(qp->attr.qp_access_flags) &
+		      IB_ACCESS_REMOTE_WRITE))
+			return MIRROR_RESP_NAK_ACCESS;
+		qp->resp.rkey = p->rkey;
+		qp->resp.va = p->va;
+		qp->resp.wlen = p->dma_len;
+		qp->resp.off = 0;
+	} else if (qp->resp.msg != MIRROR_RESP_WRITE) {
+		return MIRROR_RESP_NAK_INVALID;
+	}
+	if ((!last && p->paylen != mirror_qp_mtu(qp)) ||
+	    (u64)qp->resp.off + p->paylen > qp->resp.wlen ||
+	    (last && qp->resp.off + p->paylen != qp->resp.wlen))
+		return MIRROR_RESP_NAK_INVALID;
+	left = qp->resp.wlen - qp->resp.off;
+	if (left) {
+		err = lost ? -EFAULT :
+			     mirror_resp_write_payload(qp, segs, p, left, &done);
+		if (err == -EAGAIN && segs->nofault) {
+			qp->resp.off += done;
+			qp->resp.msg = MIRROR_RESP_WRITE;
+			return MIRROR_RESP_STOPPED;
+		}
+		if (err) {
+			qp->resp.msg = MIRROR_RESP_IDLE;
+			return MIRROR_RESP_NAK_ACCESS;
+		}
+	}
+	qp->resp.msg = MIRROR_RESP_WRITE;
+	if (last && p->has_imm) {
+		v = mirror_resp_need_recv(qp, src_qp);
+		if (v != MIRROR_RESP_DONE) {
+			if (first)
+				qp->resp.msg = MIRROR_RESP_IDLE;
+			return v;
+		}
+	}
+	qp->resp.off += p->paylen;
+	if (!last)
+		return MIRROR_RESP_DONE;
+	if (p->has_imm)
+		mirror_resp_msg_in(qp, p, src_qp,
+				   MIRROR_WC_RECV_RDMA_WITH_IMM);
+	mirror_resp_msg_end(qp);
+	return MIRROR_RESP_DONE;
+}

@@ -373,177 +373,6 @@ int mirror_wire_send_ud(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 /* Responder */
 
 /* The message is in: complete the receive it used. */
-static void mirror_rx_recv_done(struct mirror_qp *qp,
-				const struct mirror_pkt *p, u8 wc_opcode)
-{
-	struct mirror_cqe cqe = {
-		.opcode = wc_opcode,
-		.byte_len = qp->resp.off,
-		.src_qp = qp->peer.qpn,
-	};
-
-	if (p->has_imm) {
-		cqe.imm_data = (__force u32)p->imm;
-		cqe.wc_flags = IB_WC_WITH_IMM;
-	}
-	mirror_resp_recv_done(qp, &cqe, p->se);
-}
-
-static enum mirror_resp_verdict mirror_rx_send(struct mirror_qp *qp,
-						const struct mirror_pkt *p)
-{
-	struct mirror_segs *segs = &qp->resp.segs;
-	bool first = p->op == MIRROR_OP_SEND_FIRST ||
-		     p->op == MIRROR_OP_SEND_ONLY ||
-		     p->op == MIRROR_OP_SEND_ONLY_IMM;
-	bool last = p->op != MIRROR_OP_SEND_FIRST &&
-		    p->op != MIRROR_OP_SEND_MIDDLE;
-	enum mirror_resp_verdict v;
-	int err = 0;
-
-	if (first) {
-		if (qp->resp.msg == MIRROR_RESP_SEND ||
-		    qp->resp.msg == MIRROR_RESP_WRITE)
-			return MIRROR_RESP_NAK_INVALID;
-		v = mirror_resp_need_recv(qp, qp->peer.qpn);
-		if (v != MIRROR_RESP_DONE)
-			return v;
-		qp->resp.off = 0;
-		qp->resp.msg = MIRROR_RESP_SEND;
-	} else if (qp->resp.msg != MIRROR_RESP_SEND) {
-		return MIRROR_RESP_NAK_INVALID;
-	}
-	/* A middle packet shorter than the MTU breaks the message too. */
-	v = mirror_resp_recv_fits(qp, !last && p->paylen != mirror_qp_mtu(qp) ?
-				  U64_MAX : (u64)qp->resp.off + p->paylen,
-				  qp->peer.qpn);
-	if (v != MIRROR_RESP_DONE) {
-		qp->resp.msg = MIRROR_RESP_IDLE;
-		return v;
-	}
-	if (p->paylen) {
-		u64 from, ahead, miss;
-
-		err = mirror_resp_recv_segs(qp, segs, qp->resp.off, p->paylen);
-		if (!err && !mirror_segs_present(segs, 0, p->paylen, true,
-						 &miss)) {
-			/*
-			 * A page of the receive is not mirrored: fault it in
-			 * with the rest of the receive's chunk from there, as
-			 * the same-device path does, not page by page with
-			 * each packet. Beyond this packet only as far as the
-			 * receive's keys and memory allow: what the message
-			 * never reaches may be bad without failing it.
-			 */
-			from = qp->resp.off + miss;
-			ahead = min_t(u64, qp->resp.len - from,
-				      MIRROR_FAULT_CHUNK);
-			if (!mirror_resp_recv_segs(qp, segs, from, ahead))
-				mirror_segs_fault(segs, 0, ahead, true);
-			err = mirror_resp_recv_segs(qp, segs, qp->resp.off,
-						    p->paylen);
-		}
-		/* Faults what is still missing of the packet's own part. */
-		if (!err)
-			err = mirror_resp_payload(segs, 0, p, NULL);
-		mirror_segs_put(segs);
-	}
-	if (err) {
-		/* A receive buffer whose key or ODP memory went away. */
-		mirror_resp_recv_error(qp, IB_WC_LOC_PROT_ERR, qp->peer.qpn);
-		qp->resp.msg = MIRROR_RESP_IDLE;
-		return MIRROR_RESP_NAK_OP;
-	}
-	qp->resp.off += p->paylen;
-	if (!last)
-		return MIRROR_RESP_DONE;
-
-	mirror_rx_recv_done(qp, p, MIRROR_WC_RECV);
-	qp->resp.msg = MIRROR_RESP_IDLE;
-	qp->resp.msn++;
-	return MIRROR_RESP_DONE;
-}
-
-static enum mirror_resp_verdict mirror_rx_write(struct mirror_qp *qp,
-						 const struct mirror_pkt *p)
-{
-	struct mirror_segs *segs = &qp->resp.segs;
-	bool first = p->op == MIRROR_OP_WRITE_FIRST ||
-		     p->op == MIRROR_OP_WRITE_ONLY ||
-		     p->op == MIRROR_OP_WRITE_ONLY_IMM;
-	bool last = p->op != MIRROR_OP_WRITE_FIRST &&
-		    p->op != MIRROR_OP_WRITE_MIDDLE;
-	enum mirror_resp_verdict v;
-	u32 left;
-	int err;
-
-	if (first) {
-		if (qp->resp.msg == MIRROR_RESP_SEND ||
-		    qp->resp.msg == MIRROR_RESP_WRITE)
-			return MIRROR_RESP_NAK_INVALID;
-		if (!(READ_ONCE(qp->attr.qp_access_flags) &
-		      IB_ACCESS_REMOTE_WRITE))
-			return MIRROR_RESP_NAK_ACCESS;
-		qp->resp.rkey = p->rkey;
-		qp->resp.va = p->va;
-		qp->resp.wlen = p->dma_len;
-		qp->resp.off = 0;
-	} else if (qp->resp.msg != MIRROR_RESP_WRITE) {
-		return MIRROR_RESP_NAK_INVALID;
-	}
-	if ((!last && p->paylen != mirror_qp_mtu(qp)) ||
-	    (u64)qp->resp.off + p->paylen > qp->resp.wlen ||
-	    (last && qp->resp.off + p->paylen != qp->resp.wlen))
-		return MIRROR_RESP_NAK_INVALID;
-	left = qp->resp.wlen - qp->resp.off;
-	if (left) {
-		/*
-		 * The key is checked for the rest of the WRITE at every
-		 * packet; ODP memory is faulted a chunk ahead (the first
-		 * with the first packet, so that a WRITE to memory that
-		 * cannot be had is refused before anything lands).
-		 */
-		err = mirror_resp_target(qp, segs, qp->resp.va + qp->resp.off,
-					 qp->resp.rkey, left,
-					 IB_ACCESS_REMOTE_WRITE) !=
-		      MIRROR_RESP_DONE ? -EACCES : 0;
-		if (!err && qp->resp.off % MIRROR_FAULT_CHUNK == 0)
-			err = mirror_segs_fault(segs, 0,
-						min_t(u32, left,
-						      MIRROR_FAULT_CHUNK),
-						true);
-		/*
-		 * The data goes first: a packet answered with an RNR NAK
-		 * below is sent again and rewrites the same bytes.
-		 */
-		if (!err && p->paylen)
-			err = mirror_resp_payload(segs, 0, p, NULL);
-		mirror_segs_put(segs);
-		if (err) {
-			qp->resp.msg = MIRROR_RESP_IDLE;
-			return MIRROR_RESP_NAK_ACCESS;
-		}
-	}
-	qp->resp.msg = MIRROR_RESP_WRITE;
-	if (last && p->has_imm) {
-		v = mirror_resp_need_recv(qp, qp->peer.qpn);
-		if (v != MIRROR_RESP_DONE) {
-			if (first)
-				qp->resp.msg = MIRROR_RESP_IDLE;
-			return v;
-		}
-	}
-	qp->resp.off += p->paylen;
-	if (!last)
-		return MIRROR_RESP_DONE;
-
-	if (p->has_imm)
-		mirror_rx_recv_done(qp, p, MIRROR_WC_RECV_RDMA_WITH_IMM);
-	qp->resp.msg = MIRROR_RESP_IDLE;
-	qp->resp.msn++;
-	return MIRROR_RESP_DONE;
-}
-
 /* The next resource, the oldest one's place. */
 static struct mirror_rd_res *mirror_res_next(struct mirror_qp *qp)
 {
@@ -816,7 +645,8 @@ static bool mirror_wire_rx_request(struct mirror_qp *qp,
 	case MIRROR_OP_SEND_LAST_IMM:
 	case MIRROR_OP_SEND_ONLY:
 	case MIRROR_OP_SEND_ONLY_IMM:
-		v = mirror_rx_send(qp, p);
+		v = mirror_resp_send(qp, &qp->resp.segs, p,
+				     qp->peer.qpn, false);
 		break;
 	case MIRROR_OP_WRITE_FIRST:
 	case MIRROR_OP_WRITE_MIDDLE:
@@ -824,7 +654,8 @@ static bool mirror_wire_rx_request(struct mirror_qp *qp,
 	case MIRROR_OP_WRITE_LAST_IMM:
 	case MIRROR_OP_WRITE_ONLY:
 	case MIRROR_OP_WRITE_ONLY_IMM:
-		v = mirror_rx_write(qp, p);
+		v = mirror_resp_write(qp, &qp->resp.segs, p,
+				      qp->peer.qpn, false);
 		break;
 	case MIRROR_OP_READ_REQUEST:
 		if (qp->resp.msg == MIRROR_RESP_IDLE)
@@ -1040,6 +871,7 @@ void mirror_wire_qp_reset(struct mirror_qp *qp)
 	qp->req.rnr_wait = false;
 	qp->req.rnr_left = MIRROR_RNR_NOT_STARTED;
 	qp->req.dfault_left = MIRROR_RNR_NOT_STARTED;
+	qp->req.dmsg_begun = false;
 	clear_bit(0, &qp->req.retrans_due);
 	mutex_lock(&qp->resp_lock);
 	/* An error found before the reset is not this connection's. */

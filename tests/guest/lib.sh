@@ -139,6 +139,39 @@ lossy_link() {
 		in_peer tc qdisc add dev veth1 root netem loss "$1%"
 }
 
+# drop_first_psn WHERE DEV PSN: tc drops the first RoCEv2 packet with BTH
+# PSN PSN that leaves DEV (WHERE: here or peer, see at), and lets a resend
+# of it through: gact's deterministic mode acts on every 2nd match, so the
+# 1st, 3rd... are dropped and the 2nd, 4th... pass. The offsets are those
+# of an IPv4 header without options: UDP destination port at 22, the BTH's
+# PSN in the low 24 bits of the word at 36.
+drop_first_psn() {
+	local where=$1 dev=$2 psn=$3
+	{ at "$where" tc qdisc show dev "$dev" | grep -q clsact ||
+		at "$where" tc qdisc add dev "$dev" clsact; } &&
+		at "$where" tc filter add dev "$dev" egress protocol ip prio 1 u32 \
+			match u16 4791 0xffff at 22 \
+			match u32 "$psn" 0x00ffffff at 36 \
+			action gact drop random determ ok 2
+}
+
+# gap_rules: the losses mirror_data_test's gap cases expect (its GAP_*
+# PSNs): the 6th packet of a SEND leaving mirror0, the 6th response of a
+# READ leaving mirror1. Run after peer_up; exports MIRROR_GAP_RULES=1.
+gap_rules() {
+	drop_first_psn here veth0 0xabc005 &&
+		drop_first_psn peer veth1 0xabd005 &&
+		export MIRROR_GAP_RULES=1
+}
+
+# gap_stats: what the gap rules matched and dropped (after a failure).
+gap_stats() {
+	echo "# gap rule on veth0:"
+	tc -s filter show dev veth0 egress | sed 's/^/#   /'
+	echo "# gap rule on veth1 ($PEER_NS):"
+	in_peer tc -s filter show dev veth1 egress | sed 's/^/#   /'
+}
+
 # resent_figures: how often mirror0 and mirror1 sent packets again.
 resent_figures() {
 	local d

@@ -80,6 +80,9 @@ static void side_fini(struct side *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The first PSN of the pairs pair_init() connects (both directions). */
+static uint32_t pair_psn;
+
 /* Connects @qp (on ctx when @from_a, else on peer_ctx) to QP @dest. */
 static int connect_qp(struct ibv_qp *qp, bool from_a, uint32_t dest,
 		      uint8_t rnr_retry, int access)
@@ -89,6 +92,7 @@ static int connect_qp(struct ibv_qp *qp, bool from_a, uint32_t dest,
 
 	prm.access = access;
 	prm.rnr_retry = rnr_retry;
+	prm.psn = pair_psn;
 	return mirror_test_connect(qp, dest, &av, &prm);
 }
 
@@ -1130,6 +1134,130 @@ out:
 	return rc;
 }
 
+/*
+ * A packet lost on the link, the same one in every run: the harness of
+ * guest_data_wire (lib.sh, drop_first_psn) has tc drop the first packet
+ * with PSN GAP_SEND_PSN + GAP_AT leaving mirror0, and the first with
+ * GAP_READ_PSN + GAP_AT leaving mirror1, and says so in MIRROR_GAP_RULES.
+ * No other case uses these PSNs.
+ */
+#define GAP_SEND_PSN	0xabc000
+#define GAP_READ_PSN	0xabd000
+#define GAP_AT		5
+#define GAP_PKTS	10	/* of 1024 bytes: the suites' MTU */
+
+static bool gap_rules(void)
+{
+	const char *e = getenv("MIRROR_GAP_RULES");
+
+	return e && !strcmp(e, "1");
+}
+
+#define SKIP_WITHOUT_GAP_RULES()                                              \
+	do {                                                                   \
+		SKIP_ON_SAME_DEVICE("no packet to lose");                      \
+		if (!gap_rules())                                              \
+			SKIP("no rule drops a packet on this link "            \
+			     "(guest_data_wire sets them)");                   \
+	} while (0)
+
+/* An RC pair whose PSNs start at @psn (the gap rules' PSNs). */
+static int gap_pair_init(struct pair *p, uint32_t psn)
+{
+	int ret;
+
+	pair_psn = psn;
+	ret = pair_init(p, IBV_QPT_RC, 7);
+	pair_psn = 0;
+	return ret;
+}
+
+static long long counter_delta(const char *dev, const char *name,
+			       long long before)
+{
+	long long now = mirror_test_counter(dev, name);
+
+	return now < 0 || before < 0 ? -1 : now - before;
+}
+
+/*
+ * A SEND of 10 packets whose 6th is lost: the responder asks for it with
+ * one sequence NAK, and the requester sends the message again from the
+ * lost packet on, not from its start (at most 5 packets again, not 10).
+ */
+static int test_rc_send_resends_from_the_lost_packet(void)
+{
+	uint32_t len = GAP_PKTS * 1024;
+	long long resent, naks, r0, n0;
+	struct ibv_wc wc;
+	struct pair p = {};
+	int rc = -1;
+
+	SKIP_WITHOUT_GAP_RULES();
+	CHECK(gap_pair_init(&p, GAP_SEND_PSN) == 0, "setup: %s",
+	      strerror(errno));
+	fill(p.a.buf, len, 9);
+	CHECK(post_recv(&p.b, 1, 0, len) == 0, "post_recv");
+	r0 = mirror_test_counter(dev_name, "retrans_packets");
+	n0 = mirror_test_counter(dev_name, "seq_err_nak_rcvd");
+	CHECK(post_send(&p, IBV_WR_SEND, 2, 0, len, p.a.mr->lkey, 0, 0, 0) == 0,
+	      "post_send");
+	CHECK(wait_wc(p.a.cq, &wc) == 0 && wc.status == IBV_WC_SUCCESS,
+	      "send: %s", ibv_wc_status_str(wc.status));
+	CHECK(wait_wc(p.b.cq, &wc) == 0 && wc.status == IBV_WC_SUCCESS &&
+	      wc.byte_len == len, "recv: %s, byte_len %u",
+	      ibv_wc_status_str(wc.status), wc.byte_len);
+	CHECK(memcmp(p.b.buf, p.a.buf, len) == 0, "payload differs");
+	resent = counter_delta(dev_name, "retrans_packets", r0);
+	naks = counter_delta(dev_name, "seq_err_nak_rcvd", n0);
+	CHECK(naks == 1, "sequence NAKs received: %lld, want 1", naks);
+	CHECK(resent >= 1 && resent <= GAP_PKTS - GAP_AT,
+	      "packets sent again: %lld, want 1 to %d (from the lost one on)",
+	      resent, GAP_PKTS - GAP_AT);
+	rc = 0;
+out:
+	pair_fini(&p);
+	return rc;
+}
+
+/*
+ * A READ of 10 response packets whose 6th is lost: the requester asks
+ * again only for the responses it misses (one request from the lost PSN),
+ * so the responder sends at most 5 again, not 10.
+ */
+static int test_rc_read_asks_again_only_for_lost_responses(void)
+{
+	uint32_t len = GAP_PKTS * 1024;
+	long long sent, dups, t0, d0;
+	struct ibv_wc wc;
+	struct pair p = {};
+	int rc = -1;
+
+	SKIP_WITHOUT_GAP_RULES();
+	CHECK(gap_pair_init(&p, GAP_READ_PSN) == 0, "setup: %s",
+	      strerror(errno));
+	fill(p.b.buf, len, 10);
+	t0 = mirror_test_counter(peer_name, "tx_packets");
+	d0 = mirror_test_counter(peer_name, "duplicate_requests");
+	CHECK(post_send(&p, IBV_WR_RDMA_READ, 3, 0, len, p.a.mr->lkey,
+			(uintptr_t)p.b.buf, p.b.mr->rkey, 0) == 0, "post_send");
+	CHECK(wait_wc(p.a.cq, &wc) == 0 && wc.status == IBV_WC_SUCCESS &&
+	      wc.byte_len == len, "read: %s, byte_len %u",
+	      ibv_wc_status_str(wc.status), wc.byte_len);
+	CHECK(memcmp(p.a.buf, p.b.buf, len) == 0, "local bytes differ");
+	sent = counter_delta(peer_name, "tx_packets", t0);
+	dups = counter_delta(peer_name, "duplicate_requests", d0);
+	CHECK(dups >= 1, "the responder saw %lld repeated requests, want 1 or "
+	      "more (it sent %lld packets)", dups, sent);
+	CHECK(sent > GAP_PKTS && sent <= 2 * GAP_PKTS - GAP_AT,
+	      "responses sent: %lld, want %d to %d (10, and again from the lost one on)",
+	      sent, GAP_PKTS + 1, 2 * GAP_PKTS - GAP_AT);
+	rc = 0;
+out:
+	pair_fini(&p);
+	return rc;
+}
+
 static int test_completion_channel_wakes_up(void)
 {
 	struct ibv_comp_channel *ch = ibv_create_comp_channel(peer_ctx);
@@ -1237,6 +1365,8 @@ static const struct test tests[] = {
 	T(srq_empty_is_rnr_retry_exc_err),
 	T_DEV(srq_create_limits_are_checked),
 	T_DEV(thousands_of_qps_come_and_go),
+	T(rc_send_resends_from_the_lost_packet),
+	T(rc_read_asks_again_only_for_lost_responses),
 	T(completion_channel_wakes_up),
 	T(many_signaled_writes_all_complete),
 };

@@ -54,6 +54,7 @@ TESTS=(
 	"ib_send_bw 64KiB|ib_send_bw -s 65536 -n 500|MB/s"
 	"ib_write_lat 8B|ib_write_lat -s 8 -n 1000|usec"
 	"ib_send_lat 8B|ib_send_lat -s 8 -n 1000|usec"
+	"ib_send_lat 8B -e|ib_send_lat -s 8 -n 1000 -e|usec"
 )
 
 MEMCPY_OUT=$("$MIRROR_BUILD/tests/bench/memcpy_bw")
@@ -117,6 +118,11 @@ printf '%-18s %-6s %12s   (one 64 KiB buffer to another, as perftest reuses one)
 printf '%-18s %-6s %12s   (64 KiB steps through 64 MiB areas)\n' \
 	"memcpy 64KiB cold" MB/s "$MEMCPY_COLD"
 echo "mirror0/memcpy is against the hot figure."
+# Completions by event (ibv_req_notify_cq + ibv_get_cq_event, perftest -e)
+# against polling, per device: the cost of a wake-up per message.
+EV="ib_send_lat 8B -e" PO="ib_send_lat 8B"
+echo "ib_send_lat 8B, events over polling: mirror0 $(ratio "${MIR[$EV]}" "${MIR[$PO]}")x," \
+	"rxe0 $(ratio "${RXE[$EV]}" "${RXE[$PO]}")x, RoCEv2 $(ratio "${WIRE[$EV]}" "${WIRE[$PO]}")x (target for mirror: <= 3x)"
 echo "(RoCEv2 (veth): mirror0 -> mirror1 in another network namespace, same flags)"
 
 # mean FIGURE...: the mean of those that are not n/a (a run perftest could

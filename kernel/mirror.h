@@ -32,7 +32,7 @@
 #include "mirror_param.h"
 #include "rdma_user_mirror.h"
 
-struct mirror_fault_job;	/* mirror_engine.c */
+struct mirror_fault_job;	/* mirror_req.c */
 
 /* Numeric values shared with libibverbs' enum ibv_wc_opcode. */
 enum {
@@ -135,7 +135,7 @@ enum mirror_counter {
  * @odp_wq: the removal and freeing of implicit MRs' children: apart from
  *	@wq, so that a fault (which may run in @wq) can wait for it
  * @fault_wq: faults of a destination's memory on behalf of a same-device
- *	requester (mirror_engine.c): apart, so that faults another process
+ *	requester (mirror_req.c): apart, so that faults another process
  *	makes slow hold up only each other
  * @atomic_lock: serialises the atomic operations of all QPs of the device,
  *	so that each read-modify-write is atomic against the others (the
@@ -998,10 +998,11 @@ void mirror_qp_err_due(struct mirror_qp *qp);
 void mirror_qp_enter_err(struct mirror_qp *qp);
 void mirror_qp_flush(struct mirror_qp *qp);
 
-/* mirror_engine.c: the same-device requester */
+/* mirror_req.c: the requester, same device and RoCEv2 */
 void mirror_qp_req_work(struct work_struct *work);
 void mirror_qp_requester(struct mirror_qp *qp);
 void mirror_req_forget_faults(struct mirror_qp *qp);
+void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err);
 
 /* mirror_net.c: RoCEv2 packets over UDP */
 int mirror_net_open(struct mirror_dev *dev);
@@ -1011,16 +1012,14 @@ int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
 		    const struct mirror_path *path);
 int mirror_pkt_send(struct mirror_dev *dev, const struct mirror_pkt *p,
 		    const struct mirror_path *path);
+int mirror_qp_pkt_send(struct mirror_qp *qp, const struct mirror_pkt *p);
 bool mirror_pkt_from_peer(const struct mirror_qp *qp,
 			  const struct sk_buff *skb);
 struct sk_buff *mirror_rx_dequeue(struct mirror_qp *qp, bool responses);
 void mirror_rx_purge(struct mirror_qp *qp);
 
-/* mirror_wire.c: the RoCEv2 requester and responder */
-void mirror_wire_requester(struct mirror_qp *qp);
+/* mirror_rx.c: received packets to the completer and the responder */
 void mirror_qp_rx_work(struct work_struct *work);
-int mirror_wire_send_ud(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
-			const struct rdma_ah_attr *av, u32 dqpn, u32 qkey);
 void mirror_wire_qp_init(struct mirror_qp *qp);
 void mirror_wire_qp_reset(struct mirror_qp *qp);
 

@@ -273,6 +273,19 @@ int mirror_pkt_send(struct mirror_dev *dev, const struct mirror_pkt *p,
 	return 0;
 }
 
+/**
+ * mirror_qp_pkt_send() - send a packet of an RC or UC QP to its peer
+ * @qp: the QP, connected over RoCEv2
+ * @p: the packet, as for mirror_pkt_send()
+ *
+ * Return: as mirror_pkt_send().
+ */
+int mirror_qp_pkt_send(struct mirror_qp *qp, const struct mirror_pkt *p)
+{
+	return mirror_pkt_send(to_mirror_dev(qp->ibqp.device), p,
+			       &qp->peer.path);
+}
+
 /* Drops a received packet and counts why. */
 static int mirror_rx_drop(struct mirror_dev *dev, struct sk_buff *skb,
 			  int reason)

@@ -1,19 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mirror_engine.c - the requester of QPs whose peer is on the same device
- * (the short-circuit path; the RoCEv2 wire path plugs in beside it,
- * mirror_wire.c), and the steps that run the destination's responder for
- * it. The responder is mirror_resp.c's, the same functions a RoCEv2
- * packet goes to: a SEND or WRITE step hands it one request (a struct
- * mirror_pkt whose payload is our segments) and turns its verdict into a
- * completion status, an RNR wait, or FAULT / DEST_FAULT for a missing
- * page. Only a READ, which changes nothing at the destination, is copied
- * here, after the responder's range check.
+ * mirror_req.c - the requester: takes WQEs from the kernel's copy of the
+ * SQ (mirror_sq.c), checks them, and moves them by one of two transports.
+ * See docs/design.md, "The requester", and docs/architecture.md.
  *
- * The requester runs in process context (the doorbell system call of the
- * posting process, or the QP's work item), drains the SQ one WQE at a time
- * and, for each, runs the responder of the destination QP directly under
- * that QP's resp_lock. Per WQE (always the kernel's copy, mirror_sq_fetch()):
+ * RoCEv2 (the QP's peer is another device): the message becomes packets
+ * (the codec lays them out, mirror_net.c sends them); RC WQEs stay in the
+ * SQ until the completer (mirror_comp.c) finishes them. sq_cons is the
+ * oldest incomplete WQE, sq_next the next one to send, and meta[] holds
+ * each in-flight WQE's PSN range. The WQE's SGEs are looked up again for
+ * every packet, so no MR reference is held while a peer takes its time.
+ * Per WQE:
+ *
+ *   SEND: check it -> packets (PSN first..last) -> wait
+ *   WAIT: ACK covering last      -> DONE
+ *         RNR NAK                -> rewind here, resend after the timer
+ *         PSN sequence NAK       -> rewind here, resend now
+ *         other NAK              -> DONE with the error (QP -> ERR)
+ *         timeout                -> rewind to the oldest (retry_cnt)
+ *   A rewound READ asks only for the responses it still misses, a
+ *   rewound SEND or WRITE goes on from its first unacknowledged packet.
+ *   DONE: completions are reported strictly in SQ order.
+ *
+ * Same device (the short-circuit path, no packets): the destination's
+ * responder runs for the WQE under its resp_lock, the same functions
+ * (mirror_resp.c) a RoCEv2 packet goes to: a SEND or WRITE step hands it
+ * one request (a struct mirror_pkt whose payload is our segments) and
+ * turns its verdict into a completion status, an RNR wait, or FAULT /
+ * DEST_FAULT for a missing page. Only a READ, which changes nothing at the
+ * destination, is copied here, after the responder's range check.
+ *
+ * Both run in process context (the doorbell system call of the posting
+ * process, or the QP's work item). The same-device requester drains the
+ * SQ one WQE at a time and, for each, runs the responder of the
+ * destination QP directly under that QP's resp_lock. Per WQE (always the
+ * kernel's copy, mirror_sq_fetch()):
  *
  *   LOCAL (check it, resolve its local memory, fault the first chunk in)
  *     -> ROUTE (find the destination)
@@ -44,7 +65,8 @@
  * responder makes of a packet's source and PSN. Anything else is a peer
  * that does not answer (RC: RETRY_EXC_ERR) or a message lost (UC).
  *
- * Locking: state_lock -> req_lock -> resp_lock (of any QP). The requester
+ * Locking: state_lock -> req_lock -> resp_lock (of any QP); req_lock also
+ * covers the completer. The requester
  * never takes a state_lock while holding req_lock; a QP that must enter
  * ERR does so after the locks are dropped (mirror_qp_enter_err()).
  */
@@ -227,6 +249,291 @@ static struct mirror_fault_job *mirror_fault_job_start(struct mirror_req_ctx *c)
 	kref_get(&job->ref);
 	queue_work(dev->fault_wq, &job->work);
 	return job;
+}
+
+/*
+ * PSNs in flight at most (but for one message longer than this): keeps
+ * every PSN comparison unambiguous, and what a window brings back within
+ * a QP's receive queue (MIRROR_RX_QUEUE_PKTS is twice this).
+ */
+#define MIRROR_WINDOW_PSNS	1024
+/* Inside long messages the requester asks for an ACK this often. */
+#define MIRROR_ACKREQ_EVERY	64
+
+/* ---------------------------------------------------------------------- */
+/* The RoCEv2 transport: WQEs into packets */
+
+/*
+ * Sends the packets of one WQE from @psn on; *npsn gets the PSNs used
+ * (also those of packets sent before a failure). @answered PSNs of it are
+ * known to have arrived: a READ whose first @answered responses arrived
+ * asks only for the rest (at the PSN and address of the first one
+ * missing), a SEND or WRITE the peer acknowledged up to there goes on from
+ * its first packet not acknowledged (a MIDDLE or LAST, which continues the
+ * message the responder holds: IBA 9.7.6.1.3); either still takes all its
+ * PSNs.
+ * Return: 0; -ENOMEM when a packet could not be allocated (nothing counts:
+ * the WQE is sent again from its start); -EFAULT when its local memory
+ * went away.
+ */
+static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
+			   u32 len, u32 psn, u32 answered, u32 *npsn)
+{
+	bool rc = qp->ibqp.qp_type == IB_QPT_RC;
+	u8 tr = rc ? MIRROR_TR_RC : MIRROR_TR_UC;
+	u32 mtu = mirror_qp_mtu(qp);
+	u32 n = mirror_npkts(len, mtu), i;
+	bool write = wqe->opcode == IB_UVERBS_WR_RDMA_WRITE ||
+		     wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
+	bool imm = wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM ||
+		   wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
+	struct mirror_pkt t = {
+		.dqpn = qp->peer.qpn,
+		.src = &qp->req.local,
+	};
+	int err;
+
+	*npsn = 0;
+	switch (wqe->opcode) {
+	case IB_UVERBS_WR_RDMA_READ:
+		if (answered >= n)
+			answered = 0;
+		t.opcode = tr | MIRROR_OP_READ_REQUEST;
+		t.va = wqe->wr.rdma.remote_addr + (u64)answered * mtu;
+		t.rkey = wqe->wr.rdma.rkey;
+		t.dma_len = len - answered * mtu;
+		t.psn = mirror_psn_add(psn, answered);
+		t.ackreq = true;
+		err = mirror_qp_pkt_send(qp, &t);
+		if (!err)
+			*npsn = n;	/* the responses take these PSNs */
+		return err;
+	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
+	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
+		t.opcode = tr | (wqe->opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP ?
+				 MIRROR_OP_CMP_SWAP : MIRROR_OP_FETCH_ADD);
+		t.va = wqe->wr.atomic.remote_addr;
+		t.rkey = wqe->wr.atomic.rkey;
+		if (wqe->opcode == IB_UVERBS_WR_ATOMIC_CMP_AND_SWP) {
+			t.swap_add = wqe->wr.atomic.swap;
+			t.compare = wqe->wr.atomic.compare_add;
+		} else {
+			t.swap_add = wqe->wr.atomic.compare_add;
+		}
+		t.psn = psn;
+		t.ackreq = true;
+		err = mirror_qp_pkt_send(qp, &t);
+		if (!err)
+			*npsn = 1;
+		return err;
+	}
+
+	t.va = wqe->wr.rdma.remote_addr;
+	t.rkey = wqe->wr.rdma.rkey;
+	t.dma_len = len;
+	t.imm = (__force __be32)wqe->imm_data;
+	for (i = answered < n ? answered : 0; i < n; i++) {
+		bool last = i == n - 1;
+
+		t.opcode = tr | mirror_op_nth(write ? MIRROR_OP_WRITE_FIRST :
+						      MIRROR_OP_SEND_FIRST,
+					      i, n, imm);
+		t.psn = mirror_psn_add(psn, i);
+		t.paylen = min(mtu, len - i * mtu);
+		t.se = last && (wqe->send_flags & IB_SEND_SOLICITED) &&
+		       (!write || imm);
+		t.ackreq = rc && (last || i % MIRROR_ACKREQ_EVERY ==
+					  MIRROR_ACKREQ_EVERY - 1);
+		if (t.paylen && mirror_sq_segs(qp, wqe, &qp->req.local,
+						(u64)i * mtu, t.paylen, 0)) {
+			mirror_segs_put(&qp->req.local);
+			return -EFAULT;
+		}
+		err = mirror_qp_pkt_send(qp, &t);
+		mirror_segs_put(&qp->req.local);
+		if (err == -ENOMEM) {
+			*npsn = 0;
+			return err;
+		}
+		if (err)
+			return err;
+		*npsn = i + 1;
+	}
+	return 0;
+}
+
+/**
+ * mirror_wire_req_locked() - send what the window allows of an RC/UC QP
+ *	connected over RoCEv2
+ * @qp: the QP (req_lock held)
+ * @qp_err: set when the QP must enter ERR (the caller records it)
+ *
+ * Run by the doorbell and req_work, and by rx_work after the completer
+ * took a response (the window may have opened).
+ */
+void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	bool rc = qp->ibqp.qp_type == IB_QPT_RC;
+
+	lockdep_assert_held(&qp->req_lock);
+	if (test_and_clear_bit(0, &qp->req.retrans_due) && rc &&
+	    qp->req.sq_cons != qp->req.sq_next && !qp->req.rnr_wait) {
+		struct mirror_sq_meta *m = mirror_sq_meta_of(qp, qp->req.sq_cons);
+
+		mirror_count(dev, MIRROR_CNT_RETRANS_TIMEOUT);
+		if (!qp->req.retry_left) {
+			mirror_sq_done(qp, m, IB_WC_RETRY_EXC_ERR, 0);
+			mirror_comp_report(qp, qp_err);
+			return;
+		}
+		qp->req.retry_left--;
+		qp->req.gap_rewound = false;
+		mirror_sq_rewind(qp, qp->req.sq_cons);
+	}
+
+	while (READ_ONCE(qp->state) == MIRROR_QPS_RTS && !qp->req.rnr_wait) {
+		u32 idx = qp->req.sq_next, n = 1, avail;
+		struct mirror_send_wqe *wqe;
+		struct mirror_sq_meta *m;
+		enum ib_wc_status status;
+		bool fresh;
+		int err;
+
+		if (mirror_queue_avail(&qp->sq, qp->req.sq_cons, &avail)) {
+			*qp_err = true;	/* user space broke its ring */
+			break;
+		}
+		if (idx - qp->req.sq_cons >= avail)
+			break;
+		/* Cheap first: a full window needs no look at the WQE. */
+		if (rc && idx != qp->req.sq_cons &&
+		    mirror_psn_cmp(qp->req.psn,
+				   mirror_sq_meta_of(qp, qp->req.sq_cons)->first_psn) >=
+		    MIRROR_WINDOW_PSNS)
+			break;
+		fresh = idx == qp->req.sq_fetched;	/* never sent before */
+		wqe = mirror_sq_fetch(qp, idx);
+		m = mirror_sq_meta_of(qp, idx);
+		if (fresh)
+			m->resend = false;
+		m->kind = mirror_sq_kind(wqe->opcode);
+		if (m->kind != MIRROR_KIND_SEND &&
+		    qp->req.rd_out >= max_t(u32, qp->attr.max_rd_atomic, 1))
+			break;
+		/* Sent before: it keeps what is known to have arrived. */
+		if (!m->resend || m->first_psn != qp->req.psn)
+			m->next_resp = qp->req.psn;
+		m->resend = false;
+		m->done = false;
+		m->first_psn = qp->req.psn;
+		/* Checked (and its first chunk faulted in) at every send. */
+		status = mirror_wqe_local(qp, wqe, &qp->req.local);
+		m->len = qp->req.local.total;
+		mirror_segs_put(&qp->req.local);
+		if (status != IB_WC_SUCCESS) {
+			m->last_psn = qp->req.psn;
+			m->kind = MIRROR_KIND_SEND;
+			mirror_sq_done(qp, m, status, 0);
+			qp->req.sq_next++;
+			break;
+		}
+		/*
+		 * All of the message's PSNs inside the window (one message
+		 * alone may exceed it): the packets and READ responses in
+		 * flight then fit the peer's and our receive queues.
+		 */
+		if (rc && idx != qp->req.sq_cons &&
+		    mirror_psn_cmp(mirror_psn_add(qp->req.psn,
+						  mirror_npkts(m->len,
+							       mirror_qp_mtu(qp)) - 1),
+				   mirror_sq_meta_of(qp, qp->req.sq_cons)->first_psn) >=
+		    MIRROR_WINDOW_PSNS)
+			break;
+		if (m->kind != MIRROR_KIND_SEND)
+			qp->req.rd_out++;
+		err = mirror_send_wqe(qp, wqe, m->len, qp->req.psn,
+				      (m->next_resp - m->first_psn) &
+				      MIRROR_PSN_MASK, &n);
+		if (err == -ENOMEM) {
+			if (m->kind != MIRROR_KIND_SEND)
+				qp->req.rd_out--;
+			queue_delayed_work(dev->wq, &qp->req_work, 1);
+			break;
+		}
+		m->last_psn = mirror_psn_add(qp->req.psn, max(n, 1U) - 1);
+		qp->req.psn = mirror_psn_add(qp->req.psn, n);
+		qp->req.sq_next++;
+		if (err) {
+			/* Its memory went away while it was being sent. */
+			m->kind = MIRROR_KIND_SEND;
+			mirror_sq_done(qp, m, IB_WC_LOC_PROT_ERR, 0);
+			break;
+		}
+		if (!rc)
+			mirror_sq_done(qp, m, IB_WC_SUCCESS, 0);
+		else if (!timer_pending(&qp->req.retrans_timer))
+			mirror_comp_arm_timer(qp);
+		cond_resched();
+	}
+	mirror_comp_report(qp, qp_err);
+}
+
+/*
+ * mirror_wire_requester() - send what is posted on an RC/UC QP whose
+ *	peer is reached over RoCEv2
+ * @qp: the QP
+ */
+static void mirror_wire_requester(struct mirror_qp *qp)
+{
+	bool qp_err = false;
+
+	mutex_lock(&qp->req_lock);
+	mirror_wire_req_locked(qp, &qp_err);
+	if (qp_err)
+		mirror_qp_err_due(qp);
+	mutex_unlock(&qp->req_lock);
+	if (qp_err)
+		mirror_qp_enter_err(qp);
+}
+
+/*
+ * mirror_wire_send_ud() - send a UD WQE over RoCEv2
+ * @qp: the UD (or GSI) QP; req_lock held, qp->req.local resolved
+ * @wqe: the kernel's copy of the WQE
+ * @av: the AH's address vector
+ * @dqpn: destination QP
+ * @qkey: the Q_Key to send with
+ *
+ * Return: 0, or a negative errno (UD losses are not reported to the WQE).
+ */
+static int mirror_wire_send_ud(struct mirror_qp *qp,
+			       struct mirror_send_wqe *wqe,
+			       const struct rdma_ah_attr *av, u32 dqpn,
+			       u32 qkey)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	bool imm = wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM;
+	struct mirror_path path;
+	struct mirror_pkt t = {
+		.opcode = MIRROR_TR_UD | mirror_op_nth(MIRROR_OP_SEND_FIRST,
+						       0, 1, imm),
+		.se = wqe->send_flags & IB_SEND_SOLICITED,
+		.dqpn = dqpn,
+		.qkey = qkey,
+		.sqpn = qp->ibqp.qp_num,
+		.imm = (__force __be32)wqe->imm_data,
+		.src = &qp->req.local,
+		.paylen = qp->req.local.total,
+	};
+	int err;
+
+	err = mirror_path_from_av(dev, av, qp->ibqp.qp_num, dqpn, &path);
+	if (err)
+		return err;
+	t.psn = qp->req.psn;
+	qp->req.psn = mirror_psn_add(qp->req.psn, 1);
+	return mirror_pkt_send(dev, &t, &path);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -634,7 +941,7 @@ static enum mirror_req_state mirror_req_route(struct mirror_req_ctx *c)
 			return MIRROR_REQ_COMPLETE;
 		}
 	} else {
-		/* Decided at RTR: RC/UC peers elsewhere use mirror_wire.c. */
+		/* Decided at RTR: RC/UC peers elsewhere go by packets. */
 		c->dgid = qp->peer.gid;
 		c->dqpn = qp->peer.qpn;
 	}

@@ -15,7 +15,7 @@ COMMON=()
 # namespace NS or "-", client on DEV_CLIENT or DEV); prints BW average
 # (MB/s) or t_avg (usec), or "n/a" when the run failed.
 perf() {
-	local dev=$1 cdev=$2 addr=$3 ns=$4 tool=$5 g gc srv rc pre=()
+	local dev=$1 cdev=$2 addr=$3 ns=$4 tool=$5 g gc srv rc v pre=()
 	shift 5
 	PORT=$((PORT + 1))
 	[ "$ns" != - ] && pre=(ip netns exec "$ns")
@@ -33,13 +33,22 @@ perf() {
 	wait "$srv"
 	if [ "$rc" -ne 0 ]; then
 		echo "n/a"
-		{ echo "--- $tool on $dev failed:"; cat /tmp/bcli.log; } >>/tmp/bench-errors.log
+		{ echo "--- $tool on $dev failed (status $rc); client:"; cat /tmp/bcli.log
+		  echo "server:"; cat /tmp/bsrv.log; } >>/tmp/bench-errors.log
 		return
 	fi
 	# The row after the header: BW average is column 4, t_avg column 6.
-	awk -v lat="$([[ $tool == *_lat ]] && echo 1 || echo 0)" \
+	v=$(awk -v lat="$([[ $tool == *_lat ]] && echo 1 || echo 0)" \
 		'/^ *#bytes/ { hdr = 1; next }
-		 hdr && NF >= 4 { print (lat ? $6 : $4); exit }' /tmp/bcli.log
+		 hdr && NF >= 4 { print (lat ? $6 : $4); exit }' /tmp/bcli.log)
+	# Not a figure ("inf" when perftest's clock calibration failed):
+	# left out, with the run's log.
+	if ! [[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]]; then
+		echo "n/a"
+		{ echo "--- $tool on $dev printed no figure ($v):"; cat /tmp/bcli.log; } >>/tmp/bench-errors.log
+		return
+	fi
+	echo "$v"
 }
 
 ratio() {

@@ -227,6 +227,15 @@ static unsigned long mirror_odp_publish(struct mirror_odp *odp,
 }
 
 /*
+ * A fault that keeps losing its range to invalidations gives up after
+ * HMM_RANGE_DEFAULT_TIMEOUT, as the kernel's own ODP does, but not before
+ * this many attempts: on a starved host (a guest whose vCPU waits for the
+ * CPU for long stretches) a second can pass in a few attempts, and the
+ * sequence is the MR's, so any change anywhere in it restarts ours.
+ */
+#define MIRROR_ODP_MIN_TRIES	32
+
+/*
  * The one fault helper (ODP rule 1), for [start, end) inside one block:
  * read_begin -> hmm_range_fault under mmap_read_lock -> odp->lock ->
  * read_retry -> publish, or start over. *newly gets the pages that became
@@ -279,7 +288,8 @@ static int mirror_odp_fault_block(struct mirror_odp *odp, struct mm_struct *mm,
 			return ret;
 		/* The range changed under us: start over, for a while. */
 		(*retries)++;
-		if (time_after(jiffies, timeout))
+		if (time_after(jiffies, timeout) &&
+		    *retries >= MIRROR_ODP_MIN_TRIES)
 			return -EBUSY;
 		cond_resched();
 	}
@@ -620,6 +630,8 @@ int mirror_odp_create(struct mirror_mr *mr, u64 start, u64 length)
 #define MIRROR_CHILD_SIZE	(1UL << MIRROR_CHILD_SHIFT)
 /* Children of one MR beyond which a new one waits for pending removals. */
 #define MIRROR_CHILDREN_SOFT_MAX	32
+/* Times one fault goes again after its child was removed under it. */
+#define MIRROR_CHILD_RELINKS	4
 
 /*
  * One child of @mr is gone. The count drops and the waiter is woken under
@@ -680,18 +692,23 @@ static void mirror_child_unlink(struct mirror_odp *odp)
 /*
  * After a fault on a child: one that mirrors nothing (the fault failed, or
  * found nothing to snapshot) leaves the xarray, so that probing unmapped
- * addresses costs no memory. A concurrent fault that fills it meanwhile
- * only wastes its work: the next access creates the child again.
+ * addresses costs no memory. The test and the unlink are one step under
+ * the child's lock, which a fault holds to publish: either the fault's
+ * entries are seen and the child stays, or it was unlinked before they
+ * landed. Returns true in that last case: the child mirrors pages but is
+ * no longer the MR's, so they are lost with it (the fault goes again).
  */
-static void mirror_child_drop_if_empty(struct mirror_odp *odp)
+static bool mirror_child_drop_if_empty(struct mirror_odp *odp)
 {
-	bool empty;
+	bool lost = false;
 
 	mutex_lock(&odp->lock);
-	empty = !odp->npresent;
+	if (!odp->npresent)
+		mirror_child_unlink(odp);	/* the caller keeps a reference */
+	else
+		lost = xa_load(&odp->mr->children, odp->index) != odp;
 	mutex_unlock(&odp->lock);
-	if (empty)
-		mirror_child_unlink(odp);
+	return lost;
 }
 
 /* Deferred removal of a child emptied by an unmap. */
@@ -875,6 +892,7 @@ int mirror_mr_odp_fault(struct mirror_mr *mr, unsigned long va,
 {
 	unsigned long end = va + len, next;
 	struct mirror_odp *odp;
+	u32 relinks = 0;
 	int err = 0;
 
 	if (!mr->implicit)
@@ -888,7 +906,15 @@ int mirror_mr_odp_fault(struct mirror_mr *mr, unsigned long va,
 		if (IS_ERR(odp))
 			return PTR_ERR(odp);
 		err = mirror_odp_fault(odp, va, next - va, flags);
-		mirror_child_drop_if_empty(odp);
+		/*
+		 * The child an earlier unmap emptied may have been unlinked
+		 * by its removal work while we filled it: what we mirrored
+		 * there goes with it. Fault the range again on a new child,
+		 * a few times (each new unlink needs a new unmap).
+		 */
+		if (mirror_child_drop_if_empty(odp) && !err &&
+		    ++relinks <= MIRROR_CHILD_RELINKS)
+			next = va;
 		mirror_odp_put(odp);
 	}
 	return err;

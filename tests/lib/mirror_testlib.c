@@ -50,7 +50,8 @@ int mirror_test_ipv4_gid(struct ibv_context *c, const char *ip, int *idx,
 	return -1;
 }
 
-long long mirror_test_counter(const char *dev, const char *name)
+/* One read of sysfs file @name of @dev's port 1 hw_counters; -1 if unread. */
+static long long counter_file(const char *dev, const char *name)
 {
 	char path[256];
 	long long v = -1;
@@ -58,13 +59,28 @@ long long mirror_test_counter(const char *dev, const char *name)
 
 	snprintf(path, sizeof(path),
 		 "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev, name);
-	f = fopen(path, "r");
+	f = fopen(path, "re");
 	if (f) {
 		if (fscanf(f, "%lld", &v) != 1)
 			v = -1;
 		fclose(f);
 	}
 	return v;
+}
+
+/*
+ * ib_core answers hw_counters reads from a copy it refreshes only once the
+ * copy is older than the port's "lifespan" (ms): even at 0, a read in the
+ * jiffy of the last refresh gets the copy. A case that reads a counter,
+ * runs a verb for a millisecond and reads again would see no change. So
+ * wait out the lifespan and a jiffy (at most 10 ms) first.
+ */
+long long mirror_test_counter(const char *dev, const char *name)
+{
+	long long ms = counter_file(dev, "lifespan");
+
+	usleep((useconds_t)((ms > 0 ? ms : 0) + 15) * 1000);
+	return counter_file(dev, name);
 }
 
 int mirror_test_time_scale(void)

@@ -26,7 +26,11 @@ struct ibv_context *mirror_test_open(const char *name);
 int mirror_test_ipv4_gid(struct ibv_context *c, const char *ip, int *idx,
 			 union ibv_gid *gid);
 
-/* Port 1's hardware counter @name of device @dev (sysfs); -1 if unread. */
+/*
+ * Port 1's hardware counter @name of device @dev (sysfs), counting all
+ * that was done before the call (it waits out ib_core's cached copy: 15 ms
+ * and more); -1 if unread.
+ */
 long long mirror_test_counter(const char *dev, const char *name);
 
 /*

@@ -1370,6 +1370,7 @@ out:
  * zeros.
  */
 #define CHURN_LEN	(256 * 1024)
+/* On Debian's kernel; times MIRROR_TIME_SCALE on a slower one. */
 #define CHURN_SECS	8
 
 struct churn {
@@ -1461,7 +1462,7 @@ static int test_concurrent_fault_and_unmap_on_one_child(void)
 	CHECK(mr_counters(p.b.mr, &c0) == 0, "counters");
 	CHECK(pthread_create(&thr, NULL, churn_thread, &ch) == 0, "thread");
 	started = true;
-	end = now() + CHURN_SECS;
+	end = now() + CHURN_SECS * mirror_test_time_scale();
 	for (i = 0; now() < end; i++) {
 		bool to_c = i & 1;
 		uint32_t seed = (uint32_t)i + 1000;

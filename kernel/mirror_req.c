@@ -66,9 +66,9 @@
  * that does not answer (RC: RETRY_EXC_ERR) or a message lost (UC).
  *
  * Locking: state_lock -> req_lock -> resp_lock (of any QP); req_lock also
- * covers the completer. The requester
- * never takes a state_lock while holding req_lock; a QP that must enter
- * ERR does so after the locks are dropped (mirror_qp_enter_err()).
+ * covers the completer. The requester never takes a state_lock while
+ * holding req_lock; a QP that must enter ERR does so after the locks are
+ * dropped (mirror_qp_enter_err()).
  */
 #include <linux/ip.h>
 #include <linux/udp.h>

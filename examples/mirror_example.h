@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <infiniband/verbs.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <stdbool.h>
@@ -87,7 +88,7 @@ static inline int ex_open(const char *prog, const char *name,
 	for (i = 0; i < pattr.gid_tbl_len && i < 256; i++) {
 		if (ibv_query_gid_ex(d->ctx, 1, i, &e, 0) ||
 		    e.gid_type != IBV_GID_TYPE_ROCE_V2 ||
-		    e.gid.raw[10] != 0xff || e.gid.raw[11] != 0xff)
+		    !IN6_IS_ADDR_V4MAPPED((struct in6_addr *)e.gid.raw))
 			continue;
 		d->gid = e.gid;
 		d->gid_index = (uint8_t)i;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <infiniband/verbs.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -168,7 +169,7 @@ static inline int bench_find_gid(struct bench *b)
 		if (ibv_query_gid_ex(b->ctx, 1, i, &e, 0) ||
 		    e.gid_type != IBV_GID_TYPE_ROCE_V2)
 			continue;
-		if (e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff) {
+		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)e.gid.raw)) {
 			b->gid_index = i;
 			b->gid = e.gid;
 			return 0;

@@ -954,11 +954,6 @@ static void final_round(struct worker *w)
  */
 static int setup_b(void)
 {
-	struct ibv_device **list;
-	struct ibv_port_attr pa;
-	struct ibv_gid_entry e;
-	int i;
-
 	if (!wire_dev) {
 		ctx_b = ctx;
 		gpd_b = gpd;
@@ -974,25 +969,14 @@ static int setup_b(void)
 			       strerror(errno));
 		return gmr_b ? 0 : -1;
 	}
-	list = ibv_get_device_list(NULL);
-	for (i = 0; list && list[i]; i++)
-		if (!strcmp(ibv_get_device_name(list[i]), wire_dev))
-			ctx_b = ibv_open_device(list[i]);
-	if (list)
-		ibv_free_device_list(list);
-	if (!ctx_b || ibv_query_port(ctx_b, 1, &pa)) {
+	ctx_b = mirror_test_open(wire_dev);
+	if (!ctx_b) {
 		printf("# setup: cannot open %s (set up the far end first)\n",
 		       wire_dev);
 		return -1;
 	}
-	gid_index_b = -1;
-	for (i = 0; i < pa.gid_tbl_len && i < 256 && gid_index_b < 0; i++)
-		if (!ibv_query_gid_ex(ctx_b, 1, i, &e, 0) &&
-		    e.gid_type == IBV_GID_TYPE_ROCE_V2 &&
-		    e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff) {
-			gid_index_b = i;
-			gid_b = e.gid;
-		}
+	if (mirror_test_ipv4_gid(ctx_b, NULL, &gid_index_b, &gid_b))
+		gid_index_b = -1;
 	gpd_b = ibv_alloc_pd(ctx_b);
 	if (gid_index_b < 0 || !gpd_b) {
 		printf("# setup: %s has no IPv4 RoCEv2 GID\n", wire_dev);

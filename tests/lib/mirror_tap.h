@@ -161,20 +161,7 @@ static inline struct ibv_ah_attr back_av(void)
 static inline int mirror_tap_find_gid_of(struct ibv_context *c, int *idx,
 					 union ibv_gid *g)
 {
-	struct ibv_gid_entry e;
-	int i;
-
-	for (i = 0; i < port_attr.gid_tbl_len && i < 256; i++) {
-		if (ibv_query_gid_ex(c, 1, i, &e, 0) ||
-		    e.gid_type != IBV_GID_TYPE_ROCE_V2)
-			continue;
-		if (e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff) {
-			*idx = i;
-			*g = e.gid;
-			return 0;
-		}
-	}
-	return -1;
+	return mirror_test_ipv4_gid(c, NULL, idx, g);
 }
 
 static inline void mirror_tap_find_gid(void)

@@ -3,6 +3,7 @@
  * mirror_testlib.c - the test programs' shared helpers (mirror_testlib.h).
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,7 +41,13 @@ int mirror_test_ipv4_gid(struct ibv_context *c, const char *ip, int *idx,
 		if (ibv_query_gid_ex(c, 1, i, &e, 0) ||
 		    e.gid_type != IBV_GID_TYPE_ROCE_V2)
 			continue;
-		if (e.gid.raw[10] == 0xff && e.gid.raw[11] == 0xff &&
+		/*
+		 * ::ffff:a.b.c.d: ten zero bytes first. Bytes 10 and 11
+		 * alone are not enough: an EUI-64 link-local GID
+		 * (fe80::XX:XXff:feXX:XXXX) has 0xff in both when its MAC's
+		 * third byte is 0xff.
+		 */
+		if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)e.gid.raw) &&
 		    (!ip || !memcmp(&e.gid.raw[12], want, 4))) {
 			*idx = i;
 			*gid = e.gid;

@@ -69,6 +69,11 @@ TESTS=(
 MEMCPY_OUT=$("$MIRROR_BUILD/tests/bench/memcpy_bw")
 MEMCPY=${MEMCPY_OUT% *}
 MEMCPY_COLD=${MEMCPY_OUT#* }
+# One sleep and wake-up between two processes (wake_lat.c): the floor under
+# any completion taken by event, whatever the device.
+WAKE_OUT=$("$MIRROR_BUILD/tests/bench/wake_lat" 5000)
+WAKE=${WAKE_OUT#wake_lat }
+[[ $WAKE =~ ^[0-9]+(\.[0-9]+)?$ ]] || WAKE=n/a
 declare -A MIR RXE WIRE
 for t in "${TESTS[@]}"; do
 	IFS='|' read -r name cmd unit <<<"$t"
@@ -132,6 +137,14 @@ echo "mirror0/memcpy is against the hot figure."
 EV="ib_send_lat 8B -e" PO="ib_send_lat 8B"
 echo "ib_send_lat 8B, events over polling: mirror0 $(ratio "${MIR[$EV]}" "${MIR[$PO]}")x," \
 	"rxe0 $(ratio "${RXE[$EV]}" "${RXE[$PO]}")x, RoCEv2 $(ratio "${WIRE[$EV]}" "${WIRE[$PO]}")x (target for mirror: <= 3x)"
+# Each message by event costs at least one process wake-up more than by
+# polling: the floor is polling + WAKE, and what the device adds by event
+# is how far above that floor it lands.
+FLOOR=$(awk -v p="${MIR[$PO]}" -v w="$WAKE" 'BEGIN {
+	if (p == "n/a" || w == "n/a") print "n/a"; else printf "%.2f\n", p + w }')
+echo "one sleep+wake-up between two processes here (pipe ping-pong, wake_lat): $WAKE usec;" \
+	"mirror0's floor by event = polling + wake-up = $FLOOR usec ($(ratio "$FLOOR" "${MIR[$PO]}")x polling);" \
+	"mirror0 -e / floor: $(ratio "${MIR[$EV]}" "$FLOOR")x"
 echo "(RoCEv2 (veth): mirror0 -> mirror1 in another network namespace, same flags)"
 
 # mean FIGURE...: the mean of those that are not n/a (a run perftest could

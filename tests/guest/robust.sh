@@ -15,8 +15,11 @@ PORT=19000
 # mode, server on DEV_SRV (in $PEER_NS with in_peer), client on DEV_CLI
 # writing to it. Sets SRV and CLI (so it runs in this shell, not under
 # check); succeeds when both still run after a few seconds of traffic.
+# The duration outlasts every case's deadline (which wait_for stretches by
+# MIRROR_TIME_SCALE): a writer whose time ran out would exit 0 before its
+# retries could fail it.
 start_stream() {
-	local gs gc ns=() args=(-D 100 -s 65536)
+	local gs gc ns=() args=(-D $((100 * ${MIRROR_TIME_SCALE:-1})) -s 65536)
 	PORT=$((PORT + 1))
 	[ "${4:-}" = in_peer ] && ns=(ip netns exec "$PEER_NS")
 	gs=$(gid_index "$1" "$3")

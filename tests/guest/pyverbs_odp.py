@@ -27,7 +27,7 @@ from pyverbs.device import Context
 from pyverbs.mr import MR
 from pyverbs.pd import PD
 from pyverbs.pyverbs_error import PyverbsRDMAError
-from pyverbs.qp import QP, QPAttr, QPCap, QPInitAttr
+from pyverbs.qp import QP, QPCap, QPInitAttr
 from pyverbs.wr import SGE, RecvWR, SendWR
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -197,16 +197,7 @@ class OdpTestCase(unittest.TestCase):
 
     def ud_qp(self):
         qp = self.qp(e.IBV_QPT_UD)
-        attr = QPAttr(qp_state=e.IBV_QPS_INIT)
-        attr.pkey_index = 0
-        attr.port_num = 1
-        attr.qkey = QKEY
-        qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_PKEY_INDEX | e.IBV_QP_PORT |
-                  e.IBV_QP_QKEY)
-        qp.modify(QPAttr(qp_state=e.IBV_QPS_RTR), e.IBV_QP_STATE)
-        attr = QPAttr(qp_state=e.IBV_QPS_RTS)
-        attr.sq_psn = 0
-        qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_SQ_PSN)
+        mp.connect_ud(qp, QKEY)
         return qp
 
     # Work requests --------------------------------------------------------

@@ -107,6 +107,21 @@ def connect_rc(qp, dest_qpn, av, access):
               e.IBV_QP_MAX_QP_RD_ATOMIC)
 
 
+def connect_ud(qp, qkey):
+    """Moves UD QP through INIT and RTR to RTS, receiving datagrams that
+    carry QKEY."""
+    attr = QPAttr(qp_state=e.IBV_QPS_INIT)
+    attr.pkey_index = 0
+    attr.port_num = 1
+    attr.qkey = qkey
+    qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_PKEY_INDEX | e.IBV_QP_PORT |
+              e.IBV_QP_QKEY)
+    qp.modify(QPAttr(qp_state=e.IBV_QPS_RTR), e.IBV_QP_STATE)
+    attr = QPAttr(qp_state=e.IBV_QPS_RTS)
+    attr.sq_psn = 0
+    qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_SQ_PSN)
+
+
 def wait_wc(cq, timeout):
     """The next completion of CQ, or None after TIMEOUT seconds."""
     deadline = time.monotonic() + timeout

@@ -77,15 +77,22 @@ class Counters:
         return {n: now[n] - self.v[n] for n in self.names}
 
 
-def connect_rc(qp, dest_qpn, av, access):
-    """Moves RC QP through INIT and RTR to RTS, connected to DEST_QPN at AV,
-    with remote ACCESS flags and the suites' common parameters."""
+def _to_init(qp, mask, **attrs):
+    """Moves QP to INIT on port 1, P_Key index 0, with the attributes ATTRS
+    (QPAttr field names) that MASK names."""
     attr = QPAttr(qp_state=e.IBV_QPS_INIT)
     attr.pkey_index = 0
     attr.port_num = 1
-    attr.qp_access_flags = access
+    for name, value in attrs.items():
+        setattr(attr, name, value)
     qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_PKEY_INDEX | e.IBV_QP_PORT |
-              e.IBV_QP_ACCESS_FLAGS)
+              mask)
+
+
+def connect_rc(qp, dest_qpn, av, access):
+    """Moves RC QP through INIT and RTR to RTS, connected to DEST_QPN at AV,
+    with remote ACCESS flags and the suites' common parameters."""
+    _to_init(qp, e.IBV_QP_ACCESS_FLAGS, qp_access_flags=access)
     attr = QPAttr(qp_state=e.IBV_QPS_RTR)
     attr.path_mtu = RC_MTU
     attr.dest_qp_num = dest_qpn
@@ -110,12 +117,7 @@ def connect_rc(qp, dest_qpn, av, access):
 def connect_ud(qp, qkey):
     """Moves UD QP through INIT and RTR to RTS, receiving datagrams that
     carry QKEY."""
-    attr = QPAttr(qp_state=e.IBV_QPS_INIT)
-    attr.pkey_index = 0
-    attr.port_num = 1
-    attr.qkey = qkey
-    qp.modify(attr, e.IBV_QP_STATE | e.IBV_QP_PKEY_INDEX | e.IBV_QP_PORT |
-              e.IBV_QP_QKEY)
+    _to_init(qp, e.IBV_QP_QKEY, qkey=qkey)
     qp.modify(QPAttr(qp_state=e.IBV_QPS_RTR), e.IBV_QP_STATE)
     attr = QPAttr(qp_state=e.IBV_QPS_RTS)
     attr.sq_psn = 0

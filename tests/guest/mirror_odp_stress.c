@@ -344,7 +344,7 @@ static int qp_connect(struct ibv_qp *qp, uint32_t dest,
 			  IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
 		return -1;
 	a.qp_state = IBV_QPS_RTS;
-	a.timeout = 14;
+	a.timeout = mirror_test_ack_timeout(14);	/* 67 ms, scaled */
 	a.retry_cnt = 7;
 	a.rnr_retry = 7;
 	a.max_rd_atomic = 4;

@@ -630,14 +630,15 @@ enum mirror_mr_counter {
  * struct mirror_odp - our page table for one mirrored range (ODP rule 1)
  * @notifier: the interval notifier over [@start, @end); it holds the mm
  * @mr: the MR this mirror belongs to (for counters and keys)
- * @lock: protects @pfns: the fault helper publishes entries under it,
- *	invalidate() clears them under it, and the data path holds it
- *	while it touches the pages the entries name
+ * @lock: protects @pfn_lo and @meta: the fault helper publishes entries
+ *	under it, invalidate() clears them under it, and the data path holds
+ *	it while it touches the pages the entries name
  * @start: first mirrored user address (page aligned)
  * @end: end of the mirrored range (page aligned)
- * @pfns: one entry per page in HMM's format (pfn | HMM_PFN_VALID |
- *	HMM_PFN_WRITE | mapping order), 0 when not mirrored, plus
- *	MIRROR_ODP_DIRTY once the device has written the page
+ * @pfn_lo: one per page: the low 32 bits of its pfn
+ * @meta: one per page: the pfn's bits 32-39, valid, writable, dirty (the
+ *	device wrote it) and the order of the CPU mapping (mirror_odp.c,
+ *	"Entries"); 0 when the page is not mirrored
  * @npresent: entries mirrored now; written under @lock, read as a hint
  * @nwritable: entries mirrored writable now; as @npresent
  * @child: a child of an implicit MR (else the mirror of an explicit one)
@@ -655,7 +656,8 @@ struct mirror_odp {
 	struct mutex lock;
 	unsigned long start;
 	unsigned long end;
-	unsigned long *pfns;
+	u32 *pfn_lo;
+	u16 *meta;
 	unsigned long npresent;
 	unsigned long nwritable;
 	bool child;

@@ -4,8 +4,8 @@
  * of the registering process's address space.
  *
  * Each mirrored range is a struct mirror_odp: one mmu_interval_notifier
- * and our own page table, one entry per page in HMM's pfn format. The
- * rules (design.md, ODP rules 1-6 and 8-10):
+ * and our own page table, one 6-byte entry per page (see "Entries" below).
+ * The rules (design.md, ODP rules 1-6 and 8-10):
  *
  * - Entries are written in one place only, mirror_odp_fault_block(): it
  *   runs mmu_interval_read_begin() -> mmap_read_lock + hmm_range_fault()
@@ -22,6 +22,7 @@
  *   the block gets its pfn, and a lookup returns the rest of the block as
  *   one contiguous chunk.
  */
+#include <linux/bitfield.h>
 #include <linux/hmm.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
@@ -35,10 +36,30 @@
 #include "mirror_trace.h"
 
 /*
+ * Entries. The table keeps 6 bytes per page in two arrays, @pfn_lo (the
+ * pfn's low 32 bits) and @meta (u16: the pfn's bits 32-39, then the flags
+ * below and the order of the CPU mapping the page belongs to). 40 bits of
+ * pfn cover 52 physical address bits with 4 KiB pages, all that x86-64 and
+ * arm64 can address; a page beyond that cannot be mirrored (-EFAULT).
+ *
+ * The code works on one entry at a time as an unsigned long in HMM's
+ * format (pfn | HMM_PFN_VALID | HMM_PFN_WRITE | map order), plus
+ * MIRROR_ODP_DIRTY; mirror_odp_get()/mirror_odp_set() convert. 0 means
+ * "not mirrored". The lockless hints read @meta alone, which holds every
+ * flag and the order.
+ */
+#define MIRROR_ODP_M_PFN_HI	GENMASK(7, 0)
+#define MIRROR_ODP_M_VALID	BIT(8)
+#define MIRROR_ODP_M_WRITE	BIT(9)
+#define MIRROR_ODP_M_DIRTY	BIT(10)
+#define MIRROR_ODP_M_ORDER	GENMASK(15, 11)
+#define MIRROR_ODP_PFN_BITS	40
+
+/*
  * An entry's bit saying the device has written the page: invalidate()
  * then marks the page dirty, so that writeback and reclaim do not lose
- * what the device wrote. It lies between the largest pfn (52 physical
- * address bits, 5-level paging) and HMM's flags, which newer kernels
+ * what the device wrote. In the unsigned long form it lies between the
+ * largest pfn we store (40 bits) and HMM's flags, which newer kernels
  * extend downwards: mirror_odp_check_layout() fails the build if they
  * ever reach it.
  */
@@ -48,8 +69,72 @@
 static inline void mirror_odp_check_layout(void)
 {
 	BUILD_BUG_ON(MIRROR_ODP_DIRTY & HMM_PFN_FLAGS);
-	BUILD_BUG_ON(MIRROR_ODP_DIRTY_BIT < 52 - PAGE_SHIFT);
+	BUILD_BUG_ON(MIRROR_ODP_DIRTY_BIT < MIRROR_ODP_PFN_BITS);
+	BUILD_BUG_ON(sizeof(unsigned long) < 8);
 }
+
+/* The unsigned long form of @meta and @lo (0: not mirrored). */
+static unsigned long mirror_odp_decode(u16 meta, u32 lo)
+{
+	unsigned long e;
+
+	if (!(meta & MIRROR_ODP_M_VALID))
+		return 0;
+	e = lo | ((unsigned long)FIELD_GET(MIRROR_ODP_M_PFN_HI, meta) << 32) |
+	    HMM_PFN_VALID |
+	    ((unsigned long)FIELD_GET(MIRROR_ODP_M_ORDER, meta) <<
+	     HMM_PFN_ORDER_SHIFT);
+	if (meta & MIRROR_ODP_M_WRITE)
+		e |= HMM_PFN_WRITE;
+	if (meta & MIRROR_ODP_M_DIRTY)
+		e |= MIRROR_ODP_DIRTY;
+	return e;
+}
+
+/* Entry @idx; a consistent read needs odp->lock. */
+static unsigned long mirror_odp_get(struct mirror_odp *odp, unsigned long idx)
+{
+	return mirror_odp_decode(READ_ONCE(odp->meta[idx]),
+				 READ_ONCE(odp->pfn_lo[idx]));
+}
+
+/*
+ * Entry @idx read without the lock, for its flags and order only (a
+ * hint): the pfn's low 32 bits are left out.
+ */
+static unsigned long mirror_odp_peek(struct mirror_odp *odp, unsigned long idx)
+{
+	return mirror_odp_decode(READ_ONCE(odp->meta[idx]), 0);
+}
+
+/*
+ * Stores @e (odp->lock held). Return: 0, or -EFAULT for a pfn wider than
+ * an entry holds.
+ */
+static int mirror_odp_set(struct mirror_odp *odp, unsigned long idx,
+			  unsigned long e)
+{
+	unsigned long pfn = e & ~(HMM_PFN_FLAGS | MIRROR_ODP_DIRTY);
+	u16 meta = 0;
+
+	if (e & HMM_PFN_VALID) {
+		if (pfn >> MIRROR_ODP_PFN_BITS)
+			return -EFAULT;
+		meta = FIELD_PREP(MIRROR_ODP_M_PFN_HI, pfn >> 32) |
+		       MIRROR_ODP_M_VALID |
+		       FIELD_PREP(MIRROR_ODP_M_ORDER, hmm_pfn_to_map_order(e));
+		if (e & HMM_PFN_WRITE)
+			meta |= MIRROR_ODP_M_WRITE;
+		if (e & MIRROR_ODP_DIRTY)
+			meta |= MIRROR_ODP_M_DIRTY;
+	} else {
+		pfn = 0;
+	}
+	WRITE_ONCE(odp->pfn_lo[idx], lower_32_bits(pfn));
+	WRITE_ONCE(odp->meta[idx], meta);
+	return 0;
+}
+
 /*
  * One hmm_range_fault() call covers at most one aligned block of this
  * size, so a THP or a 2 MiB hugetlb page is one fault.
@@ -59,8 +144,8 @@ static inline void mirror_odp_check_layout(void)
 
 /*
  * The mirror page tables one user context may hold, in MiB. 0, the
- * default, means 1/32 of the machine's memory: a context can mirror 16
- * times the memory (8 bytes of table per 4 KiB page), and no single
+ * default, means 1/32 of the machine's memory: a context can mirror about
+ * 21 times the memory (6 bytes of table per 4 KiB page), and no single
  * process can fill the kernel with tables (they are also charged to its
  * memory cgroup).
  */
@@ -123,11 +208,11 @@ void *mirror_odp_lookup(struct mirror_odp *odp, unsigned long va, bool write,
 	/* Callers stay inside (mirror_mr_check()); never read past the end. */
 	if (WARN_ON_ONCE(va < odp->start || va >= odp->end))
 		return NULL;
-	e = odp->pfns[idx];
+	e = mirror_odp_get(odp, idx);
 	if (!mirror_odp_entry_ok(e, write))
 		return NULL;
 	if (write && !(e & MIRROR_ODP_DIRTY))
-		WRITE_ONCE(odp->pfns[idx], e | MIRROR_ODP_DIRTY);
+		WRITE_ONCE(odp->meta[idx], odp->meta[idx] | MIRROR_ODP_M_DIRTY);
 	size = mirror_odp_entry_size(e);
 	end = min(ALIGN_DOWN(va, size) + size, odp->end);
 	*chunk = min_t(unsigned long, end - va, SZ_1G);
@@ -153,7 +238,7 @@ static bool mirror_odp_missing(struct mirror_odp *odp, unsigned long va,
 	    all)
 		return false;
 	while (a < end) {
-		e = READ_ONCE(odp->pfns[(a - odp->start) >> PAGE_SHIFT]);
+		e = mirror_odp_peek(odp, (a - odp->start) >> PAGE_SHIFT);
 		if (!mirror_odp_entry_ok(e, write)) {
 			*miss = a;
 			return true;
@@ -165,21 +250,25 @@ static bool mirror_odp_missing(struct mirror_odp *odp, unsigned long va,
 }
 
 /*
- * Stores one entry from HMM's output; returns 1 when the page was not
- * mirrored before (or only read-only and is writable now).
+ * Stores one entry from HMM's output. Return: 1 when the page was not
+ * mirrored before (or only read-only and is writable now), 0 otherwise,
+ * -EFAULT when its pfn does not fit an entry.
  */
-static unsigned long mirror_odp_store(struct mirror_odp *odp,
-				      unsigned long idx, unsigned long e)
+static int mirror_odp_store(struct mirror_odp *odp, unsigned long idx,
+			    unsigned long e)
 {
-	unsigned long old = odp->pfns[idx];
+	unsigned long old = mirror_odp_get(odp, idx);
 	bool was_w = (old & HMM_PFN_VALID) && (old & HMM_PFN_WRITE);
 	bool is_w = e & HMM_PFN_WRITE;
+	int err;
 
 	/*
 	 * An entry still present has not been invalidated since it was
 	 * published, so it names the same page: keep its dirty bit.
 	 */
-	WRITE_ONCE(odp->pfns[idx], e | (old & MIRROR_ODP_DIRTY));
+	err = mirror_odp_set(odp, idx, e | (old & MIRROR_ODP_DIRTY));
+	if (err)
+		return err;
 	if (is_w != was_w)
 		WRITE_ONCE(odp->nwritable, odp->nwritable + (is_w ? 1 : -1));
 	if (!(old & HMM_PFN_VALID)) {
@@ -192,13 +281,16 @@ static unsigned long mirror_odp_store(struct mirror_odp *odp,
 /*
  * Publishes hmm_range_fault()'s output for [start, end); odp->lock held.
  * A huge mapping is published over its whole block, clipped to the
- * mirror. Returns the pages that became (writably) mirrored.
+ * mirror. *newly gets the pages that became (writably) mirrored.
+ * Return: 0, or -EFAULT when a page does not fit an entry (the pages
+ * before it stay published).
  */
-static unsigned long mirror_odp_publish(struct mirror_odp *odp,
-					unsigned long start, unsigned long end,
-					const unsigned long *hmm_pfns)
+static int mirror_odp_publish(struct mirror_odp *odp, unsigned long start,
+			      unsigned long end, const unsigned long *hmm_pfns,
+			      unsigned long *newly)
 {
-	unsigned long va, i, done_to = start, newly = 0;
+	unsigned long va, i, done_to = start;
+	int r;
 
 	lockdep_assert_held(&odp->lock);
 	for (va = start, i = 0; va < end; va += PAGE_SIZE, i++) {
@@ -208,22 +300,29 @@ static unsigned long mirror_odp_publish(struct mirror_odp *odp,
 			continue;
 		size = mirror_odp_entry_size(e);
 		if (size == PAGE_SIZE || va < done_to) {
-			if (va >= done_to)
-				newly += mirror_odp_store(odp,
+			if (va >= done_to) {
+				r = mirror_odp_store(odp,
 					(va - odp->start) >> PAGE_SHIFT, e);
+				if (r < 0)
+					return r;
+				*newly += r;
+			}
 			continue;
 		}
 		/* The whole block of a huge mapping, once. */
 		first = max(ALIGN_DOWN(va, size), odp->start);
 		last = min(ALIGN_DOWN(va, size) + size, odp->end);
 		pfn = (e & ~HMM_PFN_FLAGS) - ((va - first) >> PAGE_SHIFT);
-		for (a = first; a < last; a += PAGE_SIZE, pfn++)
-			newly += mirror_odp_store(odp,
-					(a - odp->start) >> PAGE_SHIFT,
-					pfn | (e & HMM_PFN_FLAGS));
+		for (a = first; a < last; a += PAGE_SIZE, pfn++) {
+			r = mirror_odp_store(odp, (a - odp->start) >> PAGE_SHIFT,
+					     pfn | (e & HMM_PFN_FLAGS));
+			if (r < 0)
+				return r;
+			*newly += r;
+		}
 		done_to = last;
 	}
-	return newly;
+	return 0;
 }
 
 /*
@@ -293,9 +392,9 @@ static int mirror_odp_fault_block(struct mirror_odp *odp, struct mm_struct *mm,
 			return -EBUSY;
 		cond_resched();
 	}
-	*newly = mirror_odp_publish(odp, start, end, hmm_pfns);
+	ret = mirror_odp_publish(odp, start, end, hmm_pfns, newly);
 	mutex_unlock(&odp->lock);
-	return 0;
+	return ret;
 }
 
 /**
@@ -392,12 +491,12 @@ static unsigned long mirror_odp_clear(struct mirror_odp *odp,
 
 	lockdep_assert_held(&odp->lock);
 	for (i = first; i < last; i++) {
-		e = odp->pfns[i];
+		e = mirror_odp_get(odp, i);
 		if (!e)
 			continue;
 		if (e & MIRROR_ODP_DIRTY)
 			set_page_dirty(mirror_odp_entry_page(e));
-		WRITE_ONCE(odp->pfns[i], 0);
+		mirror_odp_set(odp, i, 0);
 		cleared++;
 		clearedw += !!(e & HMM_PFN_WRITE);
 	}
@@ -435,12 +534,12 @@ static bool mirror_odp_invalidate(struct mmu_interval_notifier *mni,
 	 * An entry of a huge mapping vouches for its whole block: when the
 	 * range cuts a block, clear all of it.
 	 */
-	e = odp->pfns[first];
+	e = mirror_odp_get(odp, first);
 	if (e && mirror_odp_entry_size(e) > PAGE_SIZE)
 		first = (max(ALIGN_DOWN(odp->start + (first << PAGE_SHIFT),
 					mirror_odp_entry_size(e)),
 			     odp->start) - odp->start) >> PAGE_SHIFT;
-	e = odp->pfns[last - 1];
+	e = mirror_odp_get(odp, last - 1);
 	if (e && mirror_odp_entry_size(e) > PAGE_SIZE)
 		last = (min(ALIGN(odp->start + (last << PAGE_SHIFT),
 				  mirror_odp_entry_size(e)),
@@ -466,19 +565,27 @@ static const struct mmu_interval_notifier_ops mirror_odp_ops = {
 	.invalidate = mirror_odp_invalidate,
 };
 
+/* What the allocator gave for @n bytes at @p (kvcalloc()). */
+static size_t mirror_kv_size(const void *p, size_t n)
+{
+	return is_vmalloc_addr(p) ? PAGE_ALIGN(n) : ksize(p);
+}
+
 /* Memory one mirror uses: the struct and its entries (allocator sizes). */
 static u64 mirror_odp_bytes(struct mirror_odp *odp)
 {
-	size_t n = ((odp->end - odp->start) >> PAGE_SHIFT) * sizeof(*odp->pfns);
+	unsigned long npages = (odp->end - odp->start) >> PAGE_SHIFT;
 
 	return ksize(odp) +
-	       (is_vmalloc_addr(odp->pfns) ? PAGE_ALIGN(n) : ksize(odp->pfns));
+	       mirror_kv_size(odp->pfn_lo, npages * sizeof(*odp->pfn_lo)) +
+	       mirror_kv_size(odp->meta, npages * sizeof(*odp->meta));
 }
 
 /* What a mirror of @npages counts against its context's limit. */
 static u64 mirror_odp_charge_bytes(unsigned long npages)
 {
-	return sizeof(struct mirror_odp) + npages * sizeof(unsigned long);
+	return sizeof(struct mirror_odp) +
+	       npages * (sizeof(u32) + sizeof(u16));
 }
 
 /*
@@ -542,11 +649,13 @@ static struct mirror_odp *mirror_odp_alloc(struct mirror_mr *mr,
 	atomic_set(&odp->removing, child);
 	INIT_WORK(&odp->work, mirror_child_remove_work);
 	INIT_WORK(&odp->free_work, mirror_child_free_work);
-	odp->pfns = mirror_fail_alloc() ? NULL :
-		    kvcalloc(npages, sizeof(*odp->pfns), GFP_KERNEL_ACCOUNT);
-	if (!odp->pfns) {
+	odp->pfn_lo = mirror_fail_alloc() ? NULL :
+		      kvcalloc(npages, sizeof(*odp->pfn_lo), GFP_KERNEL_ACCOUNT);
+	odp->meta = mirror_fail_alloc() ? NULL :
+		    kvcalloc(npages, sizeof(*odp->meta), GFP_KERNEL_ACCOUNT);
+	if (!odp->pfn_lo || !odp->meta) {
 		err = -ENOMEM;
-		goto err_free;
+		goto err_free_pfns;
 	}
 	err = mmu_interval_notifier_insert(&odp->notifier, mm, start,
 					   end - start, &mirror_odp_ops);
@@ -557,8 +666,8 @@ static struct mirror_odp *mirror_odp_alloc(struct mirror_mr *mr,
 	return odp;
 
 err_free_pfns:
-	kvfree(odp->pfns);
-err_free:
+	kvfree(odp->meta);
+	kvfree(odp->pfn_lo);
 	mutex_destroy(&odp->lock);
 	kfree(odp);
 err_uncharge:
@@ -580,7 +689,8 @@ static void mirror_odp_free(struct mirror_odp *odp)
 		     ->counters[MIRROR_CNT_ODP_MIRROR_BYTES]);
 	mirror_odp_uncharge(odp->mr, mirror_odp_charge_bytes(
 				(odp->end - odp->start) >> PAGE_SHIFT));
-	kvfree(odp->pfns);
+	kvfree(odp->meta);
+	kvfree(odp->pfn_lo);
 	mutex_destroy(&odp->lock);
 }
 
@@ -617,13 +727,13 @@ int mirror_odp_create(struct mirror_mr *mr, u64 start, u64 length)
  * children of MIRROR_CHILD_SIZE, aligned, are created on the first fault
  * in their range and each has its own notifier and page table.
  *
- * Why 16 MiB: a child's entry array is then 32 KiB (8 B per 4 KiB page,
- * an order-3 allocation that rarely needs vmalloc), and its fixed cost
- * (struct, notifier, xarray slot, about 600 B) adds under 0.02 B per
- * mirrored page; a program that touches scattered addresses pays 32 KiB
- * per 16 MiB region touched. 2 MiB children would cost a notifier and a
- * creation per 512 pages (and 9 B per page); 1 GiB children would cost
- * 2 MiB of entries for a single touched page. Children are multiples of
+ * Why 16 MiB: a child's entries are then 16 + 8 KiB (6 B per 4 KiB page,
+ * order-2 and order-1 allocations that rarely need vmalloc), and its
+ * fixed cost (struct, notifier, xarray slot, about 600 B) adds under
+ * 0.2 B per mirrored page; a program that touches scattered addresses
+ * pays 24 KiB per 16 MiB region touched. 2 MiB children would cost a
+ * notifier and a creation per 512 pages (and 7 B per page); 1 GiB
+ * children would cost 1.5 MiB of entries for a single touched page. Children are multiples of
  * the 2 MiB fault block, so a THP never straddles two children.
  */
 #define MIRROR_CHILD_SHIFT	24
@@ -992,7 +1102,7 @@ static void mirror_odp_states(struct mirror_odp *odp, unsigned long va,
 		out[i] = 0;
 		if (va < odp->start || va >= odp->end)
 			continue;
-		e = odp->pfns[(va - odp->start) >> PAGE_SHIFT];
+		e = mirror_odp_get(odp, (va - odp->start) >> PAGE_SHIFT);
 		if (!(e & HMM_PFN_VALID))
 			continue;
 		out[i] = MIRROR_PAGE_READ;

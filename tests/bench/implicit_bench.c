@@ -443,10 +443,10 @@ static void print_table(const struct figures *f)
 	       "before registration\n", write_mib, f->mirror_delta,
 	       f->mirrored_pages, f->children, f->after_dereg_bytes);
 	if (f->children > 0 && f->mirrored_pages > 0)
-		printf("- of that, at 8 B per page of each child, %.0f B per "
-		       "child beside its page entries\n",
+		printf("- of that, at 6 B per page of each child (a u32 and "
+		       "a u16), %.0f B per child beside its page entries\n",
 		       (double)(f->mirror_delta - f->children *
-			       (long long)(CHILD_SIZE / BENCH_PAGE) * 8) /
+			       (long long)(CHILD_SIZE / BENCH_PAGE) * 6) /
 		       f->children);
 	printf("- bandwidth: %lu writes of 64 KiB per run, %d in flight, "
 	       "%d runs of each kind interleaved, median; MB/s = 10^6 B/s; "

@@ -547,8 +547,8 @@ static int test_counters_track_children_and_their_memory(void)
 	CHECK(d1.children_live - d0.children_live == 3,
 	      "device children_live +%lld, want 3",
 	      (long long)(d1.children_live - d0.children_live));
-	/* Each child's page table: 8 bytes per 4 KiB page at least. */
-	CHECK(d1.mirror_bytes - d0.mirror_bytes >= 3 * (CHILD / PAGE) * 8,
+	/* Each child's page table: 6 bytes per 4 KiB page at least. */
+	CHECK(d1.mirror_bytes - d0.mirror_bytes >= 3 * (CHILD / PAGE) * 6,
 	      "mirror_bytes +%lld for 3 children",
 	      (long long)(d1.mirror_bytes - d0.mirror_bytes));
 	note("3 children: mirror_bytes +%lld",

@@ -848,17 +848,24 @@ static int rig_post_srq(struct srq_rig *r, uint64_t first, int n)
 	return 0;
 }
 
-/* Sends @len bytes of pattern @seed from send QP @i (from offset 0). */
+/*
+ * Posts a SEND of @len bytes from QP @i. Each @seed (0..14) has its own
+ * 16 KiB of the send buffer: a message posted before an earlier one has
+ * completed must not overwrite it, since a lost packet is resent from
+ * the buffer.
+ */
 static int rig_send(struct srq_rig *r, int i, uint32_t len, unsigned int seed)
 {
-	struct ibv_sge sge = { (uintptr_t)r->sbuf + i * 16384, len,
-			       r->smr->lkey };
+	char *src = r->sbuf + seed * 16384;
+	struct ibv_sge sge = { (uintptr_t)src, len, r->smr->lkey };
 	struct ibv_send_wr wr = { .wr_id = 1000 + i, .sg_list = &sge,
 				  .num_sge = 1, .opcode = IBV_WR_SEND,
 				  .send_flags = IBV_SEND_SIGNALED };
 	struct ibv_send_wr *bad;
 
-	fill(r->sbuf + i * 16384, len, seed);
+	if (seed > 14 || len > 16384)
+		return -1;
+	fill(src, len, seed);
 	return ibv_post_send(r->send[i], &wr, &bad);
 }
 

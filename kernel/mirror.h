@@ -1053,7 +1053,7 @@ int mirror_mmap(struct ib_ucontext *uc, struct vm_area_struct *vma);
 void mirror_mmap_free(struct rdma_user_mmap_entry *entry);
 
 int mirror_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
-		     struct uverbs_attr_bundle *attrs);
+		     mirror_cq_call_t *attrs);
 int mirror_destroy_cq(struct ib_cq *ibcq, struct ib_udata *udata);
 int mirror_resize_cq(struct ib_cq *ibcq, int cqe, struct ib_udata *udata);
 int mirror_poll_cq(struct ib_cq *ibcq, int num, struct ib_wc *wc);

@@ -28,7 +28,7 @@ static bool mirror_cq_size_ok(int cqe)
  * Return: 0 or a negative errno (-EINVAL for a size outside 1..max_cqe).
  */
 int mirror_create_cq(struct ib_cq *ibcq, const struct ib_cq_init_attr *attr,
-		     struct uverbs_attr_bundle *attrs)
+		     mirror_cq_call_t *attrs)
 {
 	struct mirror_dev *dev = to_mirror_dev(ibcq->device);
 	struct ib_udata *udata = mirror_cq_udata(attrs);

@@ -201,7 +201,7 @@ int mirror_mmap(struct ib_ucontext *uc, struct vm_area_struct *vma)
 	/* Rings hold data, never code. */
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
-	vm_flags_clear(vma, VM_MAYEXEC);
+	mirror_vma_clear_flags(vma, VM_MAYEXEC);
 
 	/* Checks VM_SHARED and that the size is exactly the entry's. */
 	entry = rdma_user_mmap_entry_get(uc, vma);

@@ -22,7 +22,6 @@
 #include <linux/ip.h>
 #include <linux/ipv6.h>
 #include <linux/udp.h>
-#include <linux/unaligned.h>
 #include <net/ip.h>
 #include <net/addrconf.h>
 #include <net/ip6_route.h>

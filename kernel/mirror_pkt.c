@@ -9,7 +9,6 @@
  * receive path (mirror_net.c), the requester, the completer and the
  * responder share them, so a header is laid out in exactly one place.
  */
-#include <linux/unaligned.h>
 #include <net/ipv6.h>
 #include <rdma/ib_cache.h>
 

@@ -6,13 +6,17 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The cache (downloaded kernel, initramfs) lives outside the repository.
 CACHE=${MIRROR_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/mirrorverbs}
 BUILD=${MIRROR_BUILD:-$REPO/build}
-# Debian's kernel is chosen in one place: scripts/kernel-version (first line
-# that is neither empty nor a comment). MIRROR_KVER overrides it.
-DEBIAN_KVER=${MIRROR_KVER:-$(awk '!/^[[:space:]]*(#|$)/ { print $1; exit }' "$REPO/scripts/kernel-version")}
+# Debian's kernels are listed in one place, scripts/kernel-version: name,
+# release, use. MIRROR_KERNEL=NAME (what the --kernel flags set) picks one;
+# the first is the default. MIRROR_KVER=RELEASE overrides the release.
+mirror_kernels() {
+	awk '!/^[[:space:]]*(#|$)/ { print $1, $2, $3 }' "$REPO/scripts/kernel-version"
+}
+DEFAULT_KVER=$(mirror_kernels | awk 'NR == 1 { print $2 }')
 # The debug kernel (KASAN, lockdep, kmemleak) that scripts/build-debug-kernel
 # builds from Debian's linux-source package, kept in the cache.
 DEBUG_KERNEL=$CACHE/debug-kernel
-export REPO CACHE BUILD DEBIAN_KVER DEBUG_KERNEL
+export REPO CACHE BUILD DEFAULT_KVER DEBUG_KERNEL
 
 mirror_die() {
 	echo "mirrorverbs: $*" >&2
@@ -42,10 +46,25 @@ mirror_select_kernel() {
 		MODULE_M=$CACHE/debug-module/${REPO//\//_}
 		TIME_SCALE=${MIRROR_TIME_SCALE:-4}
 	else
-		KVER=$DEBIAN_KVER
+		if [ -n "${MIRROR_KVER:-}" ]; then
+			KVER=$MIRROR_KVER
+		elif [ -n "${MIRROR_KERNEL:-}" ]; then
+			KVER=$(mirror_kernels | awk -v n="$MIRROR_KERNEL" '$1 == n { print $2 }')
+			[ -n "$KVER" ] ||
+				mirror_die "no kernel named '$MIRROR_KERNEL' in scripts/kernel-version"
+		else
+			KVER=$DEFAULT_KVER
+		fi
 		KDIR=${MIRROR_KDIR:-/usr/src/linux-headers-$KVER}
 		KERNEL_TREE=$CACHE/kernel-$KVER
-		MODULE_M=$REPO
+		# The default kernel's objects live next to the sources
+		# (kernel/rdma_mirror.ko); every other kernel's in a copy in
+		# the cache, as for the debug kernel.
+		if [ "$KVER" = "$DEFAULT_KVER" ]; then
+			MODULE_M=$REPO
+		else
+			MODULE_M=$CACHE/module-$KVER/${REPO//\//_}
+		fi
 		TIME_SCALE=${MIRROR_TIME_SCALE:-1}
 	fi
 	VMLINUZ=$KERNEL_TREE/boot/vmlinuz-$KVER
@@ -62,5 +81,5 @@ mirror_need_kernel() {
 	mirror_die "no kernel version in $REPO/scripts/kernel-version"
 }
 
-[ -n "$DEBIAN_KVER" ] || mirror_die "no kernel version in $REPO/scripts/kernel-version"
+[ -n "$DEFAULT_KVER" ] || mirror_die "no kernel in $REPO/scripts/kernel-version"
 mirror_select_kernel

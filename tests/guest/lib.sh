@@ -111,11 +111,17 @@ gid_lookup() {
 
 # The far end of RoCEv2 tests: veth1 (10.11.0.2) in its own network
 # namespace, so that packets between veth0 and veth1 really cross the
-# veth pair instead of being delivered locally.
+# veth pair instead of being delivered locally. On host a of
+# 'mirror-vm --hosts 2' ($MIRROR_PEER set), the far end is host b, and
+# in_peer runs CMD there (scripts/mirror-peer).
 PEER_NS=peer
 
 in_peer() {
-	ip netns exec "$PEER_NS" "$@"
+	if [ -n "${MIRROR_PEER:-}" ]; then
+		"$MIRROR_REPO/scripts/mirror-peer" run "$@"
+	else
+		ip netns exec "$PEER_NS" "$@"
+	fi
 }
 
 # peer_up TYPE NAME: moves veth1 into $PEER_NS and adds RDMA device NAME
@@ -197,7 +203,8 @@ cm_listening() {
 		grep "state LISTEN" | grep -q "src-addr [^ ]*:$1 "
 }
 
-# at WHERE CMD...: runs CMD here (WHERE "here") or in $PEER_NS ("peer").
+# at WHERE CMD...: runs CMD here (WHERE "here") or at the far end ("peer",
+# see in_peer).
 at() {
 	local where=$1
 	shift

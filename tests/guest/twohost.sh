@@ -1,0 +1,247 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# Two hosts: runs on host a of 'mirror-vm --hosts 2' and drives host b
+# through scripts/mirror-peer. Each end's device is what mirror-vm put on
+# its link (mirror0, or rdma_rxe's rxe0 alone on its host), each end's
+# kernel its own (6.12 or 6.1). Every tool runs in both directions: each
+# host serves once and connects once. The pingpongs (-c) and rping (-V)
+# check every byte they receive; perftest's tools have no data check and
+# must complete on both ends.
+#   twohost.sh [--faults]
+# --faults: then the same transfers over a link that loses, reorders,
+# duplicates and delays packets (netem on both ends), and across a link
+# that goes down and comes back: RC delivers every byte exactly once, or
+# (down for longer than its retries last) ends with a retry error.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+FAULTS=0
+[ "${1:-}" = --faults ] && FAULTS=1
+
+HERE=$MIRROR_IP
+PEER=$MIRROR_PEER
+LINK=$MIRROR_LINK_DEV
+DH=$MIRROR_RDMA_DEV
+# b's device, link and kernel, as b sees them.
+DP=$(in_peer printenv MIRROR_RDMA_DEV)
+PLINK=$(in_peer printenv MIRROR_LINK_DEV)
+echo "# host a: $DH on $LINK ($HERE), kernel $(uname -r)"
+echo "# host b: $DP on $PLINK ($PEER), kernel $(in_peer uname -r)"
+PORT=18900
+
+# to_peer TOOL ARGS: server on b, client on a (a's device sends first).
+to_peer() {
+	local tool=$1
+	shift
+	PORT=$((PORT + 1))
+	pair peer here tcp_listening "$PORT" \
+		"$tool" -d "$DP" -g "$GP" -p "$PORT" "$@" -- \
+		"$tool" -d "$DH" -g "$GH" -p "$PORT" "$@" "$PEER"
+}
+
+# to_here TOOL ARGS: server on a, client on b.
+to_here() {
+	local tool=$1
+	shift
+	PORT=$((PORT + 1))
+	pair here peer tcp_listening "$PORT" \
+		"$tool" -d "$DH" -g "$GH" -p "$PORT" "$@" -- \
+		"$tool" -d "$DP" -g "$GP" -p "$PORT" "$@" "$HERE"
+}
+
+# perftest's flavours: -x for the GID index.
+pt_to_peer() {
+	local tool=$1
+	shift
+	PORT=$((PORT + 1))
+	perf_pair peer here tcp_listening "$PORT" \
+		"$tool" -d "$DP" -x "$GP" -p "$PORT" "$@" -- \
+		"$tool" -d "$DH" -x "$GH" -p "$PORT" "$@" "$PEER"
+}
+
+pt_to_here() {
+	local tool=$1
+	shift
+	PORT=$((PORT + 1))
+	perf_pair here peer tcp_listening "$PORT" \
+		"$tool" -d "$DH" -x "$GH" -p "$PORT" "$@" -- \
+		"$tool" -d "$DP" -x "$GP" -p "$PORT" "$@" "$HERE"
+}
+
+# rping_at WHERE ADDR COUNT SIZE: server at WHERE (ADDR its address), the
+# client at the other end; the server saw every ping, checked (-V).
+rping_at() {
+	local srv=$1 addr=$2 cli=here
+	[ "$srv" = here ] && cli=peer
+	PORT=$((PORT + 1))
+	pair "$srv" "$cli" cm_listening "$PORT" \
+		rping -s -a "$addr" -p "$PORT" -C "$3" -S "$4" -v -V -- \
+		rping -c -a "$addr" -p "$PORT" -C "$3" -S "$4" -V &&
+		[ "$(grep -c "server ping data" /tmp/srv.log)" -eq "$3" ]
+}
+
+ucmatose_at() {
+	local srv=$1 addr=$2 cli=here
+	[ "$srv" = here ] && cli=peer
+	PORT=$((PORT + 1))
+	pair "$srv" "$cli" cm_listening "$PORT" \
+		ucmatose -p "$PORT" -b "$addr" -c 4 -C 50 -- \
+		ucmatose -p "$PORT" -s "$addr" -c 4 -C 50
+}
+
+# udaddy has no port option: it always uses 7174.
+udaddy_at() {
+	local srv=$1 addr=$2 cli=here
+	[ "$srv" = here ] && cli=peer
+	pair "$srv" "$cli" cm_listening 7174 \
+		udaddy -b "$addr" -c 4 -C 50 -- \
+		udaddy -s "$addr" -c 4 -C 50
+}
+
+# The verbs programs, both ways, each checking the bytes it receives.
+transfers() {
+	local t
+	for t in rc uc ud; do
+		check "ibv_${t}_pingpong a -> b, data check" \
+			to_peer "ibv_${t}_pingpong" -n 100 -c
+		check "ibv_${t}_pingpong b -> a, data check" \
+			to_here "ibv_${t}_pingpong" -n 100 -c
+	done
+	check "ibv_rc_pingpong 16 KiB a -> b" \
+		to_peer ibv_rc_pingpong -n 50 -s 16384 -c
+	check "ibv_rc_pingpong 16 KiB b -> a" \
+		to_here ibv_rc_pingpong -n 50 -s 16384 -c
+}
+
+# RC through rdma_cm, both ways, every ping checked: over a faulty link.
+# rdma_cm's QPs wait about 0.5 s for an ACK, 7 times (the pingpongs wait
+# 67 ms, which two emulated guests on two host cores can outlast without
+# any fault at all).
+rc_both_ways() {
+	local why=$1
+	check "rping -V, 50 pings of 4000 bytes, server b$why" \
+		rping_at peer "$PEER" 50 4000
+	check "rping -V, 50 pings of 4000 bytes, server a$why" \
+		rping_at here "$HERE" 50 4000
+	check "rping -V, 10 pings of 60000 bytes, server b$why" \
+		rping_at peer "$PEER" 10 60000
+	check "ucmatose: 4 RC connections, server a$why" \
+		ucmatose_at here "$HERE"
+}
+
+# netem_both ARGS...: the same netem qdisc on both ends of the link
+# (none: removes it).
+netem_both() {
+	tc qdisc del dev "$LINK" root 2>/dev/null
+	in_peer tc qdisc del dev "$PLINK" root 2>/dev/null
+	[ "$1" = none ] && return 0
+	modprobe sch_netem && in_peer modprobe sch_netem &&
+		tc qdisc add dev "$LINK" root netem "$@" &&
+		in_peer tc qdisc add dev "$PLINK" root netem "$@"
+}
+
+# link_blip SECS: while rping runs 200 checked pings of 4000 bytes (server
+# on b), b's end of the link goes down, stays down SECS, and comes back.
+# Taking a virtio NIC down is slow under emulation: the outage lasts SECS
+# plus 1 to 2 s, which it prints. Prints rping's exit status and log.
+link_blip() {
+	local srv cli
+	PORT=$((PORT + 1))
+	at peer timeout $((150 * MIRROR_TIME_SCALE)) rping -s -a "$PEER" \
+		-p "$PORT" -C 200 -S 4000 -V -v >/tmp/srv.log 2>&1 &
+	srv=$!
+	wait_for 30 at peer bash -c "$(declare -f cm_listening); cm_listening $PORT" ||
+		return 1
+	timeout $((150 * MIRROR_TIME_SCALE)) rping -c -a "$PEER" -p "$PORT" \
+		-C 200 -S 4000 -V >/tmp/cli.log 2>&1 &
+	cli=$!
+	sleep 1
+	# One command on b: the outage does not include a round trip to b.
+	in_peer bash -c "t0=\$(date +%s%N); ip link set $PLINK down;
+		sleep $1; ip link set $PLINK up;
+		echo outage \$(( (\$(date +%s%N) - t0) / 1000000 )) ms"
+	# When one end fails, the other may be the passive one (the rping
+	# client waits for the server's READ and SEND), and the disconnect
+	# request the failed end sends can be lost on the dead link: that end
+	# waits on. Each gets 60 s after the outage, then it is stopped (exit
+	# status 143).
+	gone_within 60 "$cli" || kill "$cli" 2>/dev/null
+	wait "$cli"
+	echo "client $?"
+	cat /tmp/cli.log
+	gone_within 60 "$srv" || kill "$srv" 2>/dev/null
+	wait "$srv"
+	echo "server $?, $(grep -c 'server ping data' /tmp/srv.log) pings checked"
+	grep -v 'server ping data' /tmp/srv.log
+	return 0
+}
+
+# A short outage (within rdma_cm's retries): rping resends what was lost;
+# all 200 pings arrive, each checked.
+blip_recovers() {
+	local out
+	out=$(link_blip 0.2)
+	echo "$out"
+	echo "$out" | grep -q '^client 0$' &&
+		echo "$out" | grep -q '^server 0, 200 pings checked'
+}
+
+# An outage far longer than the retries last: the end with a request
+# in flight ends with an error (rping's ERROR state, 11), after its device
+# counted the retransmission timeouts (rdma_cm's QPs: 7 retries), instead
+# of the transfer completing; both ends can be stopped; no ping that
+# arrived was wrong.
+blip_fails_cleanly() {
+	local out ta tb
+	ta=$(counter "$DH" retrans_timeouts)
+	tb=$(in_peer bash -c "$(declare -f counter); counter $DP retrans_timeouts")
+	out=$(link_blip 12)
+	echo "$out"
+	ta=$(($(counter "$DH" retrans_timeouts) - ta))
+	tb=$(($(in_peer bash -c "$(declare -f counter); counter $DP retrans_timeouts") - tb))
+	echo "retransmission timeouts: a +$ta, b +$tb"
+	! echo "$out" | grep -Eq '^(client 0|server 0,)' &&
+		echo "$out" | grep -Eq 'state 11|status 12' &&
+		[ $((ta + tb)) -ge 7 ] &&
+		! echo "$out" | grep -qi 'miscompare\|mismatch'
+}
+
+check "host b answers" in_peer true
+check "host b has an RDMA device on its link" test -n "$DP"
+check "a's IPv4 GID" wait_for 20 gid_index "$DH" "$HERE"
+check "b's IPv4 GID" wait_for 20 in_peer bash -c \
+	"$(declare -f gid_index gid_lookup); gid_index $DP $PEER"
+GH=$(gid_index "$DH" "$HERE")
+GP=$(in_peer bash -c "$(declare -f gid_index gid_lookup); gid_index $DP $PEER")
+
+transfers
+rc_both_ways ""
+check "ucmatose: 4 RC connections, server b" ucmatose_at peer "$PEER"
+check "udaddy: 4 UD endpoints, server b" udaddy_at peer "$PEER"
+check "udaddy: 4 UD endpoints, server a" udaddy_at here "$HERE"
+for t in ib_write_bw ib_read_bw ib_send_bw; do
+	check "$t 64 KiB a -> b" pt_to_peer "$t" -s 65536 -n 200
+	check "$t 64 KiB b -> a" pt_to_here "$t" -s 65536 -n 200
+done
+check "ib_write_lat 8 B a -> b" pt_to_peer ib_write_lat -s 8 -n 200
+check "ib_send_lat 8 B b -> a" pt_to_here ib_send_lat -s 8 -n 200
+check "ib_atomic_bw fetch-and-add a -> b" pt_to_peer ib_atomic_bw -A FETCH_AND_ADD -n 200
+
+if [ "$FAULTS" = 1 ]; then
+	check "netem: 3% loss both ways" netem_both loss 3%
+	rc_both_ways ", 3% loss"
+	check "netem: reordering both ways" netem_both delay 2ms reorder 25% 50%
+	rc_both_ways ", reordered"
+	check "netem: 5% duplicates both ways" netem_both duplicate 5%
+	rc_both_ways ", duplicated"
+	check "netem: 20 ms delay both ways" netem_both delay 20ms
+	rc_both_ways ", 20 ms delay"
+	check "netem off" netem_both none
+	check "link down briefly under rping: every ping arrives" blip_recovers
+	check "link down 12 s under rping: it ends with an error completion" \
+		blip_fails_cleanly
+	check "the link works again after that" \
+		to_peer ibv_rc_pingpong -n 20 -c
+fi
+
+finish

@@ -51,11 +51,15 @@ client_failed_with() {
 	return 1
 }
 
-# watch_fatal DEV: ibv_asyncwatch on DEV in the background (WATCH).
+# watch_fatal DEV: ibv_asyncwatch on DEV in the background (WATCH), once
+# it has opened DEV: it prints its async event FD after ibv_open_device().
+# A fixed pause is not enough: next to a busy stream under TCG, its start
+# (loading every provider library) can outlast it, and a watcher that
+# looks for DEV after it was removed exits with "IB device DEV not found".
 watch_fatal() {
 	ibv_asyncwatch -d "$1" >/tmp/async.log 2>&1 &
 	WATCH=$!
-	sleep 1
+	wait_for 20 grep -q "async event FD" /tmp/async.log
 }
 
 saw_fatal() {

@@ -395,17 +395,37 @@ static int rewrite_attacker(void *arg)
 	if (fd < 0)
 		AFAIL("open " RO_FILE ": %s", strerror(errno));
 	ro = mmap(NULL, RO_LEN, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (ro == MAP_FAILED)
+	if (ro == MAP_FAILED) {
+		close(fd);
 		AFAIL("mmap: %s", strerror(errno));
+	}
 	if (end_init(&a, dev_of(path, false), ip_of(dev_of(path, false)),
 		     IBV_QPT_RC, NULL) ||
 	    end_init(&b, dev_of(path, true), ip_of(dev_of(path, true)),
-		     IBV_QPT_RC, NULL))
+		     IBV_QPT_RC, NULL)) {
+		close(fd);
 		AFAIL("setup: %s", strerror(errno));
+	}
 	w_mr = ibv_reg_mr(a.pd, w, RO_LEN, IBV_ACCESS_LOCAL_WRITE);
 	/* No local write: the kernel may only ever read through this MR. */
 	ro_mr = ibv_reg_mr(a.pd, ro, RO_LEN, 0);
+	if (!ro_mr && errno == EFAULT) {
+		/*
+		 * Before 6.2, ib_umem_get() pins even a read-only MR with
+		 * FOLL_WRITE | FOLL_FORCE, which GUP refuses on a shared
+		 * mapping without write permission. A private read-only
+		 * mapping it pins as private copies of the file's pages:
+		 * the MR must not write those either (checked below).
+		 */
+		munmap(ro, RO_LEN);
+		ro = mmap(NULL, RO_LEN, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (ro == MAP_FAILED) {
+			close(fd);
+			AFAIL("mmap private: %s", strerror(errno));
+		}
+		ro_mr = ibv_reg_mr(a.pd, ro, RO_LEN, 0);
+	}
+	close(fd);
 	b_mr = ibv_reg_mr(b.pd, bbuf, RO_LEN, IBV_ACCESS_LOCAL_WRITE |
 			  IBV_ACCESS_REMOTE_READ);
 	if (!w_mr || !ro_mr || !b_mr)
@@ -471,6 +491,11 @@ static int rewrite_attacker(void *arg)
 			      (unsigned long long)wc.wr_id,
 			      ibv_wc_status_str(wc.status));
 	}
+	/* The pages behind the read-only MR, as this process maps them. */
+	for (i = 0; i < RO_LEN; i++)
+		if ((unsigned char)ro[i] != 0x11)
+			AFAIL("byte %d behind the read-only MR is 0x%x", i,
+			      (unsigned char)ro[i]);
 	rc = 0;
 out:
 	if (b_mr)

@@ -300,6 +300,25 @@ static long proc_kb(const char *file, const char *field)
 	return v;
 }
 
+/*
+ * The number a one-number /proc file holds, or -1. For KSM's count of this
+ * process's merged pages: /proc/self/ksm_merging_pages has it on every
+ * kernel since 6.0; /proc/self/ksm_stat lists it too, but not on 6.1.
+ */
+static long proc_num(const char *file)
+{
+	long v = -1;
+	FILE *f;
+
+	f = fopen(file, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
 static int write_file(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY);
@@ -2475,7 +2494,7 @@ static int ksm_one(struct rig *r, const struct combo *c)
 	      madvise(twin, LEN, MADV_MERGEABLE) == 0, "MADV_MERGEABLE: %s",
 	      strerror(errno));
 	for (i = 0; i < 300; i++) {
-		merged = proc_kb("/proc/self/ksm_stat", "ksm_merging_pages");
+		merged = proc_num("/proc/self/ksm_merging_pages");
 		if (merged >= 2 * NPG)
 			break;
 		usleep(50000);

@@ -19,12 +19,13 @@ PORT=19700
 OUTF=$MIRROR_OUT/figures
 : >"$OUTF"
 
-# perf TOOL ARGS...: BW average (MB/s) or t_avg (usec) of one run, or n/a.
+# perf TOOL ARGS...: BW average (MB/s) or t_avg (usec) of one run, or n/a
+# (perf_pair runs it again when perftest could not calibrate its clock).
 perf() {
 	local tool=$1 v
 	shift
 	PORT=$((PORT + 1))
-	if ! pair peer here tcp_listening "$PORT" \
+	if ! perf_pair peer here tcp_listening "$PORT" \
 		"$tool" -d "$DP" -x "$GP" -p "$PORT" "$@" -- \
 		"$tool" -d "$DH" -x "$GH" -p "$PORT" "$@" "$MIRROR_PEER" >/tmp/pair.log 2>&1; then
 		{ echo "--- $tool $* failed:"; cat /tmp/pair.log; } >&2

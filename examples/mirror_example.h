@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mirrorverbs.h"
+#include <infiniband/mirrorverbs.h>
 
 /* An open mirror device and the GID its QPs address each other with. */
 struct ex_dev {

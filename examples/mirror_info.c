@@ -8,13 +8,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <infiniband/mirrorverbs.h>
 #include <infiniband/verbs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "mirrorverbs.h"
 
 #define MR_SIZE (1 << 20)
 

@@ -16,7 +16,8 @@ set -u
 DEBS=$1
 KVER=$(uname -r)
 EXAMPLES=$MIRROR_REPO/examples
-PROVIDER=/usr/lib/x86_64-linux-gnu/libibverbs/libmirror-rdmav34.so
+ARCH=$(dpkg --print-architecture)
+PROVIDER=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libibverbs/libmirror-rdmav34.so
 
 # What linux-headers-$KVER gives a host: the build link DKMS builds against.
 ln -sfn "/usr/src/linux-headers-$KVER" "/lib/modules/$KVER/build"
@@ -30,17 +31,17 @@ rm -f /etc/libibverbs.d/mirror.driver
 
 check "the four packages were built" \
 	test -e "$(echo "$DEBS"/rdma-mirror-dkms_*_all.deb)" \
-	-a -e "$(echo "$DEBS"/ibverbs-provider-mirror_*_amd64.deb)" \
-	-a -e "$(echo "$DEBS"/libmirrorverbs1_*_amd64.deb)" \
-	-a -e "$(echo "$DEBS"/libmirrorverbs-dev_*_amd64.deb)"
+	-a -e "$(echo "$DEBS"/ibverbs-provider-mirror_*_"$ARCH".deb)" \
+	-a -e "$(echo "$DEBS"/libmirrorverbs1_*_"$ARCH".deb)" \
+	-a -e "$(echo "$DEBS"/libmirrorverbs-dev_*_"$ARCH".deb)"
 check "rdma_mirror is not loaded yet" sh -c '! grep -q "^rdma_mirror " /proc/modules'
 
 # dpkg runs dkms (add, build, install) for the running kernel.
 t0=$SECONDS
 check "dpkg -i installs all four (DKMS builds the module)" \
 	dpkg -i "$DEBS"/rdma-mirror-dkms_*_all.deb \
-	"$DEBS"/ibverbs-provider-mirror_*_amd64.deb \
-	"$DEBS"/libmirrorverbs1_*_amd64.deb "$DEBS"/libmirrorverbs-dev_*_amd64.deb
+	"$DEBS"/ibverbs-provider-mirror_*_"$ARCH".deb \
+	"$DEBS"/libmirrorverbs1_*_"$ARCH".deb "$DEBS"/libmirrorverbs-dev_*_"$ARCH".deb
 echo "# dpkg -i with the DKMS build took $((SECONDS - t0)) s"
 check "dkms status: installed for $KVER" \
 	sh -c "dkms status rdma-mirror -k $KVER | grep -q ': installed'"

@@ -82,7 +82,8 @@ udp_lat() {
 	local srv v
 	at peer timeout 30 sockperf server -i "$MIRROR_PEER" -p 11111 >/tmp/ssrv.log 2>&1 &
 	srv=$!
-	sleep 2
+	wait_for 20 at peer bash -c "ss -Hlun 'sport = :11111' | grep -q ." ||
+		{ kill "$srv"; wait "$srv"; echo n/a; return; }
 	v=$(timeout 30 sockperf ping-pong -i "$MIRROR_PEER" -p 11111 -t 5 -m 16 2>&1 |
 		sed -n 's/.*Summary: Latency is \([0-9.]*\) usec.*/\1/p')
 	kill "$srv" 2>/dev/null

@@ -256,6 +256,31 @@ static int mirror_req_notify_cq(struct ibv_cq *ibcq, int solicited_only)
 	return ibv_cmd_req_notify_cq(ibcq, solicited_only);
 }
 
+/*
+ * The SL of a completion. RoCE has no SL to report, and what verbs users
+ * (UCX's UD transport among them) read there for a UD receive, following
+ * the layout of ConnectX CQEs, is the packet's type: bit 3 set for a
+ * RoCEv2 (UDP) packet, bits 2:0 its L3 header, 1 IPv6, 2 IPv4. They take
+ * it to know where the GRH area holds the destination address.
+ */
+enum {
+	MIRROR_SL_ROCE_UDP = 0x8,
+	MIRROR_SL_ROCE_IPV6 = 0x1,
+	MIRROR_SL_ROCE_IPV4 = 0x2,
+};
+
+static uint8_t mirror_cqe_sl(const struct mirror_cqe *e)
+{
+	switch (e->network_hdr_type) {
+	case MIRROR_CQE_NET_IPV4:
+		return MIRROR_SL_ROCE_UDP | MIRROR_SL_ROCE_IPV4;
+	case MIRROR_CQE_NET_IPV6:
+		return MIRROR_SL_ROCE_UDP | MIRROR_SL_ROCE_IPV6;
+	default:
+		return e->sl;
+	}
+}
+
 static void mirror_cqe_to_wc(const struct mirror_cqe *e, struct ibv_wc *wc)
 {
 	memset(wc, 0, sizeof(*wc));
@@ -270,7 +295,7 @@ static void mirror_cqe_to_wc(const struct mirror_cqe *e, struct ibv_wc *wc)
 	wc->wc_flags = e->wc_flags;
 	wc->pkey_index = e->pkey_index;
 	wc->slid = e->slid;
-	wc->sl = e->sl;
+	wc->sl = mirror_cqe_sl(e);
 	wc->dlid_path_bits = e->dlid_path_bits;
 }
 
@@ -410,7 +435,7 @@ static uint32_t mirror_wc_read_slid(struct ibv_cq_ex *ibcq)
 
 static uint8_t mirror_wc_read_sl(struct ibv_cq_ex *ibcq)
 {
-	return mirror_cq_ex_cur(ibcq)->sl;
+	return mirror_cqe_sl(mirror_cq_ex_cur(ibcq));
 }
 
 static uint8_t mirror_wc_read_dlid_path_bits(struct ibv_cq_ex *ibcq)

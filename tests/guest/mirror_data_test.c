@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <infiniband/verbs.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -204,8 +205,23 @@ static int send_recv_moves_bytes(enum ibv_qp_type type)
 	      "immediate data missing");
 	CHECK(wc.src_qp == p.a.qp->qp_num && wc.qp_num == p.b.qp->qp_num,
 	      "src_qp %u qp_num %u", wc.src_qp, wc.qp_num);
-	if (type == IBV_QPT_UD)
+	if (type == IBV_QPT_UD) {
+		/*
+		 * The SL says the packet type as ConnectX CQEs (and UCX)
+		 * do: RoCEv2 (bit 3), over IPv4 (2, the IPv4 header in the
+		 * GRH area's last 20 bytes) or IPv6 (1, a full GRH).
+		 */
+		bool v4 = (p.b.buf[20] & 0xf0) == 0x40;
+		uint8_t want = 0x8 | (v4 ? 0x2 : 0x1);
+
 		CHECK(wc.wc_flags & IBV_WC_GRH, "UD receive without GRH flag");
+		CHECK(v4 || (p.b.buf[0] & 0xf0) == 0x60,
+		      "GRH area holds neither an IPv4 nor an IPv6 header");
+		CHECK(v4 == (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)peer_gid.raw) != 0),
+		      "GRH area's header is not the GID's family");
+		CHECK(wc.sl == want, "UD receive sl 0x%x, want 0x%x (RoCEv2, %s)",
+		      wc.sl, want, v4 ? "IPv4" : "IPv6");
+	}
 	CHECK(memcmp(p.b.buf + hdr, p.a.buf, len) == 0, "payload differs");
 	rc = 0;
 out:

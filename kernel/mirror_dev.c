@@ -26,7 +26,12 @@ static int mirror_query_device(struct ib_device *ibdev,
 	attr->sys_image_guid = dev->ib_dev.node_guid;
 	attr->max_mr_size = MIRROR_MAX_MR_SIZE;
 	attr->page_size_cap = PAGE_SIZE;
-	attr->vendor_id = 0;
+	/*
+	 * No IEEE OUI of its own: 0xFFFFFF is what IBTA (v1.4, A3.3.1) lets
+	 * a generic device use, and what rdma_rxe reports. rdma-core's tests
+	 * require a vendor_id other than 0.
+	 */
+	attr->vendor_id = 0xffffff;
 	attr->vendor_part_id = 0;
 	attr->hw_ver = 0;
 	attr->max_qp = MIRROR_MAX_QP;

@@ -22,6 +22,7 @@ check "link layer is Ethernet" has 'link_layer:[[:space:]]+Ethernet'
 check "node_guid is set" lacks 'node_guid:[[:space:]]+0000:0000:0000:0000'
 check "RoCEv2 GID for 10.11.0.1" has 'GID\[ *[0-9]+\]:[[:space:]]+::ffff:10\.11\.0\.1, RoCE v2'
 check "max_qp is reported" has 'max_qp:[[:space:]]+[1-9]'
+check "vendor_id is IBTA's generic 0xffffff, not 0" has 'vendor_id:[[:space:]]+0xffffff$'
 check "ibv_devinfo -v shows ODP_SUPPORT" has '^[[:space:]]+ODP_SUPPORT$'
 check "ibv_devinfo -v shows ODP_SUPPORT_IMPLICIT" has 'ODP_SUPPORT_IMPLICIT'
 check "rdma link show: ACTIVE on veth0" \

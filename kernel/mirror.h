@@ -93,6 +93,7 @@ enum mirror_counter {
 	MIRROR_CNT_RETRANS_PACKETS,
 	MIRROR_CNT_DUP_REQUEST,
 	MIRROR_CNT_TX_NO_ROUTE,
+	MIRROR_CNT_RX_ACK_COALESCED,	/* a queued ACK made redundant */
 	/* On-demand paging (mirror_odp.c) */
 	MIRROR_CNT_ODP_FAULTS,		/* fault helper calls that faulted */
 	MIRROR_CNT_ODP_PAGES_FAULTED,

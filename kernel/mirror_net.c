@@ -349,16 +349,81 @@ bool mirror_pkt_from_peer(const struct mirror_qp *qp,
 	return !path->v6 && ip_hdr(skb)->saddr == path->daddr;
 }
 
+/* What the receive path remembers of a queued response, in skb->cb. */
+struct mirror_rx_cb {
+	u32 psn;
+	bool plain_ack;		/* an ACK that is neither NAK nor RNR NAK */
+};
+
+static struct mirror_rx_cb *mirror_rx_cb(struct sk_buff *skb)
+{
+	BUILD_BUG_ON(sizeof(struct mirror_rx_cb) > sizeof(skb->cb));
+	return (struct mirror_rx_cb *)skb->cb;
+}
+
+/*
+ * ACK coalescing: an ACK acknowledges every PSN up to its own, so one
+ * that arrives while the ACK at the tail of the response queue still
+ * waits makes one of the two redundant: the newer PSN stays, in the
+ * tail's place. A peer that ACKs every duplicate of a resent window
+ * (rdma_rxe does) would otherwise fill the queue with ACKs for old PSNs
+ * while a slow rx_work drains them, and the drops at the cap would take
+ * the ACKs that say the window moved: the requester would time out and
+ * resend again, and again. Return: true when @skb was consumed.
+ */
+static bool mirror_rx_coalesce_ack(struct mirror_dev *dev,
+				   struct mirror_qp *qp, struct sk_buff *skb)
+{
+	struct sk_buff_head *q = &qp->rx.resp_queue;
+	struct sk_buff *tail, *gone = NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	tail = skb_peek_tail(q);
+	if (tail && mirror_rx_cb(tail)->plain_ack) {
+		if (mirror_psn_cmp(mirror_rx_cb(skb)->psn,
+				   mirror_rx_cb(tail)->psn) >= 0) {
+			__skb_unlink(tail, q);
+			__skb_queue_tail(q, skb);
+			atomic_long_add(skb->truesize - tail->truesize,
+					&dev->rx_queued_bytes);
+			gone = tail;
+		} else {
+			gone = skb;
+		}
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+	if (!gone)
+		return false;
+	mirror_count(dev, MIRROR_CNT_RX_ACK_COALESCED);
+	consume_skb(gone);
+	return true;
+}
+
 /*
  * Queues a packet for the QP's rx_work, unless the QP already has
  * MIRROR_RX_QUEUE_PKTS waiting or the device MIRROR_RX_DEV_BYTES: then it
- * is dropped and counted. Consumes the skb.
+ * is dropped and counted. A plain ACK may replace the one queued before
+ * it instead (mirror_rx_coalesce_ack()). Consumes the skb.
  */
 static void mirror_rx_enqueue(struct mirror_dev *dev, struct mirror_qp *qp,
-			      struct sk_buff *skb, bool response)
+			      struct sk_buff *skb, const struct mirror_pkt *p)
 {
+	bool response = mirror_op_is_response(p->op);
 	long bytes = skb->truesize;
 
+	if (response) {
+		mirror_rx_cb(skb)->psn = p->psn;
+		mirror_rx_cb(skb)->plain_ack =
+			p->op == MIRROR_OP_ACK &&
+			((p->aeth >> 24) & MIRROR_AETH_KIND_MASK) ==
+			MIRROR_AETH_ACK;
+		if (mirror_rx_cb(skb)->plain_ack &&
+		    mirror_rx_coalesce_ack(dev, qp, skb)) {
+			queue_work(dev->wq, &qp->rx.work);
+			return;
+		}
+	}
 	if (atomic_inc_return(&qp->rx.queued) > MIRROR_RX_QUEUE_PKTS)
 		goto drop;
 	if (atomic_long_add_return(bytes, &dev->rx_queued_bytes) >
@@ -478,7 +543,7 @@ static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	if (why)
 		mirror_rx_drop(dev, skb, why);
 	else
-		mirror_rx_enqueue(dev, qp, skb, mirror_op_is_response(p.op));
+		mirror_rx_enqueue(dev, qp, skb, &p);
 	mirror_qp_put(qp);
 	return 0;
 }

@@ -40,6 +40,7 @@ static const struct rdma_stat_desc mirror_counter_descs[MIRROR_CNT_COUNT] = {
 	[MIRROR_CNT_RETRANS_PACKETS].name = "retrans_packets",
 	[MIRROR_CNT_DUP_REQUEST].name = "duplicate_requests",
 	[MIRROR_CNT_TX_NO_ROUTE].name = "tx_drop_no_route",
+	[MIRROR_CNT_RX_ACK_COALESCED].name = "rx_acks_coalesced",
 	[MIRROR_CNT_ODP_FAULTS].name = "odp_faults",
 	[MIRROR_CNT_ODP_PAGES_FAULTED].name = "odp_pages_faulted",
 	[MIRROR_CNT_ODP_INVALIDATIONS].name = "odp_invalidations",

@@ -194,6 +194,30 @@ atk send_only $GOOD
 check "the QP still takes a SEND at its PSN" polled "wc 1 0:128:64"
 tgt_stop
 
+# 6b. An ACK storm (what rdma_rxe sends when a window is resent: an ACK
+#    per duplicate), again with rx_work starved: a plain ACK replaces the
+#    one queued before it, so the queue holds one ACK and drops none (the
+#    ACKs that say a window moved were the ones dropped at the cap).
+tgt_start "$GOOD" 0x123456 rc
+PSN=$(((SQ_PSN - 1) & 0xffffff))
+b=$(c1 rx_drop_queue_full)
+bc=$(c1 rx_acks_coalesced)
+chrt -f 50 python3 "$DIR/attack_wire.py" ackflood $GOOD $VICTIM "$QPN" "$PSN" $((4 * SCALE)) >/tmp/flood1 &
+F1=$!
+chrt -f 50 python3 "$DIR/attack_wire.py" ackflood $GOOD $VICTIM "$QPN" "$PSN" $((4 * SCALE)) >/tmp/flood2 &
+F2=$!
+wait $F1 $F2
+echo "# ACK storm: $(cat /tmp/flood1 /tmp/flood2 | tr '\n' ' '); rx_acks_coalesced +$(($(c1 rx_acks_coalesced) - bc)); rx_drop_queue_full +$(($(c1 rx_drop_queue_full) - b))"
+check "an ACK storm is coalesced (rx_acks_coalesced moved)" \
+	test "$(c1 rx_acks_coalesced)" -gt "$bc"
+check "... and fills no queue (rx_drop_queue_full did not move)" \
+	test "$(c1 rx_drop_queue_full)" -eq "$b"
+tgt recv 1
+PSN=$RQ_PSN
+atk send_only $GOOD
+check "the QP still takes a SEND at its PSN" polled "wc 1 0:128:64"
+tgt_stop
+
 # 7. Half a message, then silence: the victim's dereg and exit end at once.
 for mem in pinned odp; do
 	tgt_start "$GOOD" 0x123456 rc $mem

@@ -15,6 +15,7 @@ KIND and its ARGs:
   ack MSN                  an ACK
   atomic_ack ORIG          an atomic ACK returning ORIG
   flood SECONDS            SEND ONLY packets, PSNs far ahead, for SECONDS
+  ackflood SECONDS         ACKs for PSN, again and again, for SECONDS
 COUNT copies are sent (default 1), IPv4 identifiers counting up.
 """
 import sys
@@ -72,6 +73,18 @@ def main():
         pkts = [r.packet(src, dst, r.bth(r.RC | r.SEND_ONLY, qpn,
                                          psn + 100000 + i) + PAYLOAD * 8,
                          ident=i & 0xffff) for i in range(256)]
+        end, sent = time.time() + float(args[0]), 0
+        while time.time() < end:
+            for p in pkts:
+                s.sendto(p, (dst, 0))
+            sent += len(pkts)
+        print("sent", sent)
+        return 0
+    if kind == "ackflood":
+        # What a peer that ACKs every duplicate of a resent window sends:
+        # the same ACK, many times over.
+        pkts = [r.packet(src, dst, r.bth(r.RC | r.ACK, qpn, psn, ackreq=False)
+                         + r.aeth(0x1f, 1), ident=i) for i in range(256)]
         end, sent = time.time() + float(args[0]), 0
         while time.time() < end:
             for p in pkts:

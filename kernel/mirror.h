@@ -432,6 +432,11 @@ enum mirror_qp_state {
  *	MIRROR_RNR_NOT_STARTED
  * @rnr_wait: the requester waits out an RNR NAK
  * @gap_rewound: resent after a gap in responses, no progress since
+ * @cwnd: PSNs that may be in flight (MIRROR_WINDOW_PSNS; after a
+ *	timeout the oldest message alone, then twice what flew with each
+ *	progress)
+ * @rto_shift: the timeout is the QP's doubled this many times (one more
+ *	per timeout, up to MIRROR_RTO_MAX_SHIFT; one less per progress)
  * @retrans_timer: the retransmission timer
  * @retrans_due: the timer fired (bit 0), handled by the requester
  * @dfault_left: same device: waits for the destination's memory left for
@@ -458,6 +463,8 @@ struct mirror_qp_req {
 	u8 rnr_left;
 	bool rnr_wait;
 	bool gap_rewound;
+	u32 cwnd;
+	u8 rto_shift;
 	struct timer_list retrans_timer;
 	unsigned long retrans_due;
 	u8 dfault_left;

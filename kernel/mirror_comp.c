@@ -19,7 +19,8 @@
  * @qp: the QP (req_lock held)
  *
  * The timeout of the QP's attributes (4.096 us * 2^timeout), never less
- * than MIRROR_MIN_RTO_MS; timeout 0 waits forever.
+ * than MIRROR_MIN_RTO_MS, doubled @qp->req.rto_shift times (after
+ * timeouts); timeout 0 waits forever.
  */
 void mirror_comp_arm_timer(struct mirror_qp *qp)
 {
@@ -29,7 +30,7 @@ void mirror_comp_arm_timer(struct mirror_qp *qp)
 	if (!timeout)	/* 0: wait forever */
 		return;
 	ms = div_u64(4096ULL << min_t(u8, timeout, 31), 1000000);
-	ms = max_t(u64, ms, MIRROR_MIN_RTO_MS);
+	ms = max_t(u64, ms, MIRROR_MIN_RTO_MS) << qp->req.rto_shift;
 	mod_timer(&qp->req.retrans_timer, jiffies + msecs_to_jiffies(ms));
 }
 
@@ -169,11 +170,16 @@ void mirror_comp_rx(struct mirror_qp *qp,
 	u32 inflight = qp->req.sq_next - qp->req.sq_cons, k, i = qp->req.sq_cons;
 	struct mirror_sq_meta *m = NULL;
 	bool progress = false;
+	u32 flying;
 
 	lockdep_assert_held(&qp->req_lock);
 	if (qp->ibqp.qp_type != IB_QPT_RC ||
 	    WARN_ON_ONCE(inflight > qp->sq.num_slots))
 		return;
+	/* PSNs in flight now: what the window grows from on progress. */
+	flying = inflight ? (qp->req.psn -
+			     mirror_sq_meta_of(qp, qp->req.sq_cons)->first_psn) &
+			    MIRROR_PSN_MASK : 0;
 	/* Find the WQE the PSN belongs to; the ones before it are acked. */
 	for (k = 0; k < inflight; k++) {
 		i = qp->req.sq_cons + k;
@@ -265,6 +271,16 @@ out:
 		qp->req.gap_rewound = false;
 		qp->req.retry_left = qp->attr.retry_cnt;
 		qp->req.rnr_left = MIRROR_RNR_NOT_STARTED;
+		/*
+		 * Slow start after a timeout: twice what flew, so the window
+		 * doubles each round trip. A peer that took longer than the
+		 * timeout keeps some of the longer one: it comes down one
+		 * step per progress.
+		 */
+		qp->req.cwnd = min_t(u32, 2 * max(qp->req.cwnd, flying),
+				     MIRROR_WINDOW_PSNS);
+		if (qp->req.rto_shift)
+			qp->req.rto_shift--;
 		if (qp->req.sq_cons != qp->req.sq_next)
 			mirror_comp_arm_timer(qp);
 	}

@@ -44,6 +44,23 @@ enum mirror_limits {
 	 */
 	MIRROR_RX_QUEUE_PKTS	= 2048,
 	MIRROR_RX_DEV_BYTES	= SZ_64M,
+	/*
+	 * PSNs an RC requester has in flight at most (but for one message
+	 * longer than this): keeps every PSN comparison unambiguous, and
+	 * what a window brings back within a QP's receive queue
+	 * (MIRROR_RX_QUEUE_PKTS is twice this).
+	 */
+	MIRROR_WINDOW_PSNS	= 1024,
+	/*
+	 * After a retransmission timeout the requester resends its oldest
+	 * message alone, and the PSNs it lets fly grow to twice what flew
+	 * with each response that shows progress, back up to
+	 * MIRROR_WINDOW_PSNS; each timeout doubles the timeout, up to
+	 * 2^MIRROR_RTO_MAX_SHIFT times the QP's, and each progress halves
+	 * it again, down to the QP's.
+	 */
+	MIRROR_CWND_AFTER_TIMEOUT = 1,
+	MIRROR_RTO_MAX_SHIFT	= 2,
 };
 
 /*

@@ -251,12 +251,6 @@ static struct mirror_fault_job *mirror_fault_job_start(struct mirror_req_ctx *c)
 	return job;
 }
 
-/*
- * PSNs in flight at most (but for one message longer than this): keeps
- * every PSN comparison unambiguous, and what a window brings back within
- * a QP's receive queue (MIRROR_RX_QUEUE_PKTS is twice this).
- */
-#define MIRROR_WINDOW_PSNS	1024
 /* Inside long messages the requester asks for an ACK this often. */
 #define MIRROR_ACKREQ_EVERY	64
 
@@ -389,6 +383,16 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		}
 		qp->req.retry_left--;
 		qp->req.gap_rewound = false;
+		/*
+		 * The peer is slow or the path lossy: the oldest message
+		 * alone goes again, not the window (a slow peer answering
+		 * every duplicate of each resent window never caught up:
+		 * guest_interop_rxe on the debug kernel), and the next
+		 * timeout waits longer.
+		 */
+		qp->req.cwnd = MIRROR_CWND_AFTER_TIMEOUT;
+		if (qp->req.rto_shift < MIRROR_RTO_MAX_SHIFT)
+			qp->req.rto_shift++;
 		mirror_sq_rewind(qp, qp->req.sq_cons);
 	}
 
@@ -410,7 +414,7 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		if (rc && idx != qp->req.sq_cons &&
 		    mirror_psn_cmp(qp->req.psn,
 				   mirror_sq_meta_of(qp, qp->req.sq_cons)->first_psn) >=
-		    MIRROR_WINDOW_PSNS)
+		    qp->req.cwnd)
 			break;
 		fresh = idx == qp->req.sq_fetched;	/* never sent before */
 		wqe = mirror_sq_fetch(qp, idx);
@@ -448,7 +452,7 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 						  mirror_npkts(m->len,
 							       mirror_qp_mtu(qp)) - 1),
 				   mirror_sq_meta_of(qp, qp->req.sq_cons)->first_psn) >=
-		    MIRROR_WINDOW_PSNS)
+		    qp->req.cwnd)
 			break;
 		if (m->kind != MIRROR_KIND_SEND)
 			qp->req.rd_out++;

@@ -556,6 +556,7 @@ void mirror_wire_qp_init(struct mirror_qp *qp)
 	timer_setup(&qp->req.retrans_timer, mirror_qp_retrans_timer, 0);
 	qp->req.rnr_left = MIRROR_RNR_NOT_STARTED;
 	qp->req.dfault_left = MIRROR_RNR_NOT_STARTED;
+	qp->req.cwnd = MIRROR_WINDOW_PSNS;
 }
 
 /**

@@ -4,13 +4,23 @@
 # perftest runs between host a's device and host b's, across the link
 # (server on b, client on a), then TCP over the same link (iperf3). Writes
 # "NAME|VALUE|UNIT" lines to $MIRROR_OUT/figures and prints them; never
-# fails on figures ("n/a" for a run that failed, its log printed).
-#   wire-guest.sh [--odp]     --odp: also ib_write_bw with ODP MRs
+# fails on figures ("n/a" for a run that failed, its log printed). Each
+# perftest figure is the median of $RUNS runs; the runs are kept too.
+#   wire-guest.sh [--odp] [--profile]
+#     --odp: also ib_write_bw with ODP MRs
+#     --profile: also where the time goes (profile_run, below)
 set -u
 . "$(dirname "$0")/../guest/lib.sh"
 
-ODP=0
-[ "${1:-}" = --odp ] && ODP=1
+ODP=0 PROFILE=0
+for a in "$@"; do
+	case $a in
+	--odp) ODP=1 ;;
+	--profile) PROFILE=1 ;;
+	*) echo "wire-guest.sh: unknown argument $a" >&2; exit 2 ;;
+	esac
+done
+RUNS=${MIRROR_BENCH_RUNS:-5}
 # Jumbo frames on the link, both hosts: RoCE's largest MTU, 4096, for
 # rxe and mirror alike (4 times fewer packets than at 1500), and the same
 # link MTU for TCP.
@@ -44,17 +54,34 @@ perf() {
 	echo "$v"
 }
 
+# fig NAME VALUE UNIT [RUNS]
 fig() {
-	echo "$1|$2|$3" | tee -a "$OUTF"
+	echo "$1|$2|$3|${4:-}" | tee -a "$OUTF"
 }
 
-fig "ib_write_bw 64KiB" "$(perf ib_write_bw -s 65536 -n 1000)" MB/s
-fig "ib_read_bw 64KiB" "$(perf ib_read_bw -s 65536 -n 1000)" MB/s
-fig "ib_send_bw 64KiB" "$(perf ib_send_bw -s 65536 -n 1000)" MB/s
-fig "ib_write_lat 8B" "$(perf ib_write_lat -s 8 -n 1000)" usec
-fig "ib_send_lat 8B" "$(perf ib_send_lat -s 8 -n 1000)" usec
+# median_fig NAME UNIT TOOL ARGS...: $RUNS runs of perf TOOL ARGS; the
+# median of those that gave a figure (n/a if none did), and all of them.
+median_fig() {
+	local name=$1 unit=$2 i v runs=() med
+	shift 2
+	for ((i = 0; i < RUNS; i++)); do
+		v=$(perf "$@")
+		runs+=("$v")
+	done
+	med=$(printf '%s\n' "${runs[@]}" | grep -E '^[0-9.]+$' | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a";
+			else if (NR % 2) print v[(NR + 1) / 2];
+			else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	fig "$name" "$med" "$unit" "${runs[*]}"
+}
+
+median_fig "ib_write_bw 64KiB" MB/s ib_write_bw -s 65536 -n 1000
+median_fig "ib_read_bw 64KiB" MB/s ib_read_bw -s 65536 -n 1000
+median_fig "ib_send_bw 64KiB" MB/s ib_send_bw -s 65536 -n 1000
+median_fig "ib_write_lat 8B" usec ib_write_lat -s 8 -n 1000
+median_fig "ib_send_lat 8B" usec ib_send_lat -s 8 -n 1000
 if [ "$ODP" = 1 ]; then
-	fig "ib_write_bw 64KiB ODP" "$(perf ib_write_bw -s 65536 -n 1000 --odp)" MB/s
+	median_fig "ib_write_bw 64KiB ODP" MB/s ib_write_bw -s 65536 -n 1000 --odp
 fi
 
 # TCP over the same link: iperf3, 10 s, one stream, receiver's figure.
@@ -96,5 +123,54 @@ if command -v sockperf >/dev/null; then
 else
 	fig "UDP ping-pong 16B" n/a usec
 fi
+# Where the time goes: perftest runs for 14 s while both hosts record, for
+# 6 s in its middle, the CPU split (/proc/stat), the context switches
+# and a cpu-clock profile of everything (perf record -a); their top
+# symbols, per host, go to $MIRROR_OUT/profile.
+PROF_SECS=6
+prof_window() {
+	sleep 4
+	grep -E '^(cpu|ctxt) ' /proc/stat >/tmp/stat0
+	perf record -q -e cpu-clock -a -o /tmp/wire.perf -- sleep "$1" >/dev/null 2>&1
+	grep -E '^(cpu|ctxt) ' /proc/stat >/tmp/stat1
+}
+prof_report() {
+	paste /tmp/stat0 /tmp/stat1 | awk -v secs="$1" '
+		$1 == "ctxt" { printf "context switches: %d/s\n", ($4 - $2) / secs }
+		$1 == "cpu" { n = (NF - 1) / 2
+			for (i = 2; i <= n + 1; i++) { d = $(i + n + 1) - $i; t += d
+				if (i == 5) idle = d; if (i == 7) irq = d; if (i == 8) sirq = d
+				if (i == 2) usr = d; if (i == 4) sys = d }
+			printf "cpu: user %.0f%%, system %.0f%%, irq %.0f%%, softirq %.0f%%, idle %.0f%%\n",
+				100 * usr / t, 100 * sys / t, 100 * irq / t, 100 * sirq / t, 100 * idle / t }'
+	perf report -i /tmp/wire.perf --no-children --sort sym --stdio -q 2>/dev/null |
+		awk 'NF && $1 ~ /%$/' | head -n 25
+}
+profile_run() {
+	local name=$1 tool=$2 w
+	shift 2
+	PORT=$((PORT + 1))
+	at peer bash -c "$(declare -f prof_window); prof_window $PROF_SECS" &
+	w=$!
+	bash -c "$(declare -f prof_window); prof_window $PROF_SECS" &
+	perf_pair peer here tcp_listening "$PORT" \
+		"$tool" -d "$DP" -x "$GP" -p "$PORT" -D 14 "$@" -- \
+		"$tool" -d "$DH" -x "$GH" -p "$PORT" -D 14 "$@" "$MIRROR_PEER" >/tmp/pair.log 2>&1 ||
+		{ echo "--- profile of $tool failed:"; cat /tmp/pair.log; }
+	wait
+	{
+		echo "=== $name, $tool $*; perftest: $(awk '/^ *#bytes/ { getline; print; exit }' /tmp/cli.log)"
+		echo "--- host a ($DH, requester):"
+		prof_report "$PROF_SECS"
+		echo "--- host b ($DP, responder):"
+		at peer bash -c "$(declare -f prof_report); prof_report $PROF_SECS"
+	} | tee -a "$MIRROR_OUT/profile"
+}
+if [ "$PROFILE" = 1 ]; then
+	: >"$MIRROR_OUT/profile"
+	profile_run "latency" ib_write_lat -s 8
+	profile_run "bandwidth" ib_write_bw -s 65536
+fi
+
 echo "# host a: $DH, kernel $(uname -r); host b: $DP, kernel $(in_peer uname -r);" \
 	"link MTU 9000, $(ibv_devinfo -d "$DH" | awk '/active_mtu/ { print "RoCE MTU " $2 }')"

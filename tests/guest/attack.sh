@@ -184,23 +184,30 @@ hi_kworkers_back() {
 		chrt -o -p 0 "$k" 2>/dev/null && renice -n -20 -p "$k" >/dev/null 2>&1
 	done
 }
+# two_floods KIND SECONDS: two SCHED_FIFO senders of attack_wire.py KIND
+# at the target for SECONDS, the high-priority kworkers idle meanwhile;
+# what each sent lands in /tmp/flood1 and /tmp/flood2.
+two_floods() {
+	local f1 f2
+	hi_kworkers_idle
+	chrt -f 50 python3 "$DIR/attack_wire.py" "$1" $GOOD $VICTIM "$QPN" "$PSN" "$2" >/tmp/flood1 &
+	f1=$!
+	chrt -f 50 python3 "$DIR/attack_wire.py" "$1" $GOOD $VICTIM "$QPN" "$PSN" "$2" >/tmp/flood2 &
+	f2=$!
+	wait $f1 $f2
+	hi_kworkers_back
+}
 tgt_start "$GOOD" 0x123456 rc
 PSN=$RQ_PSN
 tgt recv 4
 b=$(c1 rx_drop_queue_full)
-hi_kworkers_idle
 m0=$(mem_avail)
 (min=$m0; end=$((SECONDS + 12 * SCALE)); while [ $SECONDS -lt $end ]; do
 	m=$(mem_avail); [ "$m" -lt "$min" ] && min=$m; echo "$min" >/tmp/memmin
 	sleep 0.2; done) &
 SAMPLER=$!
 chrt -f -p 60 $SAMPLER >/dev/null
-chrt -f 50 python3 "$DIR/attack_wire.py" flood $GOOD $VICTIM "$QPN" "$PSN" $((8 * SCALE)) >/tmp/flood1 &
-F1=$!
-chrt -f 50 python3 "$DIR/attack_wire.py" flood $GOOD $VICTIM "$QPN" "$PSN" $((8 * SCALE)) >/tmp/flood2 &
-F2=$!
-wait $F1 $F2
-hi_kworkers_back
+two_floods flood $((8 * SCALE))
 kill $SAMPLER 2>/dev/null; wait $SAMPLER 2>/dev/null
 drop_kib=$((m0 - $(cat /tmp/memmin)))
 echo "# flood: $(cat /tmp/flood1 /tmp/flood2 | tr '\n' ' '); MemAvailable fell by at most $drop_kib KiB; rx_drop_queue_full +$(($(c1 rx_drop_queue_full) - b))"
@@ -213,20 +220,14 @@ tgt_stop
 
 # 6b. An ACK storm (what rdma_rxe sends when a window is resent: an ACK
 #    per duplicate), again with rx_work starved (as in 6, which shows the
-#    queue then fills): a plain ACK replaces the
-#    one queued before it, so the queue holds one ACK and drops none (the
-#    ACKs that say a window moved were the ones dropped at the cap).
+#    queue then fills): a plain ACK replaces the one queued before it,
+#    so the queue holds one ACK and drops none (the ACKs that say a
+#    window moved were the ones dropped at the cap).
 tgt_start "$GOOD" 0x123456 rc
 PSN=$(((SQ_PSN - 1) & 0xffffff))
 b=$(c1 rx_drop_queue_full)
 bc=$(c1 rx_acks_coalesced)
-hi_kworkers_idle
-chrt -f 50 python3 "$DIR/attack_wire.py" ackflood $GOOD $VICTIM "$QPN" "$PSN" $((4 * SCALE)) >/tmp/flood1 &
-F1=$!
-chrt -f 50 python3 "$DIR/attack_wire.py" ackflood $GOOD $VICTIM "$QPN" "$PSN" $((4 * SCALE)) >/tmp/flood2 &
-F2=$!
-wait $F1 $F2
-hi_kworkers_back
+two_floods ackflood $((4 * SCALE))
 echo "# ACK storm: $(cat /tmp/flood1 /tmp/flood2 | tr '\n' ' '); rx_acks_coalesced +$(($(c1 rx_acks_coalesced) - bc)); rx_drop_queue_full +$(($(c1 rx_drop_queue_full) - b))"
 check "an ACK storm is coalesced (rx_acks_coalesced moved)" \
 	test "$(c1 rx_acks_coalesced)" -gt "$bc"

@@ -385,7 +385,9 @@ static bool mirror_rx_coalesce_ack(struct mirror_dev *dev,
 				   mirror_rx_cb(tail)->psn) >= 0) {
 			__skb_unlink(tail, q);
 			__skb_queue_tail(q, skb);
-			atomic_long_add(skb->truesize - tail->truesize,
+			/* truesize is unsigned: the difference may be < 0 */
+			atomic_long_add((long)skb->truesize -
+					(long)tail->truesize,
 					&dev->rx_queued_bytes);
 			gone = tail;
 		} else {

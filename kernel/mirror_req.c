@@ -396,6 +396,16 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		mirror_sq_rewind(qp, qp->req.sq_cons);
 	}
 
+	/*
+	 * What the completer finished leaves the window first: the window
+	 * counts from the oldest WQE not reported, and a message that filled
+	 * it alone, once answered, must not keep the next one back (nothing
+	 * else would send it: no timer runs with nothing in flight).
+	 */
+	mirror_comp_report(qp, qp_err);
+	if (*qp_err)
+		return;
+
 	while (READ_ONCE(qp->state) == MIRROR_QPS_RTS && !qp->req.rnr_wait) {
 		u32 idx = qp->req.sq_next, n = 1, avail;
 		struct mirror_send_wqe *wqe;

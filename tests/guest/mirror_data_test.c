@@ -1386,6 +1386,85 @@ out:
 	return rc;
 }
 
+/*
+ * Messages longer than the requester's window of PSNs in flight (1024 over
+ * RoCEv2: 1 MiB at the suites' MTU), two of each kind posted at once: the
+ * second one goes out when the first is answered, not only at the next
+ * doorbell (there is none: both are posted before either is answered).
+ */
+#define BIG_MSG (1024 * 1024 + 3 * 1024)
+
+static int post_big(struct ibv_qp *qp, enum ibv_wr_opcode op, uint64_t wr_id,
+		    char *local, uint32_t lkey, char *remote, uint32_t rkey)
+{
+	struct ibv_sge sge = { (uintptr_t)local, BIG_MSG, lkey };
+	struct ibv_send_wr wr = {
+		.wr_id = wr_id, .sg_list = &sge, .num_sge = 1, .opcode = op,
+		.send_flags = IBV_SEND_SIGNALED,
+		.wr.rdma = { .remote_addr = (uintptr_t)remote, .rkey = rkey },
+	};
+	struct ibv_send_wr *bad;
+
+	return ibv_post_send(qp, &wr, &bad);
+}
+
+static int test_rc_messages_longer_than_the_window_follow_each_other(void)
+{
+	int acc = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+		  IBV_ACCESS_REMOTE_READ;
+	size_t size = 2 * (size_t)BIG_MSG;
+	struct ibv_mr *la = NULL, *lb = NULL;
+	char *a = NULL, *b = NULL;
+	struct pair p = {};
+	struct ibv_wc wc;
+	int rc = -1, i;
+
+	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
+	a = malloc(size);
+	b = malloc(size);
+	CHECK(a && b, "malloc");
+	la = ibv_reg_mr(p.a.pd, a, size, acc);
+	lb = ibv_reg_mr(p.b.pd, b, size, acc);
+	CHECK(la && lb, "reg_mr: %s", strerror(errno));
+	fill(a, size, 21);
+	memset(b, 0, size);
+	for (i = 0; i < 2; i++)
+		CHECK(post_big(p.a.qp, IBV_WR_RDMA_WRITE, i, a + i * BIG_MSG,
+			       la->lkey, b + i * BIG_MSG, lb->rkey) == 0,
+		      "post write %d", i);
+	for (i = 0; i < 2; i++) {
+		CHECK(wait_wc(p.a.cq, &wc) == 0, "write %d: no completion", i);
+		CHECK(wc.status == IBV_WC_SUCCESS && wc.wr_id == (uint64_t)i,
+		      "write %d: %s (wr_id %llu)", i, ibv_wc_status_str(wc.status),
+		      (unsigned long long)wc.wr_id);
+	}
+	CHECK(memcmp(a, b, size) == 0, "written bytes differ");
+	fill(b, size, 22);
+	memset(a, 0, size);
+	for (i = 0; i < 2; i++)
+		CHECK(post_big(p.a.qp, IBV_WR_RDMA_READ, 10 + i, a + i * BIG_MSG,
+			       la->lkey, b + i * BIG_MSG, lb->rkey) == 0,
+		      "post read %d", i);
+	for (i = 0; i < 2; i++) {
+		CHECK(wait_wc(p.a.cq, &wc) == 0, "read %d: no completion", i);
+		CHECK(wc.status == IBV_WC_SUCCESS && wc.wr_id == 10u + i &&
+		      wc.byte_len == BIG_MSG, "read %d: %s (wr_id %llu)", i,
+		      ibv_wc_status_str(wc.status),
+		      (unsigned long long)wc.wr_id);
+	}
+	CHECK(memcmp(a, b, size) == 0, "read bytes differ");
+	rc = 0;
+out:
+	if (la)
+		ibv_dereg_mr(la);
+	if (lb)
+		ibv_dereg_mr(lb);
+	pair_fini(&p);
+	free(a);
+	free(b);
+	return rc;
+}
+
 static const struct test tests[] = {
 	T(rc_send_recv_moves_bytes),
 	T(uc_send_recv_moves_bytes),
@@ -1418,6 +1497,7 @@ static const struct test tests[] = {
 	T(rc_read_asks_again_only_for_lost_responses),
 	T(completion_channel_wakes_up),
 	T(many_signaled_writes_all_complete),
+	T(rc_messages_longer_than_the_window_follow_each_other),
 };
 
 int main(int argc, char **argv)

@@ -342,7 +342,13 @@ enum mirror_wqe_kind {
  * @kind: enum mirror_wqe_kind
  * @done: completed on the wire, waiting to be reported in order
  * @resend: sent before and rewound since (mirror_sq_rewind()): it then
- *	goes on from @next_resp
+ *	goes on from @next_resp, and until it is sent again its PSNs (the
+ *	same ones again) still take the answers to its first sending
+ * @rd_counted: a READ or atomic in flight, counted in the QP's rd_out
+ * @ask_due: a READ or atomic in flight whose answers have a gap: its
+ *	missing part alone is to be asked for again (mirror_sq_ask_again())
+ * @asked: that request is out; no other until the WQE makes progress,
+ *	goes again or the timer fires
  * @byte_len: bytes for the completion
  */
 struct mirror_sq_meta {
@@ -354,6 +360,9 @@ struct mirror_sq_meta {
 	u8 kind;
 	bool done;
 	bool resend;
+	bool rd_counted;
+	bool ask_due;
+	bool asked;
 	u32 byte_len;
 };
 
@@ -431,10 +440,10 @@ enum mirror_qp_state {
  * @rnr_left: RNR retries left for the current WQE, or
  *	MIRROR_RNR_NOT_STARTED
  * @rnr_wait: the requester waits out an RNR NAK
- * @gap_rewound: resent after a gap in responses, no progress since
+ * @ask_due: some WQE in flight has @ask_due set
  * @cwnd: PSNs that may be in flight (MIRROR_WINDOW_PSNS; after a
- *	timeout the oldest message alone, then twice what flew with each
- *	progress)
+ *	timeout the oldest message alone, then one more for each PSN
+ *	answered: twice as many per round trip)
  * @rto_shift: the timeout is the QP's doubled this many times (one more
  *	per timeout, up to MIRROR_RTO_MAX_SHIFT; one less per progress)
  * @retrans_timer: the retransmission timer
@@ -462,7 +471,7 @@ struct mirror_qp_req {
 	u8 retry_left;
 	u8 rnr_left;
 	bool rnr_wait;
-	bool gap_rewound;
+	bool ask_due;
 	u32 cwnd;
 	u8 rto_shift;
 	struct timer_list retrans_timer;
@@ -930,7 +939,7 @@ enum mirror_wqe_kind mirror_sq_kind(u32 wr_opcode);
 void mirror_sq_done(struct mirror_qp *qp, struct mirror_sq_meta *m,
 		    enum ib_wc_status status, u32 byte_len);
 void mirror_sq_rewind(struct mirror_qp *qp, u32 idx);
-void mirror_sq_gap_rewind(struct mirror_qp *qp, u32 idx);
+void mirror_sq_ask_again(struct mirror_qp *qp, u32 idx);
 int mirror_sq_segs(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 		   struct mirror_segs *segs, u64 off, u32 len, int access);
 u32 mirror_wc_opcode(u32 wr_opcode);

@@ -124,6 +124,7 @@ static void mirror_comp_read_resp(struct mirror_qp *qp, u32 idx,
 	}
 	mirror_segs_put(&qp->req.local);
 	m->next_resp = mirror_psn_add(m->next_resp, 1);
+	m->asked = false;	/* a later gap is a new one */
 	if (last)
 		mirror_sq_done(qp, m, IB_WC_SUCCESS, m->len);
 }
@@ -152,14 +153,49 @@ static void mirror_comp_arrived(struct mirror_sq_meta *m, u32 psn)
 		m->next_resp = psn;
 }
 
+/*
+ * The first PSN of the SQ not known to have arrived (or, for a READ, whose
+ * response has not): the oldest WQE not done, up to @qp->req.sq_next.
+ */
+static u32 mirror_comp_unacked(struct mirror_qp *qp)
+{
+	u32 i;
+
+	for (i = qp->req.sq_cons; i != qp->req.sq_next; i++) {
+		struct mirror_sq_meta *m = mirror_sq_meta_of(qp, i);
+
+		if (!m->done)
+			return m->next_resp;
+	}
+	return qp->req.psn;
+}
+
+/*
+ * Whether the WQE @k slots after the oldest can take an answer: it is in
+ * flight (@inflight of them are), or it was sent and rewound and has not
+ * gone again (those follow the ones in flight: mirror_sq_rewind()); it
+ * keeps its PSNs, so the answer to its first sending is still its own.
+ */
+static bool mirror_comp_answerable(struct mirror_qp *qp, u32 k, u32 inflight)
+{
+	u32 i = qp->req.sq_cons + k;
+
+	if (k < inflight)
+		return true;
+	return k < qp->req.sq_fetched - qp->req.sq_cons &&
+	       mirror_sq_meta_of(qp, i)->resend;
+}
+
 /**
  * mirror_comp_rx() - an ACK, NAK or response for the requester of a QP
  * @qp: the RC QP (req_lock held)
  * @p: the packet, accepted from the QP's peer
  *
- * Finds the in-flight WQE the PSN belongs to (the ones before it are
- * acknowledged by it), finishes it or asks for a rewind; on progress the
- * retry counters start over and the timer is re-armed.
+ * Finds the WQE the PSN belongs to (the ones before it are acknowledged by
+ * it): one in flight, or one rewound that has not gone again (a timeout
+ * rewinds everything while a slow peer may still be answering all of it),
+ * finishes it or asks for a rewind; on progress the retry counters start
+ * over, the window grows by the PSNs answered and the timer is re-armed.
  */
 void mirror_comp_rx(struct mirror_qp *qp,
 				    const struct mirror_pkt *p)
@@ -169,36 +205,42 @@ void mirror_comp_rx(struct mirror_qp *qp,
 	u8 kind = syn & MIRROR_AETH_KIND_MASK;
 	u32 inflight = qp->req.sq_next - qp->req.sq_cons, k, i = qp->req.sq_cons;
 	struct mirror_sq_meta *m = NULL;
-	bool progress = false;
-	u32 flying;
+	bool progress = false, rewound = false;
+	u32 unacked, answered;
 
 	lockdep_assert_held(&qp->req_lock);
 	if (qp->ibqp.qp_type != IB_QPT_RC ||
-	    WARN_ON_ONCE(inflight > qp->sq.num_slots))
+	    WARN_ON_ONCE(inflight > qp->sq.num_slots ||
+			 qp->req.sq_fetched - qp->req.sq_cons >
+			 qp->sq.num_slots))
 		return;
-	/* PSNs in flight now: what the window grows from on progress. */
-	flying = inflight ? (qp->req.psn -
-			     mirror_sq_meta_of(qp, qp->req.sq_cons)->first_psn) &
-			    MIRROR_PSN_MASK : 0;
+	unacked = mirror_comp_unacked(qp);
 	/* Find the WQE the PSN belongs to; the ones before it are acked. */
-	for (k = 0; k < inflight; k++) {
+	for (k = 0; mirror_comp_answerable(qp, k, inflight); k++) {
 		i = qp->req.sq_cons + k;
 		m = mirror_sq_meta_of(qp, i);
+		rewound = k >= inflight;
 		if (m->done)
 			continue;
 		if (mirror_psn_cmp(p->psn, m->first_psn) < 0)
-			return;	/* older than everything in flight */
+			goto out;	/* older than everything unanswered */
 		if (mirror_psn_cmp(p->psn, m->last_psn) <= 0)
 			break;
 		if (m->kind != MIRROR_KIND_SEND) {
-			/* Past a READ/atomic: its responses were lost. */
-			mirror_sq_gap_rewind(qp, i);
-			return;
+			/*
+			 * Past a READ/atomic: the peer took it and answers
+			 * the next ones, its answers were lost. Ask again
+			 * for them (a rewound one goes again anyway) and
+			 * take this packet for what it answers.
+			 */
+			if (!rewound)
+				mirror_sq_ask_again(qp, i);
+			continue;
 		}
 		mirror_sq_done(qp, m, IB_WC_SUCCESS, 0);
 		progress = true;
 	}
-	if (k == inflight)
+	if (!mirror_comp_answerable(qp, k, inflight))
 		goto out;
 
 	switch (p->op) {
@@ -214,6 +256,8 @@ void mirror_comp_rx(struct mirror_qp *qp,
 				mirror_comp_arrived(m, mirror_psn_add(p->psn, 1));
 		} else if (kind == MIRROR_AETH_RNR_NAK) {
 			mirror_count(dev, MIRROR_CNT_RNR_NAK_RCVD);
+			if (rewound)	/* it goes again anyway */
+				break;
 			if (qp->req.rnr_left == MIRROR_RNR_NOT_STARTED)
 				qp->req.rnr_left = qp->attr.rnr_retry;
 			if (qp->attr.rnr_retry != 7) {	/* 7: forever */
@@ -237,6 +281,13 @@ void mirror_comp_rx(struct mirror_qp *qp,
 			/* The peer has every PSN before the one it names. */
 			if (m->kind == MIRROR_KIND_SEND)
 				mirror_comp_arrived(m, p->psn);
+			/*
+			 * A rewound WQE goes again anyway, and the NAK may
+			 * answer a packet that followed the RNR NAK's: no
+			 * progress (that would restart the RNR retries).
+			 */
+			if (rewound)
+				break;
 			mirror_sq_rewind(qp, i);
 			progress = true;
 		} else if (kind == MIRROR_AETH_NAK) {
@@ -258,8 +309,9 @@ void mirror_comp_rx(struct mirror_qp *qp,
 			break;
 		if (p->psn != m->next_resp) {
 			/* A gap: ask for the READ again. */
-			if (mirror_psn_cmp(p->psn, m->next_resp) > 0)
-				mirror_sq_gap_rewind(qp, i);
+			if (mirror_psn_cmp(p->psn, m->next_resp) > 0 &&
+			    !rewound)
+				mirror_sq_ask_again(qp, i);
 			break;
 		}
 		mirror_comp_read_resp(qp, i, m, p);
@@ -268,16 +320,20 @@ void mirror_comp_rx(struct mirror_qp *qp,
 	}
 out:
 	if (progress) {
-		qp->req.gap_rewound = false;
 		qp->req.retry_left = qp->attr.retry_cnt;
 		qp->req.rnr_left = MIRROR_RNR_NOT_STARTED;
 		/*
-		 * Slow start after a timeout: twice what flew, so the window
-		 * doubles each round trip. A peer that took longer than the
-		 * timeout keeps some of the longer one: it comes down one
-		 * step per progress.
+		 * Slow start after a timeout: one more PSN in flight for each
+		 * one answered, so the window doubles each round trip (a
+		 * faster growth sent a slow peer the duplicates of a whole
+		 * window again before it had answered the first copies).
+		 * A peer that took longer than the timeout keeps some of the
+		 * longer one: it comes down one step per progress.
 		 */
-		qp->req.cwnd = min_t(u32, 2 * max(qp->req.cwnd, flying),
+		answered = (mirror_comp_unacked(qp) - unacked) & MIRROR_PSN_MASK;
+		if (answered >= MIRROR_WINDOW_PSNS)	/* rewound behind */
+			answered = 0;
+		qp->req.cwnd = min_t(u32, qp->req.cwnd + max(answered, 1U),
 				     MIRROR_WINDOW_PSNS);
 		if (qp->req.rto_shift)
 			qp->req.rto_shift--;

@@ -53,8 +53,8 @@ enum mirror_limits {
 	MIRROR_WINDOW_PSNS	= 1024,
 	/*
 	 * After a retransmission timeout the requester resends its oldest
-	 * message alone, and the PSNs it lets fly grow to twice what flew
-	 * with each response that shows progress, back up to
+	 * message alone, and the PSNs it lets fly grow by one for each PSN
+	 * answered (they double per round trip), back up to
 	 * MIRROR_WINDOW_PSNS; each timeout doubles the timeout, up to
 	 * 2^MIRROR_RTO_MAX_SHIFT times the QP's, and each progress halves
 	 * it again, down to the QP's.

@@ -356,6 +356,44 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 	return 0;
 }
 
+/*
+ * The READs and atomics in flight the completer asks again for
+ * (mirror_sq_ask_again()): each from its first missing response, with the
+ * PSNs it had, nothing after it moved.
+ */
+static void mirror_wire_ask_again(struct mirror_qp *qp)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	u32 i;
+
+	qp->req.ask_due = false;
+	for (i = qp->req.sq_cons; i != qp->req.sq_next; i++) {
+		struct mirror_sq_meta *m = mirror_sq_meta_of(qp, i);
+		u32 n;
+
+		if (!m->ask_due)
+			continue;
+		m->ask_due = false;
+		if (m->done)
+			continue;
+		if (mirror_send_wqe(qp, mirror_sq_wqe(qp, i), m->len,
+				    m->first_psn,
+				    (m->next_resp - m->first_psn) &
+				    MIRROR_PSN_MASK, &n) == -ENOMEM) {
+			/* Out of memory for a moment: try again soon. */
+			m->ask_due = true;
+			qp->req.ask_due = true;
+			queue_delayed_work(dev->wq, &qp->req_work, 1);
+			continue;
+		}
+		/* Another error means its memory went: the timer ends it. */
+		m->asked = true;
+		mirror_count_add(dev, MIRROR_CNT_RETRANS_PACKETS,
+				 ((m->last_psn - m->next_resp) &
+				  MIRROR_PSN_MASK) + 1);
+	}
+}
+
 /**
  * mirror_wire_req_locked() - send what the window allows of an RC/UC QP
  *	connected over RoCEv2
@@ -382,7 +420,6 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 			return;
 		}
 		qp->req.retry_left--;
-		qp->req.gap_rewound = false;
 		/*
 		 * The peer is slow or the path lossy: the oldest message
 		 * alone goes again, not the window (a slow peer answering
@@ -405,6 +442,8 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 	mirror_comp_report(qp, qp_err);
 	if (*qp_err)
 		return;
+	if (qp->req.ask_due && rc && READ_ONCE(qp->state) == MIRROR_QPS_RTS)
+		mirror_wire_ask_again(qp);
 
 	while (READ_ONCE(qp->state) == MIRROR_QPS_RTS && !qp->req.rnr_wait) {
 		u32 idx = qp->req.sq_next, n = 1, avail;
@@ -420,6 +459,21 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		}
 		if (idx - qp->req.sq_cons >= avail)
 			break;
+		m = mirror_sq_meta_of(qp, idx);
+		if (rc && idx != qp->req.sq_fetched && m->resend && m->done &&
+		    m->first_psn == qp->req.psn) {
+			/*
+			 * Answered while it waited to go again: step over it,
+			 * and out of the window (as above).
+			 */
+			m->resend = false;
+			qp->req.psn = mirror_psn_add(m->last_psn, 1);
+			qp->req.sq_next++;
+			mirror_comp_report(qp, qp_err);
+			if (*qp_err)
+				return;
+			continue;
+		}
 		/* Cheap first: a full window needs no look at the WQE. */
 		if (rc && idx != qp->req.sq_cons &&
 		    mirror_psn_cmp(qp->req.psn,
@@ -428,9 +482,12 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 			break;
 		fresh = idx == qp->req.sq_fetched;	/* never sent before */
 		wqe = mirror_sq_fetch(qp, idx);
-		m = mirror_sq_meta_of(qp, idx);
-		if (fresh)
+		if (fresh) {
 			m->resend = false;
+			m->rd_counted = false;
+		}
+		m->ask_due = false;
+		m->asked = false;
 		m->kind = mirror_sq_kind(wqe->opcode);
 		if (m->kind != MIRROR_KIND_SEND &&
 		    qp->req.rd_out >= max_t(u32, qp->attr.max_rd_atomic, 1))
@@ -438,7 +495,6 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		/* Sent before: it keeps what is known to have arrived. */
 		if (!m->resend || m->first_psn != qp->req.psn)
 			m->next_resp = qp->req.psn;
-		m->resend = false;
 		m->done = false;
 		m->first_psn = qp->req.psn;
 		/* Checked (and its first chunk faulted in) at every send. */
@@ -446,6 +502,7 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		m->len = qp->req.local.total;
 		mirror_segs_put(&qp->req.local);
 		if (status != IB_WC_SUCCESS) {
+			m->resend = false;
 			m->last_psn = qp->req.psn;
 			m->kind = MIRROR_KIND_SEND;
 			mirror_sq_done(qp, m, status, 0);
@@ -464,17 +521,22 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 				   mirror_sq_meta_of(qp, qp->req.sq_cons)->first_psn) >=
 		    qp->req.cwnd)
 			break;
-		if (m->kind != MIRROR_KIND_SEND)
+		if (m->kind != MIRROR_KIND_SEND) {
+			m->rd_counted = true;
 			qp->req.rd_out++;
+		}
 		err = mirror_send_wqe(qp, wqe, m->len, qp->req.psn,
 				      (m->next_resp - m->first_psn) &
 				      MIRROR_PSN_MASK, &n);
 		if (err == -ENOMEM) {
-			if (m->kind != MIRROR_KIND_SEND)
+			if (m->rd_counted) {
+				m->rd_counted = false;
 				qp->req.rd_out--;
+			}
 			queue_delayed_work(dev->wq, &qp->req_work, 1);
 			break;
 		}
+		m->resend = false;
 		m->last_psn = mirror_psn_add(qp->req.psn, max(n, 1U) - 1);
 		qp->req.psn = mirror_psn_add(qp->req.psn, n);
 		qp->req.sq_next++;

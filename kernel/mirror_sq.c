@@ -91,8 +91,10 @@ void mirror_sq_done(struct mirror_qp *qp, struct mirror_sq_meta *m,
 {
 	if (m->done)
 		return;
-	if (m->kind != MIRROR_KIND_SEND && qp->req.rd_out)
+	if (m->rd_counted) {
+		m->rd_counted = false;
 		qp->req.rd_out--;
+	}
 	m->done = true;
 	m->status = status;
 	m->byte_len = byte_len;
@@ -112,7 +114,9 @@ void mirror_sq_done(struct mirror_qp *qp, struct mirror_sq_meta *m,
  * length once more, and under load the duplicates outgrew the peer's pace
  * until the retries ran out (guest_interop_rxe, ib_read_bw to rdma_rxe).
  * The READs and atomics before @idx that are still unanswered stay
- * counted in rd_out.
+ * counted in rd_out. The WQEs from @idx on keep their PSNs: answers to
+ * their first sending that arrive before they go again are still taken
+ * (mirror_comp_rx()).
  */
 void mirror_sq_rewind(struct mirror_qp *qp, u32 idx)
 {
@@ -123,35 +127,44 @@ void mirror_sq_rewind(struct mirror_qp *qp, u32 idx)
 	mirror_count_add(dev, MIRROR_CNT_RETRANS_PACKETS,
 			 (qp->req.psn - mirror_sq_meta_of(qp, idx)->next_resp) &
 			 MIRROR_PSN_MASK);
-	for (i = idx; i != qp->req.sq_next; i++)
-		mirror_sq_meta_of(qp, i)->resend = true;
-	qp->req.psn = mirror_sq_meta_of(qp, idx)->first_psn;
-	qp->req.sq_next = idx;
-	qp->req.rd_out = 0;
-	for (i = qp->req.sq_cons; i != idx; i++) {
+	for (i = idx; i != qp->req.sq_next; i++) {
 		struct mirror_sq_meta *m = mirror_sq_meta_of(qp, i);
 
-		if (!m->done && m->kind != MIRROR_KIND_SEND)
-			qp->req.rd_out++;
+		m->resend = true;
+		m->ask_due = false;
+		m->asked = false;
+		if (m->rd_counted) {
+			m->rd_counted = false;
+			qp->req.rd_out--;
+		}
 	}
+	qp->req.psn = mirror_sq_meta_of(qp, idx)->first_psn;
+	qp->req.sq_next = idx;
 }
 
 /**
- * mirror_sq_gap_rewind() - rewind to WQE @idx once per gap
+ * mirror_sq_ask_again() - ask again for the missing answers of one WQE
  * @qp: the QP (req_lock held)
- * @idx: the WQE whose answers have a gap
+ * @idx: a READ or atomic in flight whose answers have a gap: a response
+ *	after one that did not come, or answers to later requests
  *
+ * The peer has taken the request (it answers the ones after it), only
+ * answers were lost: this one WQE is asked for again, from its first
+ * missing response (the requester sends it, mirror_wire_req_locked()),
+ * and nothing after it is rewound: its answers keep coming and are taken.
  * Packets after a gap keep arriving (the rest of a burst of READ
- * responses, answers to requests after the lost one): one resend per gap
- * is enough, the next one only after progress (or the timer) shows the
- * resend was answered or lost.
+ * responses, answers to later requests): one request per gap, the next
+ * only after the WQE made progress (or the timer) shows the request was
+ * answered or lost.
  */
-void mirror_sq_gap_rewind(struct mirror_qp *qp, u32 idx)
+void mirror_sq_ask_again(struct mirror_qp *qp, u32 idx)
 {
-	if (qp->req.gap_rewound)
+	struct mirror_sq_meta *m = mirror_sq_meta_of(qp, idx);
+
+	if (m->asked || m->ask_due)
 		return;
-	qp->req.gap_rewound = true;
-	mirror_sq_rewind(qp, idx);
+	m->ask_due = true;
+	qp->req.ask_due = true;
 }
 
 /**

@@ -1178,12 +1178,17 @@ out:
 /*
  * A packet lost on the link, the same one in every run: the harness of
  * guest_data_wire (lib.sh, drop_first_psn) has tc drop the first packet
- * with PSN GAP_SEND_PSN + GAP_AT leaving mirror0, and the first with
- * GAP_READ_PSN + GAP_AT leaving mirror1, and says so in MIRROR_GAP_RULES.
- * No other case uses these PSNs.
+ * with PSN GAP_SEND_PSN + GAP_AT leaving mirror0, the first with
+ * GAP_READ_PSN + GAP_AT leaving mirror1, and the first with
+ * GAP_READ2_PSN + GAP_PKTS - 1 (the last response of a first READ)
+ * leaving mirror1, the first with GAP_TIMEOUT_PSN leaving each side (a
+ * request and the sequence NAK that asks for it again), and says so in
+ * MIRROR_GAP_RULES. No other case uses these PSNs.
  */
 #define GAP_SEND_PSN	0xabc000
 #define GAP_READ_PSN	0xabd000
+#define GAP_READ2_PSN	0xabe000
+#define GAP_TIMEOUT_PSN	0xabf000
 #define GAP_AT		5
 #define GAP_PKTS	10	/* of 1024 bytes: the suites' MTU */
 
@@ -1293,6 +1298,100 @@ static int test_rc_read_asks_again_only_for_lost_responses(void)
 	CHECK(sent > GAP_PKTS && sent <= 2 * GAP_PKTS - GAP_AT,
 	      "responses sent: %lld, want %d to %d (10, and again from the lost one on)",
 	      sent, GAP_PKTS + 1, 2 * GAP_PKTS - GAP_AT);
+	rc = 0;
+out:
+	pair_fini(&p);
+	return rc;
+}
+
+/*
+ * Two READs of 10 responses each, posted together; the last response of
+ * the first is lost. The second one's responses show that the peer took
+ * both requests: the requester asks again for the lost response alone and
+ * takes the second READ's responses as they come, so the responder sends
+ * 21 packets (not the second READ's 10 again), and sees one repeated
+ * request.
+ */
+static int test_rc_read_after_a_lost_response_is_not_asked_again(void)
+{
+	uint32_t len = GAP_PKTS * 1024;
+	long long sent, dups, t0, d0;
+	struct ibv_wc wc;
+	struct pair p = {};
+	int rc = -1, i;
+
+	SKIP_WITHOUT_GAP_RULES();
+	CHECK(gap_pair_init(&p, GAP_READ2_PSN) == 0, "setup: %s",
+	      strerror(errno));
+	fill(p.b.buf, 2 * len, 11);
+	t0 = mirror_test_counter(peer_name, "tx_packets");
+	d0 = mirror_test_counter(peer_name, "duplicate_requests");
+	for (i = 0; i < 2; i++)
+		CHECK(post_send(&p, IBV_WR_RDMA_READ, 20 + i, i * len, len,
+				p.a.mr->lkey, (uintptr_t)p.b.buf + i * len,
+				p.b.mr->rkey, 0) == 0, "post_send %d", i);
+	for (i = 0; i < 2; i++)
+		CHECK(wait_wc(p.a.cq, &wc) == 0 && wc.wr_id == 20u + i &&
+		      wc.status == IBV_WC_SUCCESS && wc.byte_len == len,
+		      "read %d: %s, wr_id %llu, byte_len %u", i,
+		      ibv_wc_status_str(wc.status),
+		      (unsigned long long)wc.wr_id, wc.byte_len);
+	CHECK(memcmp(p.a.buf, p.b.buf, 2 * len) == 0, "local bytes differ");
+	sent = counter_delta(peer_name, "tx_packets", t0);
+	dups = counter_delta(peer_name, "duplicate_requests", d0);
+	CHECK(dups == 1, "the responder saw %lld repeated requests, want 1",
+	      dups);
+	CHECK(sent == 2 * GAP_PKTS + 1,
+	      "responses sent: %lld, want %d (20, and the lost one again)",
+	      sent, 2 * GAP_PKTS + 1);
+	rc = 0;
+out:
+	pair_fini(&p);
+	return rc;
+}
+
+/*
+ * Eight WRITEs of 4 packets posted at once; the first packet is lost, and
+ * so is the sequence NAK the responder sends for it (once), which then
+ * drops everything after the gap: only the retransmission timer can
+ * recover. After one timeout the requester starts again with the oldest
+ * WRITE alone and lets the window grow with the ACKs, from the oldest WQE
+ * not completed: every WRITE completes, its bytes land, one timeout was
+ * enough, and each of the 32 packets went out exactly twice.
+ */
+static int test_rc_writes_after_a_timeout_all_complete(void)
+{
+	const uint32_t len = 4 * 1024, n = 8;
+	long long tx, timeouts, naks, t0, to0, n0;
+	struct ibv_wc wc;
+	struct pair p = {};
+	int rc = -1;
+	uint32_t i;
+
+	SKIP_WITHOUT_GAP_RULES();
+	CHECK(gap_pair_init(&p, GAP_TIMEOUT_PSN) == 0, "setup: %s",
+	      strerror(errno));
+	fill(p.a.buf, n * len, 12);
+	t0 = mirror_test_counter(dev_name, "tx_packets");
+	to0 = mirror_test_counter(dev_name, "retrans_timeouts");
+	n0 = mirror_test_counter(peer_name, "seq_err_nak_sent");
+	for (i = 0; i < n; i++)
+		CHECK(post_send(&p, IBV_WR_RDMA_WRITE, 30 + i, i * len, len,
+				p.a.mr->lkey, (uintptr_t)p.b.buf + i * len,
+				p.b.mr->rkey, 0) == 0, "post_send %u", i);
+	for (i = 0; i < n; i++)
+		CHECK(wait_wc(p.a.cq, &wc) == 0 && wc.wr_id == 30u + i &&
+		      wc.status == IBV_WC_SUCCESS, "write %u: %s, wr_id %llu",
+		      i, ibv_wc_status_str(wc.status),
+		      (unsigned long long)wc.wr_id);
+	CHECK(memcmp(p.b.buf, p.a.buf, n * len) == 0, "remote bytes differ");
+	tx = counter_delta(dev_name, "tx_packets", t0);
+	timeouts = counter_delta(dev_name, "retrans_timeouts", to0);
+	naks = counter_delta(peer_name, "seq_err_nak_sent", n0);
+	CHECK(naks == 1, "sequence NAKs sent: %lld, want 1 (lost)", naks);
+	CHECK(timeouts == 1, "retransmission timeouts: %lld, want 1", timeouts);
+	CHECK(tx == 2 * 4 * n, "packets sent: %lld, want %u (each twice)", tx,
+	      2 * 4 * n);
 	rc = 0;
 out:
 	pair_fini(&p);
@@ -1495,6 +1594,8 @@ static const struct test tests[] = {
 	T_DEV(thousands_of_qps_come_and_go),
 	T(rc_send_resends_from_the_lost_packet),
 	T(rc_read_asks_again_only_for_lost_responses),
+	T(rc_read_after_a_lost_response_is_not_asked_again),
+	T(rc_writes_after_a_timeout_all_complete),
 	T(completion_channel_wakes_up),
 	T(many_signaled_writes_all_complete),
 	T(rc_messages_longer_than_the_window_follow_each_other),

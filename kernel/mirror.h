@@ -337,6 +337,9 @@ enum mirror_wqe_kind {
  * @next_resp: the first of its PSNs not known to have arrived: a READ's
  *	next response expected; for a SEND or WRITE, the PSN after an ACK
  *	(or the one a sequence NAK names) inside the message
+ * @next_send: the PSN of its next packet to send: a SEND or WRITE longer
+ *	than the window goes out as ACKs open it (past @last_psn once all
+ *	of it went)
  * @len: bytes of the message, from the kernel's copy of the WQE
  * @status: completion status once @done
  * @kind: enum mirror_wqe_kind
@@ -355,6 +358,7 @@ struct mirror_sq_meta {
 	u32 first_psn;
 	u32 last_psn;
 	u32 next_resp;
+	u32 next_send;
 	u32 len;
 	u8 status;
 	u8 kind;
@@ -940,6 +944,7 @@ void mirror_sq_done(struct mirror_qp *qp, struct mirror_sq_meta *m,
 		    enum ib_wc_status status, u32 byte_len);
 void mirror_sq_rewind(struct mirror_qp *qp, u32 idx);
 void mirror_sq_ask_again(struct mirror_qp *qp, u32 idx);
+u32 mirror_sq_window_used(struct mirror_qp *qp);
 int mirror_sq_segs(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 		   struct mirror_segs *segs, u64 off, u32 len, int access);
 u32 mirror_wc_opcode(u32 wr_opcode);

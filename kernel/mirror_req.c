@@ -258,20 +258,21 @@ static struct mirror_fault_job *mirror_fault_job_start(struct mirror_req_ctx *c)
 /* The RoCEv2 transport: WQEs into packets */
 
 /*
- * Sends the packets of one WQE from @psn on; *npsn gets the PSNs used
- * (also those of packets sent before a failure). @answered PSNs of it are
- * known to have arrived: a READ whose first @answered responses arrived
- * asks only for the rest (at the PSN and address of the first one
- * missing), a SEND or WRITE the peer acknowledged up to there goes on from
- * its first packet not acknowledged (a MIDDLE or LAST, which continues the
- * message the responder holds: IBA 9.7.6.1.3); either still takes all its
- * PSNs.
- * Return: 0; -ENOMEM when a packet could not be allocated (nothing counts:
- * the WQE is sent again from its start); -EFAULT when its local memory
- * went away.
+ * Sends packets of one WQE whose first PSN is @psn; *npsn gets the number
+ * of its PSNs up to the first packet not sent (all of a READ's or an
+ * atomic's once its request went). @answered PSNs of it are known to have
+ * arrived: a READ whose first @answered responses arrived asks only for
+ * the rest (at the PSN and address of the first one missing), a SEND or
+ * WRITE goes on from packet @answered (a MIDDLE or LAST, which continues
+ * the message the responder holds: IBA 9.7.6.1.3), and sends its packets
+ * before packet @upto only (the window; the rest goes as ACKs open it, and
+ * the last packet sent asks for one). Either still takes all its PSNs.
+ * Return: 0; -ENOMEM when a packet could not be allocated (*npsn says how
+ * far it got); -EFAULT when its local memory went away.
  */
 static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
-			   u32 len, u32 psn, u32 answered, u32 *npsn)
+			   u32 len, u32 psn, u32 answered, u32 upto,
+			   u32 *npsn)
 {
 	bool rc = qp->ibqp.qp_type == IB_QPT_RC;
 	u8 tr = rc ? MIRROR_TR_RC : MIRROR_TR_UC;
@@ -326,7 +327,10 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 	t.rkey = wqe->wr.rdma.rkey;
 	t.dma_len = len;
 	t.imm = (__force __be32)wqe->imm_data;
-	for (i = answered < n ? answered : 0; i < n; i++) {
+	upto = min(upto, n);
+	i = answered < n ? answered : 0;
+	*npsn = i;
+	for (; i < upto; i++) {
 		bool last = i == n - 1;
 
 		t.opcode = tr | mirror_op_nth(write ? MIRROR_OP_WRITE_FIRST :
@@ -336,8 +340,9 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 		t.paylen = min(mtu, len - i * mtu);
 		t.se = last && (wqe->send_flags & IB_SEND_SOLICITED) &&
 		       (!write || imm);
-		t.ackreq = rc && (last || i % MIRROR_ACKREQ_EVERY ==
-					  MIRROR_ACKREQ_EVERY - 1);
+		t.ackreq = rc && (last || i == upto - 1 ||
+				  i % MIRROR_ACKREQ_EVERY ==
+				  MIRROR_ACKREQ_EVERY - 1);
 		if (t.paylen && mirror_sq_segs(qp, wqe, &qp->req.local,
 						(u64)i * mtu, t.paylen, 0)) {
 			mirror_segs_put(&qp->req.local);
@@ -345,10 +350,6 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 		}
 		err = mirror_qp_pkt_send(qp, &t);
 		mirror_segs_put(&qp->req.local);
-		if (err == -ENOMEM) {
-			*npsn = 0;
-			return err;
-		}
 		if (err)
 			return err;
 		*npsn = i + 1;
@@ -379,7 +380,7 @@ static void mirror_wire_ask_again(struct mirror_qp *qp)
 		if (mirror_send_wqe(qp, mirror_sq_wqe(qp, i), m->len,
 				    m->first_psn,
 				    (m->next_resp - m->first_psn) &
-				    MIRROR_PSN_MASK, &n) == -ENOMEM) {
+				    MIRROR_PSN_MASK, U32_MAX, &n) == -ENOMEM) {
 			/* Out of memory for a moment: try again soon. */
 			m->ask_due = true;
 			qp->req.ask_due = true;
@@ -392,6 +393,44 @@ static void mirror_wire_ask_again(struct mirror_qp *qp)
 				 ((m->last_psn - m->next_resp) &
 				  MIRROR_PSN_MASK) + 1);
 	}
+}
+
+/*
+ * More of the SEND or WRITE @idx (the newest in flight) that the window
+ * held back: what fits now, the oldest WQE one packet at least.
+ * Return: true when all of it went (the next WQE may go).
+ */
+static bool mirror_wire_continue(struct mirror_qp *qp, u32 idx)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	struct mirror_sq_meta *m = mirror_sq_meta_of(qp, idx);
+	u32 total = ((m->last_psn - m->first_psn) & MIRROR_PSN_MASK) + 1;
+	u32 sent = (m->next_send - m->first_psn) & MIRROR_PSN_MASK;
+	u32 room = qp->req.cwnd - min(mirror_sq_window_used(qp),
+				      qp->req.cwnd);
+	u32 upto, n;
+	int err;
+
+	upto = sent + max_t(u32, min(room, total - sent),
+			    idx == qp->req.sq_cons);
+	if (upto <= sent)
+		return false;	/* the window is full: ACKs reopen it */
+	err = mirror_send_wqe(qp, mirror_sq_wqe(qp, idx), m->len, m->first_psn,
+			      sent, upto, &n);
+	if (n > sent)
+		m->next_send = mirror_psn_add(m->first_psn, n);
+	if (!timer_pending(&qp->req.retrans_timer))
+		mirror_comp_arm_timer(qp);
+	if (err == -ENOMEM) {
+		queue_delayed_work(dev->wq, &qp->req_work, 1);
+		return false;
+	}
+	if (err) {
+		/* Its memory went away while it was being sent. */
+		mirror_sq_done(qp, m, IB_WC_LOC_PROT_ERR, 0);
+		return false;
+	}
+	return n >= total;
 }
 
 /**
@@ -446,7 +485,7 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		mirror_wire_ask_again(qp);
 
 	while (READ_ONCE(qp->state) == MIRROR_QPS_RTS && !qp->req.rnr_wait) {
-		u32 idx = qp->req.sq_next, n = 1, avail;
+		u32 idx = qp->req.sq_next, n = 1, avail, total, start, room, upto;
 		struct mirror_send_wqe *wqe;
 		struct mirror_sq_meta *m;
 		enum ib_wc_status status;
@@ -456,6 +495,14 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		if (mirror_queue_avail(&qp->sq, qp->req.sq_cons, &avail)) {
 			*qp_err = true;	/* user space broke its ring */
 			break;
+		}
+		if (rc && idx != qp->req.sq_cons) {
+			m = mirror_sq_meta_of(qp, idx - 1);
+			/* A SEND or WRITE sent in part goes on first. */
+			if (!m->done &&
+			    mirror_psn_cmp(m->next_send, m->last_psn) <= 0 &&
+			    !mirror_wire_continue(qp, idx - 1))
+				break;
 		}
 		if (idx - qp->req.sq_cons >= avail)
 			break;
@@ -476,9 +523,7 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		}
 		/* Cheap first: a full window needs no look at the WQE. */
 		if (rc && idx != qp->req.sq_cons &&
-		    mirror_psn_cmp(qp->req.psn,
-				   mirror_sq_meta_of(qp, qp->req.sq_cons)->first_psn) >=
-		    qp->req.cwnd)
+		    mirror_sq_window_used(qp) >= qp->req.cwnd)
 			break;
 		fresh = idx == qp->req.sq_fetched;	/* never sent before */
 		wqe = mirror_sq_fetch(qp, idx);
@@ -504,31 +549,44 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		if (status != IB_WC_SUCCESS) {
 			m->resend = false;
 			m->last_psn = qp->req.psn;
+			m->next_send = qp->req.psn;	/* nothing went */
 			m->kind = MIRROR_KIND_SEND;
 			mirror_sq_done(qp, m, status, 0);
 			qp->req.sq_next++;
 			break;
 		}
+		total = m->kind == MIRROR_KIND_ATOMIC ? 1 :
+			max(mirror_npkts(m->len, mirror_qp_mtu(qp)), 1U);
+		start = (m->next_resp - m->first_psn) & MIRROR_PSN_MASK;
+		if (start >= total)
+			start = 0;
 		/*
-		 * All of the message's PSNs inside the window (one message
-		 * alone may exceed it): the packets and READ responses in
-		 * flight then fit the peer's and our receive queues.
+		 * The window holds the PSNs in flight: the packets and READ
+		 * responses then fit the peer's and our receive queues. A
+		 * READ's responses all come for one request: the READ must
+		 * fit whole, unless it is alone. A SEND or WRITE sends what
+		 * fits (the oldest WQE one packet at least) and the rest as
+		 * ACKs open the window (mirror_wire_continue()).
 		 */
-		if (rc && idx != qp->req.sq_cons &&
-		    mirror_psn_cmp(mirror_psn_add(qp->req.psn,
-						  mirror_npkts(m->len,
-							       mirror_qp_mtu(qp)) - 1),
-				   mirror_sq_meta_of(qp, qp->req.sq_cons)->first_psn) >=
-		    qp->req.cwnd)
+		room = rc ? qp->req.cwnd - min(mirror_sq_window_used(qp),
+					       qp->req.cwnd) : U32_MAX;
+		if (m->kind == MIRROR_KIND_READ && idx != qp->req.sq_cons &&
+		    total > room)
 			break;
+		upto = m->kind == MIRROR_KIND_SEND && rc ?
+		       start + max_t(u32, min(room, total - start),
+				     idx == qp->req.sq_cons) : total;
+		if (!upto || upto <= start)
+			break;	/* the window is full */
 		if (m->kind != MIRROR_KIND_SEND) {
 			m->rd_counted = true;
 			qp->req.rd_out++;
 		}
-		err = mirror_send_wqe(qp, wqe, m->len, qp->req.psn,
-				      (m->next_resp - m->first_psn) &
-				      MIRROR_PSN_MASK, &n);
-		if (err == -ENOMEM) {
+		err = mirror_send_wqe(qp, wqe, m->len, qp->req.psn, start,
+				      upto, &n);
+		if (err == -ENOMEM && (n <= start || !rc ||
+				       m->kind != MIRROR_KIND_SEND)) {
+			/* Nothing went: not in flight, try again soon. */
 			if (m->rd_counted) {
 				m->rd_counted = false;
 				qp->req.rd_out--;
@@ -537,10 +595,14 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 			break;
 		}
 		m->resend = false;
-		m->last_psn = mirror_psn_add(qp->req.psn, max(n, 1U) - 1);
-		qp->req.psn = mirror_psn_add(qp->req.psn, n);
+		m->last_psn = mirror_psn_add(qp->req.psn, total - 1);
+		m->next_send = mirror_psn_add(qp->req.psn, n);
+		qp->req.psn = mirror_psn_add(qp->req.psn, total);
 		qp->req.sq_next++;
-		if (err) {
+		if (err == -ENOMEM) {
+			/* Sent in part: the rest goes when memory is back. */
+			queue_delayed_work(dev->wq, &qp->req_work, 1);
+		} else if (err) {
 			/* Its memory went away while it was being sent. */
 			m->kind = MIRROR_KIND_SEND;
 			mirror_sq_done(qp, m, IB_WC_LOC_PROT_ERR, 0);
@@ -550,6 +612,8 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 			mirror_sq_done(qp, m, IB_WC_SUCCESS, 0);
 		else if (!timer_pending(&qp->req.retrans_timer))
 			mirror_comp_arm_timer(qp);
+		if (err || n < total)
+			break;	/* the rest of it first, nothing after it */
 		cond_resched();
 	}
 	mirror_comp_report(qp, qp_err);

@@ -101,6 +101,25 @@ void mirror_sq_done(struct mirror_qp *qp, struct mirror_sq_meta *m,
 }
 
 /**
+ * mirror_sq_window_used() - the PSNs an RC requester has in flight
+ * @qp: the QP (req_lock held), its done WQEs at the head reported
+ *
+ * From the oldest PSN not known to have arrived (of the oldest WQE, which
+ * is not done) to the last packet sent (of the newest WQE in flight, which
+ * may be a SEND or WRITE sent in part).
+ *
+ * Return: the count, 0 with nothing in flight.
+ */
+u32 mirror_sq_window_used(struct mirror_qp *qp)
+{
+	if (qp->req.sq_cons == qp->req.sq_next)
+		return 0;
+	return (mirror_sq_meta_of(qp, qp->req.sq_next - 1)->next_send -
+		mirror_sq_meta_of(qp, qp->req.sq_cons)->next_resp) &
+	       MIRROR_PSN_MASK;
+}
+
+/**
  * mirror_sq_rewind() - send again from WQE @idx on
  * @qp: the QP (req_lock held)
  * @idx: an in-flight slot
@@ -125,7 +144,8 @@ void mirror_sq_rewind(struct mirror_qp *qp, u32 idx)
 
 	/* What goes again: from the first PSN @idx has not seen arrive. */
 	mirror_count_add(dev, MIRROR_CNT_RETRANS_PACKETS,
-			 (qp->req.psn - mirror_sq_meta_of(qp, idx)->next_resp) &
+			 (mirror_sq_meta_of(qp, qp->req.sq_next - 1)->next_send -
+			  mirror_sq_meta_of(qp, idx)->next_resp) &
 			 MIRROR_PSN_MASK);
 	for (i = idx; i != qp->req.sq_next; i++) {
 		struct mirror_sq_meta *m = mirror_sq_meta_of(qp, i);

@@ -1090,10 +1090,15 @@ static struct ibv_qp *mirror_create_qp_ex(struct ibv_context *ctx,
 	struct mirror_cmd_create_qp cmd;
 	struct mirror_create_qp_resp_full resp;
 	struct mirror_qp *qp;
+	uint32_t mask;
 	int ret;
 
+	/* Creation flags: none is supported, and none asked for is fine. */
 	if ((attr->comp_mask & ~(uint32_t)(IBV_QP_INIT_ATTR_PD |
-					   IBV_QP_INIT_ATTR_SEND_OPS_FLAGS))) {
+					   IBV_QP_INIT_ATTR_CREATE_FLAGS |
+					   IBV_QP_INIT_ATTR_SEND_OPS_FLAGS)) ||
+	    ((attr->comp_mask & IBV_QP_INIT_ATTR_CREATE_FLAGS) &&
+	     attr->create_flags)) {
 		errno = EOPNOTSUPP;
 		return NULL;
 	}
@@ -1109,8 +1114,15 @@ static struct ibv_qp *mirror_create_qp_ex(struct ibv_context *ctx,
 		return NULL;
 	}
 	memset(&resp, 0, sizeof(resp));
+	/*
+	 * No flags: the same QP as without the field, which the write
+	 * command cannot carry (libibverbs refuses it with EINVAL).
+	 */
+	mask = attr->comp_mask;
+	attr->comp_mask &= ~(uint32_t)IBV_QP_INIT_ATTR_CREATE_FLAGS;
 	ret = ibv_cmd_create_qp_ex(ctx, &qp->vqp, attr, &cmd, sizeof(cmd),
 				   &resp.ibv_resp, sizeof(resp));
+	attr->comp_mask = mask;
 	if (ret) {
 		free(qp);
 		errno = ret;

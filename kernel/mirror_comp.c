@@ -151,6 +151,12 @@ static void mirror_comp_arrived(struct mirror_sq_meta *m, u32 psn)
 {
 	if (mirror_psn_cmp(psn, m->next_resp) > 0)
 		m->next_resp = psn;
+	/*
+	 * An answer to an earlier sending that went further than this one
+	 * (sent again in part after a timeout): what arrived need not go.
+	 */
+	if (mirror_psn_cmp(psn, m->next_send) > 0)
+		m->next_send = psn;
 }
 
 /*
@@ -237,8 +243,6 @@ void mirror_comp_rx(struct mirror_qp *qp,
 				mirror_sq_ask_again(qp, i);
 			continue;
 		}
-		if (mirror_psn_cmp(m->next_send, m->last_psn) <= 0)
-			goto out;	/* past one sent in part: no answer */
 		mirror_sq_done(qp, m, IB_WC_SUCCESS, 0);
 		progress = true;
 	}
@@ -248,9 +252,6 @@ void mirror_comp_rx(struct mirror_qp *qp,
 	switch (p->op) {
 	case MIRROR_OP_ACK:
 		if (kind == MIRROR_AETH_ACK) {
-			if (m->kind == MIRROR_KIND_SEND &&
-			    mirror_psn_cmp(p->psn, m->next_send) >= 0)
-				break;	/* a packet not sent yet */
 			/* Inside a long message too: the peer is alive. */
 			progress = true;
 			if (m->kind != MIRROR_KIND_SEND)

@@ -389,9 +389,10 @@ static void mirror_wire_ask_again(struct mirror_qp *qp)
 		}
 		/* Another error means its memory went: the timer ends it. */
 		m->asked = true;
-		mirror_count_add(dev, MIRROR_CNT_RETRANS_PACKETS,
-				 ((m->last_psn - m->next_resp) &
-				  MIRROR_PSN_MASK) + 1);
+		if (mirror_psn_cmp(m->next_resp, m->last_psn) <= 0)
+			mirror_count_add(dev, MIRROR_CNT_RETRANS_PACKETS,
+					 ((m->last_psn - m->next_resp) &
+					  MIRROR_PSN_MASK) + 1);
 	}
 }
 
@@ -514,7 +515,8 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 			 * and out of the window (as above).
 			 */
 			m->resend = false;
-			qp->req.psn = mirror_psn_add(m->last_psn, 1);
+			m->next_send = mirror_psn_add(m->last_psn, 1);
+			qp->req.psn = m->next_send;
 			qp->req.sq_next++;
 			mirror_comp_report(qp, qp_err);
 			if (*qp_err)

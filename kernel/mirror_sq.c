@@ -112,11 +112,15 @@ void mirror_sq_done(struct mirror_qp *qp, struct mirror_sq_meta *m,
  */
 u32 mirror_sq_window_used(struct mirror_qp *qp)
 {
+	u32 sent, unacked;
+
 	if (qp->req.sq_cons == qp->req.sq_next)
 		return 0;
-	return (mirror_sq_meta_of(qp, qp->req.sq_next - 1)->next_send -
-		mirror_sq_meta_of(qp, qp->req.sq_cons)->next_resp) &
-	       MIRROR_PSN_MASK;
+	sent = mirror_sq_meta_of(qp, qp->req.sq_next - 1)->next_send;
+	unacked = mirror_sq_meta_of(qp, qp->req.sq_cons)->next_resp;
+	if (mirror_psn_cmp(sent, unacked) <= 0)
+		return 0;
+	return (sent - unacked) & MIRROR_PSN_MASK;
 }
 
 /**
@@ -140,13 +144,14 @@ u32 mirror_sq_window_used(struct mirror_qp *qp)
 void mirror_sq_rewind(struct mirror_qp *qp, u32 idx)
 {
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
-	u32 i;
+	u32 i, sent, unacked;
 
 	/* What goes again: from the first PSN @idx has not seen arrive. */
-	mirror_count_add(dev, MIRROR_CNT_RETRANS_PACKETS,
-			 (mirror_sq_meta_of(qp, qp->req.sq_next - 1)->next_send -
-			  mirror_sq_meta_of(qp, idx)->next_resp) &
-			 MIRROR_PSN_MASK);
+	sent = mirror_sq_meta_of(qp, qp->req.sq_next - 1)->next_send;
+	unacked = mirror_sq_meta_of(qp, idx)->next_resp;
+	if (mirror_psn_cmp(sent, unacked) > 0)
+		mirror_count_add(dev, MIRROR_CNT_RETRANS_PACKETS,
+				 (sent - unacked) & MIRROR_PSN_MASK);
 	for (i = idx; i != qp->req.sq_next; i++) {
 		struct mirror_sq_meta *m = mirror_sq_meta_of(qp, i);
 

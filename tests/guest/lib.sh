@@ -138,9 +138,15 @@ peer_up() {
 
 # lossy_link PCT: netem drops PCT% of the packets leaving veth0 and of those
 # leaving veth1 (in $PEER_NS): both directions of the mirror0 <-> mirror1
-# link. Run after peer_up.
+# link. Run after peer_up. Each end knows the other's MAC address for good
+# (a permanent neighbour entry): connecting a QP resolves it, and ib_core
+# gives up with ETIMEDOUT when the ARP exchange is lost on such a link.
 lossy_link() {
 	modprobe sch_netem &&
+		ip neigh replace 10.11.0.2 dev veth0 nud permanent \
+			lladdr "$(in_peer cat /sys/class/net/veth1/address)" &&
+		in_peer ip neigh replace 10.11.0.1 dev veth1 nud permanent \
+			lladdr "$(cat /sys/class/net/veth0/address)" &&
 		tc qdisc add dev veth0 root netem loss "$1%" &&
 		in_peer tc qdisc add dev veth1 root netem loss "$1%"
 }

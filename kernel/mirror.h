@@ -446,8 +446,12 @@ enum mirror_qp_state {
  * @rnr_wait: the requester waits out an RNR NAK
  * @ask_due: some WQE in flight has @ask_due set
  * @cwnd: PSNs that may be in flight (MIRROR_WINDOW_PSNS; after a
- *	timeout the oldest message alone, then one more for each PSN
- *	answered: twice as many per round trip)
+ *	timeout one, then one more for each PSN answered, twice as many per
+ *	round trip, up to @ssthresh; past it one more per window answered;
+ *	a loss the peer reports halves it: mirror_sq_congestion())
+ * @ssthresh: where the doubling of @cwnd stops: half the window a loss
+ *	or a timeout found
+ * @cwnd_acc: PSNs answered since @cwnd last grew past @ssthresh
  * @rto_shift: the timeout is the QP's doubled this many times (one more
  *	per timeout, up to MIRROR_RTO_MAX_SHIFT; one less per progress)
  * @retrans_timer: the retransmission timer
@@ -477,6 +481,8 @@ struct mirror_qp_req {
 	bool rnr_wait;
 	bool ask_due;
 	u32 cwnd;
+	u32 ssthresh;
+	u32 cwnd_acc;
 	u8 rto_shift;
 	struct timer_list retrans_timer;
 	unsigned long retrans_due;
@@ -945,6 +951,8 @@ void mirror_sq_done(struct mirror_qp *qp, struct mirror_sq_meta *m,
 void mirror_sq_rewind(struct mirror_qp *qp, u32 idx);
 void mirror_sq_ask_again(struct mirror_qp *qp, u32 idx);
 u32 mirror_sq_window_used(struct mirror_qp *qp);
+void mirror_sq_congestion(struct mirror_qp *qp, bool timeout);
+void mirror_sq_window_grow(struct mirror_qp *qp, u32 answered);
 int mirror_sq_segs(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 		   struct mirror_segs *segs, u64 off, u32 len, int access);
 u32 mirror_wc_opcode(u32 wr_opcode);

@@ -294,6 +294,7 @@ void mirror_comp_rx(struct mirror_qp *qp,
 			 */
 			if (rewound)
 				break;
+			mirror_sq_congestion(qp, false);
 			mirror_sq_rewind(qp, i);
 			progress = true;
 		} else if (kind == MIRROR_AETH_NAK) {
@@ -329,18 +330,17 @@ out:
 		qp->req.retry_left = qp->attr.retry_cnt;
 		qp->req.rnr_left = MIRROR_RNR_NOT_STARTED;
 		/*
-		 * Slow start after a timeout: one more PSN in flight for each
-		 * one answered, so the window doubles each round trip (a
-		 * faster growth sent a slow peer the duplicates of a whole
-		 * window again before it had answered the first copies).
+		 * The window grows with what was answered: doubling per round
+		 * trip after a timeout (a faster growth sent a slow peer the
+		 * duplicates of a whole window again before it had answered
+		 * the first copies), slowly past half the window a loss found.
 		 * A peer that took longer than the timeout keeps some of the
 		 * longer one: it comes down one step per progress.
 		 */
 		answered = (mirror_comp_unacked(qp) - unacked) & MIRROR_PSN_MASK;
 		if (answered >= MIRROR_WINDOW_PSNS)	/* rewound behind */
 			answered = 0;
-		qp->req.cwnd = min_t(u32, qp->req.cwnd + max(answered, 1U),
-				     MIRROR_WINDOW_PSNS);
+		mirror_sq_window_grow(qp, max(answered, 1U));
 		if (qp->req.rto_shift)
 			qp->req.rto_shift--;
 		if (qp->req.sq_cons != qp->req.sq_next)

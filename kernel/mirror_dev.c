@@ -4,6 +4,8 @@
  * and port queries, user contexts, mmap of shared queues, and PDs.
  */
 #include <linux/etherdevice.h>
+#include <linux/pci.h>
+#include <linux/platform_device.h>
 #include <linux/vmalloc.h>
 #include <net/addrconf.h>
 #include <rdma/ib_mad.h>
@@ -453,6 +455,21 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 	} else if (err) {
 		goto err_dealloc;
 	}
+
+	/*
+	 * The netdev's parent device, as hardware has, so that
+	 * /sys/class/infiniband/DEV/device/net names the interface (rdma-core's
+	 * RDMA CM tests look there, UCX reads the vendor there). Not a PCI or
+	 * platform parent: libibverbs also matches providers to a device by
+	 * its parent's modalias, and a hardware provider (mlx5 for a ConnectX,
+	 * irdma for an E810...) that comes before ours in its list would take
+	 * mirror0 for its own NIC; our driver id is RDMA_DRIVER_UNKNOWN, so
+	 * nothing makes ours win. No provider matches a virtio, Xen or USB
+	 * modalias.
+	 */
+	if (ndev->dev.parent && !dev_is_pci(ndev->dev.parent) &&
+	    !dev_is_platform(ndev->dev.parent))
+		dev->ib_dev.dev.parent = ndev->dev.parent;
 
 	/*
 	 * Listed before registration: once ib_register_device() has made the

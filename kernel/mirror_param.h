@@ -52,14 +52,18 @@ enum mirror_limits {
 	 */
 	MIRROR_WINDOW_PSNS	= 1024,
 	/*
-	 * After a retransmission timeout the requester resends its oldest
-	 * message alone, and the PSNs it lets fly grow by one for each PSN
-	 * answered (they double per round trip), back up to
-	 * MIRROR_WINDOW_PSNS; each timeout doubles the timeout, up to
+	 * After a retransmission timeout the requester resends one PSN, and
+	 * the PSNs it lets fly grow by one for each PSN answered (they
+	 * double per round trip) up to half the window the timeout found,
+	 * then by one per window answered, back up to MIRROR_WINDOW_PSNS; a
+	 * loss the peer reports halves the window (mirror_sq_congestion());
+	 * each timeout doubles the timeout, up to
 	 * 2^MIRROR_RTO_MAX_SHIFT times the QP's, and each progress halves
 	 * it again, down to the QP's.
 	 */
 	MIRROR_CWND_AFTER_TIMEOUT = 1,
+	/* The least a loss the peer reports halves the window to. */
+	MIRROR_CWND_MIN		= 4,
 	MIRROR_RTO_MAX_SHIFT	= 2,
 };
 

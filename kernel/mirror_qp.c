@@ -460,6 +460,8 @@ int mirror_modify_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 		qp->req.psn = qp->attr.sq_psn;
 		qp->req.retry_left = qp->attr.retry_cnt;
 		qp->req.cwnd = MIRROR_WINDOW_PSNS;
+		qp->req.ssthresh = MIRROR_WINDOW_PSNS;
+		qp->req.cwnd_acc = 0;
 		qp->req.rto_shift = 0;
 		mutex_unlock(&qp->req_lock);
 	}

@@ -467,7 +467,7 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		 * guest_interop_rxe on the debug kernel), and the next
 		 * timeout waits longer.
 		 */
-		qp->req.cwnd = MIRROR_CWND_AFTER_TIMEOUT;
+		mirror_sq_congestion(qp, true);
 		if (qp->req.rto_shift < MIRROR_RTO_MAX_SHIFT)
 			qp->req.rto_shift++;
 		mirror_sq_rewind(qp, qp->req.sq_cons);

@@ -557,6 +557,7 @@ void mirror_wire_qp_init(struct mirror_qp *qp)
 	qp->req.rnr_left = MIRROR_RNR_NOT_STARTED;
 	qp->req.dfault_left = MIRROR_RNR_NOT_STARTED;
 	qp->req.cwnd = MIRROR_WINDOW_PSNS;
+	qp->req.ssthresh = MIRROR_WINDOW_PSNS;
 }
 
 /**

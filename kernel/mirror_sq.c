@@ -124,6 +124,48 @@ u32 mirror_sq_window_used(struct mirror_qp *qp)
 }
 
 /**
+ * mirror_sq_congestion() - a loss: fewer PSNs in flight
+ * @qp: the RC QP (req_lock held)
+ * @timeout: nothing came back (the retransmission timer), rather than a
+ *	loss the peer reported (a sequence NAK, a gap in READ responses)
+ *
+ * The window goes back to half of what it was (@ssthresh), or, after a
+ * timeout, to one PSN, to double from there up to half. The responder
+ * drops everything after a lost packet, so a window much larger than
+ * the link's loss rate allows is mostly sent twice (go-back-N); and a
+ * slow peer's receive queue overflowing is the same loss.
+ */
+void mirror_sq_congestion(struct mirror_qp *qp, bool timeout)
+{
+	qp->req.ssthresh = max_t(u32, qp->req.cwnd / 2, MIRROR_CWND_MIN);
+	qp->req.cwnd = timeout ? MIRROR_CWND_AFTER_TIMEOUT : qp->req.ssthresh;
+	qp->req.cwnd_acc = 0;
+}
+
+/**
+ * mirror_sq_window_grow() - progress: more PSNs in flight
+ * @qp: the RC QP (req_lock held)
+ * @answered: PSNs the progress answered
+ *
+ * Below @ssthresh one more PSN for each answered (twice the window per
+ * round trip), above it one more for each window answered, up to
+ * MIRROR_WINDOW_PSNS.
+ */
+void mirror_sq_window_grow(struct mirror_qp *qp, u32 answered)
+{
+	if (qp->req.cwnd < qp->req.ssthresh) {
+		qp->req.cwnd = min(qp->req.cwnd + answered, qp->req.ssthresh);
+	} else {
+		qp->req.cwnd_acc += answered;
+		while (qp->req.cwnd_acc >= qp->req.cwnd) {
+			qp->req.cwnd_acc -= qp->req.cwnd;
+			qp->req.cwnd++;
+		}
+	}
+	qp->req.cwnd = min_t(u32, qp->req.cwnd, MIRROR_WINDOW_PSNS);
+}
+
+/**
  * mirror_sq_rewind() - send again from WQE @idx on
  * @qp: the QP (req_lock held)
  * @idx: an in-flight slot
@@ -190,6 +232,7 @@ void mirror_sq_ask_again(struct mirror_qp *qp, u32 idx)
 		return;
 	m->ask_due = true;
 	qp->req.ask_due = true;
+	mirror_sq_congestion(qp, false);
 }
 
 /**

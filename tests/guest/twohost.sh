@@ -203,7 +203,19 @@ blip_fails_cleanly() {
 		! echo "$out" | grep -qi 'miscompare\|mismatch'
 }
 
+# parent_names_link DEV LINK: as for hardware, DEV's parent device is
+# LINK's (a virtio NIC here), and lists LINK among its interfaces.
+parent_names_link() {
+	[ -e "/sys/class/infiniband/$1/device/net/$2" ] &&
+		[ "$(readlink -f "/sys/class/infiniband/$1/device")" = \
+		  "$(readlink -f "/sys/class/net/$2/device")" ]
+}
+
 check "host b answers" in_peer true
+if [ "$DH" = mirror0 ]; then
+	check "mirror0's parent is $LINK's: device/net/$LINK" \
+		parent_names_link mirror0 "$LINK"
+fi
 check "host b has an RDMA device on its link" test -n "$DP"
 check "a's IPv4 GID" wait_for 20 gid_index "$DH" "$HERE"
 check "b's IPv4 GID" wait_for 20 in_peer bash -c \

@@ -93,8 +93,28 @@ enum ib_wc_status mirror_nak_status(u8 code)
 }
 
 /*
+ * What @m has before @psn (one of its PSNs) is known to have arrived (the
+ * packets of a SEND or WRITE, the responses of a READ): a resend starts
+ * at @psn (mirror_send_wqe()).
+ */
+static void mirror_comp_arrived(struct mirror_sq_meta *m, u32 psn)
+{
+	if (mirror_psn_cmp(psn, m->next_resp) > 0)
+		m->next_resp = psn;
+	/*
+	 * An answer to an earlier sending that went further than this one
+	 * (sent again in part after a timeout): what arrived need not go.
+	 */
+	if (mirror_psn_cmp(psn, m->next_send) > 0)
+		m->next_send = psn;
+}
+
+/*
  * A READ response at the PSN expected for WQE @idx: its payload lands in
  * the part of the WQE's buffers it answers, looked up for this packet.
+ * A READ may be asked for in parts (the window), so a LAST response may
+ * end a part: it is then a full one; the one that ends the READ is a
+ * LAST or ONLY.
  */
 static void mirror_comp_read_resp(struct mirror_qp *qp, u32 idx,
 				struct mirror_sq_meta *m,
@@ -104,11 +124,13 @@ static void mirror_comp_read_resp(struct mirror_qp *qp, u32 idx,
 	bool last = p->op == MIRROR_OP_READ_RESP_LAST ||
 		    p->op == MIRROR_OP_READ_RESP_ONLY;
 	u32 mtu = mirror_qp_mtu(qp);
+	bool end;
 	u64 off;
 
 	off = (u64)((p->psn - m->first_psn) & MIRROR_PSN_MASK) * mtu;
-	if ((!last && p->paylen != mtu) || off + p->paylen > m->len ||
-	    (last && off + p->paylen != m->len)) {
+	end = off + p->paylen == m->len;
+	if ((!end && p->paylen != mtu) || off + p->paylen > m->len ||
+	    (end && !last)) {
 		mirror_sq_done(qp, m, IB_WC_BAD_RESP_ERR, 0);
 		return;
 	}
@@ -123,9 +145,10 @@ static void mirror_comp_read_resp(struct mirror_qp *qp, u32 idx,
 		return;
 	}
 	mirror_segs_put(&qp->req.local);
-	m->next_resp = mirror_psn_add(m->next_resp, 1);
+	/* Answers to a longer request of an earlier sending count too. */
+	mirror_comp_arrived(m, mirror_psn_add(m->next_resp, 1));
 	m->asked = false;	/* a later gap is a new one */
-	if (last)
+	if (end)
 		mirror_sq_done(qp, m, IB_WC_SUCCESS, m->len);
 }
 
@@ -143,21 +166,6 @@ static void mirror_comp_atomic_ack(struct mirror_qp *qp, u32 idx,
 	mirror_sq_done(qp, m, status, status ? 0 : sizeof(orig));
 }
 
-/*
- * The packets of SEND/WRITE @m before @psn (one of its PSNs) are known to
- * have arrived: a resend starts at @psn (mirror_send_wqe()).
- */
-static void mirror_comp_arrived(struct mirror_sq_meta *m, u32 psn)
-{
-	if (mirror_psn_cmp(psn, m->next_resp) > 0)
-		m->next_resp = psn;
-	/*
-	 * An answer to an earlier sending that went further than this one
-	 * (sent again in part after a timeout): what arrived need not go.
-	 */
-	if (mirror_psn_cmp(psn, m->next_send) > 0)
-		m->next_send = psn;
-}
 
 /*
  * The first PSN of the SQ not known to have arrived (or, for a READ, whose

@@ -291,17 +291,19 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 	*npsn = 0;
 	switch (wqe->opcode) {
 	case IB_UVERBS_WR_RDMA_READ:
+		/* One request for the responses before @upto (one at least). */
 		if (answered >= n)
 			answered = 0;
+		upto = clamp(upto, answered + 1, n);
 		t.opcode = tr | MIRROR_OP_READ_REQUEST;
 		t.va = wqe->wr.rdma.remote_addr + (u64)answered * mtu;
 		t.rkey = wqe->wr.rdma.rkey;
-		t.dma_len = len - answered * mtu;
+		t.dma_len = min_t(u64, len, (u64)upto * mtu) - (u64)answered * mtu;
 		t.psn = mirror_psn_add(psn, answered);
 		t.ackreq = true;
 		err = mirror_qp_pkt_send(qp, &t);
 		if (!err)
-			*npsn = n;	/* the responses take these PSNs */
+			*npsn = upto;	/* the responses take these PSNs */
 		return err;
 	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
 	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
@@ -380,7 +382,9 @@ static void mirror_wire_ask_again(struct mirror_qp *qp)
 		if (mirror_send_wqe(qp, mirror_sq_wqe(qp, i), m->len,
 				    m->first_psn,
 				    (m->next_resp - m->first_psn) &
-				    MIRROR_PSN_MASK, U32_MAX, &n) == -ENOMEM) {
+				    MIRROR_PSN_MASK,
+				    (m->next_send - m->first_psn) &
+				    MIRROR_PSN_MASK, &n) == -ENOMEM) {
 			/* Out of memory for a moment: try again soon. */
 			m->ask_due = true;
 			qp->req.ask_due = true;
@@ -389,16 +393,17 @@ static void mirror_wire_ask_again(struct mirror_qp *qp)
 		}
 		/* Another error means its memory went: the timer ends it. */
 		m->asked = true;
-		if (mirror_psn_cmp(m->next_resp, m->last_psn) <= 0)
+		if (mirror_psn_cmp(m->next_send, m->next_resp) > 0)
 			mirror_count_add(dev, MIRROR_CNT_RETRANS_PACKETS,
-					 ((m->last_psn - m->next_resp) &
-					  MIRROR_PSN_MASK) + 1);
+					 (m->next_send - m->next_resp) &
+					 MIRROR_PSN_MASK);
 	}
 }
 
 /*
- * More of the SEND or WRITE @idx (the newest in flight) that the window
- * held back: what fits now, the oldest WQE one packet at least.
+ * More of the SEND, WRITE or READ @idx (the newest in flight) that the
+ * window held back: what fits now, the oldest WQE one PSN at least. A
+ * READ asks for its next part once every response it asked for came.
  * Return: true when all of it went (the next WQE may go).
  */
 static bool mirror_wire_continue(struct mirror_qp *qp, u32 idx)
@@ -412,6 +417,8 @@ static bool mirror_wire_continue(struct mirror_qp *qp, u32 idx)
 	u32 upto, n;
 	int err;
 
+	if (m->kind == MIRROR_KIND_READ && m->next_resp != m->next_send)
+		return false;	/* the part asked for is still coming */
 	upto = sent + max_t(u32, min(room, total - sent),
 			    idx == qp->req.sq_cons);
 	if (upto <= sent)
@@ -499,8 +506,8 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		}
 		if (rc && idx != qp->req.sq_cons) {
 			m = mirror_sq_meta_of(qp, idx - 1);
-			/* A SEND or WRITE sent in part goes on first. */
-			if (!m->done &&
+			/* A message sent in part goes on first. */
+			if (!m->done && m->kind != MIRROR_KIND_ATOMIC &&
 			    mirror_psn_cmp(m->next_send, m->last_psn) <= 0 &&
 			    !mirror_wire_continue(qp, idx - 1))
 				break;
@@ -565,17 +572,14 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 		/*
 		 * The window holds the PSNs in flight: the packets and READ
 		 * responses then fit the peer's and our receive queues. A
-		 * READ's responses all come for one request: the READ must
-		 * fit whole, unless it is alone. A SEND or WRITE sends what
-		 * fits (the oldest WQE one packet at least) and the rest as
-		 * ACKs open the window (mirror_wire_continue()).
+		 * SEND or WRITE sends what fits (the oldest WQE one packet at
+		 * least) and the rest as ACKs open the window, a READ asks
+		 * for the responses that fit and for the rest when they came
+		 * (mirror_wire_continue()).
 		 */
 		room = rc ? qp->req.cwnd - min(mirror_sq_window_used(qp),
 					       qp->req.cwnd) : U32_MAX;
-		if (m->kind == MIRROR_KIND_READ && idx != qp->req.sq_cons &&
-		    total > room)
-			break;
-		upto = m->kind == MIRROR_KIND_SEND && rc ?
+		upto = m->kind != MIRROR_KIND_ATOMIC && rc ?
 		       start + max_t(u32, min(room, total - start),
 				     idx == qp->req.sq_cons) : total;
 		if (!upto || upto <= start)

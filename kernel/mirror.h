@@ -337,9 +337,9 @@ enum mirror_wqe_kind {
  * @next_resp: the first of its PSNs not known to have arrived: a READ's
  *	next response expected; for a SEND or WRITE, the PSN after an ACK
  *	(or the one a sequence NAK names) inside the message
- * @next_send: the PSN of its next packet to send: a SEND or WRITE longer
- *	than the window goes out as ACKs open it (past @last_psn once all
- *	of it went)
+ * @next_send: the PSN of its next packet to send (a READ: of the first
+ *	response not asked for yet): a message longer than the window goes
+ *	out as the window opens (past @last_psn once all of it went)
  * @len: bytes of the message, from the kernel's copy of the WQE
  * @status: completion status once @done
  * @kind: enum mirror_wqe_kind

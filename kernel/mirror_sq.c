@@ -105,8 +105,8 @@ void mirror_sq_done(struct mirror_qp *qp, struct mirror_sq_meta *m,
  * @qp: the QP (req_lock held), its done WQEs at the head reported
  *
  * From the oldest PSN not known to have arrived (of the oldest WQE, which
- * is not done) to the last packet sent (of the newest WQE in flight, which
- * may be a SEND or WRITE sent in part).
+ * is not done) to the last PSN sent or asked for (of the newest WQE in
+ * flight, which may be a SEND, WRITE or READ sent in part).
  *
  * Return: the count, 0 with nothing in flight.
  */

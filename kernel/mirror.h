@@ -41,8 +41,21 @@ enum {
 	MIRROR_WC_RDMA_READ = IB_UVERBS_WC_RDMA_READ,
 	MIRROR_WC_COMP_SWAP = IB_UVERBS_WC_COMP_SWAP,
 	MIRROR_WC_FETCH_ADD = IB_UVERBS_WC_FETCH_ADD,
+	MIRROR_WC_LOCAL_INV = IB_UVERBS_WC_LOCAL_INV,
+	MIRROR_WC_REG_MR = IB_WC_REG_MR,	/* kernel consumers only */
 	MIRROR_WC_RECV = 1 << 7,
 	MIRROR_WC_RECV_RDMA_WITH_IMM = (1 << 7) + 1,
+};
+
+/*
+ * CQEs carry the user ABI's numeric IBV_WC_* flags (rdma_user_mirror.h);
+ * two of them sit on other bits than the kernel's IB_WC_* flags.
+ */
+enum {
+	MIRROR_CQE_F_GRH	= 1 << 0,	/* IBV_WC_GRH */
+	MIRROR_CQE_F_WITH_IMM	= 1 << 1,	/* IBV_WC_WITH_IMM */
+	MIRROR_CQE_F_IP_CSUM_OK	= 1 << 2,	/* IBV_WC_IP_CSUM_OK */
+	MIRROR_CQE_F_WITH_INV	= 1 << 3,	/* IBV_WC_WITH_INV */
 };
 
 /* Bytes of GRH in front of every UD receive. */
@@ -94,6 +107,9 @@ enum mirror_counter {
 	MIRROR_CNT_DUP_REQUEST,
 	MIRROR_CNT_TX_NO_ROUTE,
 	MIRROR_CNT_RX_ACK_COALESCED,	/* a queued ACK made redundant */
+	MIRROR_CNT_FAST_REG,		/* IB_WR_REG_MR done */
+	MIRROR_CNT_LOCAL_INV,		/* IB_WR_LOCAL_INV done */
+	MIRROR_CNT_REMOTE_INV,		/* SEND with Invalidate taken */
 	/* On-demand paging (mirror_odp.c) */
 	MIRROR_CNT_ODP_FAULTS,		/* fault helper calls that faulted */
 	MIRROR_CNT_ODP_PAGES_FAULTED,
@@ -253,6 +269,8 @@ struct mirror_cq {
 /**
  * struct mirror_seg - part of a transfer: a checked MR range or a buffer
  * @mr: the MR (a reference is held), or NULL for @kaddr
+ * @key: the key @mr was found by
+ * @gen: a fast MR's registration the range was checked in
  * @iova: first byte in @mr
  * @len: bytes
  * @access: the IB_ACCESS_* flags the range was checked for; only a
@@ -262,6 +280,8 @@ struct mirror_cq {
  */
 struct mirror_seg {
 	struct mirror_mr *mr;
+	u32 key;
+	u32 gen;
 	u64 iova;
 	u32 len;
 	int access;
@@ -638,7 +658,51 @@ enum mirror_mr_type {
 	MIRROR_MR_DMA,		/* kernel: all of kernel memory */
 	MIRROR_MR_USER,		/* pinned user memory through ib_umem */
 	MIRROR_MR_ODP,		/* an HMM mirror of user memory (mirror_odp.c) */
+	MIRROR_MR_FAST,		/* kernel: pages given by IB_WR_REG_MR (FRWR) */
 };
+
+/**
+ * struct mirror_fast - the page lists of a fast-registration (FRWR) MR
+ * @staged: what ib_map_mr_sg() gave last (kernel virtual addresses of
+ *	pages of @page_size bytes), taken by the next IB_WR_REG_MR
+ * @nstaged: entries in @staged
+ * @pages: the registered list, valid while the MR's key is not 0
+ * @npages: entries in @pages
+ * @max: entries either list holds (alloc_mr's max_num_sg)
+ * @page_size: bytes each entry covers (a power of two)
+ * @gen: counts registrations; a segment resolved under one registration
+ *	maps nothing under another (mirror_mem.c)
+ * @busy: copies mapping a page of the MR right now; an invalidation
+ *	waits for it to be 0 after the key is 0, so that once it completes
+ *	nothing touches the pages (they may be the ULP's to free)
+ *
+ * @staged is written by the consumer's ib_map_mr_sg() only; @pages,
+ * @npages, @page_size and @gen by the requester's REG_MR only, while the
+ * key is 0 (no lookup finds the MR), before the key is published with
+ * release semantics.
+ */
+struct mirror_fast {
+	u64 *staged;
+	u32 nstaged;
+	u64 *pages;
+	u32 npages;
+	u32 max;
+	u32 page_size;
+	u32 gen;
+	atomic_t busy;
+};
+
+/*
+ * The part of an SQ slot's union an IB_WR_REG_MR takes (kernel QPs only:
+ * their rings are written by mirror_post_send() alone).
+ */
+struct mirror_reg_wr {
+	u32 handle;		/* the MR, by its key's upper 24 bits */
+	u32 key;		/* the key it gets */
+	u32 access;		/* IB_ACCESS_* it gets */
+};
+static_assert(sizeof(struct mirror_reg_wr) <=
+	      sizeof_field(struct mirror_send_wqe, wr.raw));
 
 /* Per-MR ODP counters ('rdma statistic mr show'); names in mirror_odp.c. */
 enum mirror_mr_counter {
@@ -705,6 +769,11 @@ struct mirror_odp {
  * @umem: pinned pages of a user MR
  * @node: entry in the device's mr_ht
  * @handle: the key's upper 24 bits, mr_ht's key
+ * @key: the key lookups must match: the lkey/rkey, or for a fast MR the
+ *	key of its current registration and 0 (never a key) when it has
+ *	none (read with acquire semantics: what a registration set up is
+ *	visible once its key is)
+ * @fast: the page lists of a fast-registration MR
  * @iova: first address of the region
  * @length: bytes
  * @access: IB_ACCESS_* flags
@@ -735,6 +804,8 @@ struct mirror_mr {
 	struct ib_umem *umem;
 	struct rhash_head node;
 	u32 handle;
+	u32 key;
+	struct mirror_fast fast;
 	u64 iova;
 	u64 length;
 	int access;
@@ -785,6 +856,12 @@ struct mirror_ah {
 static inline bool mirror_type_is_ud(enum ib_qp_type type)
 {
 	return type == IB_QPT_UD || type == IB_QPT_GSI;
+}
+
+/* Work requests that run at the requester alone (kernel QPs only). */
+static inline bool mirror_is_local_op(u32 wr_opcode)
+{
+	return wr_opcode == IB_UVERBS_WR_LOCAL_INV || wr_opcode == IB_WR_REG_MR;
 }
 
 static inline bool mirror_is_atomic(u32 wr_opcode)
@@ -956,6 +1033,8 @@ void mirror_sq_window_grow(struct mirror_qp *qp, u32 answered);
 int mirror_sq_segs(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 		   struct mirror_segs *segs, u64 off, u32 len, int access);
 u32 mirror_wc_opcode(u32 wr_opcode);
+enum ib_wc_status mirror_sq_local_op(struct mirror_qp *qp,
+				     const struct mirror_send_wqe *wqe);
 void mirror_sq_consume(struct mirror_qp *qp);
 enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
 				   struct mirror_send_wqe *wqe,
@@ -1116,6 +1195,13 @@ struct ib_mr *mirror_get_dma_mr(struct ib_pd *ibpd, int access);
 struct ib_mr *mirror_reg_user_mr(struct ib_pd *ibpd, u64 start, u64 length,
 				 u64 iova, int access, struct ib_udata *udata);
 int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata);
+struct ib_mr *mirror_alloc_mr(struct ib_pd *ibpd, enum ib_mr_type type,
+			      u32 max_num_sg);
+int mirror_map_mr_sg(struct ib_mr *ibmr, struct scatterlist *sg, int sg_nents,
+		     unsigned int *sg_offset);
+enum ib_wc_status mirror_mr_fast_reg(struct mirror_qp *qp,
+				     const struct mirror_reg_wr *reg);
+int mirror_mr_invalidate(struct mirror_dev *dev, struct ib_pd *pd, u32 key);
 extern const struct rhashtable_params mirror_mr_ht_params;
 struct mirror_mr *mirror_mr_get(struct mirror_dev *dev, u32 key);
 void mirror_mr_put(struct mirror_mr *mr);

@@ -206,17 +206,6 @@ int mirror_cq_post(struct mirror_cq *cq, const struct mirror_cqe *cqe,
 	return 0;
 }
 
-/*
- * CQEs carry the user ABI's numeric IBV_WC_* flags (rdma_user_mirror.h);
- * two of them sit on other bits than the kernel's IB_WC_* flags.
- */
-enum {
-	MIRROR_CQE_F_GRH	= 1 << 0,	/* IBV_WC_GRH */
-	MIRROR_CQE_F_WITH_IMM	= 1 << 1,	/* IBV_WC_WITH_IMM */
-	MIRROR_CQE_F_IP_CSUM_OK	= 1 << 2,	/* IBV_WC_IP_CSUM_OK */
-	MIRROR_CQE_F_WITH_INV	= 1 << 3,	/* IBV_WC_WITH_INV */
-};
-
 /* Fills a kernel work completion from a CQE; cq->lock is held. */
 static void mirror_cqe_to_wc(struct mirror_cq *cq, const struct mirror_cqe *e,
 			     struct ib_wc *w)

@@ -38,9 +38,16 @@ static int mirror_query_device(struct ib_device *ibdev,
 	attr->hw_ver = 0;
 	attr->max_qp = MIRROR_MAX_QP;
 	attr->max_qp_wr = MIRROR_MAX_QP_WR;
+	/*
+	 * MEM_MGT_EXTENSIONS: fast registration (alloc_mr, map_mr_sg,
+	 * IB_WR_REG_MR), IB_WR_LOCAL_INV and SEND with Invalidate, which
+	 * kernel ULPs (nvme-rdma, NFS/RDMA) require. Memory windows are not
+	 * offered (no IB_DEVICE_MEM_WINDOW).
+	 */
 	attr->device_cap_flags = IB_DEVICE_SYS_IMAGE_GUID |
 				 IB_DEVICE_PORT_ACTIVE_EVENT |
-				 IB_DEVICE_CHANGE_PHY_PORT;
+				 IB_DEVICE_CHANGE_PHY_PORT |
+				 IB_DEVICE_MEM_MGT_EXTENSIONS;
 	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG | IBK_ON_DEMAND_PAGING;
 	attr->max_send_sge = MIRROR_MAX_SGE;
 	attr->max_recv_sge = MIRROR_MAX_SGE;
@@ -77,7 +84,7 @@ static int mirror_query_device(struct ib_device *ibdev,
 	attr->max_ah = MIRROR_MAX_AH;
 	attr->max_pkeys = MIRROR_MAX_PKEYS;
 	attr->local_ca_ack_delay = MIRROR_LOCAL_ACK_DELAY;
-	attr->max_fast_reg_page_list_len = 0;
+	attr->max_fast_reg_page_list_len = MIRROR_MAX_FAST_PAGES;
 	return 0;
 }
 
@@ -312,6 +319,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 
 	.advise_mr = mirror_advise_mr,
 	.alloc_hw_port_stats = mirror_alloc_hw_port_stats,
+	.alloc_mr = mirror_alloc_mr,
 	.alloc_pd = mirror_alloc_pd,
 	.alloc_ucontext = mirror_alloc_ucontext,
 	.create_ah = mirror_create_ah,
@@ -334,6 +342,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.get_hw_stats = mirror_get_hw_stats,
 	.get_link_layer = mirror_get_link_layer,
 	.get_port_immutable = mirror_get_port_immutable,
+	.map_mr_sg = mirror_map_mr_sg,
 	.mmap = mirror_mmap,
 	.mmap_free = mirror_mmap_free,
 	.modify_qp = mirror_modify_qp,

@@ -131,6 +131,13 @@ int mirror_segs_add(struct mirror_segs *segs, struct mirror_dev *dev,
 	}
 	s = &segs->seg[segs->n++];
 	s->mr = mr;
+	s->key = key;
+	/*
+	 * Read after the acquire of the key in mirror_mr_get(): at worst a
+	 * newer registration's, and then the map below fails if the range
+	 * was checked in the older one.
+	 */
+	s->gen = READ_ONCE(mr->fast.gen);
 	s->iova = iova;
 	s->len = len;
 	s->kaddr = NULL;
@@ -300,19 +307,62 @@ static void mirror_segs_release(struct mirror_odp *a, struct mirror_odp *b)
 #define MIRROR_LOCK_BATCH	SZ_64K
 
 /*
+ * Maps byte @iova of segment @s of a fast MR, if the registration the
+ * segment was checked in is still the MR's: fast.busy is raised first and
+ * the key read after it, so that an invalidation (key to 0, then a wait
+ * for busy to be 0: mirror_mr_fast_inv()) either sees this copy or is seen
+ * by it. mirror_seg_unmap() lowers busy. Nothing here or between the two
+ * sleeps.
+ */
+static int mirror_fast_map(struct mirror_seg *s, u64 iova, void **addr,
+			   u32 *chunk)
+{
+	struct mirror_mr *mr = s->mr;
+	struct mirror_fast *f = &mr->fast;
+	u64 off;
+	u32 idx;
+
+	atomic_inc(&f->busy);
+	smp_mb__after_atomic();
+	if (READ_ONCE(mr->key) != s->key || READ_ONCE(f->gen) != s->gen)
+		goto gone;
+	off = iova - mr->iova + mr->page_offset;
+	idx = off / f->page_size;
+	if (iova < mr->iova || idx >= f->npages)	/* checked: cannot be */
+		goto gone;
+	off &= f->page_size - 1;
+	*chunk = min_t(u64, f->page_size - off, U32_MAX);
+	*addr = (void *)(uintptr_t)(f->pages[idx] + off);
+	return 0;
+gone:
+	smp_mb__before_atomic();
+	atomic_dec(&f->busy);
+	return -ENOENT;
+}
+
+/*
  * Maps position @off of segment @s (its mirror locked) into *addr; *chunk
  * gets the contiguous bytes. Return: 0, -EAGAIN when an ODP page must be
- * faulted in first, -EACCES for a write to a segment not checked for one.
+ * faulted in first, -EACCES for a write to a segment not checked for one,
+ * -ENOENT for a fast MR's registration that ended.
  */
 static int mirror_seg_map(struct mirror_seg *s, struct mirror_odp *odp,
 			  u32 off, bool write, void **addr, u32 *chunk)
 {
+	int err;
+
 	if (write && !(s->access & MIRROR_WRITING_ACCESS))
 		return -EACCES;
 	if (!s->mr) {
 		*chunk = s->len - off;
 		*addr = s->kaddr + off;
 		return 0;
+	}
+	if (s->mr->type == MIRROR_MR_FAST) {
+		err = mirror_fast_map(s, s->iova + off, addr, chunk);
+		if (!err)
+			*chunk = min(*chunk, s->len - off);
+		return err;
 	}
 	*addr = mirror_mr_map(s->mr, odp, s->iova + off, write, chunk);
 	if (!*addr)
@@ -323,8 +373,15 @@ static int mirror_seg_map(struct mirror_seg *s, struct mirror_odp *odp,
 
 static void mirror_seg_unmap(struct mirror_seg *s, void *addr)
 {
-	if (s->mr && addr)
-		mirror_mr_unmap(s->mr, addr);
+	if (!s->mr || !addr)
+		return;
+	if (s->mr->type == MIRROR_MR_FAST) {
+		/* The copy is done before an invalidation may return. */
+		smp_mb__before_atomic();
+		atomic_dec(&s->mr->fast.busy);
+		return;
+	}
+	mirror_mr_unmap(s->mr, addr);
 }
 
 /*
@@ -445,9 +502,14 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 			mirror_segs_release(hd, hs);
 			hd = NULL;
 			hs = NULL;
-			if (derr == -EACCES) {
+			if (derr == -EACCES || derr == -ENOENT) {
 				dst->failed = true;
-				err = -EACCES;
+				err = derr == -EACCES ? -EACCES : -EFAULT;
+				goto out;
+			}
+			if (serr == -ENOENT) {
+				src->failed = true;
+				err = -EFAULT;
 				goto out;
 			}
 			if (++tries > MIRROR_MAP_TRIES) {

@@ -50,7 +50,9 @@ struct mirror_mr *mirror_mr_get(struct mirror_dev *dev, u32 key)
 
 	rcu_read_lock();
 	mr = rhashtable_lookup(&dev->mr_ht, &handle, mirror_mr_ht_params);
-	if (mr && (mr->ibmr.lkey != key || !kref_get_unless_zero(&mr->ref)))
+	/* The acquire pairs with the release of mirror_mr_fast_reg(). */
+	if (mr && (smp_load_acquire(&mr->key) != key ||
+		   !kref_get_unless_zero(&mr->ref)))
 		mr = NULL;
 	rcu_read_unlock();
 	return mr;
@@ -109,6 +111,8 @@ static int mirror_mr_publish(struct mirror_dev *dev, struct mirror_mr *mr)
 		mr->handle = get_random_u32_inclusive(1, MIRROR_KEY_HANDLE_MAX);
 		mr->ibmr.lkey = (mr->handle << 8) | get_random_u8();
 		mr->ibmr.rkey = mr->ibmr.lkey;
+		/* A fast MR has no valid key until its first REG_MR. */
+		mr->key = mr->type == MIRROR_MR_FAST ? 0 : mr->ibmr.lkey;
 		err = rhashtable_lookup_insert_fast(&dev->mr_ht, &mr->node,
 						    mirror_mr_ht_params);
 		if (err != -EEXIST)
@@ -301,6 +305,8 @@ int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 	wait_for_completion(&mr->released);
 	if (mr->type == MIRROR_MR_ODP)
 		mirror_odp_destroy(mr);
+	kvfree(mr->fast.staged);
+	kvfree(mr->fast.pages);
 	kvfree(mr->pages);
 	if (mr->umem)
 		ib_umem_release(mr->umem);
@@ -329,4 +335,200 @@ int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access)
 	    iova + len > mr->iova + mr->length)
 		return -ERANGE;
 	return 0;
+}
+
+/*
+ * Fast registration (FRWR), for kernel consumers. alloc_mr() makes an MR
+ * with a key (its lkey/rkey) that nothing may use yet; ib_map_mr_sg()
+ * stages a page list; an IB_WR_REG_MR posted on a QP of the MR's PD gives
+ * the MR that list, an iova, a length, access flags and a key (the same
+ * handle, the key byte the consumer chose); IB_WR_LOCAL_INV, or a peer's
+ * SEND with Invalidate, takes them away again. The key a lookup must
+ * match (mr->key) is 0 while there is no registration, so a peer holding
+ * an old key finds nothing; an invalidation also waits for copies already
+ * mapping one of the pages (one page's memcpy: mirror_mem.c), so that
+ * when it completes the consumer may free them.
+ */
+
+/**
+ * mirror_alloc_mr() - an MR for fast registration (kernel consumers)
+ * @ibpd: the PD
+ * @type: IB_MR_TYPE_MEM_REG only
+ * @max_num_sg: the longest page list a registration may carry
+ *
+ * Return: the MR, ERR_PTR(-EINVAL) for another type or a list longer than
+ * MIRROR_MAX_FAST_PAGES, or ERR_PTR(-ENOMEM).
+ */
+struct ib_mr *mirror_alloc_mr(struct ib_pd *ibpd, enum ib_mr_type type,
+			      u32 max_num_sg)
+{
+	struct mirror_dev *dev = to_mirror_dev(ibpd->device);
+	struct mirror_mr *mr;
+	int err;
+
+	if (type != IB_MR_TYPE_MEM_REG || !max_num_sg ||
+	    max_num_sg > MIRROR_MAX_FAST_PAGES)
+		return ERR_PTR(-EINVAL);
+	mr = mirror_mr_alloc(dev, ibpd, 0);
+	if (IS_ERR(mr))
+		return ERR_CAST(mr);
+	mr->type = MIRROR_MR_FAST;
+	mr->fast.max = max_num_sg;
+	mr->fast.staged = kvcalloc(max_num_sg, sizeof(u64), GFP_KERNEL);
+	mr->fast.pages = kvcalloc(max_num_sg, sizeof(u64), GFP_KERNEL);
+	if (!mr->fast.staged || !mr->fast.pages) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	err = mirror_mr_publish(dev, mr);
+	if (err)
+		goto err_free;
+	return &mr->ibmr;
+
+err_free:
+	kvfree(mr->fast.staged);
+	kvfree(mr->fast.pages);
+	mirror_mr_free_unpublished(dev, mr);
+	return ERR_PTR(err);
+}
+
+static int mirror_fast_set_page(struct ib_mr *ibmr, u64 addr)
+{
+	struct mirror_mr *mr = to_mirror_mr(ibmr);
+
+	if (mr->fast.nstaged >= mr->fast.max)
+		return -ENOMEM;
+	mr->fast.staged[mr->fast.nstaged++] = addr;
+	return 0;
+}
+
+/**
+ * mirror_map_mr_sg() - stage the page list of the next registration
+ * @ibmr: a fast-registration MR
+ * @sg: DMA-mapped scatterlist (for a software device, addresses are
+ *	kernel virtual addresses)
+ * @sg_nents: entries in @sg
+ * @sg_offset: offset into the first entry, or NULL
+ *
+ * Return: the entries of @sg mapped (ib_sg_to_pages()).
+ */
+int mirror_map_mr_sg(struct ib_mr *ibmr, struct scatterlist *sg, int sg_nents,
+		     unsigned int *sg_offset)
+{
+	struct mirror_mr *mr = to_mirror_mr(ibmr);
+
+	if (mr->type != MIRROR_MR_FAST)
+		return -EINVAL;
+	mr->fast.nstaged = 0;
+	return ib_sg_to_pages(ibmr, sg, sg_nents, sg_offset,
+			      mirror_fast_set_page);
+}
+
+/* Takes the registration away: no lookup, then no copy, uses it. */
+static void mirror_mr_fast_inv(struct mirror_mr *mr)
+{
+	WRITE_ONCE(mr->key, 0);
+	/* Orders the store above before the reads of busy below. */
+	smp_mb();
+	while (atomic_read(&mr->fast.busy))
+		cond_resched();
+}
+
+/*
+ * The access a fast registration may grant: local write and the remote
+ * accesses, a remote write or atomic only with local write (IBA 10.6.3.1);
+ * relaxed ordering is a hint with no meaning here.
+ */
+static bool mirror_fast_access_ok(u32 access)
+{
+	u32 known = IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE |
+		    IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_ATOMIC |
+		    IB_ACCESS_RELAXED_ORDERING;
+
+	if (access & ~known)
+		return false;
+	return !(access & (IB_ACCESS_REMOTE_WRITE | IB_ACCESS_REMOTE_ATOMIC)) ||
+	       (access & IB_ACCESS_LOCAL_WRITE);
+}
+
+/**
+ * mirror_mr_fast_reg() - run an IB_WR_REG_MR
+ * @qp: the (kernel) QP it was posted on
+ * @reg: the WR: which MR, its new key and access flags
+ *
+ * The MR takes the list ib_map_mr_sg() staged, and the iova and length
+ * ib_core recorded then (or the iova the consumer set since).
+ *
+ * Return: IB_WC_SUCCESS; IB_WC_LOC_PROT_ERR for an MR of another PD or
+ * type, one that is registered already, a key of another MR, access flags
+ * it cannot have, or a length the list does not cover;
+ * IB_WC_LOC_QP_OP_ERR from a user QP.
+ */
+enum ib_wc_status mirror_mr_fast_reg(struct mirror_qp *qp,
+				     const struct mirror_reg_wr *reg)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	enum ib_wc_status status = IB_WC_LOC_PROT_ERR;
+	struct mirror_mr *mr;
+	u32 ps, handle = reg->handle;
+	u64 offset;
+
+	if (qp->is_user)
+		return IB_WC_LOC_QP_OP_ERR;
+	rcu_read_lock();
+	mr = rhashtable_lookup(&dev->mr_ht, &handle, mirror_mr_ht_params);
+	if (mr && !kref_get_unless_zero(&mr->ref))
+		mr = NULL;
+	rcu_read_unlock();
+	if (!mr)
+		return status;
+	ps = mr->ibmr.page_size;
+	if (!mirror_fast_access_ok(reg->access) ||
+	    mr->type != MIRROR_MR_FAST || mr->ibmr.pd != qp->ibqp.pd ||
+	    READ_ONCE(mr->key) || (reg->key >> 8) != mr->handle ||
+	    !is_power_of_2(ps) || ps < SZ_4K || !mr->fast.nstaged)
+		goto out;
+	offset = mr->ibmr.iova & (ps - 1);
+	if (!mr->ibmr.length ||
+	    offset + mr->ibmr.length > (u64)mr->fast.nstaged * ps)
+		goto out;
+	memcpy(mr->fast.pages, mr->fast.staged,
+	       mr->fast.nstaged * sizeof(u64));
+	mr->fast.npages = mr->fast.nstaged;
+	mr->fast.page_size = ps;
+	mr->fast.gen++;
+	mr->iova = mr->ibmr.iova;
+	mr->length = mr->ibmr.length;
+	mr->page_offset = offset;
+	mr->access = reg->access & ~IB_ACCESS_RELAXED_ORDERING;
+	/* Everything above is seen by whoever finds the key. */
+	smp_store_release(&mr->key, reg->key);
+	mirror_count(dev, MIRROR_CNT_FAST_REG);
+	status = IB_WC_SUCCESS;
+out:
+	mirror_mr_put(mr);
+	return status;
+}
+
+/**
+ * mirror_mr_invalidate() - IB_WR_LOCAL_INV, or a SEND with Invalidate
+ * @dev: the device
+ * @pd: the PD of the QP asking: the MR must be of it
+ * @key: the key of the registration to end
+ *
+ * Return: 0; -EINVAL when @key names no fast MR of @pd registered now.
+ */
+int mirror_mr_invalidate(struct mirror_dev *dev, struct ib_pd *pd, u32 key)
+{
+	struct mirror_mr *mr = mirror_mr_get(dev, key);
+	int err = -EINVAL;
+
+	if (!mr)
+		return err;
+	if (mr->type == MIRROR_MR_FAST && mr->ibmr.pd == pd) {
+		mirror_mr_fast_inv(mr);
+		err = 0;
+	}
+	mirror_mr_put(mr);
+	return err;
 }

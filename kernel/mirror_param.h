@@ -22,6 +22,8 @@ enum mirror_limits {
 	MIRROR_MAX_PD		= (1 << 16),
 	MIRROR_MAX_AH		= (1 << 16),
 	MIRROR_MAX_RD_ATOM	= 128,
+	/* Pages of one fast registration (FRWR): 2 MiB in 4 KiB pages. */
+	MIRROR_MAX_FAST_PAGES	= 512,
 	MIRROR_MAX_MTU		= 4096,	/* IB_MTU_4096: the largest datagram */
 	MIRROR_MAX_PKEYS	= 1,
 	MIRROR_GID_TBL_LEN	= 1024,

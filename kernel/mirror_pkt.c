@@ -25,6 +25,7 @@ enum {
 	MIRROR_H_RC	= BIT(6),	/* valid on RC */
 	MIRROR_H_UC	= BIT(7),	/* valid on UC */
 	MIRROR_H_UD	= BIT(8),	/* valid on UD (with a DETH) */
+	MIRROR_H_IETH	= BIT(9),
 };
 
 static const u16 mirror_op_hdrs[MIRROR_OP_COUNT] = {
@@ -55,6 +56,10 @@ static const u16 mirror_op_hdrs[MIRROR_OP_COUNT] = {
 	[MIRROR_OP_ATOMIC_ACK]	= MIRROR_H_RC | MIRROR_H_AETH | MIRROR_H_ATMACK,
 	[MIRROR_OP_CMP_SWAP]	= MIRROR_H_RC | MIRROR_H_ATMETH,
 	[MIRROR_OP_FETCH_ADD]	= MIRROR_H_RC | MIRROR_H_ATMETH,
+	[MIRROR_OP_SEND_LAST_INV] = MIRROR_H_RC | MIRROR_H_PAYLOAD |
+				    MIRROR_H_IETH,
+	[MIRROR_OP_SEND_ONLY_INV] = MIRROR_H_RC | MIRROR_H_PAYLOAD |
+				    MIRROR_H_IETH,
 #undef RCUC
 };
 
@@ -165,6 +170,14 @@ int mirror_pkt_parse(u8 *data, u32 len, struct mirror_pkt *p)
 		p->has_imm = true;
 		off += sizeof(__be32);
 	}
+	if (hdrs & MIRROR_H_IETH) {
+		need += sizeof(__be32);
+		if (len < need)
+			return MIRROR_CNT_RX_DROP_LEN;
+		p->inv_rkey = get_unaligned_be32(data + off);
+		p->has_inv = true;
+		off += sizeof(__be32);
+	}
 	if (len < need + p->pad)
 		return MIRROR_CNT_RX_DROP_LEN;
 	p->payload = data + off;
@@ -195,7 +208,7 @@ u32 mirror_pkt_hdr_len(const struct mirror_pkt *p)
 		len += sizeof(struct mirror_aeth);
 	if (hdrs & MIRROR_H_ATMACK)
 		len += sizeof(struct mirror_atmack);
-	if (hdrs & MIRROR_H_IMM)
+	if (hdrs & (MIRROR_H_IMM | MIRROR_H_IETH))
 		len += sizeof(__be32);
 	return len;
 }
@@ -265,6 +278,8 @@ void mirror_pkt_build(const struct mirror_pkt *p, u8 *buf)
 	}
 	if (hdrs & MIRROR_H_IMM)
 		memcpy(buf + off, &p->imm, sizeof(p->imm));
+	if (hdrs & MIRROR_H_IETH)
+		put_unaligned_be32(p->inv_rkey, buf + off);
 }
 
 /**
@@ -301,6 +316,37 @@ u8 mirror_op_nth(u8 first_op, u32 i, u32 n, bool imm)
 		       !last ? MIRROR_OP_READ_RESP_MIDDLE :
 			       MIRROR_OP_READ_RESP_LAST;
 	}
+}
+
+/**
+ * mirror_op_with_inv() - the operation of a SEND with Invalidate's packet
+ * @op: what mirror_op_nth() gave for a SEND without immediate data
+ *
+ * Return: @op, or the operation that carries the IETH when @op ends the
+ * message.
+ */
+u8 mirror_op_with_inv(u8 op)
+{
+	switch (op) {
+	case MIRROR_OP_SEND_LAST:
+		return MIRROR_OP_SEND_LAST_INV;
+	case MIRROR_OP_SEND_ONLY:
+		return MIRROR_OP_SEND_ONLY_INV;
+	default:
+		return op;
+	}
+}
+
+/**
+ * mirror_op_acked() - is a BTH operation answered by an ACK when it asks?
+ * @op: the operation (MIRROR_OP_*)
+ *
+ * Return: true for the packets of SENDs and WRITEs.
+ */
+bool mirror_op_acked(u8 op)
+{
+	return op <= MIRROR_OP_WRITE_ONLY_IMM ||
+	       op == MIRROR_OP_SEND_LAST_INV || op == MIRROR_OP_SEND_ONLY_INV;
 }
 
 /**

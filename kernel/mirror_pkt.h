@@ -63,6 +63,8 @@ struct mirror_path {
  * @orig: AtomicAckETH value
  * @imm: immediate data (network order)
  * @has_imm: the immediate data are present
+ * @inv_rkey: IETH: the key a SEND with Invalidate ends
+ * @has_inv: the IETH is present
  * @payload: first payload byte (parsed packets)
  * @paylen: payload bytes
  * @src: where the payload of a packet to build comes from
@@ -72,7 +74,7 @@ struct mirror_path {
  * mirror_pkt_build() reads @opcode, the fields of the headers the opcode
  * carries (mirror_op_hdrs in mirror_pkt.c: the same table decides what a
  * parsed packet must hold), @se, @ackreq, @psn, @dqpn and @paylen; it
- * derives @pad, and ignores @op, @type, @has_aeth and @has_imm.
+ * derives @pad, and ignores @op, @type, @has_aeth, @has_imm and @has_inv.
  */
 struct mirror_pkt {
 	u8 opcode;
@@ -95,6 +97,8 @@ struct mirror_pkt {
 	u64 orig;
 	__be32 imm;
 	bool has_imm;
+	u32 inv_rkey;
+	bool has_inv;
 	u8 *payload;
 	u32 paylen;
 	struct mirror_segs *src;
@@ -107,6 +111,8 @@ u8 mirror_pkt_pad(const struct mirror_pkt *p);
 void mirror_pkt_build(const struct mirror_pkt *p, u8 *buf);
 bool mirror_op_is_response(u8 op);
 u8 mirror_op_nth(u8 first_op, u32 i, u32 n, bool imm);
+u8 mirror_op_with_inv(u8 op);
+bool mirror_op_acked(u8 op);
 unsigned long mirror_rnr_jiffies(u8 timer);
 u32 mirror_npkts(u64 len, u32 mtu);
 enum ib_mtu mirror_mtu_of(unsigned int netdev_mtu);

@@ -614,6 +614,14 @@ static int mirror_post_one_send(struct mirror_qp *qp,
 			wqe->wr.atomic.compare_add = atomic_wr(wr)->compare_add;
 			wqe->wr.atomic.swap = atomic_wr(wr)->swap;
 			wqe->wr.atomic.rkey = atomic_wr(wr)->rkey;
+		} else if (wr->opcode == IB_WR_REG_MR) {
+			struct mirror_reg_wr reg = {
+				.handle = reg_wr(wr)->mr->lkey >> 8,
+				.key = reg_wr(wr)->key,
+				.access = reg_wr(wr)->access,
+			};
+
+			memcpy(wqe->wr.raw, &reg, sizeof(reg));
 		}
 		break;
 	}

@@ -282,6 +282,7 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 		     wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
 	bool imm = wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM ||
 		   wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM;
+	bool inv = wqe->opcode == IB_UVERBS_WR_SEND_WITH_INV;
 	struct mirror_pkt t = {
 		.dqpn = qp->peer.qpn,
 		.src = &qp->req.local,
@@ -329,15 +330,19 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 	t.rkey = wqe->wr.rdma.rkey;
 	t.dma_len = len;
 	t.imm = (__force __be32)wqe->imm_data;
+	t.inv_rkey = wqe->imm_data;	/* the union's invalidate_rkey */
 	upto = min(upto, n);
 	i = answered < n ? answered : 0;
 	*npsn = i;
 	for (; i < upto; i++) {
 		bool last = i == n - 1;
 
-		t.opcode = tr | mirror_op_nth(write ? MIRROR_OP_WRITE_FIRST :
-						      MIRROR_OP_SEND_FIRST,
-					      i, n, imm);
+		t.opcode = mirror_op_nth(write ? MIRROR_OP_WRITE_FIRST :
+						 MIRROR_OP_SEND_FIRST,
+					 i, n, imm);
+		if (inv)
+			t.opcode = mirror_op_with_inv(t.opcode);
+		t.opcode |= tr;
 		t.psn = mirror_psn_add(psn, i);
 		t.paylen = min(mtu, len - i * mtu);
 		t.se = last && (wqe->send_flags & IB_SEND_SOLICITED) &&
@@ -536,6 +541,33 @@ void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err)
 			break;
 		fresh = idx == qp->req.sq_fetched;	/* never sent before */
 		wqe = mirror_sq_fetch(qp, idx);
+		if (mirror_is_local_op(wqe->opcode)) {
+			/*
+			 * REG_MR, LOCAL_INV: run once everything before them
+			 * is reported (a fence of their own, never in flight,
+			 * so no rewind meets them), then reported at once.
+			 */
+			m->resend = false;
+			m->done = false;
+			if (idx != qp->req.sq_cons) {
+				/* UC WQEs are done once sent: report them. */
+				mirror_comp_report(qp, qp_err);
+				if (*qp_err || idx != qp->req.sq_cons)
+					break;
+			}
+			status = mirror_sq_local_op(qp, wqe);
+			m->kind = MIRROR_KIND_SEND;
+			m->first_psn = qp->req.psn;
+			m->next_resp = qp->req.psn;
+			m->next_send = qp->req.psn;
+			m->last_psn = mirror_psn_add(qp->req.psn, MIRROR_PSN_MASK);
+			mirror_sq_done(qp, m, status, 0);
+			qp->req.sq_next++;
+			mirror_comp_report(qp, qp_err);
+			if (*qp_err)
+				return;
+			continue;
+		}
 		if (fresh) {
 			m->resend = false;
 			m->rd_counted = false;
@@ -882,6 +914,8 @@ static bool mirror_exec_request(struct mirror_req_ctx *c,
 		.imm = (__force __be32)wqe->imm_data,
 		.has_imm = wqe->opcode == IB_UVERBS_WR_SEND_WITH_IMM ||
 			   wqe->opcode == IB_UVERBS_WR_RDMA_WRITE_WITH_IMM,
+		.inv_rkey = wqe->imm_data,
+		.has_inv = wqe->opcode == IB_UVERBS_WR_SEND_WITH_INV,
 		.va = wqe->wr.rdma.remote_addr,
 		.rkey = wqe->wr.rdma.rkey,
 		.dma_len = len,
@@ -943,6 +977,10 @@ static enum mirror_step mirror_exec_message(struct mirror_req_ctx *c,
 	} else {
 		only = imm ? MIRROR_OP_SEND_ONLY_IMM : MIRROR_OP_SEND_ONLY;
 		last = imm ? MIRROR_OP_SEND_LAST_IMM : MIRROR_OP_SEND_LAST;
+		if (c->wqe->opcode == IB_UVERBS_WR_SEND_WITH_INV) {
+			only = MIRROR_OP_SEND_ONLY_INV;
+			last = MIRROR_OP_SEND_LAST_INV;
+		}
 	}
 	if (!mirror_exec_request(c, write ? MIRROR_RESP_WRITE :
 					    MIRROR_RESP_SEND,
@@ -1029,6 +1067,10 @@ static enum mirror_req_state mirror_req_local(struct mirror_req_ctx *c)
 	struct mirror_qp *qp = c->qp;
 	int err;
 
+	if (mirror_is_local_op(c->wqe->opcode)) {
+		c->status = mirror_sq_local_op(qp, c->wqe);
+		return MIRROR_REQ_COMPLETE;
+	}
 	c->status = mirror_wqe_local(qp, c->wqe, &qp->req.local);
 	if (c->status != IB_WC_SUCCESS)
 		return MIRROR_REQ_COMPLETE;
@@ -1180,6 +1222,7 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 	switch (c->wqe->opcode) {
 	case IB_UVERBS_WR_SEND:
 	case IB_UVERBS_WR_SEND_WITH_IMM:
+	case IB_UVERBS_WR_SEND_WITH_INV:
 		step = mirror_type_is_ud(type) ? mirror_exec_send_ud(c) :
 						 mirror_exec_message(c, false);
 		break;

@@ -397,6 +397,10 @@ static void mirror_resp_msg_in(struct mirror_qp *qp, const struct mirror_pkt *p,
 		cqe.imm_data = (__force u32)p->imm;
 		cqe.wc_flags = IB_WC_WITH_IMM;
 	}
+	if (p->has_inv) {
+		cqe.imm_data = p->inv_rkey;	/* the union's invalidate_rkey */
+		cqe.wc_flags = MIRROR_CQE_F_WITH_INV;
+	}
 	mirror_resp_recv_done(qp, &cqe, p->se);
 }
 
@@ -468,7 +472,8 @@ enum mirror_resp_verdict mirror_resp_send(struct mirror_qp *qp,
 {
 	bool first = p->op == MIRROR_OP_SEND_FIRST ||
 		     p->op == MIRROR_OP_SEND_ONLY ||
-		     p->op == MIRROR_OP_SEND_ONLY_IMM;
+		     p->op == MIRROR_OP_SEND_ONLY_IMM ||
+		     p->op == MIRROR_OP_SEND_ONLY_INV;
 	bool last = p->op != MIRROR_OP_SEND_FIRST &&
 		    p->op != MIRROR_OP_SEND_MIDDLE;
 	enum mirror_resp_verdict v;
@@ -513,6 +518,22 @@ enum mirror_resp_verdict mirror_resp_send(struct mirror_qp *qp,
 	qp->resp.off += p->paylen;
 	if (!last)
 		return MIRROR_RESP_DONE;
+	/*
+	 * SEND with Invalidate: the key must name a fast-registration MR of
+	 * this QP's PD, registered now; it is invalid before the receive
+	 * completes, so that its consumer may free the pages at once.
+	 */
+	if (p->has_inv) {
+		struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+
+		if (mirror_mr_invalidate(dev, qp->ibqp.pd, p->inv_rkey)) {
+			mirror_resp_recv_error(qp, IB_WC_REM_INV_REQ_ERR,
+					       src_qp);
+			qp->resp.msg = MIRROR_RESP_IDLE;
+			return MIRROR_RESP_NAK_INVALID;
+		}
+		mirror_count(dev, MIRROR_CNT_REMOTE_INV);
+	}
 	mirror_resp_msg_in(qp, p, src_qp, MIRROR_WC_RECV);
 	mirror_resp_msg_end(qp);
 	return MIRROR_RESP_DONE;

@@ -288,6 +288,7 @@ static bool mirror_op_starts_message(u8 op)
 	case MIRROR_OP_SEND_FIRST:
 	case MIRROR_OP_SEND_ONLY:
 	case MIRROR_OP_SEND_ONLY_IMM:
+	case MIRROR_OP_SEND_ONLY_INV:
 	case MIRROR_OP_WRITE_FIRST:
 	case MIRROR_OP_WRITE_ONLY:
 	case MIRROR_OP_WRITE_ONLY_IMM:
@@ -348,6 +349,8 @@ static bool mirror_wire_rx_request(struct mirror_qp *qp,
 	case MIRROR_OP_SEND_LAST_IMM:
 	case MIRROR_OP_SEND_ONLY:
 	case MIRROR_OP_SEND_ONLY_IMM:
+	case MIRROR_OP_SEND_LAST_INV:
+	case MIRROR_OP_SEND_ONLY_INV:
 		v = mirror_resp_send(qp, &qp->resp.segs, p,
 				     qp->peer.qpn, false);
 		break;
@@ -374,7 +377,7 @@ static bool mirror_wire_rx_request(struct mirror_qp *qp,
 	switch (v) {
 	case MIRROR_RESP_DONE:
 		qp->resp.epsn = mirror_psn_add(p->psn, npsn);
-		if (rc && p->ackreq && p->op <= MIRROR_OP_WRITE_ONLY_IMM) {
+		if (rc && p->ackreq && mirror_op_acked(p->op)) {
 			qp->resp.ack_pending = true;
 			qp->resp.ack_psn = p->psn;
 		}

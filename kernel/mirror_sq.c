@@ -280,6 +280,10 @@ u32 mirror_wc_opcode(u32 wr_opcode)
 		return MIRROR_WC_COMP_SWAP;
 	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
 		return MIRROR_WC_FETCH_ADD;
+	case IB_UVERBS_WR_LOCAL_INV:
+		return MIRROR_WC_LOCAL_INV;
+	case IB_WR_REG_MR:
+		return MIRROR_WC_REG_MR;
 	default:
 		return MIRROR_WC_SEND;
 	}
@@ -315,11 +319,44 @@ static bool mirror_opcode_ok(enum ib_qp_type type, u32 opcode)
 	case IB_UVERBS_WR_RDMA_READ:
 	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
 	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
+	case IB_UVERBS_WR_SEND_WITH_INV:
 		return type == IB_QPT_RC;
 	default:
-		/* Memory windows, LSO and the rest are not offered. */
+		/*
+		 * Local operations (mirror_sq_local_op()) never get here;
+		 * memory windows, LSO and the rest are not offered.
+		 */
 		return false;
 	}
+}
+
+/**
+ * mirror_sq_local_op() - run a WQE that needs no peer: REG_MR, LOCAL_INV
+ * @qp: the QP (req_lock held)
+ * @wqe: the kernel's copy of the WQE (mirror_is_local_op() of its opcode)
+ *
+ * Both are for kernel consumers' fast-registration MRs; a user QP (whose
+ * ring could name any MR) gets IB_WC_LOC_QP_OP_ERR.
+ *
+ * Return: the WQE's completion status.
+ */
+enum ib_wc_status mirror_sq_local_op(struct mirror_qp *qp,
+				     const struct mirror_send_wqe *wqe)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	struct mirror_reg_wr reg;
+
+	lockdep_assert_held(&qp->req_lock);
+	if (qp->is_user)
+		return IB_WC_LOC_QP_OP_ERR;
+	if (wqe->opcode == IB_WR_REG_MR) {
+		memcpy(&reg, wqe->wr.raw, sizeof(reg));
+		return mirror_mr_fast_reg(qp, &reg);
+	}
+	if (mirror_mr_invalidate(dev, qp->ibqp.pd, wqe->imm_data))
+		return IB_WC_LOC_PROT_ERR;
+	mirror_count(dev, MIRROR_CNT_LOCAL_INV);
+	return IB_WC_SUCCESS;
 }
 
 /**

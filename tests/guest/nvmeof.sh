@@ -1,0 +1,211 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR Linux-OpenIB
+# NVMe over Fabrics (RDMA) on mirror devices: the kernel's nvmet target
+# exports a file-backed namespace through nvmet-rdma, and nvme-rdma (via
+# nvme-cli) connects to it. nvme-rdma registers every data buffer with
+# fast registration (ib_map_mr_sg(), IB_WR_REG_MR) and has the target
+# invalidate it with a SEND with Invalidate, or invalidates it itself
+# (IB_WR_LOCAL_INV); the target moves the data with RDMA READ and WRITE
+# on the DMA MR. Random data goes through the block device and back, and
+# is compared with what the target's file holds.
+#   nvmeof.sh             target and host on this guest's mirror0: both
+#                         ends of every QP on one device
+#   nvmeof.sh (two hosts) under 'mirror-vm --hosts 2': the target on host
+#                         b, the host side on a: over RoCEv2
+# Both nvme-rdma and nvmet-rdma create their cm_ids in the initial network
+# namespace, so one guest cannot put the two ends on two devices.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+NQN=nqn.2026-12.org.mirrorverbs:test
+NVMET=/sys/kernel/config/nvmet
+IMG=/dev/shm/mirror-nvmet.img
+PORT=4420
+MB=64
+
+if [ -n "${MIRROR_PEER:-}" ]; then
+	TGT=peer
+	TADDR=$MIRROR_PEER
+	echo "# target on host b ($TADDR), host side on a, over RoCEv2"
+else
+	TGT=here
+	TADDR=10.11.0.1	# veth0's, mirror0's link in a single guest
+	echo "# target and host side on $MIRROR_RDMA_DEV ($TADDR)"
+fi
+
+# The debug kernel's configuration (scripts/debug-kernel.config) has no
+# NVMe over Fabrics yet.
+for m in nvmet-rdma nvme-rdma; do
+	if ! modprobe -n "$m" 2>/dev/null ||
+		! at "$TGT" modprobe -n "$m" 2>/dev/null; then
+		echo "# SKIP: kernel $(uname -r) has no $m module"
+		exit 77
+	fi
+done
+
+# target_up: a subsystem with one namespace (a file of $MB MiB of random
+# data) on an RDMA port at $TADDR.
+# (Scripts go to the far end as an argument: mirror-peer passes no stdin.)
+target_up() {
+	at "$TGT" bash -c "$TARGET_UP" - "$NVMET" "$NQN" "$IMG" "$TADDR" "$PORT" "$MB"
+}
+TARGET_UP=$(cat <<'EOF'
+set -e
+nvmet=$1 nqn=$2 img=$3 addr=$4 port=$5 mb=$6
+modprobe nvmet-rdma
+mountpoint -q /sys/kernel/config || mount -t configfs none /sys/kernel/config
+head -c $((mb << 20)) /dev/urandom >"$img"
+mkdir "$nvmet/subsystems/$nqn"
+echo 1 >"$nvmet/subsystems/$nqn/attr_allow_any_host"
+mkdir "$nvmet/subsystems/$nqn/namespaces/1"
+echo "$img" >"$nvmet/subsystems/$nqn/namespaces/1/device_path"
+echo 1 >"$nvmet/subsystems/$nqn/namespaces/1/buffered_io"
+echo 1 >"$nvmet/subsystems/$nqn/namespaces/1/enable"
+mkdir "$nvmet/ports/1"
+echo rdma >"$nvmet/ports/1/addr_trtype"
+echo ipv4 >"$nvmet/ports/1/addr_adrfam"
+echo "$addr" >"$nvmet/ports/1/addr_traddr"
+echo "$port" >"$nvmet/ports/1/addr_trsvcid"
+ln -s "$nvmet/subsystems/$nqn" "$nvmet/ports/1/subsystems/$nqn"
+EOF
+)
+
+target_down() {
+	at "$TGT" bash -c "$TARGET_DOWN" - "$NVMET" "$NQN" "$IMG"
+}
+TARGET_DOWN=$(cat <<'EOF'
+nvmet=$1 nqn=$2 img=$3
+rm -f "$nvmet/ports/1/subsystems/$nqn"
+rmdir "$nvmet/ports/1" 2>/dev/null
+echo 0 >"$nvmet/subsystems/$nqn/namespaces/1/enable" 2>/dev/null
+rmdir "$nvmet/subsystems/$nqn/namespaces/1" "$nvmet/subsystems/$nqn" 2>/dev/null
+rm -f "$img"
+modprobe -r nvmet-rdma nvmet
+EOF
+)
+
+# The block device of our controller, once it is there.
+nvme_dev() {
+	local c
+	for c in /sys/class/nvme/nvme*; do
+		[ -e "$c/subsysnqn" ] || continue
+		[ "$(cat "$c/subsysnqn")" = "$NQN" ] || continue
+		[ "$(cat "$c/transport")" = rdma ] || continue
+		for n in "$c"/nvme*n1 /sys/block/"$(basename "$c")"n1; do
+			[ -e "/dev/$(basename "$n")" ] &&
+				{ echo "/dev/$(basename "$n")"; return 0; }
+		done
+	done
+	return 1
+}
+
+connect() {
+	modprobe nvme-rdma &&
+		nvme connect -t rdma -a "$TADDR" -s "$PORT" -n "$NQN" &&
+		wait_for 30 nvme_dev || {
+		echo "--- host side's kernel log:"; dmesg | grep -i "nvme\|rdma" | tail -15
+		echo "--- target's kernel log:"; at "$TGT" dmesg | grep -i "nvme\|rdma" | tail -15
+		return 1
+	}
+}
+
+# The controller's queues are RC QPs of our device.
+qps_on_device() {
+	rdma resource show qp 2>/dev/null | grep "link $MIRROR_RDMA_DEV/" |
+		grep -c "type RC" | grep -qv '^0$'
+}
+
+# The namespace reads back as the target's file holds it.
+same_as_target() {
+	local dev off=$1 len=$2 a b
+	dev=$(nvme_dev) || return 1
+	a=$(dd if="$dev" bs=1M skip="$off" count="$len" iflag=direct 2>/dev/null |
+		sha256sum | cut -d' ' -f1)
+	b=$(at "$TGT" dd if="$IMG" bs=1M skip="$off" count="$len" 2>/dev/null |
+		sha256sum | cut -d' ' -f1)
+	[ -n "$a" ] && [ "$a" = "$b" ] ||
+		{ echo "device $a, target file $b"; return 1; }
+}
+
+# write_read OFF_MB LEN_MB BS: random data written at OFF_MB with direct
+# I/O in blocks of BS, read back, equal; and on the target's file.
+write_read() {
+	local dev off=$1 len=$2 bs=$3 src=/tmp/nvme-src a b
+	dev=$(nvme_dev) || return 1
+	head -c $((len << 20)) /dev/urandom >"$src"
+	dd if="$src" of="$dev" bs="$bs" seek=$((off << 20)) oflag=direct,seek_bytes \
+		conv=fsync status=none || return 1
+	a=$(sha256sum <"$src" | cut -d' ' -f1)
+	b=$(dd if="$dev" bs="$bs" skip=$((off << 20)) count=$((len << 20)) \
+		iflag=direct,skip_bytes,count_bytes status=none | sha256sum | cut -d' ' -f1)
+	[ "$a" = "$b" ] || { echo "wrote $a, read $b"; return 1; }
+	at "$TGT" sync
+	b=$(at "$TGT" dd if="$IMG" bs=1M skip="$off" count="$len" status=none |
+		sha256sum | cut -d' ' -f1)
+	[ "$a" = "$b" ] || { echo "wrote $a, target file has $b"; return 1; }
+}
+
+# parallel_io SECONDS: 4 writers on disjoint 8 MiB ranges, each writing
+# and checking random 64 KiB blocks until the time is up.
+parallel_io() {
+	local secs=$1 dev i pids=() bad=0
+	dev=$(nvme_dev) || return 1
+	for i in 0 1 2 3; do
+		(
+			end=$((SECONDS + secs)) n=0
+			while [ "$SECONDS" -lt "$end" ]; do
+				off=$(((i * 128 + n % 128) * 65536))
+				head -c 65536 /dev/urandom >/tmp/pio.$i
+				dd if=/tmp/pio.$i of="$dev" bs=64K seek="$off" \
+					oflag=direct,seek_bytes status=none || exit 1
+				dd if="$dev" of=/tmp/pio.$i.r bs=64K skip="$off" count=1 \
+					iflag=direct,skip_bytes status=none || exit 1
+				cmp -s /tmp/pio.$i /tmp/pio.$i.r || exit 2
+				n=$((n + 1))
+			done
+			echo "# writer $i: $n blocks written and checked"
+		) &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || bad=1
+	done
+	return $bad
+}
+
+disconnect() {
+	nvme disconnect -n "$NQN" >/dev/null && ! nvme_dev
+}
+
+# What fast registration did: the kernel's MR pool of each queue is
+# allocated at connect and freed at disconnect.
+no_mrs_left() {
+	! rdma resource show mr 2>/dev/null | grep -q "dev $MIRROR_RDMA_DEV "
+}
+
+# fast_reg: IB_WR_REG_MRs done; local_inv and remote_inv: registrations
+# ended by IB_WR_LOCAL_INV and by the target's SEND with Invalidate.
+cnt() { counter "$MIRROR_RDMA_DEV" "$1"; }
+REG0=$(cnt fast_reg) LINV0=$(cnt local_inv) RINV0=$(cnt remote_inv)
+check "nvmet target on $TGT exports a namespace over RDMA" target_up
+check "nvme connect -t rdma to $TADDR" connect
+check "the controller's queues are RC QPs of $MIRROR_RDMA_DEV" qps_on_device
+check "the namespace reads back as the target's file" same_as_target 0 8
+check "4 KiB blocks: 1 MiB written and read back" write_read 8 1 4K
+check "128 KiB blocks: 16 MiB written and read back" write_read 16 16 128K
+check "1 MiB blocks: 16 MiB written and read back" write_read 32 16 1M
+check "4 parallel writers for 20 s, every block checked" \
+	parallel_io $((20 * ${MIRROR_TIME_SCALE:-1}))
+check "nvme disconnect" disconnect
+REG=$(($(cnt fast_reg) - REG0))
+LINV=$(($(cnt local_inv) - LINV0))
+RINV=$(($(cnt remote_inv) - RINV0))
+echo "# fast registrations $REG, ended by LOCAL_INV $LINV, by the target's SEND with Invalidate $RINV"
+check "the data buffers were fast-registered" test "$REG" -gt 0
+check "the target invalidated them remotely" test "$RINV" -gt 0
+check "every registration was ended (REG_MR = LOCAL_INV + remote)" \
+	test "$REG" -eq $((LINV + RINV))
+check "no MR left on $MIRROR_RDMA_DEV" no_mrs_left
+check "target down, nvmet-rdma unloaded" target_down
+check "nvme-rdma unloads" modprobe -r nvme-rdma
+finish

@@ -324,7 +324,9 @@ static int mirror_fast_map(struct mirror_seg *s, u64 iova, void **addr,
 
 	atomic_inc(&f->busy);
 	smp_mb__after_atomic();
-	if (READ_ONCE(mr->key) != s->key || READ_ONCE(f->gen) != s->gen)
+	/* The acquire orders the reads below after the key's. */
+	if (smp_load_acquire(&mr->key) != s->key ||
+	    READ_ONCE(f->gen) != s->gen)
 		goto gone;
 	off = iova - mr->iova + mr->page_offset;
 	idx = off / f->page_size;

@@ -496,7 +496,7 @@ enum ib_wc_status mirror_mr_fast_reg(struct mirror_qp *qp,
 	       mr->fast.nstaged * sizeof(u64));
 	mr->fast.npages = mr->fast.nstaged;
 	mr->fast.page_size = ps;
-	mr->fast.gen++;
+	WRITE_ONCE(mr->fast.gen, mr->fast.gen + 1);
 	mr->iova = mr->ibmr.iova;
 	mr->length = mr->ibmr.length;
 	mr->page_offset = offset;

@@ -60,6 +60,7 @@ echo 1 >"$nvmet/subsystems/$nqn/attr_allow_any_host"
 mkdir "$nvmet/subsystems/$nqn/namespaces/1"
 echo "$img" >"$nvmet/subsystems/$nqn/namespaces/1/device_path"
 echo 1 >"$nvmet/subsystems/$nqn/namespaces/1/buffered_io"
+echo 6d697272-6f72-7665-7262-730000000001 >"$nvmet/subsystems/$nqn/namespaces/1/device_uuid"
 echo 1 >"$nvmet/subsystems/$nqn/namespaces/1/enable"
 mkdir "$nvmet/ports/1"
 echo rdma >"$nvmet/ports/1/addr_trtype"
@@ -84,16 +85,18 @@ modprobe -r nvmet-rdma nvmet
 EOF
 )
 
-# The block device of our controller, once it is there.
+# The block device of our controller's namespace, once it is there: the
+# subsystem's (nvmeXnY) for a path nvmeXcZnY (native multipath).
 nvme_dev() {
-	local c
+	local c e n
 	for c in /sys/class/nvme/nvme*; do
-		[ -e "$c/subsysnqn" ] || continue
-		[ "$(cat "$c/subsysnqn")" = "$NQN" ] || continue
+		[ "$(cat "$c/subsysnqn" 2>/dev/null)" = "$NQN" ] || continue
 		[ "$(cat "$c/transport")" = rdma ] || continue
-		for n in "$c"/nvme*n1 /sys/block/"$(basename "$c")"n1; do
-			[ -e "/dev/$(basename "$n")" ] &&
-				{ echo "/dev/$(basename "$n")"; return 0; }
+		for e in "$c"/nvme*n*; do
+			n=$(basename "$e")
+			[[ $n =~ ^nvme([0-9]+)c[0-9]+n([0-9]+)$ ]] &&
+				n=nvme${BASH_REMATCH[1]}n${BASH_REMATCH[2]}
+			[ -b "/dev/$n" ] && { echo "/dev/$n"; return 0; }
 		done
 	done
 	return 1
@@ -173,6 +176,60 @@ parallel_io() {
 	return $bad
 }
 
+# connect_fast_fail: a controller that fails its I/O 2 s after it lost its
+# target, and tries to reconnect every 2 s for 5 minutes. nvme-cli 2.3 has
+# no option for fast_io_fail_tmo: the options go to the kernel's fabrics
+# device as nvme connect writes them.
+connect_fast_fail() {
+	echo "transport=rdma,traddr=$TADDR,trsvcid=$PORT,nqn=$NQN,ctrl_loss_tmo=300,reconnect_delay=2,fast_io_fail_tmo=2" \
+		>/dev/nvme-fabrics && wait_for 30 nvme_dev
+}
+
+# target_goes_away: host b deletes its device while a reader is busy on
+# the namespace: the reader ends with an I/O error, no hang. (Each of the
+# controller's reconnect attempts then waits for the CM's timeouts.)
+target_goes_away() {
+	local dev rd t0
+	dev=$(nvme_dev) || return 1
+	( while dd if="$dev" of=/dev/null bs=64K count=64 iflag=direct status=none; do :; done ) &
+	rd=$!
+	sleep 2
+	t0=$SECONDS
+	at "$TGT" rdma link del "$MIRROR_RDMA_DEV" || return 1
+	if ! gone_within $((60 * ${MIRROR_TIME_SCALE:-1})) "$rd"; then
+		pkill -P "$rd"
+		kill "$rd"
+		echo "the reader still runs $((SECONDS - t0)) s after the target's device went"
+		return 1
+	fi
+	echo "# the reader ended $((SECONDS - t0)) s after the target's device went"
+}
+
+# The controller is connected (again).
+ctrl_live() {
+	local c
+	for c in /sys/class/nvme/nvme*; do
+		[ "$(cat "$c/subsysnqn" 2>/dev/null)" = "$NQN" ] &&
+			[ "$(cat "$c/state")" = live ] && return 0
+	done
+	return 1
+}
+
+# target_comes_back: b's device and target back, the controller reconnects
+# by itself.
+target_comes_back() {
+	local t0=$SECONDS
+	at "$TGT" rdma link add "$MIRROR_RDMA_DEV" type mirror netdev "$TLINK" &&
+		at "$TGT" bash -c "$(declare -f wait_for gid_index gid_lookup); wait_for 20 gid_index $MIRROR_RDMA_DEV $TADDR" ||
+		return 1
+	target_down >/dev/null 2>&1
+	target_up || return 1
+	wait_for $((150 * ${MIRROR_TIME_SCALE:-1})) ctrl_live ||
+		{ echo "the controller did not reconnect"; return 1; }
+	echo "# reconnected $((SECONDS - t0)) s after the device came back"
+	wait_for 30 nvme_dev
+}
+
 disconnect() {
 	nvme disconnect -n "$NQN" >/dev/null && ! nvme_dev
 }
@@ -205,6 +262,20 @@ check "the data buffers were fast-registered" test "$REG" -gt 0
 check "the target invalidated them remotely" test "$RINV" -gt 0
 check "every registration was ended (REG_MR = LOCAL_INV + remote)" \
 	test "$REG" -eq $((LINV + RINV))
+if [ "$TGT" = peer ]; then
+	TLINK=$(in_peer printenv MIRROR_LINK_DEV)
+	check "connect again, to fail I/O 2 s after a loss" connect_fast_fail
+	check "the target's device goes: I/O ends with an error" \
+		target_goes_away
+	check "the device back: the controller reconnects" target_comes_back
+	check "1 MiB blocks: 8 MiB written and read back after it" write_read 0 8 1M
+	check "nvme disconnect" disconnect
+	# What was in flight when the target went stays registered.
+	check "no registration ended twice" test "$(($(cnt fast_reg) - REG0))" \
+		-ge $(($(cnt local_inv) - LINV0 + $(cnt remote_inv) - RINV0))
+else
+	echo "# skip: the target's device going away (both ends are on it here)"
+fi
 check "no MR left on $MIRROR_RDMA_DEV" no_mrs_left
 check "target down, nvmet-rdma unloaded" target_down
 check "nvme-rdma unloads" modprobe -r nvme-rdma

@@ -278,3 +278,49 @@ perf_pair() {
 perf_uncalibrated() {
 	grep -q "Correlation coefficient r^2: .* < 0.9" /tmp/cli.log /tmp/srv.log
 }
+
+# rc_qps_on DEV: DEV has RC QPs now (a kernel ULP's, say).
+rc_qps_on() {
+	rdma resource show qp 2>/dev/null | grep "link $1/" | grep -q "type RC"
+}
+
+# parallel_checked SECONDS FN: 4 writers at once, each calling "FN I N"
+# (writer I, its round N: write random data to a place of its own and
+# read it back, non-zero on any error or difference) until SECONDS are
+# up; fails when any round of any writer failed.
+parallel_checked() {
+	local secs=$1 fn=$2 i pids=() bad=0
+	for i in 0 1 2 3; do
+		(
+			end=$((SECONDS + secs)) n=0
+			while [ "$SECONDS" -lt "$end" ]; do
+				"$fn" "$i" "$n" || exit 1
+				n=$((n + 1))
+			done
+			echo "# writer $i: $n rounds written and checked"
+		) &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || bad=1
+	done
+	return $bad
+}
+
+# frwr_counters DEV: DEV's fast_reg, local_inv and remote_inv counters:
+# registrations made by IB_WR_REG_MR, and ended by IB_WR_LOCAL_INV and by
+# a peer's SEND with Invalidate.
+frwr_counters() {
+	echo "$(counter "$1" fast_reg) $(counter "$1" local_inv) $(counter "$1" remote_inv)"
+}
+
+# frwr_since DEV "REG LINV RINV" (an frwr_counters reading): sets REG,
+# LINV and RINV to what DEV counted since, and prints them.
+frwr_since() {
+	local r l v
+	read -r r l v <<<"$2"
+	REG=$(($(counter "$1" fast_reg) - r))
+	LINV=$(($(counter "$1" local_inv) - l))
+	RINV=$(($(counter "$1" remote_inv) - v))
+	echo "# fast registrations $REG, ended by LOCAL_INV $LINV, by the peer's SEND with Invalidate $RINV"
+}

@@ -98,12 +98,6 @@ mount_rdma() {
 		grep -q " $MNT nfs4 .*proto=rdma" /proc/mounts
 }
 
-# The mount's transport is RC QPs of our device.
-qps_on_device() {
-	rdma resource show qp 2>/dev/null | grep "link $MIRROR_RDMA_DEV/" |
-		grep -c "type RC" | grep -qv '^0$'
-}
-
 # write_read NAME MB BS: a file of MB MiB of random data written with
 # O_DIRECT in blocks of BS, read back (O_DIRECT) equal, and equal on the
 # server.
@@ -135,54 +129,32 @@ small_files() {
 		"$(sha256sum <"$sums")" ]
 }
 
-# parallel_io SECONDS: 4 writers, each rewriting and checking its own file
-# in 256 KiB direct writes until the time is up.
-parallel_io() {
-	local secs=$1 i pids=() bad=0
-	for i in 0 1 2 3; do
-		(
-			end=$((SECONDS + secs)) n=0
-			while [ "$SECONDS" -lt "$end" ]; do
-				head -c 262144 /dev/urandom >/tmp/nio.$i
-				dd if=/tmp/nio.$i of="$MNT/p$i" bs=256K oflag=direct \
-					status=none || exit 1
-				dd if="$MNT/p$i" of=/tmp/nio.$i.r bs=256K iflag=direct \
-					status=none || exit 1
-				cmp -s /tmp/nio.$i /tmp/nio.$i.r || exit 2
-				n=$((n + 1))
-			done
-			echo "# writer $i: $n files written and checked"
-		) &
-		pids+=($!)
-	done
-	for i in "${pids[@]}"; do
-		wait "$i" || bad=1
-	done
-	return $bad
+# io_round I N: writer I rewrites its own file with 256 KiB of random
+# data and reads it back, both O_DIRECT (parallel_checked).
+io_round() {
+	head -c 262144 /dev/urandom >/tmp/nio.$1
+	dd if=/tmp/nio.$1 of="$MNT/p$1" bs=256K oflag=direct status=none &&
+		dd if="$MNT/p$1" of=/tmp/nio.$1.r bs=256K iflag=direct status=none &&
+		cmp -s /tmp/nio.$1 /tmp/nio.$1.r
 }
 
-cnt() { counter "$MIRROR_RDMA_DEV" "$1"; }
-REG0=$(cnt fast_reg) LINV0=$(cnt local_inv) RINV0=$(cnt remote_inv)
+F0=$(frwr_counters "$MIRROR_RDMA_DEV")
 
 check "nfsd on $SRV listens for RDMA on port $RDMA_PORT" server_up
 check "mount -t nfs -o vers=4.2,proto=rdma $SADDR:/" \
 	wait_for $((40 * ${MIRROR_TIME_SCALE:-1})) mount_rdma
-check "the mount's transport is RC QPs of $MIRROR_RDMA_DEV" qps_on_device
+check "the mount's transport is RC QPs of $MIRROR_RDMA_DEV" rc_qps_on "$MIRROR_RDMA_DEV"
 check "4 MiB in 4 KiB direct writes, read back" write_read a 4 4K
 check "16 MiB in 1 MiB direct writes, read back" write_read b 16 1M
 check "200 small files, buffered, read back after a cache drop" small_files
 check "4 parallel writers for 20 s, every file checked" \
-	parallel_io $((20 * ${MIRROR_TIME_SCALE:-1}))
+	parallel_checked $((20 * ${MIRROR_TIME_SCALE:-1})) io_round
 check "umount" umount "$MNT"
-REG=$(($(cnt fast_reg) - REG0))
-LINV=$(($(cnt local_inv) - LINV0))
-RINV=$(($(cnt remote_inv) - RINV0))
-echo "# fast registrations $REG, ended by LOCAL_INV $LINV, by the server's SEND with Invalidate $RINV"
+frwr_since "$MIRROR_RDMA_DEV" "$F0"
 check "the client fast-registered its buffers" test "$REG" -gt 0
 check "it ended registrations with LOCAL_INV" test "$LINV" -gt 0
 check "no registration ended twice (REG_MR >= LOCAL_INV + remote)" \
 	test "$REG" -ge $((LINV + RINV))
 check "nfsd stopped" server_down
-check "no QP left on $MIRROR_RDMA_DEV" bash -c \
-	"! rdma resource show qp | grep 'link $MIRROR_RDMA_DEV/' | grep -q 'type RC'"
+check_fails "no RC QP left on $MIRROR_RDMA_DEV" rc_qps_on "$MIRROR_RDMA_DEV"
 finish

@@ -112,12 +112,6 @@ connect() {
 	}
 }
 
-# The controller's queues are RC QPs of our device.
-qps_on_device() {
-	rdma resource show qp 2>/dev/null | grep "link $MIRROR_RDMA_DEV/" |
-		grep -c "type RC" | grep -qv '^0$'
-}
-
 # The namespace reads back as the target's file holds it.
 same_as_target() {
 	local dev off=$1 len=$2 a b
@@ -148,32 +142,17 @@ write_read() {
 	[ "$a" = "$b" ] || { echo "wrote $a, target file has $b"; return 1; }
 }
 
-# parallel_io SECONDS: 4 writers on disjoint 8 MiB ranges, each writing
-# and checking random 64 KiB blocks until the time is up.
-parallel_io() {
-	local secs=$1 dev i pids=() bad=0
+# io_round I N: writer I's round N, a random 64 KiB block at one of its
+# own 128 places (disjoint 8 MiB ranges), read back (parallel_checked).
+io_round() {
+	local dev off=$((($1 * 128 + $2 % 128) * 65536))
 	dev=$(nvme_dev) || return 1
-	for i in 0 1 2 3; do
-		(
-			end=$((SECONDS + secs)) n=0
-			while [ "$SECONDS" -lt "$end" ]; do
-				off=$(((i * 128 + n % 128) * 65536))
-				head -c 65536 /dev/urandom >/tmp/pio.$i
-				dd if=/tmp/pio.$i of="$dev" bs=64K seek="$off" \
-					oflag=direct,seek_bytes status=none || exit 1
-				dd if="$dev" of=/tmp/pio.$i.r bs=64K skip="$off" count=1 \
-					iflag=direct,skip_bytes status=none || exit 1
-				cmp -s /tmp/pio.$i /tmp/pio.$i.r || exit 2
-				n=$((n + 1))
-			done
-			echo "# writer $i: $n blocks written and checked"
-		) &
-		pids+=($!)
-	done
-	for i in "${pids[@]}"; do
-		wait "$i" || bad=1
-	done
-	return $bad
+	head -c 65536 /dev/urandom >/tmp/pio.$1
+	dd if=/tmp/pio.$1 of="$dev" bs=64K seek="$off" \
+		oflag=direct,seek_bytes status=none &&
+		dd if="$dev" of=/tmp/pio.$1.r bs=64K skip="$off" count=1 \
+			iflag=direct,skip_bytes status=none &&
+		cmp -s /tmp/pio.$1 /tmp/pio.$1.r
 }
 
 # connect_fast_fail: a controller that fails its I/O 2 s after it lost its
@@ -242,22 +221,18 @@ no_mrs_left() {
 
 # fast_reg: IB_WR_REG_MRs done; local_inv and remote_inv: registrations
 # ended by IB_WR_LOCAL_INV and by the target's SEND with Invalidate.
-cnt() { counter "$MIRROR_RDMA_DEV" "$1"; }
-REG0=$(cnt fast_reg) LINV0=$(cnt local_inv) RINV0=$(cnt remote_inv)
+F0=$(frwr_counters "$MIRROR_RDMA_DEV")
 check "nvmet target on $TGT exports a namespace over RDMA" target_up
 check "nvme connect -t rdma to $TADDR" connect
-check "the controller's queues are RC QPs of $MIRROR_RDMA_DEV" qps_on_device
+check "the controller's queues are RC QPs of $MIRROR_RDMA_DEV" rc_qps_on "$MIRROR_RDMA_DEV"
 check "the namespace reads back as the target's file" same_as_target 0 8
 check "4 KiB blocks: 1 MiB written and read back" write_read 8 1 4K
 check "128 KiB blocks: 16 MiB written and read back" write_read 16 16 128K
 check "1 MiB blocks: 16 MiB written and read back" write_read 32 16 1M
 check "4 parallel writers for 20 s, every block checked" \
-	parallel_io $((20 * ${MIRROR_TIME_SCALE:-1}))
+	parallel_checked $((20 * ${MIRROR_TIME_SCALE:-1})) io_round
 check "nvme disconnect" disconnect
-REG=$(($(cnt fast_reg) - REG0))
-LINV=$(($(cnt local_inv) - LINV0))
-RINV=$(($(cnt remote_inv) - RINV0))
-echo "# fast registrations $REG, ended by LOCAL_INV $LINV, by the target's SEND with Invalidate $RINV"
+frwr_since "$MIRROR_RDMA_DEV" "$F0"
 check "the data buffers were fast-registered" test "$REG" -gt 0
 check "the target invalidated them remotely" test "$RINV" -gt 0
 check "every registration was ended (REG_MR = LOCAL_INV + remote)" \
@@ -271,8 +246,8 @@ if [ "$TGT" = peer ]; then
 	check "1 MiB blocks: 8 MiB written and read back after it" write_read 0 8 1M
 	check "nvme disconnect" disconnect
 	# What was in flight when the target went stays registered.
-	check "no registration ended twice" test "$(($(cnt fast_reg) - REG0))" \
-		-ge $(($(cnt local_inv) - LINV0 + $(cnt remote_inv) - RINV0))
+	frwr_since "$MIRROR_RDMA_DEV" "$F0"
+	check "no registration ended twice" test "$REG" -ge $((LINV + RINV))
 else
 	echo "# skip: the target's device going away (both ends are on it here)"
 fi

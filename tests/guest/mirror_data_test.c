@@ -539,6 +539,45 @@ out:
 	return rc;
 }
 
+/*
+ * A SEND with Invalidate may end only a fast registration (a kernel
+ * consumer's) of the receiving QP's PD: naming the receiver's own user MR
+ * completes the receive in error, NAKs the sender, and leaves the MR be.
+ */
+static int test_rc_send_with_inv_of_a_user_mr_is_rem_inv_req_err(void)
+{
+	struct ibv_sge sge;
+	struct ibv_send_wr wr = {
+		.wr_id = 100, .sg_list = &sge, .num_sge = 1,
+		.opcode = IBV_WR_SEND_WITH_INV,
+		.send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+	const char *b_dev = wire ? peer_name : dev_name;
+	long long inv0 = mirror_test_counter(b_dev, "remote_inv");
+	struct ibv_wc wc;
+	struct pair p = {};
+	int rc = -1;
+
+	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
+	sge = (struct ibv_sge){ (uintptr_t)p.a.buf, 64, p.a.mr->lkey };
+	wr.invalidate_rkey = p.b.mr->rkey;
+	CHECK(post_recv(&p.b, 55, 0, 4096) == 0, "post_recv");
+	CHECK(ibv_post_send(p.a.qp, &wr, &bad) == 0 &&
+	      post_send(&p, IBV_WR_SEND, 101, 0, 4, p.a.mr->lkey, 0, 0, 0) == 0,
+	      "post_send");
+	if (expect_error_then_flush(&p, IBV_WC_REM_INV_REQ_ERR))
+		goto out;
+	CHECK(wait_wc(p.b.cq, &wc) == 0 && wc.wr_id == 55 &&
+	      wc.status == IBV_WC_REM_INV_REQ_ERR, "receiver: %s",
+	      ibv_wc_status_str(wc.status));
+	CHECK(inv0 >= 0 && mirror_test_counter(b_dev, "remote_inv") == inv0,
+	      "%s counted a remote invalidation", b_dev);
+	rc = 0;
+out:
+	pair_fini(&p);
+	return rc;
+}
+
 /* Posts one atomic from @qp: the old value lands at @local (8 bytes). */
 static int post_atomic(struct ibv_qp *qp, enum ibv_wr_opcode op,
 		       uint64_t wr_id, void *local, uint32_t len, uint32_t lkey,
@@ -1583,6 +1622,7 @@ static const struct test tests[] = {
 	T(rc_atomics_return_old_value_and_update),
 	T(rc_misaligned_atomic_is_rem_inv_req_err),
 	T(rc_atomic_without_atomic_access_is_rem_access_err),
+	T(rc_send_with_inv_of_a_user_mr_is_rem_inv_req_err),
 	T(rc_atomic_into_4_bytes_is_loc_len_err),
 	T(rc_concurrent_fetch_add_loses_no_update),
 	T(err_state_flushes_posted_receives),

@@ -44,7 +44,18 @@ both_ends() {
 	PORT=$((PORT + 1))
 	"$fn" "$srv" "$cli" tcp_listening "$PORT" \
 		"$tool" -d "$sd" "$flag" "$sg" -p "$PORT" "$@" -- \
-		"$tool" -d "$cd" "$flag" "$cg" -p "$PORT" "$@" "$addr"
+		"$tool" -d "$cd" "$flag" "$cg" -p "$PORT" "$@" "$addr" ||
+		{ loss_counters; return 1; }
+}
+
+# What each end's device counted of losses and retries (after a failure:
+# a retry error says little without them). rdma_rxe has its own names.
+loss_counters() {
+	local names='retrans_timeouts|retrans_packets|duplicate_requests|seq_err_nak_(sent|rcvd)|rx_drop_[a-z_]*|rnr_nak_(sent|rcvd)'
+	echo "--- counters of a ($DH): $(rdma statistic show link "$DH/1" |
+		grep -oE "($names) [0-9]+" | grep -v ' 0$' | tr '\n' ' ')"
+	echo "--- counters of b ($DP): $(in_peer rdma statistic show link "$DP/1" |
+		grep -oE "($names) [0-9]+" | grep -v ' 0$' | tr '\n' ' ')"
 }
 
 # a -> b: server on b, client on a (a's device sends first); b -> a.

@@ -323,6 +323,7 @@ static int mirror_fast_map(struct mirror_seg *s, u64 iova, void **addr,
 	u32 idx;
 
 	atomic_inc(&f->busy);
+	/* Pairs with the smp_mb() of mirror_mr_fast_inv(): busy, then key. */
 	smp_mb__after_atomic();
 	/* The acquire orders the reads below after the key's. */
 	if (smp_load_acquire(&mr->key) != s->key ||
@@ -337,6 +338,7 @@ static int mirror_fast_map(struct mirror_seg *s, u64 iova, void **addr,
 	*addr = (void *)(uintptr_t)(f->pages[idx] + off);
 	return 0;
 gone:
+	/* Nothing of the MR was read for use: release order suffices. */
 	smp_mb__before_atomic();
 	atomic_dec(&f->busy);
 	return -ENOENT;

@@ -489,8 +489,12 @@ static int ft_reg_other_pd(struct ft_pair *p)
 	return rc;
 }
 
-/* A length the page list does not cover (a bad page list). */
-static int ft_reg_beyond_pages(struct ft_pair *p)
+/*
+ * REG_MR of a fresh MR of B's own PD that must fail: @grow bytes added to
+ * the length ib_map_mr_sg() set (a page list that does not cover it), or
+ * an @access it cannot have.
+ */
+static int ft_reg_refused(struct ft_pair *p, u64 grow, int access)
 {
 	struct scatterlist sg[FT_PAGES];
 	struct ib_mr *mr;
@@ -498,24 +502,21 @@ static int ft_reg_beyond_pages(struct ft_pair *p)
 
 	mr = ft_mr(&p->b, p->b.pd, sg);
 	FT_CHECK(!IS_ERR(mr), "ib_alloc_mr/ib_map_mr_sg: %ld", PTR_ERR(mr));
-	mr->length += PAGE_SIZE;
-	rc = ft_reg_fails(&p->b, mr, IB_ACCESS_LOCAL_WRITE, IB_WC_LOC_PROT_ERR);
+	mr->length += grow;
+	rc = ft_reg_fails(&p->b, mr, access, IB_WC_LOC_PROT_ERR);
 	ft_mr_put(&p->b, mr, sg);
 	return rc;
+}
+
+static int ft_reg_beyond_pages(struct ft_pair *p)
+{
+	return ft_reg_refused(p, PAGE_SIZE, IB_ACCESS_LOCAL_WRITE);
 }
 
 /* Remote write without local write is not a valid access (IBA). */
 static int ft_reg_remote_write_alone(struct ft_pair *p)
 {
-	struct scatterlist sg[FT_PAGES];
-	struct ib_mr *mr;
-	int rc;
-
-	mr = ft_mr(&p->b, p->b.pd, sg);
-	FT_CHECK(!IS_ERR(mr), "ib_alloc_mr/ib_map_mr_sg: %ld", PTR_ERR(mr));
-	rc = ft_reg_fails(&p->b, mr, IB_ACCESS_REMOTE_WRITE, IB_WC_LOC_PROT_ERR);
-	ft_mr_put(&p->b, mr, sg);
-	return rc;
+	return ft_reg_refused(p, 0, IB_ACCESS_REMOTE_WRITE);
 }
 
 /* LOCAL_INV of a key that names no registration. */

@@ -36,6 +36,25 @@ static void mirror_mr_release(struct kref *ref)
 	complete(&container_of(ref, struct mirror_mr, ref)->released);
 }
 
+/*
+ * The MR of key handle @handle, referenced; with @match, only if its
+ * current key is @key (the acquire pairs with the release of
+ * mirror_mr_fast_reg()).
+ */
+static struct mirror_mr *mirror_mr_find(struct mirror_dev *dev, u32 handle,
+					u32 key, bool match)
+{
+	struct mirror_mr *mr;
+
+	rcu_read_lock();
+	mr = rhashtable_lookup(&dev->mr_ht, &handle, mirror_mr_ht_params);
+	if (mr && ((match && smp_load_acquire(&mr->key) != key) ||
+		   !kref_get_unless_zero(&mr->ref)))
+		mr = NULL;
+	rcu_read_unlock();
+	return mr;
+}
+
 /**
  * mirror_mr_get() - find an MR by lkey/rkey and take a reference
  * @dev: the device
@@ -45,17 +64,7 @@ static void mirror_mr_release(struct kref *ref)
  */
 struct mirror_mr *mirror_mr_get(struct mirror_dev *dev, u32 key)
 {
-	struct mirror_mr *mr;
-	u32 handle = key >> 8;
-
-	rcu_read_lock();
-	mr = rhashtable_lookup(&dev->mr_ht, &handle, mirror_mr_ht_params);
-	/* The acquire pairs with the release of mirror_mr_fast_reg(). */
-	if (mr && (smp_load_acquire(&mr->key) != key ||
-		   !kref_get_unless_zero(&mr->ref)))
-		mr = NULL;
-	rcu_read_unlock();
-	return mr;
+	return mirror_mr_find(dev, key >> 8, key, true);
 }
 
 /**
@@ -453,7 +462,8 @@ static bool mirror_fast_access_ok(u32 access)
 
 /**
  * mirror_mr_fast_reg() - run an IB_WR_REG_MR
- * @qp: the (kernel) QP it was posted on
+ * @qp: the kernel QP it was posted on (mirror_sq_local_op() refuses user
+ *	QPs)
  * @reg: the WR: which MR, its new key and access flags
  *
  * The MR takes the list ib_map_mr_sg() staged, and the iova and length
@@ -461,8 +471,7 @@ static bool mirror_fast_access_ok(u32 access)
  *
  * Return: IB_WC_SUCCESS; IB_WC_LOC_PROT_ERR for an MR of another PD or
  * type, one that is registered already, a key of another MR, access flags
- * it cannot have, or a length the list does not cover;
- * IB_WC_LOC_QP_OP_ERR from a user QP.
+ * it cannot have, or a length the list does not cover.
  */
 enum ib_wc_status mirror_mr_fast_reg(struct mirror_qp *qp,
 				     const struct mirror_reg_wr *reg)
@@ -470,16 +479,11 @@ enum ib_wc_status mirror_mr_fast_reg(struct mirror_qp *qp,
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	enum ib_wc_status status = IB_WC_LOC_PROT_ERR;
 	struct mirror_mr *mr;
-	u32 ps, handle = reg->handle;
 	u64 offset;
+	u32 ps;
 
-	if (qp->is_user)
-		return IB_WC_LOC_QP_OP_ERR;
-	rcu_read_lock();
-	mr = rhashtable_lookup(&dev->mr_ht, &handle, mirror_mr_ht_params);
-	if (mr && !kref_get_unless_zero(&mr->ref))
-		mr = NULL;
-	rcu_read_unlock();
+	/* Any key: a registration gives the MR its key. */
+	mr = mirror_mr_find(dev, reg->handle, 0, false);
 	if (!mr)
 		return status;
 	ps = mr->ibmr.page_size;

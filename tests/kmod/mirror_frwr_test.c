@@ -220,11 +220,16 @@ static int ft_pair_init(struct ft_pair *p)
 	return err;
 }
 
-/* The next completion of @s, within FT_WAIT_MS. */
+/*
+ * The next completion of @s, within FT_WAIT_MS. Without one, *wc reads
+ * as a GENERAL_ERR completion, for the messages that print it.
+ */
 static int ft_wait(struct ft_side *s, struct ib_wc *wc)
 {
 	unsigned long end = jiffies + msecs_to_jiffies(FT_WAIT_MS);
 
+	memset(wc, 0, sizeof(*wc));
+	wc->status = IB_WC_GENERAL_ERR;
 	do {
 		if (ib_poll_cq(s->cq, 1, wc) == 1)
 			return 0;
@@ -242,8 +247,11 @@ static int ft_post_wait(struct ft_side *s, struct ib_send_wr *wr,
 
 	wr->send_flags |= IB_SEND_SIGNALED;
 	err = ib_post_send(s->qp, wr, &bad);
-	if (err)
+	if (err) {
+		memset(wc, 0, sizeof(*wc));
+		wc->status = IB_WC_GENERAL_ERR;
 		return err;
+	}
 	return ft_wait(s, wc);
 }
 

@@ -38,8 +38,7 @@ static void mirror_mr_release(struct kref *ref)
 
 /*
  * The MR of key handle @handle, referenced; with @match, only if its
- * current key is @key (the acquire pairs with the release of
- * mirror_mr_fast_reg()).
+ * current key is @key.
  */
 static struct mirror_mr *mirror_mr_find(struct mirror_dev *dev, u32 handle,
 					u32 key, bool match)
@@ -48,6 +47,7 @@ static struct mirror_mr *mirror_mr_find(struct mirror_dev *dev, u32 handle,
 
 	rcu_read_lock();
 	mr = rhashtable_lookup(&dev->mr_ht, &handle, mirror_mr_ht_params);
+	/* The acquire pairs with the release of mirror_mr_fast_reg(). */
 	if (mr && ((match && smp_load_acquire(&mr->key) != key) ||
 		   !kref_get_unless_zero(&mr->ref)))
 		mr = NULL;

@@ -42,6 +42,7 @@ enum {
 	MIRROR_WC_COMP_SWAP = IB_UVERBS_WC_COMP_SWAP,
 	MIRROR_WC_FETCH_ADD = IB_UVERBS_WC_FETCH_ADD,
 	MIRROR_WC_LOCAL_INV = IB_UVERBS_WC_LOCAL_INV,
+	MIRROR_WC_BIND_MW = IB_UVERBS_WC_BIND_MW,
 	MIRROR_WC_REG_MR = IB_WC_REG_MR,	/* kernel consumers only */
 	MIRROR_WC_RECV = 1 << 7,
 	MIRROR_WC_RECV_RDMA_WITH_IMM = (1 << 7) + 1,
@@ -110,6 +111,8 @@ enum mirror_counter {
 	MIRROR_CNT_FAST_REG,		/* IB_WR_REG_MR done */
 	MIRROR_CNT_LOCAL_INV,		/* IB_WR_LOCAL_INV done */
 	MIRROR_CNT_REMOTE_INV,		/* SEND with Invalidate taken */
+	MIRROR_CNT_MW_BIND,		/* memory window binds done */
+	MIRROR_CNT_MW_INV,		/* windows invalidated (local or remote) */
 	/* On-demand paging (mirror_odp.c) */
 	MIRROR_CNT_ODP_FAULTS,		/* fault helper calls that faulted */
 	MIRROR_CNT_ODP_PAGES_FAULTED,
@@ -141,6 +144,9 @@ enum mirror_counter {
  * @next_qpn: cursor of @qp_xa's cyclic allocation
  * @mr_ht: key handle (lkey >> 8) -> struct mirror_mr; lookups under RCU
  * @num_mrs: MRs allocated, against MIRROR_MAX_MR
+ * @num_mws: memory windows allocated, against MIRROR_MAX_MW
+ * @mw_lock: makes binding a window to an MR and deregistering the MR
+ *	exclusive: protects every MR's @bound_mws and @dying
  * @av_xa: ah_num -> struct mirror_av; IRQ-safe lock because kernel AHs
  *	may be created and destroyed in atomic context
  * @next_ah: cursor of @av_xa's cyclic allocation
@@ -177,6 +183,8 @@ struct mirror_dev {
 	u32 next_qpn;
 	struct rhashtable mr_ht;
 	atomic_t num_mrs;
+	atomic_t num_mws;
+	spinlock_t mw_lock;
 	struct xarray av_xa;
 	u32 next_ah;
 	atomic_t num_pds;
@@ -615,6 +623,8 @@ struct mirror_qp_rx {
  * @max_inline: granted inline payload bytes
  * @sq_sig_all: every send WR completes (IB_SIGNAL_ALL_WR)
  * @is_user: the rings are shared with user space
+ * @uid: a number no other QP of the module has had: type 2 memory
+ *	windows name the QP they are bound to by it (QPNs are reused)
  * @req_work: the requester, kicked by the doorbell (and after an RNR wait)
  * @req_lock: guards @req; taken before @resp_lock when both are needed
  * @req: the requester and the completer
@@ -638,6 +648,7 @@ struct mirror_qp {
 	u32 max_inline;
 	bool sq_sig_all;
 	bool is_user;
+	u64 uid;
 	struct delayed_work req_work;
 
 	struct mutex req_lock;
@@ -659,6 +670,42 @@ enum mirror_mr_type {
 	MIRROR_MR_USER,		/* pinned user memory through ib_umem */
 	MIRROR_MR_ODP,		/* an HMM mirror of user memory (mirror_odp.c) */
 	MIRROR_MR_FAST,		/* kernel: pages given by IB_WR_REG_MR (FRWR) */
+	MIRROR_MR_MW,		/* a memory window: a range of another MR */
+};
+
+/**
+ * struct mirror_window - what a memory window grants (mirror_mw.c)
+ * @lock: protects the fields below and the window's key (its struct
+ *	mirror_mr's @key) against the bind, invalidation and dealloc that
+ *	change them and the lookups that read them; taken before the
+ *	device's @mw_lock
+ * @type: IB_MW_TYPE_1 or IB_MW_TYPE_2
+ * @parent: the MR the window is bound to, or NULL: unbound, no access
+ *	(the parent's @bound_mws counts the window, so it stays registered)
+ * @qp_uid: type 2: the QP it was bound through, the only one whose peer
+ *	may use it (struct mirror_qp's @uid, never reused)
+ * @iova: first byte, in the parent's addresses
+ * @length: bytes
+ * @access: IB_ACCESS_REMOTE_* it grants
+ */
+struct mirror_window {
+	spinlock_t lock;
+	enum ib_mw_type type;
+	struct mirror_mr *parent;
+	u64 qp_uid;
+	u64 iova;
+	u64 length;
+	int access;
+};
+
+/**
+ * struct mirror_mw - a memory window as ib_core knows it
+ * @ibmw: the ib_core MW (its rkey is the one alloc_mw gave)
+ * @win: the window's entry in the device's key table
+ */
+struct mirror_mw {
+	struct ib_mw ibmw;
+	struct mirror_mr *win;
 };
 
 /**
@@ -793,7 +840,11 @@ struct mirror_odp {
  * @uctx: the user context of an ODP MR, whose page-table limit it counts
  *	against; NULL for kernel MRs
  * @odp_va: user address of @iova in an ODP MR
- * @dying: set by dereg: prefetch work stops early
+ * @dying: set by dereg (under the device's @mw_lock): prefetch work
+ *	stops early, and no window may be bound to the MR any more
+ * @bound_mws: windows bound to the MR now, under the device's @mw_lock;
+ *	dereg fails while there are any
+ * @win: a memory window's binding (type MIRROR_MR_MW)
  * @stats: enum mirror_mr_counter
  */
 struct mirror_mr {
@@ -822,6 +873,8 @@ struct mirror_mr {
 	struct mirror_ucontext *uctx;
 	u64 odp_va;
 	bool dying;
+	u32 bound_mws;
+	struct mirror_window win;
 	atomic64_t stats[MIRROR_MR_CNT_COUNT];
 };
 
@@ -858,10 +911,11 @@ static inline bool mirror_type_is_ud(enum ib_qp_type type)
 	return type == IB_QPT_UD || type == IB_QPT_GSI;
 }
 
-/* Work requests that run at the requester alone (kernel QPs only). */
+/* Work requests that run at the requester alone (mirror_sq_local_op()). */
 static inline bool mirror_is_local_op(u32 wr_opcode)
 {
-	return wr_opcode == IB_UVERBS_WR_LOCAL_INV || wr_opcode == IB_WR_REG_MR;
+	return wr_opcode == IB_UVERBS_WR_LOCAL_INV ||
+	       wr_opcode == IB_UVERBS_WR_BIND_MW || wr_opcode == IB_WR_REG_MR;
 }
 
 static inline bool mirror_is_atomic(u32 wr_opcode)
@@ -916,6 +970,11 @@ static inline struct mirror_mr *to_mirror_mr(struct ib_mr *mr)
 	return container_of(mr, struct mirror_mr, ibmr);
 }
 
+static inline struct mirror_mw *to_mirror_mw(struct ib_mw *mw)
+{
+	return container_of(mw, struct mirror_mw, ibmw);
+}
+
 static inline struct mirror_ah *to_mirror_ah(struct ib_ah *ah)
 {
 	return container_of(ah, struct mirror_ah, ibah);
@@ -963,6 +1022,8 @@ void mirror_dev_port_event(struct mirror_dev *dev, enum ib_event_type type);
 void mirror_segs_init(struct mirror_segs *segs, bool nofault);
 int mirror_segs_add(struct mirror_segs *segs, struct mirror_dev *dev,
 		    struct ib_pd *pd, u32 key, u64 iova, u32 len, int access);
+int mirror_segs_add_remote(struct mirror_segs *segs, struct mirror_qp *qp,
+			   u32 rkey, u64 iova, u32 len, int access);
 int mirror_segs_add_kbuf(struct mirror_segs *segs, void *buf, u32 len,
 			 bool writable);
 int mirror_segs_add_sges(struct mirror_segs *segs, struct mirror_dev *dev,
@@ -1201,11 +1262,22 @@ int mirror_map_mr_sg(struct ib_mr *ibmr, struct scatterlist *sg, int sg_nents,
 		     unsigned int *sg_offset);
 enum ib_wc_status mirror_mr_fast_reg(struct mirror_qp *qp,
 				     const struct mirror_reg_wr *reg);
-int mirror_mr_invalidate(struct mirror_dev *dev, struct ib_pd *pd, u32 key);
+int mirror_mr_invalidate(struct mirror_mr *mr, struct ib_pd *pd);
 extern const struct rhashtable_params mirror_mr_ht_params;
 struct mirror_mr *mirror_mr_get(struct mirror_dev *dev, u32 key);
 void mirror_mr_put(struct mirror_mr *mr);
 int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access);
+int mirror_mr_publish(struct mirror_dev *dev, struct mirror_mr *mr);
+void mirror_mr_unpublish(struct mirror_dev *dev, struct mirror_mr *mr);
+
+/* mirror_mw.c */
+int mirror_alloc_mw(struct ib_mw *ibmw, struct ib_udata *udata);
+int mirror_dealloc_mw(struct ib_mw *ibmw);
+enum ib_wc_status mirror_mw_bind(struct mirror_qp *qp,
+				 const struct mirror_wqe_bind *b);
+struct mirror_mr *mirror_mw_take(struct mirror_mr *win, struct ib_pd *pd,
+				 u64 qp_uid, u64 iova, u64 len, int access);
+int mirror_key_invalidate(struct mirror_qp *qp, u32 key, bool remote);
 
 /* mirror_advise.c */
 int mirror_advise_mr(struct ib_pd *pd, enum ib_uverbs_advise_mr_advice advice,

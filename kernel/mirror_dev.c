@@ -41,13 +41,15 @@ static int mirror_query_device(struct ib_device *ibdev,
 	/*
 	 * MEM_MGT_EXTENSIONS: fast registration (alloc_mr, map_mr_sg,
 	 * IB_WR_REG_MR), IB_WR_LOCAL_INV and SEND with Invalidate, which
-	 * kernel ULPs (nvme-rdma, NFS/RDMA) require. Memory windows are not
-	 * offered (no IB_DEVICE_MEM_WINDOW).
+	 * kernel ULPs (nvme-rdma, NFS/RDMA) require. Memory windows of type
+	 * 1 and 2B (bound to a QP and its PD) for user QPs (mirror_mw.c).
 	 */
 	attr->device_cap_flags = IB_DEVICE_SYS_IMAGE_GUID |
 				 IB_DEVICE_PORT_ACTIVE_EVENT |
 				 IB_DEVICE_CHANGE_PHY_PORT |
-				 IB_DEVICE_MEM_MGT_EXTENSIONS;
+				 IB_DEVICE_MEM_MGT_EXTENSIONS |
+				 IB_DEVICE_MEM_WINDOW |
+				 IB_DEVICE_MEM_WINDOW_TYPE_2B;
 	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG | IBK_ON_DEMAND_PAGING;
 	attr->max_send_sge = MIRROR_MAX_SGE;
 	attr->max_recv_sge = MIRROR_MAX_SGE;
@@ -55,6 +57,7 @@ static int mirror_query_device(struct ib_device *ibdev,
 	attr->max_cq = MIRROR_MAX_CQ;
 	attr->max_cqe = MIRROR_MAX_CQE;
 	attr->max_mr = MIRROR_MAX_MR;
+	attr->max_mw = MIRROR_MAX_MW;
 	attr->max_pd = MIRROR_MAX_PD;
 	attr->max_qp_rd_atom = MIRROR_MAX_RD_ATOM;
 	attr->max_qp_init_rd_atom = MIRROR_MAX_RD_ATOM;
@@ -320,6 +323,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.advise_mr = mirror_advise_mr,
 	.alloc_hw_port_stats = mirror_alloc_hw_port_stats,
 	.alloc_mr = mirror_alloc_mr,
+	.alloc_mw = mirror_alloc_mw,
 	.alloc_pd = mirror_alloc_pd,
 	.alloc_ucontext = mirror_alloc_ucontext,
 	.create_ah = mirror_create_ah,
@@ -328,6 +332,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.create_srq = mirror_create_srq,
 	.create_user_ah = mirror_create_ah,
 	.dealloc_driver = mirror_dealloc_driver,
+	.dealloc_mw = mirror_dealloc_mw,
 	.dealloc_pd = mirror_dealloc_pd,
 	.dealloc_ucontext = mirror_dealloc_ucontext,
 	.dereg_mr = mirror_dereg_mr,
@@ -362,6 +367,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 
 	INIT_RDMA_OBJ_SIZE(ib_ah, mirror_ah, ibah),
 	INIT_RDMA_OBJ_SIZE(ib_cq, mirror_cq, ibcq),
+	INIT_RDMA_OBJ_SIZE(ib_mw, mirror_mw, ibmw),
 	INIT_RDMA_OBJ_SIZE(ib_pd, mirror_pd, ibpd),
 	INIT_RDMA_OBJ_SIZE(ib_qp, mirror_qp, ibqp),
 	INIT_RDMA_OBJ_SIZE(ib_srq, mirror_srq, ibsrq),
@@ -389,6 +395,7 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 		return -ENOMEM;
 	INIT_LIST_HEAD(&dev->list);
 	mutex_init(&dev->atomic_lock);
+	spin_lock_init(&dev->mw_lock);
 	xa_init_flags(&dev->qp_xa, XA_FLAGS_ALLOC | XA_FLAGS_LOCK_BH);
 	xa_init_flags(&dev->av_xa, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);
 	/*

@@ -90,46 +90,12 @@ void mirror_segs_init(struct mirror_segs *segs, bool nofault)
 	segs->miss = 0;
 }
 
-/**
- * mirror_segs_add() - append "[iova, iova + len) of the MR named by key"
- * @segs: the list
- * @dev: the device
- * @pd: the PD the MR must belong to
- * @key: lkey or rkey
- * @iova: first byte
- * @len: bytes
- * @access: access needed; the segment may be written only if this is a
- *	writing access
- *
- * Takes a reference on the MR, dropped by mirror_segs_put().
- *
- * Return: 0, -EINVAL for an unknown key or another PD's MR, -EACCES or
- * -ERANGE as mirror_mr_check(), -E2BIG when the list is full.
- */
-int mirror_segs_add(struct mirror_segs *segs, struct mirror_dev *dev,
-		    struct ib_pd *pd, u32 key, u64 iova, u32 len, int access)
+/* Appends [iova, iova + len) of @mr, checked, taking over its reference. */
+static void mirror_segs_append(struct mirror_segs *segs, struct mirror_mr *mr,
+			       u32 key, u64 iova, u32 len, int access)
 {
-	struct mirror_seg *s;
-	struct mirror_mr *mr;
-	int err;
+	struct mirror_seg *s = &segs->seg[segs->n++];
 
-	if (segs->n >= ARRAY_SIZE(segs->seg))
-		return -E2BIG;
-	if (!len)
-		return 0;
-	mr = mirror_mr_get(dev, key);
-	if (!mr)
-		return -EINVAL;
-	if (mr->ibmr.pd != pd) {
-		mirror_mr_put(mr);
-		return -EINVAL;
-	}
-	err = mirror_mr_check(mr, iova, len, access);
-	if (err) {
-		mirror_mr_put(mr);
-		return err;
-	}
-	s = &segs->seg[segs->n++];
 	s->mr = mr;
 	s->key = key;
 	/*
@@ -143,6 +109,97 @@ int mirror_segs_add(struct mirror_segs *segs, struct mirror_dev *dev,
 	s->kaddr = NULL;
 	s->access = access;
 	segs->total += len;
+}
+
+/*
+ * Appends [iova, iova + len) of @mr, which @key found, if @mr is an MR of
+ * @pd that allows @access there; the reference is the list's, or dropped.
+ */
+static int mirror_segs_add_mr(struct mirror_segs *segs, struct mirror_mr *mr,
+			      struct ib_pd *pd, u32 key, u64 iova, u32 len,
+			      int access)
+{
+	int err = -EINVAL;
+
+	if (mr->ibmr.pd != pd || mr->type == MIRROR_MR_MW)
+		goto err_put;
+	err = mirror_mr_check(mr, iova, len, access);
+	if (err)
+		goto err_put;
+	mirror_segs_append(segs, mr, key, iova, len, access);
+	return 0;
+
+err_put:
+	mirror_mr_put(mr);
+	return err;
+}
+
+/**
+ * mirror_segs_add() - append "[iova, iova + len) of the MR named by key"
+ * @segs: the list
+ * @dev: the device
+ * @pd: the PD the MR must belong to
+ * @key: an lkey (a memory window's key is refused: it is an rkey only)
+ * @iova: first byte
+ * @len: bytes
+ * @access: access needed; the segment may be written only if this is a
+ *	writing access
+ *
+ * Takes a reference on the MR, dropped by mirror_segs_put().
+ *
+ * Return: 0, -EINVAL for an unknown key or another PD's MR, -EACCES or
+ * -ERANGE as mirror_mr_check(), -E2BIG when the list is full.
+ */
+int mirror_segs_add(struct mirror_segs *segs, struct mirror_dev *dev,
+		    struct ib_pd *pd, u32 key, u64 iova, u32 len, int access)
+{
+	struct mirror_mr *mr;
+
+	if (segs->n >= ARRAY_SIZE(segs->seg))
+		return -E2BIG;
+	if (!len)
+		return 0;
+	mr = mirror_mr_get(dev, key);
+	if (!mr)
+		return -EINVAL;
+	return mirror_segs_add_mr(segs, mr, pd, key, iova, len, access);
+}
+
+/**
+ * mirror_segs_add_remote() - append the target of a peer's access
+ * @segs: the list
+ * @qp: the QP serving the access: the MR must be of its PD, a window
+ *	bound in that PD (type 2: through @qp)
+ * @rkey: the key the peer sent: an MR's or a memory window's
+ * @iova: first byte
+ * @len: bytes
+ * @access: IB_ACCESS_REMOTE_* needed
+ *
+ * A window is resolved to the MR it is bound to, now (mirror_mw_take()).
+ *
+ * Return: as mirror_segs_add().
+ */
+int mirror_segs_add_remote(struct mirror_segs *segs, struct mirror_qp *qp,
+			   u32 rkey, u64 iova, u32 len, int access)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	struct mirror_mr *mr, *win;
+
+	if (segs->n >= ARRAY_SIZE(segs->seg))
+		return -E2BIG;
+	if (!len)
+		return 0;
+	win = mirror_mr_get(dev, rkey);
+	if (!win)
+		return -EINVAL;
+	if (win->type != MIRROR_MR_MW)
+		return mirror_segs_add_mr(segs, win, qp->ibqp.pd, rkey, iova,
+					  len, access);
+	mr = mirror_mw_take(win, qp->ibqp.pd, qp->uid, iova, len, access);
+	mirror_mr_put(win);
+	if (IS_ERR(mr))
+		return PTR_ERR(mr);
+	mirror_segs_append(segs, mr, mr->key, iova, len, access);
 	return 0;
 }
 

@@ -107,12 +107,18 @@ static void mirror_mr_free_unpublished(struct mirror_dev *dev,
 	atomic_dec(&dev->num_mrs);
 }
 
-/*
- * The MR is complete: draw its key and publish it. Until this returns no
- * lookup can find it, and its key is known to nobody, so a handle taken
- * by another MR is simply drawn again.
+/**
+ * mirror_mr_publish() - draw the key of a complete MR or window and
+ *	make it known
+ * @dev: the device
+ * @mr: the MR (or a window, mirror_mw.c), its type set
+ *
+ * Until this returns no lookup can find it, and its key is known to
+ * nobody, so a handle taken by another MR is simply drawn again.
+ *
+ * Return: 0, or -EBUSY when no free handle was drawn.
  */
-static int mirror_mr_publish(struct mirror_dev *dev, struct mirror_mr *mr)
+int mirror_mr_publish(struct mirror_dev *dev, struct mirror_mr *mr)
 {
 	int tries, err = -EBUSY;
 
@@ -128,6 +134,22 @@ static int mirror_mr_publish(struct mirror_dev *dev, struct mirror_mr *mr)
 			break;
 	}
 	return err == -EEXIST ? -EBUSY : err;
+}
+
+/**
+ * mirror_mr_unpublish() - no lookup finds the MR (or window) any more
+ * @dev: the device
+ * @mr: a published MR; its own reference is dropped
+ *
+ * Returns once the references lookups took are dropped too: nothing of
+ * the data path uses @mr after this, and it may be freed (after an RCU
+ * grace period: a lookup may still be reading the table).
+ */
+void mirror_mr_unpublish(struct mirror_dev *dev, struct mirror_mr *mr)
+{
+	rhashtable_remove_fast(&dev->mr_ht, &mr->node, mirror_mr_ht_params);
+	mirror_mr_put(mr);
+	wait_for_completion(&mr->released);
 }
 
 /**
@@ -300,18 +322,24 @@ err_release_umem:
  * @ibmr: the MR
  * @udata: unused
  *
- * Return: 0.
+ * Return: 0, or -EBUSY while memory windows are bound to the MR (IBA
+ * 10.6.7.2.6): it stays registered, and can be deregistered once they
+ * are unbound or freed.
  */
 int mirror_dereg_mr(struct ib_mr *ibmr, struct ib_udata *udata)
 {
 	struct mirror_dev *dev = to_mirror_dev(ibmr->device);
 	struct mirror_mr *mr = to_mirror_mr(ibmr);
 
-	rhashtable_remove_fast(&dev->mr_ht, &mr->node, mirror_mr_ht_params);
-	/* Prefetch work still holding a reference stops early. */
+	spin_lock_bh(&dev->mw_lock);
+	if (mr->bound_mws) {
+		spin_unlock_bh(&dev->mw_lock);
+		return -EBUSY;
+	}
+	/* No window binds to it now; prefetch work stops early. */
 	WRITE_ONCE(mr->dying, true);
-	mirror_mr_put(mr);
-	wait_for_completion(&mr->released);
+	spin_unlock_bh(&dev->mw_lock);
+	mirror_mr_unpublish(dev, mr);
 	if (mr->type == MIRROR_MR_ODP)
 		mirror_odp_destroy(mr);
 	kvfree(mr->fast.staged);
@@ -515,24 +543,17 @@ out:
 }
 
 /**
- * mirror_mr_invalidate() - IB_WR_LOCAL_INV, or a SEND with Invalidate
- * @dev: the device
+ * mirror_mr_invalidate() - end a fast registration (IB_WR_LOCAL_INV, or a
+ *	SEND with Invalidate; mirror_key_invalidate() looked the key up)
+ * @mr: the MR its key found (a reference held)
  * @pd: the PD of the QP asking: the MR must be of it
- * @key: the key of the registration to end
  *
- * Return: 0; -EINVAL when @key names no fast MR of @pd registered now.
+ * Return: 0; -EINVAL when @mr is not a fast MR of @pd.
  */
-int mirror_mr_invalidate(struct mirror_dev *dev, struct ib_pd *pd, u32 key)
+int mirror_mr_invalidate(struct mirror_mr *mr, struct ib_pd *pd)
 {
-	struct mirror_mr *mr = mirror_mr_get(dev, key);
-	int err = -EINVAL;
-
-	if (!mr)
-		return err;
-	if (mr->type == MIRROR_MR_FAST && mr->ibmr.pd == pd) {
-		mirror_mr_fast_inv(mr);
-		err = 0;
-	}
-	mirror_mr_put(mr);
-	return err;
+	if (mr->type != MIRROR_MR_FAST || mr->ibmr.pd != pd)
+		return -EINVAL;
+	mirror_mr_fast_inv(mr);
+	return 0;
 }

@@ -19,6 +19,7 @@ enum mirror_limits {
 	MIRROR_MAX_SRQ		= 16384,
 	MIRROR_MAX_SRQ_WR	= 16384,
 	MIRROR_MAX_MR		= (1 << 20),	/* key index fits 24 bits */
+	MIRROR_MAX_MW		= (1 << 16),	/* windows share the key space */
 	MIRROR_MAX_PD		= (1 << 16),
 	MIRROR_MAX_AH		= (1 << 16),
 	MIRROR_MAX_RD_ATOM	= 128,

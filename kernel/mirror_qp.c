@@ -24,6 +24,9 @@ static const char *const mirror_qp_state_names[MIRROR_QPS_COUNT] = {
 	[MIRROR_QPS_ERR] = "ERR",
 };
 
+/* The uid of the last QP created, in the whole module (struct mirror_qp). */
+static atomic64_t mirror_qp_uids = ATOMIC64_INIT(0);
+
 /* Our states are the verbs states, one for one. */
 static_assert((int)MIRROR_QPS_RESET == (int)IB_QPS_RESET);
 static_assert((int)MIRROR_QPS_INIT == (int)IB_QPS_INIT);
@@ -245,6 +248,7 @@ int mirror_create_qp(struct ib_qp *ibqp, struct ib_qp_init_attr *init,
 	mirror_wire_qp_init(qp);
 	qp->state = MIRROR_QPS_RESET;
 	qp->is_user = !!udata;
+	qp->uid = atomic64_inc_return(&mirror_qp_uids);
 	qp->sq_sig_all = init->sq_sig_type == IB_SIGNAL_ALL_WR;
 
 	err = mirror_qp_init_rings(qp, init, udata);
@@ -585,6 +589,8 @@ static int mirror_post_one_send(struct mirror_qp *qp,
 		return -EINVAL;
 	if (wr->send_flags & IB_SEND_INLINE)
 		return -EINVAL;	/* kernel consumers pass SGEs */
+	if (wr->opcode == IB_WR_BIND_MW)
+		return -EINVAL;	/* no bind WR for kernel consumers */
 
 	wqe = mirror_queue_slot(q, prod);
 	memset(wqe, 0, sizeof(*wqe));

@@ -270,8 +270,7 @@ enum mirror_resp_verdict mirror_resp_target(struct mirror_qp *qp,
 	mirror_segs_put(segs);
 	if (!(READ_ONCE(qp->attr.qp_access_flags) & access))
 		return MIRROR_RESP_NAK_ACCESS;
-	if (mirror_segs_add(segs, to_mirror_dev(qp->ibqp.device), qp->ibqp.pd,
-			    rkey, va, len, access))
+	if (mirror_segs_add_remote(segs, qp, rkey, va, len, access))
 		return MIRROR_RESP_NAK_ACCESS;
 	return MIRROR_RESP_DONE;
 }
@@ -520,13 +519,14 @@ enum mirror_resp_verdict mirror_resp_send(struct mirror_qp *qp,
 		return MIRROR_RESP_DONE;
 	/*
 	 * SEND with Invalidate: the key must name a fast-registration MR of
-	 * this QP's PD, registered now; it is invalid before the receive
-	 * completes, so that its consumer may free the pages at once.
+	 * this QP's PD, registered now, or a type 2 window bound through
+	 * this QP; it is invalid before the receive completes, so that its
+	 * consumer may free the pages at once.
 	 */
 	if (p->has_inv) {
 		struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 
-		if (mirror_mr_invalidate(dev, qp->ibqp.pd, p->inv_rkey)) {
+		if (mirror_key_invalidate(qp, p->inv_rkey, true)) {
 			mirror_resp_recv_error(qp, IB_WC_REM_INV_REQ_ERR,
 					       src_qp);
 			qp->resp.msg = MIRROR_RESP_IDLE;

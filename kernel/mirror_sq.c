@@ -284,6 +284,8 @@ u32 mirror_wc_opcode(u32 wr_opcode)
 		return MIRROR_WC_LOCAL_INV;
 	case IB_WR_REG_MR:
 		return MIRROR_WC_REG_MR;
+	case IB_UVERBS_WR_BIND_MW:
+		return MIRROR_WC_BIND_MW;
 	default:
 		return MIRROR_WC_SEND;
 	}
@@ -324,19 +326,22 @@ static bool mirror_opcode_ok(enum ib_qp_type type, u32 opcode)
 	default:
 		/*
 		 * Local operations (mirror_sq_local_op()) never get here;
-		 * memory windows, LSO and the rest are not offered.
+		 * LSO and the rest are not offered.
 		 */
 		return false;
 	}
 }
 
 /**
- * mirror_sq_local_op() - run a WQE that needs no peer: REG_MR, LOCAL_INV
+ * mirror_sq_local_op() - run a WQE that needs no peer: REG_MR, LOCAL_INV,
+ *	BIND_MW
  * @qp: the QP (req_lock held)
  * @wqe: the kernel's copy of the WQE (mirror_is_local_op() of its opcode)
  *
- * Both are for kernel consumers' fast-registration MRs; a user QP (whose
- * ring could name any MR) gets IB_WC_LOC_QP_OP_ERR.
+ * REG_MR is for kernel consumers' fast-registration MRs, from kernel QPs
+ * only (a user QP gets IB_WC_LOC_QP_OP_ERR); BIND_MW is for user RC and
+ * UC QPs (kernel consumers have no bind WR); LOCAL_INV ends an FRWR
+ * registration or a type 2 window's binding, of the QP's PD either way.
  *
  * Return: the WQE's completion status.
  */
@@ -347,16 +352,23 @@ enum ib_wc_status mirror_sq_local_op(struct mirror_qp *qp,
 	struct mirror_reg_wr reg;
 
 	lockdep_assert_held(&qp->req_lock);
-	if (qp->is_user)
-		return IB_WC_LOC_QP_OP_ERR;
-	if (wqe->opcode == IB_WR_REG_MR) {
+	switch (wqe->opcode) {
+	case IB_WR_REG_MR:
+		if (qp->is_user)
+			return IB_WC_LOC_QP_OP_ERR;
 		memcpy(&reg, wqe->wr.raw, sizeof(reg));
 		return mirror_mr_fast_reg(qp, &reg);
+	case IB_UVERBS_WR_BIND_MW:
+		if (qp->ibqp.qp_type != IB_QPT_RC &&
+		    qp->ibqp.qp_type != IB_QPT_UC)
+			return IB_WC_LOC_QP_OP_ERR;
+		return mirror_mw_bind(qp, &wqe->wr.bind);
+	default:
+		if (mirror_key_invalidate(qp, wqe->imm_data, false))
+			return IB_WC_LOC_PROT_ERR;
+		mirror_count(dev, MIRROR_CNT_LOCAL_INV);
+		return IB_WC_SUCCESS;
 	}
-	if (mirror_mr_invalidate(dev, qp->ibqp.pd, wqe->imm_data))
-		return IB_WC_LOC_PROT_ERR;
-	mirror_count(dev, MIRROR_CNT_LOCAL_INV);
-	return IB_WC_SUCCESS;
 }
 
 /**

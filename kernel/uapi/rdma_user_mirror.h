@@ -77,6 +77,25 @@ struct mirror_sge {
 	__u32 lkey;
 };
 
+/**
+ * struct mirror_wqe_bind - binding a memory window (32 bytes)
+ * @addr: first byte of the window, an address of the MR
+ * @length: bytes; 0 leaves a type 1 window bound to nothing
+ * @mw_rkey: the window's current rkey, which names it
+ * @new_rkey: the rkey it gets: the same upper 24 bits, the low byte the
+ *	consumer's (ibv_inc_rkey())
+ * @mr_lkey: the MR it is bound to, or 0 with @length 0
+ * @access: IBV_ACCESS_REMOTE_* the window grants
+ */
+struct mirror_wqe_bind {
+	__aligned_u64 addr;
+	__aligned_u64 length;
+	__u32 mw_rkey;
+	__u32 new_rkey;
+	__u32 mr_lkey;
+	__u32 access;
+};
+
 /* Flags in mirror_send_wqe.flags (next to the ibv send_flags). */
 #define MIRROR_WQE_F_INLINE	(1U << 0)	/* payload is inline data */
 
@@ -86,7 +105,7 @@ struct mirror_sge {
  * @opcode: numeric value of enum ibv_wr_opcode
  * @send_flags: numeric IBV_SEND_* flags
  * @imm_data: immediate data (big endian, as in ibv_send_wr) or the rkey to
- *	invalidate for SEND_WITH_INV
+ *	invalidate for SEND_WITH_INV and LOCAL_INV (host order)
  * @num_sge: number of struct mirror_sge following the header
  * @inline_len: bytes of inline data following the header (with
  *	MIRROR_WQE_F_INLINE)
@@ -95,6 +114,7 @@ struct mirror_sge {
  * @wr.rdma: remote address and key for RDMA READ/WRITE
  * @wr.atomic: remote address, key and operands for atomics
  * @wr.ud: destination of a UD send
+ * @wr.bind: BIND_MW (ibv_bind_mw() posts one for a type 1 window)
  * @wr.raw: the union's size
  *
  * The header is followed by either @num_sge SGEs or @inline_len bytes of
@@ -127,6 +147,7 @@ struct mirror_send_wqe {
 			__u32 remote_qkey;
 			__u32 reserved;
 		} ud;
+		struct mirror_wqe_bind bind;
 		__u8 raw[32];
 	} wr;
 };

@@ -146,6 +146,42 @@ static struct ibv_mr *mirror_reg_mr(struct ibv_pd *pd, void *addr,
 	return &vmr->ibv_mr;
 }
 
+/*
+ * Memory windows. The kernel gives a window its first rkey; a bind is a
+ * BIND_MW WQE (mirror_wqe_set_bind()) that the kernel's requester runs in
+ * the SQ's order.
+ */
+static struct ibv_mw *mirror_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type)
+{
+	struct mirror_cmd_alloc_mw cmd;
+	struct ib_uverbs_alloc_mw_resp resp;
+	struct ibv_mw *mw;
+	int ret;
+
+	mw = calloc(1, sizeof(*mw));
+	if (!mw) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	ret = ibv_cmd_alloc_mw(pd, type, mw, &cmd, sizeof(cmd), &resp,
+			       sizeof(resp));
+	if (ret) {
+		free(mw);
+		errno = ret;
+		return NULL;
+	}
+	return mw;
+}
+
+static int mirror_dealloc_mw(struct ibv_mw *mw)
+{
+	int ret = ibv_cmd_dealloc_mw(mw);
+
+	if (!ret)
+		free(mw);
+	return ret;
+}
+
 /* ibv_advise_mr(): prefetch of ODP MRs, done by the kernel. */
 static int mirror_advise_mr(struct ibv_pd *pd,
 			    enum ibv_advise_mr_advice advice, uint32_t flags,
@@ -623,6 +659,25 @@ static void mirror_wqe_set_atomic(struct mirror_send_wqe *wqe, uint32_t rkey,
 	wqe->wr.atomic.rkey = rkey;
 }
 
+/*
+ * A bind of @mw to @info (length 0 and no MR: a type 1 window bound to
+ * nothing); the window's key becomes @rkey once the WQE completes.
+ */
+static int mirror_wqe_set_bind(struct mirror_send_wqe *wqe, struct ibv_mw *mw,
+			       uint32_t rkey,
+			       const struct ibv_mw_bind_info *info)
+{
+	if (!mw || (!info->mr && info->length))
+		return EINVAL;
+	wqe->wr.bind.addr = info->addr;
+	wqe->wr.bind.length = info->length;
+	wqe->wr.bind.mw_rkey = mw->rkey;
+	wqe->wr.bind.new_rkey = rkey;
+	wqe->wr.bind.mr_lkey = info->mr ? info->mr->lkey : 0;
+	wqe->wr.bind.access = info->mw_access_flags;
+	return 0;
+}
+
 static int mirror_wqe_set_ud(struct mirror_send_wqe *wqe, struct ibv_ah *ah,
 			     uint32_t remote_qpn, uint32_t remote_qkey)
 {
@@ -709,6 +764,13 @@ static int mirror_build_send_wqe(struct mirror_qp *qp, struct ibv_send_wr *wr,
 					      wr->wr.atomic.compare_add,
 					      wr->wr.atomic.swap);
 			break;
+		case IBV_WR_BIND_MW:
+			/* A bind carries no data. */
+			return mirror_wqe_set_bind(wqe, wr->bind_mw.mw,
+						   wr->bind_mw.rkey,
+						   &wr->bind_mw.bind_info);
+		case IBV_WR_LOCAL_INV:
+			return 0;	/* the key is in imm_data */
 		default:
 			break;
 		}
@@ -777,6 +839,32 @@ static int mirror_post_send(struct ibv_qp *ibqp, struct ibv_send_wr *wr,
 		}
 	}
 	return ret;
+}
+
+/*
+ * ibv_bind_mw() of a type 1 window: a BIND_MW WQE giving the window the
+ * next key. The window's rkey is the new one from now on; if the bind
+ * completes in error, the consumer sets it back (ibv_bind_mw(3)).
+ */
+static int mirror_bind_mw(struct ibv_qp *ibqp, struct ibv_mw *mw,
+			  struct ibv_mw_bind *bind)
+{
+	struct ibv_send_wr wr = {
+		.wr_id = bind->wr_id,
+		.opcode = IBV_WR_BIND_MW,
+		.send_flags = bind->send_flags,
+	};
+	struct ibv_send_wr *bad;
+	int ret;
+
+	wr.bind_mw.mw = mw;
+	wr.bind_mw.rkey = ibv_inc_rkey(mw->rkey);
+	wr.bind_mw.bind_info = bind->bind_info;
+	ret = mirror_post_send(ibqp, &wr, &bad);
+	if (ret)
+		return ret;
+	mw->rkey = wr.bind_mw.rkey;
+	return 0;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -950,6 +1038,34 @@ static void mirror_wr_atomic_fetch_add(struct ibv_qp_ex *ibqpx, uint32_t rkey,
 		mirror_wqe_set_atomic(wqe, rkey, remote_addr, add, 0);
 }
 
+static void mirror_wr_bind_mw(struct ibv_qp_ex *ibqpx, struct ibv_mw *mw,
+			      uint32_t rkey,
+			      const struct ibv_mw_bind_info *info)
+{
+	struct mirror_qp *qp = to_mirror_qp_ex(ibqpx);
+	struct mirror_send_wqe *wqe;
+	int ret;
+
+	wqe = mirror_wr_new(ibqpx, IBV_WR_BIND_MW, IBV_QP_EX_WITH_BIND_MW, 0);
+	if (!wqe)
+		return;
+	ret = mirror_wqe_set_bind(wqe, mw, rkey, info);
+	if (ret)
+		mirror_wr_fail(qp, ret);
+}
+
+static void mirror_wr_local_inv(struct ibv_qp_ex *ibqpx, uint32_t rkey)
+{
+	mirror_wr_new(ibqpx, IBV_WR_LOCAL_INV, IBV_QP_EX_WITH_LOCAL_INV,
+		      (__be32)rkey);
+}
+
+static void mirror_wr_send_inv(struct ibv_qp_ex *ibqpx, uint32_t rkey)
+{
+	mirror_wr_new(ibqpx, IBV_WR_SEND_WITH_INV, IBV_QP_EX_WITH_SEND_WITH_INV,
+		      (__be32)rkey);
+}
+
 static void mirror_wr_set_sge_list(struct ibv_qp_ex *ibqpx, size_t num_sge,
 				   const struct ibv_sge *sg_list)
 {
@@ -1049,11 +1165,13 @@ static uint64_t mirror_send_ops_supported(enum ibv_qp_type type)
 
 	if (type == IBV_QPT_RC || type == IBV_QPT_UC)
 		ops |= IBV_QP_EX_WITH_RDMA_WRITE |
-		       IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM;
+		       IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM |
+		       IBV_QP_EX_WITH_BIND_MW | IBV_QP_EX_WITH_LOCAL_INV;
 	if (type == IBV_QPT_RC)
 		ops |= IBV_QP_EX_WITH_RDMA_READ |
 		       IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP |
-		       IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD;
+		       IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD |
+		       IBV_QP_EX_WITH_SEND_WITH_INV;
 	return ops;
 }
 
@@ -1073,6 +1191,9 @@ static void mirror_qp_init_ex(struct mirror_qp *qp, uint64_t send_ops)
 	ex->wr_rdma_read = mirror_wr_rdma_read;
 	ex->wr_atomic_cmp_swp = mirror_wr_atomic_cmp_swp;
 	ex->wr_atomic_fetch_add = mirror_wr_atomic_fetch_add;
+	ex->wr_bind_mw = mirror_wr_bind_mw;
+	ex->wr_local_inv = mirror_wr_local_inv;
+	ex->wr_send_inv = mirror_wr_send_inv;
 	ex->wr_set_sge = mirror_wr_set_sge;
 	ex->wr_set_sge_list = mirror_wr_set_sge_list;
 	ex->wr_set_inline_data = mirror_wr_set_inline_data;
@@ -1391,13 +1512,16 @@ static void mirror_free_context(struct ibv_context *ibctx)
 
 static const struct verbs_context_ops mirror_ctx_ops = {
 	.advise_mr = mirror_advise_mr,
+	.alloc_mw = mirror_alloc_mw,
 	.alloc_pd = mirror_alloc_pd,
+	.bind_mw = mirror_bind_mw,
 	.create_ah = mirror_create_ah,
 	.create_cq = mirror_create_cq,
 	.create_cq_ex = mirror_create_cq_ex,
 	.create_qp = mirror_create_qp,
 	.create_qp_ex = mirror_create_qp_ex,
 	.create_srq = mirror_create_srq,
+	.dealloc_mw = mirror_dealloc_mw,
 	.dealloc_pd = mirror_dealloc_pd,
 	.dereg_mr = mirror_dereg_mr,
 	.destroy_ah = mirror_destroy_ah,

@@ -135,7 +135,7 @@ struct verbs_context_ops {
 			 uint32_t flags, struct ibv_sge *sg_list,
 			 uint32_t num_sges);
 	mirror_unused_op alloc_dm;
-	mirror_unused_op alloc_mw;
+	struct ibv_mw *(*alloc_mw)(struct ibv_pd *pd, enum ibv_mw_type type);
 	mirror_unused_op alloc_null_mr;
 	mirror_unused_op alloc_parent_domain;
 	struct ibv_pd *(*alloc_pd)(struct ibv_context *context);
@@ -143,7 +143,8 @@ struct verbs_context_ops {
 	mirror_unused_op async_event;
 	mirror_unused_op attach_counters_point_flow;
 	mirror_unused_op attach_mcast;
-	mirror_unused_op bind_mw;
+	int (*bind_mw)(struct ibv_qp *qp, struct ibv_mw *mw,
+		       struct ibv_mw_bind *mw_bind);
 	mirror_unused_op close_xrcd;
 	mirror_unused_op cq_event;
 	struct ibv_ah *(*create_ah)(struct ibv_pd *pd, struct ibv_ah_attr *attr);
@@ -164,7 +165,7 @@ struct verbs_context_ops {
 				      struct ibv_srq_init_attr *attr);
 	mirror_unused_op create_srq_ex;
 	mirror_unused_op create_wq;
-	mirror_unused_op dealloc_mw;
+	int (*dealloc_mw)(struct ibv_mw *mw);
 	int (*dealloc_pd)(struct ibv_pd *pd);
 	mirror_unused_op dealloc_td;
 	int (*dereg_mr)(struct verbs_mr *vmr);
@@ -243,6 +244,7 @@ MIRROR_DECLARE_CMD(mirror_cmd_get_context, ib_uverbs_get_context);
 MIRROR_DECLARE_CMD(mirror_cmd_query_port, ib_uverbs_query_port);
 MIRROR_DECLARE_CMD(mirror_cmd_alloc_pd, ib_uverbs_alloc_pd);
 MIRROR_DECLARE_CMD(mirror_cmd_reg_mr, ib_uverbs_reg_mr);
+MIRROR_DECLARE_CMD(mirror_cmd_alloc_mw, ib_uverbs_alloc_mw);
 MIRROR_DECLARE_CMD(mirror_cmd_create_cq, ib_uverbs_create_cq);
 MIRROR_DECLARE_CMD(mirror_cmd_resize_cq, ib_uverbs_resize_cq);
 MIRROR_DECLARE_CMD(mirror_cmd_create_qp, ib_uverbs_create_qp);
@@ -296,6 +298,11 @@ int ibv_cmd_reg_mr(struct ibv_pd *pd, void *addr, size_t length,
 		   struct mirror_cmd_reg_mr *cmd, size_t cmd_size,
 		   struct ib_uverbs_reg_mr_resp *resp, size_t resp_size);
 int ibv_cmd_dereg_mr(struct verbs_mr *vmr);
+int ibv_cmd_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type,
+		     struct ibv_mw *mw, struct mirror_cmd_alloc_mw *cmd,
+		     size_t cmd_size, struct ib_uverbs_alloc_mw_resp *resp,
+		     size_t resp_size);
+int ibv_cmd_dealloc_mw(struct ibv_mw *mw);
 int ibv_cmd_create_cq(struct ibv_context *context, int cqe,
 		      struct ibv_comp_channel *channel, int comp_vector,
 		      struct ibv_cq *cq, struct mirror_cmd_create_cq *cmd,
@@ -374,7 +381,11 @@ MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_qp, comp_mask) ==
 			  sizeof(struct ibv_qp_ex));
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct verbs_mr) == 56);
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct verbs_context_ops) == 608);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, alloc_mw) == 16);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, alloc_pd) == 40);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, bind_mw) == 80);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, dealloc_mw) == 200);
+MIRROR_PABI_STATIC_ASSERT(sizeof(struct mirror_cmd_alloc_mw) == 24);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, create_cq_ex) == 128);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, create_qp_ex) == 160);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, poll_cq) == 424);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "mirror_tap.h"
@@ -528,8 +529,8 @@ static int test_rc_unsupported_opcode_is_loc_qp_op_err(void)
 	int rc = -1;
 
 	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
-	/* Local invalidate: memory windows are not offered. */
-	CHECK(post_send(&p, IBV_WR_LOCAL_INV, 100, 0, 8, p.a.mr->lkey,
+	/* TSO: for UD and raw packet QPs, and not offered by the device. */
+	CHECK(post_send(&p, IBV_WR_TSO, 100, 0, 8, p.a.mr->lkey,
 			(uintptr_t)p.b.buf, p.b.mr->rkey, 0) == 0 &&
 	      post_send(&p, IBV_WR_SEND, 101, 0, 4, p.a.mr->lkey, 0, 0, 0) == 0,
 	      "post_send");
@@ -1603,6 +1604,641 @@ out:
 	return rc;
 }
 
+/* ---------------------------------------------------------------------- */
+/*
+ * Memory windows. Side b grants side a a window over its memory: an MR of
+ * b that allows MW_BIND but no remote access of its own, and a window
+ * bound to part of it that grants what a may do. Binds, invalidations
+ * and the accesses through them are checked where they happen: b's
+ * completions, a's completions, the bytes.
+ */
+#define WIN_OFF		8192
+#define WIN_LEN		16384
+
+struct mw_rig {
+	struct pair p;
+	struct ibv_mr *mr;	/* b's MR the window is bound to */
+	struct ibv_mw *mw;
+	char *mem;		/* its memory: b.buf, or an ODP mapping */
+	size_t mem_len;
+	bool mapped;
+};
+
+enum mw_mem { MW_PINNED, MW_ODP, MW_IMPLICIT };
+
+static int mw_rig_init(struct mw_rig *r, enum ibv_mw_type type, int mr_access,
+		       enum mw_mem mem)
+{
+	memset(r, 0, sizeof(*r));
+	if (pair_init(&r->p, IBV_QPT_RC, 7))
+		return -1;
+	r->mem = r->p.b.buf;
+	r->mem_len = BUF_SIZE;
+	if (mem != MW_PINNED) {
+		/* Fresh anonymous memory: no page is present yet. */
+		r->mem = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r->mem == MAP_FAILED) {
+			r->mem = NULL;
+			return -1;
+		}
+		r->mapped = true;
+		mr_access |= IBV_ACCESS_ON_DEMAND;
+	}
+	if (mem == MW_IMPLICIT)
+		r->mr = ibv_reg_mr(r->p.b.pd, NULL, SIZE_MAX, mr_access);
+	else
+		r->mr = ibv_reg_mr(r->p.b.pd, r->mem, r->mem_len, mr_access);
+	r->mw = ibv_alloc_mw(r->p.b.pd, type);
+	return r->mr && r->mw ? 0 : -1;
+}
+
+static void mw_rig_fini(struct mw_rig *r)
+{
+	if (r->mw)
+		ibv_dealloc_mw(r->mw);
+	if (r->mr)
+		ibv_dereg_mr(r->mr);
+	if (r->mapped)
+		munmap(r->mem, r->mem_len);
+	pair_fini(&r->p);
+}
+
+/* The window's bind info: [WIN_OFF, WIN_OFF + @len) of the rig's MR. */
+static struct ibv_mw_bind_info mw_info(struct mw_rig *r, uint64_t len,
+				       int access)
+{
+	struct ibv_mw_bind_info info = {
+		.mr = r->mr,
+		.addr = (uintptr_t)r->mem + WIN_OFF,
+		.length = len,
+		.mw_access_flags = (unsigned int)access,
+	};
+
+	return info;
+}
+
+/* Binds @r's window on b's QP and returns the bind's completion status. */
+static int mw_bind(struct mw_rig *r, struct ibv_mw_bind_info info,
+		   enum ibv_wc_status *status)
+{
+	struct ibv_wc wc;
+
+	if (r->mw->type == IBV_MW_TYPE_1) {
+		struct ibv_mw_bind bind = {
+			.wr_id = 77, .send_flags = IBV_SEND_SIGNALED,
+			.bind_info = info,
+		};
+
+		if (ibv_bind_mw(r->p.b.qp, r->mw, &bind))
+			return -1;
+	} else {
+		struct ibv_send_wr wr = {
+			.wr_id = 77, .opcode = IBV_WR_BIND_MW,
+			.send_flags = IBV_SEND_SIGNALED,
+		}, *bad;
+
+		wr.bind_mw.mw = r->mw;
+		wr.bind_mw.rkey = ibv_inc_rkey(r->mw->rkey);
+		wr.bind_mw.bind_info = info;
+		if (ibv_post_send(r->p.b.qp, &wr, &bad))
+			return -1;
+		if (wait_wc(r->p.b.cq, &wc))
+			return -1;
+		*status = wc.status;
+		if (wc.status == IBV_WC_SUCCESS)
+			r->mw->rkey = wr.bind_mw.rkey;	/* the consumer's part */
+		return wc.wr_id == 77 && (wc.status != IBV_WC_SUCCESS ||
+					  wc.opcode == IBV_WC_BIND_MW) ? 0 : -1;
+	}
+	if (wait_wc(r->p.b.cq, &wc))
+		return -1;
+	*status = wc.status;
+	return wc.wr_id == 77 && (wc.status != IBV_WC_SUCCESS ||
+				  wc.opcode == IBV_WC_BIND_MW) ? 0 : -1;
+}
+
+/* a's one RDMA op through the window, at @off of it; its status. */
+static int mw_access(struct mw_rig *r, enum ibv_wr_opcode op, uint64_t wr_id,
+		     uint32_t off, uint32_t len, enum ibv_wc_status *status)
+{
+	struct ibv_wc wc;
+
+	if (post_send(&r->p, op, wr_id, 0, len, r->p.a.mr->lkey,
+		      (uintptr_t)r->mem + WIN_OFF + off, r->mw->rkey, 0))
+		return -1;
+	if (wait_wc(r->p.a.cq, &wc) || wc.wr_id != wr_id)
+		return -1;
+	*status = wc.status;
+	return 0;
+}
+
+/* A window moves bytes both ways, over pinned, ODP or implicit memory. */
+static int window_moves_bytes(enum ibv_mw_type type, enum mw_mem mem)
+{
+	int mr_access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND;
+	long long binds0 = mirror_test_counter(wire ? peer_name : dev_name,
+					       "mw_bind");
+	enum ibv_wc_status st;
+	struct mw_rig r;
+	int rc = -1;
+
+	CHECK(mw_rig_init(&r, type, mr_access, mem) == 0, "setup: %s",
+	      strerror(errno));
+	CHECK(mw_bind(&r, mw_info(&r, WIN_LEN, IBV_ACCESS_REMOTE_WRITE |
+					       IBV_ACCESS_REMOTE_READ),
+		      &st) == 0, "bind: no completion");
+	CHECK(st == IBV_WC_SUCCESS, "bind: %s", ibv_wc_status_str(st));
+	fill(r.p.a.buf, WIN_LEN, 21);
+	CHECK(mw_access(&r, IBV_WR_RDMA_WRITE, 1, 0, WIN_LEN, &st) == 0 &&
+	      st == IBV_WC_SUCCESS, "write: %s", ibv_wc_status_str(st));
+	CHECK(memcmp(r.mem + WIN_OFF, r.p.a.buf, WIN_LEN) == 0,
+	      "the window's bytes differ");
+	/* And back: b's bytes, read through the window into a fresh spot. */
+	fill(r.mem + WIN_OFF + 100, 3000, 22);
+	CHECK(post_send(&r.p, IBV_WR_RDMA_READ, 2, 65536, 3000,
+			r.p.a.mr->lkey, (uintptr_t)r.mem + WIN_OFF + 100,
+			r.mw->rkey, 0) == 0, "post read");
+	{
+		struct ibv_wc wc;
+
+		CHECK(wait_wc(r.p.a.cq, &wc) == 0 && wc.status == IBV_WC_SUCCESS,
+		      "read: %s", ibv_wc_status_str(wc.status));
+	}
+	CHECK(memcmp(r.p.a.buf + 65536, r.mem + WIN_OFF + 100, 3000) == 0,
+	      "the bytes read differ");
+	CHECK(binds0 >= 0 && mirror_test_counter(wire ? peer_name : dev_name,
+						 "mw_bind") == binds0 + 1,
+	      "mw_bind did not count the bind");
+	note("type %d window over %s memory: 16 KiB written, 3000 B read", type,
+	     mem == MW_PINNED ? "pinned" : mem == MW_ODP ? "ODP" : "implicit ODP");
+	rc = 0;
+out:
+	mw_rig_fini(&r);
+	return rc;
+}
+
+static int test_rc_type1_window_moves_bytes(void)
+{
+	return window_moves_bytes(IBV_MW_TYPE_1, MW_PINNED);
+}
+
+static int test_rc_type2_window_moves_bytes(void)
+{
+	return window_moves_bytes(IBV_MW_TYPE_2, MW_PINNED);
+}
+
+static int test_rc_window_over_an_odp_mr_moves_bytes(void)
+{
+	return window_moves_bytes(IBV_MW_TYPE_2, MW_ODP);
+}
+
+static int test_rc_window_over_an_implicit_mr_moves_bytes(void)
+{
+	return window_moves_bytes(IBV_MW_TYPE_1, MW_IMPLICIT);
+}
+
+/*
+ * A refused bind: MW_BIND_ERR on b, the window grants nothing, and its
+ * rkey stays the old one.
+ */
+static int bind_refused(int mr_access, uint64_t len, int win_access)
+{
+	enum ibv_wc_status st;
+	struct mw_rig r;
+	int rc = -1;
+
+	CHECK(mw_rig_init(&r, IBV_MW_TYPE_2, mr_access, MW_PINNED) == 0,
+	      "setup");
+	CHECK(mw_bind(&r, mw_info(&r, len, win_access), &st) == 0,
+	      "bind: no completion");
+	CHECK(st == IBV_WC_MW_BIND_ERR, "bind: %s, want MW_BIND_ERR",
+	      ibv_wc_status_str(st));
+	rc = 0;
+out:
+	mw_rig_fini(&r);
+	return rc;
+}
+
+static int test_rc_bind_beyond_the_mr_is_mw_bind_err(void)
+{
+	return bind_refused(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND,
+			    BUF_SIZE, IBV_ACCESS_REMOTE_WRITE);
+}
+
+static int test_rc_bind_without_mw_bind_access_is_mw_bind_err(void)
+{
+	return bind_refused(IBV_ACCESS_LOCAL_WRITE, WIN_LEN,
+			    IBV_ACCESS_REMOTE_WRITE);
+}
+
+/* Remote write through a window needs local write on its MR (IBA 10.6.7). */
+static int test_rc_writable_window_over_a_read_only_mr_is_mw_bind_err(void)
+{
+	return bind_refused(IBV_ACCESS_MW_BIND, WIN_LEN,
+			    IBV_ACCESS_REMOTE_WRITE);
+}
+
+static int test_rc_zero_based_window_is_mw_bind_err(void)
+{
+	return bind_refused(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND,
+			    WIN_LEN, IBV_ACCESS_REMOTE_WRITE |
+				     IBV_ACCESS_ZERO_BASED);
+}
+
+/*
+ * An access the window does not grant: REM_ACCESS_ERR for a (then the
+ * next WQE flushed), nothing written.
+ */
+static int window_refuses(enum ibv_wr_opcode op, uint32_t off, uint32_t len,
+			  int win_access)
+{
+	enum ibv_wc_status st;
+	struct mw_rig r;
+	int rc = -1;
+
+	CHECK(mw_rig_init(&r, IBV_MW_TYPE_1, IBV_ACCESS_LOCAL_WRITE |
+			  IBV_ACCESS_MW_BIND, MW_PINNED) == 0, "setup");
+	CHECK(mw_bind(&r, mw_info(&r, WIN_LEN, win_access), &st) == 0 &&
+	      st == IBV_WC_SUCCESS, "bind: %s", ibv_wc_status_str(st));
+	fill(r.p.a.buf, len, 5);
+	CHECK(post_send(&r.p, op, 100, 0, len, r.p.a.mr->lkey,
+			(uintptr_t)r.mem + WIN_OFF + off, r.mw->rkey, 0) == 0 &&
+	      post_send(&r.p, IBV_WR_RDMA_WRITE, 101, 0, 8, r.p.a.mr->lkey,
+			(uintptr_t)r.mem + WIN_OFF, r.mw->rkey, 0) == 0,
+	      "post_send");
+	if (expect_error_then_flush(&r.p, IBV_WC_REM_ACCESS_ERR))
+		goto out;
+	CHECK(op != IBV_WR_RDMA_WRITE ||
+	      memcmp(r.mem + WIN_OFF + off, r.p.a.buf, 8) != 0,
+	      "the refused write landed");
+	rc = 0;
+out:
+	mw_rig_fini(&r);
+	return rc;
+}
+
+static int test_rc_write_past_a_window_is_rem_access_err(void)
+{
+	return window_refuses(IBV_WR_RDMA_WRITE, WIN_LEN - 64, 128,
+			      IBV_ACCESS_REMOTE_WRITE);
+}
+
+static int test_rc_read_through_a_write_only_window_is_rem_access_err(void)
+{
+	return window_refuses(IBV_WR_RDMA_READ, 0, 64, IBV_ACCESS_REMOTE_WRITE);
+}
+
+static int test_rc_mr_rkey_is_not_the_window_is_rem_access_err(void)
+{
+	enum ibv_wc_status st;
+	struct mw_rig r;
+	int rc = -1;
+
+	/* b's MR allows no remote access: its own rkey gives a nothing. */
+	CHECK(mw_rig_init(&r, IBV_MW_TYPE_1, IBV_ACCESS_LOCAL_WRITE |
+			  IBV_ACCESS_MW_BIND, MW_PINNED) == 0, "setup");
+	CHECK(mw_bind(&r, mw_info(&r, WIN_LEN, IBV_ACCESS_REMOTE_WRITE), &st) ==
+	      0 && st == IBV_WC_SUCCESS, "bind: %s", ibv_wc_status_str(st));
+	CHECK(post_send(&r.p, IBV_WR_RDMA_WRITE, 100, 0, 64, r.p.a.mr->lkey,
+			(uintptr_t)r.mem + WIN_OFF, r.mr->rkey, 0) == 0 &&
+	      post_send(&r.p, IBV_WR_RDMA_WRITE, 101, 0, 8, r.p.a.mr->lkey,
+			(uintptr_t)r.mem + WIN_OFF, r.mw->rkey, 0) == 0,
+	      "post_send");
+	rc = expect_error_then_flush(&r.p, IBV_WC_REM_ACCESS_ERR);
+out:
+	mw_rig_fini(&r);
+	return rc;
+}
+
+/*
+ * How a window stops granting: a type 1 window rebound with length 0, a
+ * type 2 window invalidated locally (LOCAL_INV on b) or by a's SEND with
+ * Invalidate, or deallocated. Each access after it is REM_ACCESS_ERR.
+ */
+enum mw_end { END_REBIND_EMPTY, END_LOCAL_INV, END_SEND_WITH_INV, END_DEALLOC };
+
+static int window_ends(enum mw_end how)
+{
+	enum ibv_mw_type type = how == END_REBIND_EMPTY ? IBV_MW_TYPE_1 :
+							  IBV_MW_TYPE_2;
+	const char *b_dev = wire ? peer_name : dev_name;
+	long long inv0 = mirror_test_counter(b_dev, "mw_inv");
+	enum ibv_wc_status st;
+	struct ibv_wc wc;
+	struct mw_rig r;
+	uint32_t rkey;
+	int rc = -1;
+
+	CHECK(mw_rig_init(&r, type, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND,
+			  MW_PINNED) == 0, "setup");
+	CHECK(mw_bind(&r, mw_info(&r, WIN_LEN, IBV_ACCESS_REMOTE_WRITE), &st) ==
+	      0 && st == IBV_WC_SUCCESS, "bind: %s", ibv_wc_status_str(st));
+	CHECK(mw_access(&r, IBV_WR_RDMA_WRITE, 1, 0, 64, &st) == 0 &&
+	      st == IBV_WC_SUCCESS, "write before: %s", ibv_wc_status_str(st));
+	rkey = r.mw->rkey;
+	switch (how) {
+	case END_REBIND_EMPTY:
+		CHECK(mw_bind(&r, mw_info(&r, 0, 0), &st) == 0 &&
+		      st == IBV_WC_SUCCESS, "empty bind: %s",
+		      ibv_wc_status_str(st));
+		break;
+	case END_LOCAL_INV: {
+		struct ibv_send_wr wr = {
+			.wr_id = 78, .opcode = IBV_WR_LOCAL_INV,
+			.send_flags = IBV_SEND_SIGNALED,
+			.invalidate_rkey = rkey,
+		}, *bad;
+
+		CHECK(ibv_post_send(r.p.b.qp, &wr, &bad) == 0, "post LOCAL_INV");
+		CHECK(wait_wc(r.p.b.cq, &wc) == 0 && wc.wr_id == 78 &&
+		      wc.status == IBV_WC_SUCCESS &&
+		      wc.opcode == IBV_WC_LOCAL_INV, "LOCAL_INV: %s",
+		      ibv_wc_status_str(wc.status));
+		break;
+	}
+	case END_SEND_WITH_INV: {
+		struct ibv_sge sge = { (uintptr_t)r.p.a.buf, 16,
+				       r.p.a.mr->lkey };
+		struct ibv_send_wr wr = {
+			.wr_id = 79, .sg_list = &sge, .num_sge = 1,
+			.opcode = IBV_WR_SEND_WITH_INV,
+			.send_flags = IBV_SEND_SIGNALED,
+			.invalidate_rkey = rkey,
+		}, *bad;
+
+		CHECK(post_recv(&r.p.b, 56, 0, 4096) == 0, "post_recv");
+		CHECK(ibv_post_send(r.p.a.qp, &wr, &bad) == 0,
+		      "post SEND_WITH_INV");
+		CHECK(wait_wc(r.p.a.cq, &wc) == 0 && wc.wr_id == 79 &&
+		      wc.status == IBV_WC_SUCCESS, "SEND_WITH_INV: %s",
+		      ibv_wc_status_str(wc.status));
+		CHECK(wait_wc(r.p.b.cq, &wc) == 0 && wc.wr_id == 56 &&
+		      wc.status == IBV_WC_SUCCESS &&
+		      (wc.wc_flags & IBV_WC_WITH_INV) &&
+		      wc.invalidated_rkey == rkey,
+		      "receive: %s, flags 0x%x, rkey 0x%x (want 0x%x)",
+		      ibv_wc_status_str(wc.status), wc.wc_flags,
+		      wc.invalidated_rkey, rkey);
+		break;
+	}
+	case END_DEALLOC:
+		CHECK(ibv_dealloc_mw(r.mw) == 0, "dealloc: %s", strerror(errno));
+		r.mw = NULL;
+		break;
+	}
+	if (how == END_LOCAL_INV || how == END_SEND_WITH_INV)
+		CHECK(inv0 >= 0 && mirror_test_counter(b_dev, "mw_inv") ==
+		      inv0 + 1, "mw_inv did not count the invalidation");
+	memset(r.mem + WIN_OFF, 0, 64);
+	CHECK(post_send(&r.p, IBV_WR_RDMA_WRITE, 100, 0, 64, r.p.a.mr->lkey,
+			(uintptr_t)r.mem + WIN_OFF, rkey, 0) == 0 &&
+	      post_send(&r.p, IBV_WR_RDMA_WRITE, 101, 0, 8, r.p.a.mr->lkey,
+			(uintptr_t)r.mem + WIN_OFF, rkey, 0) == 0, "post_send");
+	if (expect_error_then_flush(&r.p, IBV_WC_REM_ACCESS_ERR))
+		goto out;
+	CHECK(r.mem[WIN_OFF] == 0, "a write landed after the window ended");
+	rc = 0;
+out:
+	mw_rig_fini(&r);
+	return rc;
+}
+
+static int test_rc_type1_window_bound_to_nothing_grants_nothing(void)
+{
+	return window_ends(END_REBIND_EMPTY);
+}
+
+static int test_rc_type2_window_after_local_inv_grants_nothing(void)
+{
+	return window_ends(END_LOCAL_INV);
+}
+
+static int test_rc_type2_window_after_send_with_inv_grants_nothing(void)
+{
+	return window_ends(END_SEND_WITH_INV);
+}
+
+static int test_rc_type2_window_after_dealloc_grants_nothing(void)
+{
+	return window_ends(END_DEALLOC);
+}
+
+/* A type 2 window is bound already: a second bind is refused. */
+static int test_rc_rebind_of_a_bound_type2_window_is_mw_bind_err(void)
+{
+	enum ibv_wc_status st;
+	struct mw_rig r;
+	int rc = -1;
+
+	CHECK(mw_rig_init(&r, IBV_MW_TYPE_2, IBV_ACCESS_LOCAL_WRITE |
+			  IBV_ACCESS_MW_BIND, MW_PINNED) == 0, "setup");
+	CHECK(mw_bind(&r, mw_info(&r, WIN_LEN, IBV_ACCESS_REMOTE_WRITE), &st) ==
+	      0 && st == IBV_WC_SUCCESS, "bind: %s", ibv_wc_status_str(st));
+	CHECK(mw_bind(&r, mw_info(&r, 64, IBV_ACCESS_REMOTE_WRITE), &st) == 0 &&
+	      st == IBV_WC_MW_BIND_ERR, "second bind: %s, want MW_BIND_ERR",
+	      ibv_wc_status_str(st));
+	rc = 0;
+out:
+	mw_rig_fini(&r);
+	return rc;
+}
+
+/* LOCAL_INV ends type 2 windows only (and kernel FRWR registrations). */
+static int test_rc_local_inv_of_a_type1_window_is_loc_prot_err(void)
+{
+	struct ibv_send_wr wr = {
+		.wr_id = 78, .opcode = IBV_WR_LOCAL_INV,
+		.send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+	enum ibv_wc_status st;
+	struct ibv_wc wc;
+	struct mw_rig r;
+	int rc = -1;
+
+	CHECK(mw_rig_init(&r, IBV_MW_TYPE_1, IBV_ACCESS_LOCAL_WRITE |
+			  IBV_ACCESS_MW_BIND, MW_PINNED) == 0, "setup");
+	CHECK(mw_bind(&r, mw_info(&r, WIN_LEN, IBV_ACCESS_REMOTE_WRITE), &st) ==
+	      0 && st == IBV_WC_SUCCESS, "bind: %s", ibv_wc_status_str(st));
+	wr.invalidate_rkey = r.mw->rkey;
+	CHECK(ibv_post_send(r.p.b.qp, &wr, &bad) == 0, "post LOCAL_INV");
+	CHECK(wait_wc(r.p.b.cq, &wc) == 0 && wc.wr_id == 78 &&
+	      wc.status == IBV_WC_LOC_PROT_ERR, "LOCAL_INV: %s",
+	      ibv_wc_status_str(wc.status));
+	rc = 0;
+out:
+	mw_rig_fini(&r);
+	return rc;
+}
+
+/*
+ * An MR with a window bound cannot be deregistered (EBUSY) and keeps
+ * serving the window; once the window is gone it can.
+ */
+static int test_rc_mr_under_a_bound_window_is_busy(void)
+{
+	enum ibv_wc_status st;
+	struct mw_rig r;
+	int rc = -1, err;
+
+	CHECK(mw_rig_init(&r, IBV_MW_TYPE_1, IBV_ACCESS_LOCAL_WRITE |
+			  IBV_ACCESS_MW_BIND, MW_PINNED) == 0, "setup");
+	CHECK(mw_bind(&r, mw_info(&r, WIN_LEN, IBV_ACCESS_REMOTE_WRITE), &st) ==
+	      0 && st == IBV_WC_SUCCESS, "bind: %s", ibv_wc_status_str(st));
+	err = ibv_dereg_mr(r.mr);
+	CHECK(err == EBUSY, "dereg with a bound window: %d (%s), want EBUSY",
+	      err, strerror(err));
+	CHECK(mw_access(&r, IBV_WR_RDMA_WRITE, 1, 0, 64, &st) == 0 &&
+	      st == IBV_WC_SUCCESS, "write after the refused dereg: %s",
+	      ibv_wc_status_str(st));
+	CHECK(ibv_dealloc_mw(r.mw) == 0, "dealloc");
+	r.mw = NULL;
+	CHECK(ibv_dereg_mr(r.mr) == 0, "dereg after the window is gone");
+	r.mr = NULL;
+	rc = 0;
+out:
+	mw_rig_fini(&r);
+	return rc;
+}
+
+/*
+ * Type 2B: the window serves only the QP it was bound through. A second
+ * connection between the same PDs gets REM_ACCESS_ERR with its key.
+ */
+static int test_rc_type2_window_serves_only_its_qp(void)
+{
+	struct ibv_qp_init_attr ia = {
+		.qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 8, .max_recv_wr = 8, .max_send_sge = 1,
+			 .max_recv_sge = 1 },
+	};
+	int qp_access = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ;
+	struct ibv_qp *a2 = NULL, *b2 = NULL;
+	struct ibv_cq *cq2 = NULL;
+	enum ibv_wc_status st;
+	struct ibv_wc wc;
+	struct mw_rig r;
+	int rc = -1;
+
+	CHECK(mw_rig_init(&r, IBV_MW_TYPE_2, IBV_ACCESS_LOCAL_WRITE |
+			  IBV_ACCESS_MW_BIND, MW_PINNED) == 0, "setup");
+	cq2 = ibv_create_cq(ctx, 16, NULL, NULL, 0);
+	CHECK(cq2, "cq");
+	ia.send_cq = ia.recv_cq = cq2;
+	a2 = ibv_create_qp(r.p.a.pd, &ia);
+	ia.send_cq = ia.recv_cq = r.p.b.cq;
+	b2 = ibv_create_qp(r.p.b.pd, &ia);
+	CHECK(a2 && b2, "second pair");
+	CHECK(connect_qp(a2, true, b2->qp_num, 7, qp_access) == 0 &&
+	      connect_qp(b2, false, a2->qp_num, 7, qp_access) == 0, "connect");
+	CHECK(mw_bind(&r, mw_info(&r, WIN_LEN, IBV_ACCESS_REMOTE_WRITE), &st) ==
+	      0 && st == IBV_WC_SUCCESS, "bind: %s", ibv_wc_status_str(st));
+	{
+		struct ibv_sge sge = { (uintptr_t)r.p.a.buf, 64,
+				       r.p.a.mr->lkey };
+		struct ibv_send_wr wr = {
+			.wr_id = 200, .sg_list = &sge, .num_sge = 1,
+			.opcode = IBV_WR_RDMA_WRITE,
+			.send_flags = IBV_SEND_SIGNALED,
+		}, *bad;
+
+		wr.wr.rdma.remote_addr = (uintptr_t)r.mem + WIN_OFF;
+		wr.wr.rdma.rkey = r.mw->rkey;
+		CHECK(ibv_post_send(a2, &wr, &bad) == 0, "post on a2");
+		CHECK(wait_wc(cq2, &wc) == 0 && wc.wr_id == 200, "no completion");
+		CHECK(wc.status == IBV_WC_REM_ACCESS_ERR ||
+		      nak_lost_ending(IBV_WC_REM_ACCESS_ERR, wc.status),
+		      "through another QP: %s, want REM_ACCESS_ERR",
+		      ibv_wc_status_str(wc.status));
+	}
+	CHECK(mw_access(&r, IBV_WR_RDMA_WRITE, 1, 0, 64, &st) == 0 &&
+	      st == IBV_WC_SUCCESS, "through its own QP: %s",
+	      ibv_wc_status_str(st));
+	rc = 0;
+out:
+	if (a2)
+		ibv_destroy_qp(a2);
+	if (b2)
+		ibv_destroy_qp(b2);
+	if (cq2)
+		ibv_destroy_cq(cq2);
+	mw_rig_fini(&r);
+	return rc;
+}
+
+/*
+ * Invalidating a window while a's writes stream through it: the writes
+ * succeed until one is refused (REM_ACCESS_ERR, the rest flushed), the
+ * LOCAL_INV succeeds, and nothing hangs.
+ */
+static int test_rc_window_invalidated_in_use_ends_the_writes(void)
+{
+	struct ibv_send_wr inv = {
+		.wr_id = 78, .opcode = IBV_WR_LOCAL_INV,
+		.send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+	int ok = 0, flushed = 0, posted = 0, done = 0, i;
+	enum ibv_wc_status st, err = IBV_WC_SUCCESS;
+	bool inv_posted = false;
+	struct ibv_wc wc;
+	struct mw_rig r;
+	int rc = -1;
+
+	CHECK(mw_rig_init(&r, IBV_MW_TYPE_2, IBV_ACCESS_LOCAL_WRITE |
+			  IBV_ACCESS_MW_BIND, MW_PINNED) == 0, "setup");
+	CHECK(mw_bind(&r, mw_info(&r, WIN_LEN, IBV_ACCESS_REMOTE_WRITE), &st) ==
+	      0 && st == IBV_WC_SUCCESS, "bind: %s", ibv_wc_status_str(st));
+	inv.invalidate_rkey = r.mw->rkey;
+	for (i = 0; i < 8; i++, posted++)
+		CHECK(post_send(&r.p, IBV_WR_RDMA_WRITE, 1000 + posted, 0,
+				WIN_LEN, r.p.a.mr->lkey,
+				(uintptr_t)r.mem + WIN_OFF, r.mw->rkey, 0) == 0,
+		      "post");
+	/* Until the error: a new write for each one completed. */
+	while (done < posted) {
+		CHECK(wait_wc(r.p.a.cq, &wc) == 0, "a: no completion after %d",
+		      done);
+		done++;
+		if (wc.status == IBV_WC_SUCCESS) {
+			ok++;
+		} else if (wc.status == IBV_WC_WR_FLUSH_ERR) {
+			flushed++;
+			continue;
+		} else {
+			CHECK(err == IBV_WC_SUCCESS, "a second error: %s",
+			      ibv_wc_status_str(wc.status));
+			err = wc.status;
+			continue;
+		}
+		if (ok == 2 && !inv_posted) {
+			CHECK(ibv_post_send(r.p.b.qp, &inv, &bad) == 0,
+			      "post LOCAL_INV");
+			inv_posted = true;
+		}
+		if (err == IBV_WC_SUCCESS && posted < 100000) {
+			CHECK(post_send(&r.p, IBV_WR_RDMA_WRITE, 1000 + posted,
+					0, WIN_LEN, r.p.a.mr->lkey,
+					(uintptr_t)r.mem + WIN_OFF, r.mw->rkey,
+					0) == 0, "post");
+			posted++;
+		}
+	}
+	CHECK(inv_posted, "never invalidated");
+	CHECK(wait_wc(r.p.b.cq, &wc) == 0 && wc.wr_id == 78 &&
+	      wc.status == IBV_WC_SUCCESS, "LOCAL_INV: %s",
+	      ibv_wc_status_str(wc.status));
+	CHECK(err == IBV_WC_REM_ACCESS_ERR ||
+	      nak_lost_ending(IBV_WC_REM_ACCESS_ERR, err),
+	      "the writes ended with %s, want REM_ACCESS_ERR",
+	      ibv_wc_status_str(err));
+	note("%d writes of 16 KiB went through, then %s, %d flushed", ok,
+	     ibv_wc_status_str(err), flushed);
+	rc = 0;
+out:
+	mw_rig_fini(&r);
+	return rc;
+}
+
 static const struct test tests[] = {
 	T(rc_send_recv_moves_bytes),
 	T(uc_send_recv_moves_bytes),
@@ -1639,6 +2275,26 @@ static const struct test tests[] = {
 	T(completion_channel_wakes_up),
 	T(many_signaled_writes_all_complete),
 	T(rc_messages_longer_than_the_window_follow_each_other),
+	T(rc_type1_window_moves_bytes),
+	T(rc_type2_window_moves_bytes),
+	T(rc_window_over_an_odp_mr_moves_bytes),
+	T(rc_window_over_an_implicit_mr_moves_bytes),
+	T(rc_bind_beyond_the_mr_is_mw_bind_err),
+	T(rc_bind_without_mw_bind_access_is_mw_bind_err),
+	T(rc_writable_window_over_a_read_only_mr_is_mw_bind_err),
+	T(rc_zero_based_window_is_mw_bind_err),
+	T(rc_write_past_a_window_is_rem_access_err),
+	T(rc_read_through_a_write_only_window_is_rem_access_err),
+	T(rc_mr_rkey_is_not_the_window_is_rem_access_err),
+	T(rc_type1_window_bound_to_nothing_grants_nothing),
+	T(rc_type2_window_after_local_inv_grants_nothing),
+	T(rc_type2_window_after_send_with_inv_grants_nothing),
+	T(rc_type2_window_after_dealloc_grants_nothing),
+	T(rc_rebind_of_a_bound_type2_window_is_mw_bind_err),
+	T(rc_local_inv_of_a_type1_window_is_loc_prot_err),
+	T(rc_mr_under_a_bound_window_is_busy),
+	T(rc_type2_window_serves_only_its_qp),
+	T(rc_window_invalidated_in_use_ends_the_writes),
 };
 
 int main(int argc, char **argv)

@@ -9,6 +9,7 @@
 
 #include <linux/mm.h>
 #include <linux/version.h>
+#include <net/inet_sock.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/uverbs_ioctl.h>
 
@@ -47,6 +48,16 @@ static inline void mirror_vma_clear_flags(struct vm_area_struct *vma,
 	vm_flags_clear(vma, flags);
 #else
 	vma->vm_flags &= ~flags;
+#endif
+}
+
+/* The inet socket flags became atomic bits in 6.6. */
+static inline void mirror_sock_set_mc_loop(struct sock *sk)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	inet_set_bit(MC_LOOP, sk);
+#else
+	inet_sk(sk)->mc_loop = 1;
 #endif
 }
 

@@ -97,6 +97,8 @@ enum mirror_counter {
 	MIRROR_CNT_RX_DROP_BAD_SRC,	/* not from the QP's connected peer */
 	MIRROR_CNT_RX_DROP_WRONG_PATH,	/* for a QP connected the other way */
 	MIRROR_CNT_RX_DROP_QUEUE_FULL,	/* the QP's receive queue is full */
+	MIRROR_CNT_RX_DROP_MCAST,	/* multicast nobody here attached to */
+	MIRROR_CNT_RX_MCAST,		/* multicast copies given to QPs */
 	MIRROR_CNT_SEQ_NAK_SENT,
 	MIRROR_CNT_SEQ_NAK_RCVD,
 	MIRROR_CNT_RNR_NAK_SENT,
@@ -145,6 +147,14 @@ enum mirror_counter {
  * @mr_ht: key handle (lkey >> 8) -> struct mirror_mr; lookups under RCU
  * @num_mrs: MRs allocated, against MIRROR_MAX_MR
  * @num_mws: memory windows allocated, against MIRROR_MAX_MW
+ * @mcast_lock: serialises attach_mcast and detach_mcast: the writers of
+ *	@mcast_hash and the counts below; taken before rtnl_lock (to join
+ *	and leave the IP groups)
+ * @mcast_hash: multicast groups with QPs attached (struct mirror_mcast),
+ *	by a hash of the MGID; RCU lists, read by the receive path
+ * @num_mcast_groups: groups in @mcast_hash, against MIRROR_MAX_MCAST_GRP
+ * @num_mcast_attach: attachments of all groups, against
+ *	MIRROR_MAX_MCAST_TOTAL
  * @mw_lock: makes binding a window to an MR and deregistering the MR
  *	exclusive: protects every MR's @bound_mws and @dying
  * @av_xa: ah_num -> struct mirror_av; IRQ-safe lock because kernel AHs
@@ -185,6 +195,10 @@ struct mirror_dev {
 	atomic_t num_mrs;
 	atomic_t num_mws;
 	spinlock_t mw_lock;
+	struct mutex mcast_lock;
+	struct hlist_head mcast_hash[MIRROR_MCAST_BUCKETS];
+	u32 num_mcast_groups;
+	u32 num_mcast_attach;
 	struct xarray av_xa;
 	u32 next_ah;
 	atomic_t num_pds;
@@ -203,6 +217,33 @@ struct mirror_dev {
 };
 
 #define MIRROR_PORT_EVENT_NONE	(-1)
+
+/**
+ * struct mirror_mcast - a multicast group QPs of the device are attached to
+ * @node: in the device's mcast_hash
+ * @mgid: the group's GID: an IPv4-mapped or IPv6 multicast address
+ * @qps: struct mirror_mcast_qp, RCU list
+ * @nqps: entries in @qps, against MIRROR_MAX_MCAST_QP_ATTACH
+ *
+ * Freed by detach after an RCU grace period.
+ */
+struct mirror_mcast {
+	struct hlist_node node;
+	union ib_gid mgid;
+	struct list_head qps;
+	u32 nqps;
+};
+
+/**
+ * struct mirror_mcast_qp - a QP attached to a group
+ * @node: in the group's @qps
+ * @qp: the QP; ib_core keeps it alive while it is attached, and detach
+ *	waits for the readers before it returns
+ */
+struct mirror_mcast_qp {
+	struct list_head node;
+	struct mirror_qp *qp;
+};
 
 /**
  * struct mirror_ucontext - per-process (per uverbs file) context
@@ -1269,6 +1310,12 @@ void mirror_mr_put(struct mirror_mr *mr);
 int mirror_mr_check(struct mirror_mr *mr, u64 iova, u64 len, int access);
 int mirror_mr_publish(struct mirror_dev *dev, struct mirror_mr *mr);
 void mirror_mr_unpublish(struct mirror_dev *dev, struct mirror_mr *mr);
+
+/* mirror_mcast.c */
+int mirror_attach_mcast(struct ib_qp *ibqp, union ib_gid *gid, u16 lid);
+int mirror_detach_mcast(struct ib_qp *ibqp, union ib_gid *gid, u16 lid);
+struct mirror_mcast *mirror_mcast_find(struct mirror_dev *dev,
+				       const union ib_gid *mgid);
 
 /* mirror_mw.c */
 int mirror_alloc_mw(struct ib_mw *ibmw, struct ib_udata *udata);

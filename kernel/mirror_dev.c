@@ -58,6 +58,9 @@ static int mirror_query_device(struct ib_device *ibdev,
 	attr->max_cqe = MIRROR_MAX_CQE;
 	attr->max_mr = MIRROR_MAX_MR;
 	attr->max_mw = MIRROR_MAX_MW;
+	attr->max_mcast_grp = MIRROR_MAX_MCAST_GRP;
+	attr->max_mcast_qp_attach = MIRROR_MAX_MCAST_QP_ATTACH;
+	attr->max_total_mcast_qp_attach = MIRROR_MAX_MCAST_TOTAL;
 	attr->max_pd = MIRROR_MAX_PD;
 	attr->max_qp_rd_atom = MIRROR_MAX_RD_ATOM;
 	attr->max_qp_init_rd_atom = MIRROR_MAX_RD_ATOM;
@@ -311,6 +314,7 @@ static void mirror_dealloc_driver(struct ib_device *ibdev)
 	rhashtable_destroy(&dev->mr_ht);
 	xa_destroy(&dev->av_xa);
 	mutex_destroy(&dev->atomic_lock);
+	mutex_destroy(&dev->mcast_lock);
 	netdev_put(dev->ndev, &dev->ndev_tracker);
 }
 
@@ -326,6 +330,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.alloc_mw = mirror_alloc_mw,
 	.alloc_pd = mirror_alloc_pd,
 	.alloc_ucontext = mirror_alloc_ucontext,
+	.attach_mcast = mirror_attach_mcast,
 	.create_ah = mirror_create_ah,
 	.create_cq = mirror_create_cq,
 	.create_qp = mirror_create_qp,
@@ -336,6 +341,7 @@ static const struct ib_device_ops mirror_dev_ops = {
 	.dealloc_pd = mirror_dealloc_pd,
 	.dealloc_ucontext = mirror_dealloc_ucontext,
 	.dereg_mr = mirror_dereg_mr,
+	.detach_mcast = mirror_detach_mcast,
 	.disassociate_ucontext = mirror_disassociate_ucontext,
 	.destroy_ah = mirror_destroy_ah,
 	.destroy_cq = mirror_destroy_cq,
@@ -396,6 +402,7 @@ int mirror_dev_add(const char *name, struct net_device *ndev)
 	INIT_LIST_HEAD(&dev->list);
 	mutex_init(&dev->atomic_lock);
 	spin_lock_init(&dev->mw_lock);
+	mutex_init(&dev->mcast_lock);
 	xa_init_flags(&dev->qp_xa, XA_FLAGS_ALLOC | XA_FLAGS_LOCK_BH);
 	xa_init_flags(&dev->av_xa, XA_FLAGS_ALLOC1 | XA_FLAGS_LOCK_IRQ);
 	/*

@@ -327,6 +327,31 @@ static bool mirror_pkt_to_us(struct mirror_dev *dev, struct sk_buff *skb)
 	return false;
 }
 
+/*
+ * Is the packet sent to a multicast group, from the link (PACKET_MULTICAST)
+ * or looped back by the IP stack from our own sending (PACKET_LOOPBACK)?
+ * Then *@mgid gets the group's GID (IPv4-mapped for IPv4).
+ */
+static bool mirror_pkt_to_group(struct sk_buff *skb, union ib_gid *mgid)
+{
+	if (skb->pkt_type != PACKET_MULTICAST &&
+	    skb->pkt_type != PACKET_LOOPBACK)
+		return false;
+	if (skb->protocol == htons(ETH_P_IPV6)) {
+		const struct in6_addr *d = &ipv6_hdr(skb)->daddr;
+
+		if (!ipv6_addr_is_multicast(d))
+			return false;
+		memcpy(mgid->raw, d, sizeof(mgid->raw));
+		return true;
+	}
+	if (!ipv4_is_multicast(ip_hdr(skb)->daddr))
+		return false;
+	ipv6_addr_set_v4mapped(ip_hdr(skb)->daddr,
+			       (struct in6_addr *)mgid->raw);
+	return true;
+}
+
 /**
  * mirror_pkt_from_peer() - does a packet come from a QP's connected peer?
  * @qp: an RC/UC QP connected over RoCEv2
@@ -483,6 +508,52 @@ void mirror_rx_purge(struct mirror_qp *qp)
 }
 
 /*
+ * A UD datagram to a group: a copy for each QP of the device attached to
+ * it that can receive (the Q_Key is checked by each one's rx_work, as for
+ * unicast). Consumes @skb.
+ */
+static void mirror_rx_mcast(struct mirror_dev *dev, struct sk_buff *skb,
+			    const struct mirror_pkt *p,
+			    const union ib_gid *mgid)
+{
+	struct mirror_mcast_qp *m;
+	struct mirror_mcast *g;
+	struct sk_buff *copy;
+	struct mirror_qp *qp;
+	enum mirror_qp_state state;
+	u32 given = 0;
+
+	if (p->type != IB_QPT_UD || p->dqpn != MIRROR_QPN_MASK) {
+		mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_MCAST);
+		return;
+	}
+	rcu_read_lock();
+	g = mirror_mcast_find(dev, mgid);
+	if (g) {
+		list_for_each_entry_rcu(m, &g->qps, node) {
+			qp = m->qp;
+			state = smp_load_acquire(&qp->state);
+			if (state < MIRROR_QPS_RTR || state == MIRROR_QPS_ERR ||
+			    !kref_get_unless_zero(&qp->ref))
+				continue;
+			copy = skb_clone(skb, GFP_ATOMIC);
+			if (copy) {
+				mirror_rx_enqueue(dev, qp, copy, p);
+				given++;
+			}
+			mirror_qp_put(qp);
+		}
+	}
+	rcu_read_unlock();
+	if (!given) {
+		mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_MCAST);
+		return;
+	}
+	mirror_count_add(dev, MIRROR_CNT_RX_MCAST, given);
+	consume_skb(skb);
+}
+
+/*
  * The UDP tunnel's receive callback (softirq): validate, find the QP,
  * queue. Every check that needs no memory access happens here, so that a
  * packet that is not for a QP never waits in its queue (and never fills
@@ -495,6 +566,8 @@ static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	struct mirror_qp *qp;
 	struct udphdr *udph;
 	enum mirror_qp_state state;
+	union ib_gid mgid;
+	bool group;
 	u32 len;
 	int why;
 
@@ -505,7 +578,8 @@ static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	if ((skb->protocol != htons(ETH_P_IP) &&
 	     skb->protocol != htons(ETH_P_IPV6)) || skb_linearize(skb))
 		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_LEN);
-	if (!mirror_pkt_to_us(dev, skb))
+	group = mirror_pkt_to_group(skb, &mgid);
+	if (!group && !mirror_pkt_to_us(dev, skb))
 		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_BAD_DEST);
 	udph = udp_hdr(skb);
 	len = ntohs(udph->len);
@@ -526,6 +600,10 @@ static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 			skb->protocol == htons(ETH_P_IPV6), udph, skb->data,
 			skb->len - MIRROR_ICRC_BYTES))
 		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_ICRC);
+	if (group) {
+		mirror_rx_mcast(dev, skb, &p, &mgid);
+		return 0;
+	}
 
 	qp = mirror_qp_get(dev, p.dqpn);
 	if (!qp)
@@ -572,6 +650,13 @@ static int mirror_sock_open(struct mirror_dev *dev, u8 family,
 	if (err)
 		return err;
 	setup_udp_tunnel_sock(dev_net(dev->ndev), *sockp, &tcfg);
+	/*
+	 * The tunnel setup turns IPv4 multicast loopback off; ours stays
+	 * on, so that what the device sends to a group it has QPs attached
+	 * to reaches them too (mirror_mcast.c).
+	 */
+	if (family == AF_INET)
+		mirror_sock_set_mc_loop((*sockp)->sk);
 	return 0;
 }
 

@@ -21,6 +21,11 @@ enum mirror_limits {
 	MIRROR_MAX_MR		= (1 << 20),	/* key index fits 24 bits */
 	MIRROR_MAX_MW		= (1 << 16),	/* windows share the key space */
 	MIRROR_MAX_PD		= (1 << 16),
+	/* Multicast: groups, QPs per group, attachments in all (rxe's 56). */
+	MIRROR_MAX_MCAST_GRP	= 1024,
+	MIRROR_MAX_MCAST_QP_ATTACH = 56,
+	MIRROR_MAX_MCAST_TOTAL	= 16384,
+	MIRROR_MCAST_BUCKETS	= 64,
 	MIRROR_MAX_AH		= (1 << 16),
 	MIRROR_MAX_RD_ATOM	= 128,
 	/* Pages of one fast registration (FRWR): 2 MiB in 4 KiB pages. */

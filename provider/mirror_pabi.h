@@ -142,7 +142,8 @@ struct verbs_context_ops {
 	mirror_unused_op alloc_td;
 	mirror_unused_op async_event;
 	mirror_unused_op attach_counters_point_flow;
-	mirror_unused_op attach_mcast;
+	int (*attach_mcast)(struct ibv_qp *qp, const union ibv_gid *gid,
+			    uint16_t lid);
 	int (*bind_mw)(struct ibv_qp *qp, struct ibv_mw *mw,
 		       struct ibv_mw_bind *mw_bind);
 	mirror_unused_op close_xrcd;
@@ -178,7 +179,8 @@ struct verbs_context_ops {
 	mirror_unused_op destroy_rwq_ind_table;
 	int (*destroy_srq)(struct ibv_srq *srq);
 	mirror_unused_op destroy_wq;
-	mirror_unused_op detach_mcast;
+	int (*detach_mcast)(struct ibv_qp *qp, const union ibv_gid *gid,
+			    uint16_t lid);
 	void (*free_context)(struct ibv_context *context);
 	mirror_unused_op free_dm;
 	mirror_unused_op get_srq_num;
@@ -303,6 +305,10 @@ int ibv_cmd_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type,
 		     size_t cmd_size, struct ib_uverbs_alloc_mw_resp *resp,
 		     size_t resp_size);
 int ibv_cmd_dealloc_mw(struct ibv_mw *mw);
+int ibv_cmd_attach_mcast(struct ibv_qp *qp, const union ibv_gid *gid,
+			 uint16_t lid);
+int ibv_cmd_detach_mcast(struct ibv_qp *qp, const union ibv_gid *gid,
+			 uint16_t lid);
 int ibv_cmd_create_cq(struct ibv_context *context, int cqe,
 		      struct ibv_comp_channel *channel, int comp_vector,
 		      struct ibv_cq *cq, struct mirror_cmd_create_cq *cmd,
@@ -383,7 +389,9 @@ MIRROR_PABI_STATIC_ASSERT(sizeof(struct verbs_mr) == 56);
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct verbs_context_ops) == 608);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, alloc_mw) == 16);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, alloc_pd) == 40);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, attach_mcast) == 72);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, bind_mw) == 80);
+MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, detach_mcast) == 304);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, dealloc_mw) == 200);
 MIRROR_PABI_STATIC_ASSERT(sizeof(struct mirror_cmd_alloc_mw) == 24);
 MIRROR_PABI_STATIC_ASSERT(offsetof(struct verbs_context_ops, create_cq_ex) == 128);

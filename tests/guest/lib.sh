@@ -214,6 +214,13 @@ cm_listening() {
 		grep "state LISTEN" | grep -q "src-addr [^ ]*:$1 "
 }
 
+# mc_joined GROUP: mckey's receiver has joined the IPv4 GROUP (rdma_cm's
+# IGMP join) and attached its QP to it, which on mirror0 joins it too:
+# two users of the group on the interface.
+mc_joined() {
+	ip maddr show | grep -qE "inet +$1 users [2-9]"
+}
+
 # at WHERE CMD...: runs CMD here (WHERE "here") or at the far end ("peer",
 # see in_peer).
 at() {

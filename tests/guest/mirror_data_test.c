@@ -2239,6 +2239,177 @@ out:
 	return rc;
 }
 
+/* ---------------------------------------------------------------------- */
+/*
+ * Multicast UD: a's datagram to a group reaches every QP of b attached to
+ * it, once each; a detached QP gets nothing more, nor does any QP from a
+ * group nobody joined.
+ */
+#define MC_PAYLOAD	200
+
+/* The IPv4-mapped GID of 239.255.77.@n. */
+static union ibv_gid mc_gid(uint8_t n)
+{
+	union ibv_gid g = {};
+
+	g.raw[10] = 0xff;
+	g.raw[11] = 0xff;
+	g.raw[12] = 239;
+	g.raw[13] = 255;
+	g.raw[14] = 77;
+	g.raw[15] = n;
+	return g;
+}
+
+static int post_recv_qp(struct ibv_qp *qp, struct side *s, uint64_t wr_id,
+			uint32_t off)
+{
+	struct ibv_sge sge = { (uintptr_t)s->buf + off, 4096, s->mr->lkey };
+	struct ibv_recv_wr wr = { .wr_id = wr_id, .sg_list = &sge, .num_sge = 1 };
+	struct ibv_recv_wr *bad;
+
+	return ibv_post_recv(qp, &wr, &bad);
+}
+
+/* Sends MC_PAYLOAD bytes (pattern @seed) from a to the group of @ah. */
+static int mc_send(struct pair *p, struct ibv_ah *ah, unsigned int seed)
+{
+	struct ibv_sge sge = { (uintptr_t)p->a.buf, MC_PAYLOAD, p->a.mr->lkey };
+	struct ibv_send_wr wr = {
+		.wr_id = 300 + seed, .sg_list = &sge, .num_sge = 1,
+		.opcode = IBV_WR_SEND, .send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+	struct ibv_wc wc;
+
+	fill(p->a.buf, MC_PAYLOAD, seed);
+	wr.wr.ud.ah = ah;
+	wr.wr.ud.remote_qpn = 0xffffff;
+	wr.wr.ud.remote_qkey = 0x1234;
+	if (ibv_post_send(p->a.qp, &wr, &bad) || wait_wc(p->a.cq, &wc) ||
+	    wc.status != IBV_WC_SUCCESS)
+		return -1;
+	return 0;
+}
+
+/* No completion on @cq for 300 ms (scaled): nothing was delivered. */
+static bool cq_stays_empty(struct ibv_cq *cq, struct ibv_wc *wc)
+{
+	return mirror_test_wait_wc(cq, wc, 300) != 0;
+}
+
+static int test_ud_multicast_reaches_every_attached_qp(void)
+{
+	struct ibv_qp_init_attr ia = {
+		.qp_type = IBV_QPT_UD,
+		.cap = { .max_send_wr = 4, .max_recv_wr = 8, .max_send_sge = 1,
+			 .max_recv_sge = 1 },
+	};
+	const char *b_dev = wire ? peer_name : dev_name;
+	union ibv_gid g1 = mc_gid(1), g2 = mc_gid(2), uni;
+	long long mc0 = mirror_test_counter(b_dev, "rx_mcast");
+	struct ibv_ah *ah1 = NULL, *ah2 = NULL;
+	struct ibv_ah_attr av = peer_av();
+	struct ibv_qp *b2 = NULL;
+	bool b2_attached = false, b_attached = false;
+	int got_b = 0, got_b2 = 0, i;
+	struct ibv_wc wc;
+	struct pair p = {};
+	int rc = -1;
+
+	SKIP_ON_LOSSY("UD loses datagrams by design");
+	CHECK(pair_init(&p, IBV_QPT_UD, 0) == 0, "setup");
+	ia.send_cq = ia.recv_cq = p.b.cq;
+	b2 = ibv_create_qp(p.b.pd, &ia);
+	CHECK(b2 && connect_qp(b2, false, 0, 0, 0) == 0, "second UD QP");
+	/* Attaching takes UD QPs and multicast GIDs only. */
+	memcpy(&uni, &g1, sizeof(uni));
+	uni.raw[12] = 10;
+	CHECK(ibv_attach_mcast(p.b.qp, &uni, 0) == EINVAL,
+	      "a unicast GID was attached");
+	CHECK(ibv_attach_mcast(p.b.qp, &g1, 0) == 0, "attach b");
+	b_attached = true;
+	CHECK(ibv_attach_mcast(b2, &g1, 0) == 0, "attach b2");
+	b2_attached = true;
+	CHECK(ibv_attach_mcast(b2, &g1, 0) == 0, "attach b2 again");
+	for (i = 0; i < 2; i++)
+		CHECK(post_recv_qp(p.b.qp, &p.b, 10 + i, 4096 * i) == 0 &&
+		      post_recv_qp(b2, &p.b, 20 + i, 16384 + 4096 * i) == 0,
+		      "post_recv");
+	av.grh.dgid = g1;
+	ah1 = ibv_create_ah(p.a.pd, &av);
+	av.grh.dgid = g2;
+	ah2 = ibv_create_ah(p.a.pd, &av);
+	CHECK(ah1 && ah2, "multicast AHs: %s", strerror(errno));
+
+	CHECK(mc_send(&p, ah1, 1) == 0, "first send");
+	for (i = 0; i < 2; i++) {
+		CHECK(wait_wc(p.b.cq, &wc) == 0, "only %d of 2 copies", i);
+		CHECK(wc.status == IBV_WC_SUCCESS &&
+		      wc.byte_len == 40 + MC_PAYLOAD &&
+		      wc.src_qp == p.a.qp->qp_num && (wc.wc_flags & IBV_WC_GRH),
+		      "copy: %s, %u bytes, from QP %u",
+		      ibv_wc_status_str(wc.status), wc.byte_len, wc.src_qp);
+		CHECK(memcmp(p.b.buf + (wc.qp_num == b2->qp_num ? 16384 : 0) + 40,
+			     p.a.buf, MC_PAYLOAD) == 0, "copy's bytes differ");
+		got_b += wc.qp_num == p.b.qp->qp_num;
+		got_b2 += wc.qp_num == b2->qp_num;
+	}
+	CHECK(got_b == 1 && got_b2 == 1, "copies: b %d, b2 %d", got_b, got_b2);
+	CHECK(cq_stays_empty(p.b.cq, &wc), "a third copy (QP %u)", wc.qp_num);
+
+	/* b2 leaves: the next datagram reaches b only. */
+	CHECK(ibv_detach_mcast(b2, &g1, 0) == 0, "detach b2");
+	b2_attached = false;
+	CHECK(ibv_detach_mcast(b2, &g1, 0) != 0, "detached twice");
+	CHECK(mc_send(&p, ah1, 2) == 0, "second send");
+	CHECK(wait_wc(p.b.cq, &wc) == 0 && wc.status == IBV_WC_SUCCESS &&
+	      wc.qp_num == p.b.qp->qp_num, "b's copy: %s, QP %u",
+	      ibv_wc_status_str(wc.status), wc.qp_num);
+	CHECK(memcmp(p.b.buf + 4096 + 40, p.a.buf, MC_PAYLOAD) == 0,
+	      "copy's bytes differ");
+	CHECK(cq_stays_empty(p.b.cq, &wc), "the detached QP got a copy");
+
+	/* A group nobody joined: sent, and received by no one. */
+	CHECK(post_recv_qp(p.b.qp, &p.b, 12, 8192) == 0, "post_recv");
+	CHECK(mc_send(&p, ah2, 3) == 0, "send to an empty group");
+	CHECK(cq_stays_empty(p.b.cq, &wc), "QP %u got a datagram of a group "
+	      "it never joined", wc.qp_num);
+	CHECK(mc0 >= 0 && mirror_test_counter(b_dev, "rx_mcast") >= mc0 + 3,
+	      "rx_mcast counted %lld copies, want 3",
+	      mirror_test_counter(b_dev, "rx_mcast") - mc0);
+	note("2 QPs of %s attached: 2 copies; one detached: 1; none: 0", b_dev);
+	rc = 0;
+out:
+	if (b2_attached)
+		ibv_detach_mcast(b2, &g1, 0);
+	if (b_attached)
+		ibv_detach_mcast(p.b.qp, &g1, 0);
+	if (ah1)
+		ibv_destroy_ah(ah1);
+	if (ah2)
+		ibv_destroy_ah(ah2);
+	if (b2)
+		ibv_destroy_qp(b2);
+	pair_fini(&p);
+	return rc;
+}
+
+/* Multicast is for UD: an RC QP cannot be attached. */
+static int test_rc_qp_cannot_attach_to_a_group(void)
+{
+	union ibv_gid g = mc_gid(3);
+	struct pair p = {};
+	int rc = -1;
+
+	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
+	CHECK(ibv_attach_mcast(p.a.qp, &g, 0) == EINVAL,
+	      "an RC QP was attached");
+	rc = 0;
+out:
+	pair_fini(&p);
+	return rc;
+}
+
 static const struct test tests[] = {
 	T(rc_send_recv_moves_bytes),
 	T(uc_send_recv_moves_bytes),
@@ -2295,6 +2466,8 @@ static const struct test tests[] = {
 	T(rc_mr_under_a_bound_window_is_busy),
 	T(rc_type2_window_serves_only_its_qp),
 	T(rc_window_invalidated_in_use_ends_the_writes),
+	T(ud_multicast_reaches_every_attached_qp),
+	T_DEV(rc_qp_cannot_attach_to_a_group),
 };
 
 int main(int argc, char **argv)

@@ -3,7 +3,8 @@
 # librdmacm over mirror0: connection management runs through the kernel's
 # CM on our GSI QP (QP1), then the tools' own QPs carry the data.
 # rping -V checks every ping it receives; ucmatose and udaddy exchange
-# messages over RC and UD connections.
+# messages over RC and UD connections; mckey sends UD datagrams to a
+# multicast group.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -40,11 +41,26 @@ udaddy_run() {
 		udaddy -s "$ADDR" -c 4 -C 50
 }
 
+GROUP=239.77.0.1
+
+# mckey: rdma_cm multicast; the receiver exits once it has all datagrams.
+mckey_run() {
+	pair here here mc_joined "$GROUP" \
+		mckey -m "$GROUP" -b "$ADDR" -C 20 -S 500 -- \
+		mckey -m "$GROUP" -b "$ADDR" -s -C 20 -S 500 || return 1
+	# Every datagram reached the receiver (it counts them itself).
+	grep -q "data transfers complete" /tmp/srv.log ||
+		{ cat /tmp/srv.log; return 1; }
+}
+
 check "rping -V, 20 pings of 64 bytes" rping_run 20 64
 check "rping -V, 10 pings of 60000 bytes" rping_run 10 60000
 check "rping -V, 200 pings of 1000 bytes" rping_run 200 1000
 check "ucmatose: 4 RC connections, 50 messages each" ucmatose_run
 check "udaddy: 4 UD endpoints, 50 messages each" udaddy_run
+check "mckey: 20 datagrams to a multicast group, all received" mckey_run
+check "the group is left once both are gone" bash -c \
+	"! ip maddr show | grep -qE 'inet +$GROUP'"
 check "no cm_id left behind" bash -c \
 	'! rdma resource show cm_id | grep -q "dev mirror0"'
 

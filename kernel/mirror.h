@@ -952,6 +952,22 @@ static inline bool mirror_type_is_ud(enum ib_qp_type type)
 	return type == IB_QPT_UD || type == IB_QPT_GSI;
 }
 
+/*
+ * ATOMIC WRITE (IBA 1.5): 8 bytes written at once. The ABI's numbers
+ * (IB_UVERBS_WR_ATOMIC_WRITE, IB_UVERBS_WC_ATOMIC_WRITE and
+ * IB_UVERBS_DEVICE_ATOMIC_WRITE since 6.2), here for 6.1 too.
+ */
+#define MIRROR_WR_ATOMIC_WRITE		15
+#define MIRROR_WC_ATOMIC_WRITE		9
+#define MIRROR_DEVICE_ATOMIC_WRITE	BIT_ULL(40)
+
+/* The read-modify-writes of mirror_segs_atomic(). */
+enum mirror_atomic_op {
+	MIRROR_ATOMIC_CMP_SWAP,
+	MIRROR_ATOMIC_FETCH_ADD,
+	MIRROR_ATOMIC_STORE,
+};
+
 /* Work requests that run at the requester alone (mirror_sq_local_op()). */
 static inline bool mirror_is_local_op(u32 wr_opcode)
 {
@@ -1076,7 +1092,8 @@ int mirror_segs_copy(struct mirror_segs *dst, u64 dst_off,
 int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 		     bool to_segs);
 int mirror_segs_atomic(struct mirror_segs *target, struct mutex *serialise,
-		       bool cmp_swap, u64 compare_add, u64 swap, u64 *orig);
+		       enum mirror_atomic_op op, u64 compare_add, u64 swap,
+		       u64 *orig);
 int mirror_segs_fault(struct mirror_segs *segs, u64 off, u64 len, bool write);
 bool mirror_segs_present(struct mirror_segs *segs, u64 off, u64 len,
 			 bool write, u64 *miss);
@@ -1198,6 +1215,9 @@ enum mirror_resp_verdict mirror_resp_atomic(struct mirror_qp *qp,
 					    struct mirror_segs *segs,
 					    const struct mirror_pkt *p,
 					    u64 *orig);
+enum mirror_resp_verdict mirror_resp_atomic_write(struct mirror_qp *qp,
+						  struct mirror_segs *segs,
+						  u64 va, u32 rkey, u64 value);
 enum mirror_resp_verdict mirror_resp_ud(struct mirror_qp *qp,
 					struct mirror_segs *segs,
 					const struct mirror_pkt *p,

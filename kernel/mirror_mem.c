@@ -638,13 +638,15 @@ int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
 }
 
 /**
- * mirror_segs_atomic() - an 8-byte compare-and-swap or fetch-and-add
+ * mirror_segs_atomic() - an 8-byte compare-and-swap, fetch-and-add or
+ *	store (ATOMIC WRITE)
  * @target: one segment of 8 bytes, 8-byte aligned (the caller checks),
- *	checked for remote atomic access
+ *	checked for remote atomic access (remote write for a store)
  * @serialise: held around the read-modify-write (the device's atomic_lock,
  *	which makes it atomic against every other atomic of the device)
- * @cmp_swap: compare-and-swap; else fetch-and-add
- * @compare_add: the compare value, or the addend
+ * @op: what to do
+ * @compare_add: the compare value, the addend, or the value to store
+ *	(its bytes as they are to be in memory)
  * @swap: the swap value
  * @orig: gets the value found in memory
  *
@@ -656,7 +658,8 @@ int mirror_segs_xfer(struct mirror_segs *segs, u64 off, void *buf, u32 len,
  * its ODP page cannot be faulted in.
  */
 int mirror_segs_atomic(struct mirror_segs *target, struct mutex *serialise,
-		       bool cmp_swap, u64 compare_add, u64 swap, u64 *orig)
+		       enum mirror_atomic_op op, u64 compare_add, u64 swap,
+		       u64 *orig)
 {
 	struct mirror_seg *s = &target->seg[0];
 	struct mirror_odp *odp;
@@ -694,11 +697,18 @@ int mirror_segs_atomic(struct mirror_segs *target, struct mutex *serialise,
 		goto out;
 	}
 	*orig = READ_ONCE(*word);
-	if (cmp_swap) {
+	switch (op) {
+	case MIRROR_ATOMIC_CMP_SWAP:
 		if (*orig == compare_add)
 			WRITE_ONCE(*word, swap);
-	} else {
+		break;
+	case MIRROR_ATOMIC_FETCH_ADD:
 		WRITE_ONCE(*word, *orig + compare_add);
+		break;
+	case MIRROR_ATOMIC_STORE:
+		/* One 8-byte store: no reader sees half of it. */
+		WRITE_ONCE(*word, compare_add);
+		break;
 	}
 out:
 	mirror_seg_unmap(s, addr);

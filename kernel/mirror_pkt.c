@@ -60,6 +60,8 @@ static const u16 mirror_op_hdrs[MIRROR_OP_COUNT] = {
 				    MIRROR_H_IETH,
 	[MIRROR_OP_SEND_ONLY_INV] = MIRROR_H_RC | MIRROR_H_PAYLOAD |
 				    MIRROR_H_IETH,
+	[MIRROR_OP_ATOMIC_WRITE] = MIRROR_H_RC | MIRROR_H_RETH |
+				   MIRROR_H_PAYLOAD,
 #undef RCUC
 };
 
@@ -341,12 +343,13 @@ u8 mirror_op_with_inv(u8 op)
  * mirror_op_acked() - is a BTH operation answered by an ACK when it asks?
  * @op: the operation (MIRROR_OP_*)
  *
- * Return: true for the packets of SENDs and WRITEs.
+ * Return: true for the packets of SENDs and WRITEs, and ATOMIC WRITE.
  */
 bool mirror_op_acked(u8 op)
 {
 	return op <= MIRROR_OP_WRITE_ONLY_IMM ||
-	       op == MIRROR_OP_SEND_LAST_INV || op == MIRROR_OP_SEND_ONLY_INV;
+	       op == MIRROR_OP_SEND_LAST_INV || op == MIRROR_OP_SEND_ONLY_INV ||
+	       op == MIRROR_OP_ATOMIC_WRITE;
 }
 
 /**

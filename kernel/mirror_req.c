@@ -324,6 +324,23 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 		if (!err)
 			*npsn = 1;
 		return err;
+	case MIRROR_WR_ATOMIC_WRITE:
+		/* One packet: a RETH and the WQE's 8 bytes. */
+		t.opcode = tr | MIRROR_OP_ATOMIC_WRITE;
+		t.va = wqe->wr.atomic.remote_addr;
+		t.rkey = wqe->wr.atomic.rkey;
+		t.dma_len = sizeof(u64);
+		t.paylen = sizeof(u64);
+		t.psn = psn;
+		t.ackreq = true;
+		mirror_segs_put(&qp->req.local);
+		mirror_segs_add_kbuf(&qp->req.local, &wqe->wr.atomic.compare_add,
+				     sizeof(u64), false);
+		err = mirror_qp_pkt_send(qp, &t);
+		mirror_segs_put(&qp->req.local);
+		if (!err)
+			*npsn = 1;
+		return err;
 	}
 
 	t.va = wqe->wr.rdma.remote_addr;
@@ -1027,6 +1044,25 @@ static enum mirror_step mirror_exec_read(struct mirror_req_ctx *c)
 	return MIRROR_STEP_DONE;
 }
 
+/* ATOMIC WRITE: the WQE's 8 bytes stored at once at the destination. */
+static enum mirror_step mirror_exec_atomic_write(struct mirror_req_ctx *c)
+{
+	struct mirror_send_wqe *wqe = c->wqe;
+	enum mirror_resp_verdict v;
+
+	if (c->dfault_failed)	/* its ODP memory cannot be had */
+		return mirror_req_refused(c, MIRROR_RESP_NAK_ACCESS);
+	v = mirror_resp_atomic_write(c->dest, &c->qp->req.remote,
+				     wqe->wr.atomic.remote_addr,
+				     wqe->wr.atomic.rkey,
+				     wqe->wr.atomic.compare_add);
+	if (v == MIRROR_RESP_STOPPED)	/* not mirrored (any more) */
+		return mirror_dest_missed(c, &c->qp->req.remote, 0, true);
+	if (v != MIRROR_RESP_DONE)
+		return mirror_req_refused(c, v);
+	return MIRROR_STEP_DONE;
+}
+
 /*
  * Compare-and-swap or fetch-and-add on 8 aligned bytes at the destination.
  * The value found there is kept in c->orig and written to the local buffer
@@ -1236,6 +1272,9 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
 	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
 		step = mirror_exec_atomic(c);
+		break;
+	case MIRROR_WR_ATOMIC_WRITE:
+		step = mirror_exec_atomic_write(c);
 		break;
 	}
 	mirror_segs_put(&qp->req.remote);

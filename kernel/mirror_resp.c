@@ -305,9 +305,55 @@ enum mirror_resp_verdict mirror_resp_atomic(struct mirror_qp *qp,
 			       IB_ACCESS_REMOTE_ATOMIC);
 	if (v != MIRROR_RESP_DONE)
 		return v;
-	err = mirror_segs_atomic(segs, &dev->atomic_lock, cmp_swap,
+	err = mirror_segs_atomic(segs, &dev->atomic_lock,
+				 cmp_swap ? MIRROR_ATOMIC_CMP_SWAP :
+					    MIRROR_ATOMIC_FETCH_ADD,
 				 cmp_swap ? p->compare : p->swap_add,
 				 p->swap_add, orig);
+	if (err == -EAGAIN && segs->missed)
+		return MIRROR_RESP_STOPPED;
+	if (err)
+		return segs->failed ? MIRROR_RESP_NAK_ACCESS :
+				      MIRROR_RESP_NAK_OP;
+	return MIRROR_RESP_DONE;
+}
+
+/**
+ * mirror_resp_atomic_write() - execute an ATOMIC WRITE
+ * @qp: the responding QP (resp_lock held)
+ * @segs: the list to resolve the target in (left filled for the caller
+ *	to empty)
+ * @va: the target: 8 bytes, 8-byte aligned
+ * @rkey: its key, which must allow remote write
+ * @value: the 8 bytes, as they are to be in memory
+ *
+ * The 8 bytes are stored at once, under the device's atomic lock, so
+ * that no atomic of the device (and no reader of the word) sees half of
+ * them; the responder runs requests in order, so every write before it
+ * has landed.
+ *
+ * Return: MIRROR_RESP_DONE; MIRROR_RESP_NAK_INVALID for a misaligned
+ * address; MIRROR_RESP_NAK_ACCESS for a refused range or ODP memory that
+ * cannot be had; MIRROR_RESP_STOPPED when @segs is nofault and the page
+ * is missing.
+ */
+enum mirror_resp_verdict mirror_resp_atomic_write(struct mirror_qp *qp,
+						  struct mirror_segs *segs,
+						  u64 va, u32 rkey, u64 value)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	enum mirror_resp_verdict v;
+	u64 orig;
+	int err;
+
+	if (va & (sizeof(u64) - 1))
+		return MIRROR_RESP_NAK_INVALID;
+	v = mirror_resp_target(qp, segs, va, rkey, sizeof(u64),
+			       IB_ACCESS_REMOTE_WRITE);
+	if (v != MIRROR_RESP_DONE)
+		return v;
+	err = mirror_segs_atomic(segs, &dev->atomic_lock, MIRROR_ATOMIC_STORE,
+				 value, 0, &orig);
 	if (err == -EAGAIN && segs->missed)
 		return MIRROR_RESP_STOPPED;
 	if (err)

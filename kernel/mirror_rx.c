@@ -247,6 +247,28 @@ static enum mirror_resp_verdict mirror_rx_atomic(struct mirror_qp *qp,
 }
 
 /*
+ * An ATOMIC WRITE: its payload is the 8 bytes, as they are to be in
+ * memory. It is ACKed as a WRITE is; a duplicate is ACKed again, never
+ * run again (mirror_rx_duplicate()).
+ */
+static enum mirror_resp_verdict
+mirror_rx_atomic_write(struct mirror_qp *qp, const struct mirror_pkt *p)
+{
+	enum mirror_resp_verdict v;
+	u64 value;
+
+	if (p->paylen != sizeof(value) || p->dma_len != sizeof(value))
+		return MIRROR_RESP_NAK_INVALID;
+	memcpy(&value, p->payload, sizeof(value));
+	v = mirror_resp_atomic_write(qp, &qp->resp.segs, p->va, p->rkey,
+				     value);
+	mirror_segs_put(&qp->resp.segs);
+	if (v == MIRROR_RESP_DONE)
+		qp->resp.msn++;
+	return v;
+}
+
+/*
  * A request with a PSN before the expected one. Only what the responder
  * resources remember is answered again: a READ is resent from the PSN
  * asked for (never more than it was), an atomic gets its old result.
@@ -371,6 +393,10 @@ static bool mirror_wire_rx_request(struct mirror_qp *qp,
 	case MIRROR_OP_FETCH_ADD:
 		if (qp->resp.msg == MIRROR_RESP_IDLE)
 			v = mirror_rx_atomic(qp, p);
+		break;
+	case MIRROR_OP_ATOMIC_WRITE:
+		if (qp->resp.msg == MIRROR_RESP_IDLE)
+			v = mirror_rx_atomic_write(qp, p);
 		break;
 	}
 

@@ -286,6 +286,8 @@ u32 mirror_wc_opcode(u32 wr_opcode)
 		return MIRROR_WC_REG_MR;
 	case IB_UVERBS_WR_BIND_MW:
 		return MIRROR_WC_BIND_MW;
+	case MIRROR_WR_ATOMIC_WRITE:
+		return MIRROR_WC_ATOMIC_WRITE;
 	default:
 		return MIRROR_WC_SEND;
 	}
@@ -322,6 +324,7 @@ static bool mirror_opcode_ok(enum ib_qp_type type, u32 opcode)
 	case IB_UVERBS_WR_ATOMIC_CMP_AND_SWP:
 	case IB_UVERBS_WR_ATOMIC_FETCH_AND_ADD:
 	case IB_UVERBS_WR_SEND_WITH_INV:
+	case MIRROR_WR_ATOMIC_WRITE:
 		return type == IB_QPT_RC;
 	default:
 		/*
@@ -379,7 +382,8 @@ enum ib_wc_status mirror_sq_local_op(struct mirror_qp *qp,
  *
  * Checks the opcode against the QP type, the SGE count and the lengths,
  * and the key, PD, access and range of every SGE (writable ones for READ
- * and atomics); faults the first chunk of ODP memory in.
+ * and atomics); faults the first chunk of ODP memory in. An ATOMIC WRITE's
+ * memory is the 8 bytes its WQE carries.
  *
  * Return: IB_WC_SUCCESS, or the completion status of a WQE that cannot run.
  */
@@ -398,6 +402,12 @@ enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
 	mirror_segs_put(segs);
 	if (!mirror_opcode_ok(qp->ibqp.qp_type, wqe->opcode))
 		return IB_WC_LOC_QP_OP_ERR;
+	if (wqe->opcode == MIRROR_WR_ATOMIC_WRITE) {
+		/* Its 8 bytes are in the WQE (the kernel's copy). */
+		mirror_segs_add_kbuf(segs, &wqe->wr.atomic.compare_add,
+				     sizeof(u64), false);
+		return IB_WC_SUCCESS;
+	}
 	if (wqe->flags & MIRROR_WQE_F_INLINE) {
 		if (read || wqe->inline_len > qp->max_inline ||
 		    wqe->inline_len > room)

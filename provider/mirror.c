@@ -1038,6 +1038,21 @@ static void mirror_wr_atomic_fetch_add(struct ibv_qp_ex *ibqpx, uint32_t rkey,
 		mirror_wqe_set_atomic(wqe, rkey, remote_addr, add, 0);
 }
 
+/* ATOMIC WRITE: the 8 bytes at @atomic_wr travel in the WQE, as they are. */
+static void mirror_wr_atomic_write(struct ibv_qp_ex *ibqpx, uint32_t rkey,
+				   uint64_t remote_addr, const void *atomic_wr)
+{
+	struct mirror_send_wqe *wqe;
+	uint64_t value;
+
+	wqe = mirror_wr_new(ibqpx, IBV_WR_ATOMIC_WRITE,
+			    IBV_QP_EX_WITH_ATOMIC_WRITE, 0);
+	if (!wqe)
+		return;
+	memcpy(&value, atomic_wr, sizeof(value));
+	mirror_wqe_set_atomic(wqe, rkey, remote_addr, value, 0);
+}
+
 static void mirror_wr_bind_mw(struct ibv_qp_ex *ibqpx, struct ibv_mw *mw,
 			      uint32_t rkey,
 			      const struct ibv_mw_bind_info *info)
@@ -1171,7 +1186,8 @@ static uint64_t mirror_send_ops_supported(enum ibv_qp_type type)
 		ops |= IBV_QP_EX_WITH_RDMA_READ |
 		       IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP |
 		       IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD |
-		       IBV_QP_EX_WITH_SEND_WITH_INV;
+		       IBV_QP_EX_WITH_SEND_WITH_INV |
+		       IBV_QP_EX_WITH_ATOMIC_WRITE;
 	return ops;
 }
 
@@ -1191,6 +1207,7 @@ static void mirror_qp_init_ex(struct mirror_qp *qp, uint64_t send_ops)
 	ex->wr_rdma_read = mirror_wr_rdma_read;
 	ex->wr_atomic_cmp_swp = mirror_wr_atomic_cmp_swp;
 	ex->wr_atomic_fetch_add = mirror_wr_atomic_fetch_add;
+	ex->wr_atomic_write = mirror_wr_atomic_write;
 	ex->wr_bind_mw = mirror_wr_bind_mw;
 	ex->wr_local_inv = mirror_wr_local_inv;
 	ex->wr_send_inv = mirror_wr_send_inv;

@@ -27,7 +27,7 @@ def packet(kind, dst, qpn, psn, ident):
         ip, udp = ip_udp(SRC, dst, t + b"\0\0\0\0", ident)
         return ip + udp + t + icrc(ip, udp, t)
     if kind == "bad_opcode":
-        t = bth(0x1d, qpn, psn) + payload   # RC, operation 0x1d: undefined
+        t = bth(0x19, qpn, psn) + payload   # RC, operation 0x19: undefined
     elif kind == "unknown_qp":
         t = bth(0x04, 0xabcdef, psn) + payload
     elif kind == "bad_psn":

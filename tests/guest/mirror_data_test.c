@@ -2410,6 +2410,203 @@ out:
 	return rc;
 }
 
+/* ---------------------------------------------------------------------- */
+/*
+ * ATOMIC WRITE (ibv_wr_atomic_write()): 8 bytes stored at once at the
+ * responder, on RC only. Side a gets an extended QP (the ibv_wr_* API
+ * carries the operation), connected to a new QP of side b.
+ */
+struct aw_rig {
+	struct pair p;
+	struct ibv_qp *qa, *qb;
+	struct ibv_mr *target;	/* b's MR the writes aim at */
+	char *mem;
+	bool mapped;
+};
+
+static int aw_rig_init(struct aw_rig *r, int target_access, bool odp)
+{
+	struct ibv_qp_init_attr_ex ia = {
+		.qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 8, .max_recv_wr = 8, .max_send_sge = 1,
+			 .max_recv_sge = 1 },
+		.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS,
+		.send_ops_flags = IBV_QP_EX_WITH_ATOMIC_WRITE,
+	};
+	struct ibv_qp_init_attr ib = {
+		.qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 8, .max_recv_wr = 8, .max_send_sge = 1,
+			 .max_recv_sge = 1 },
+	};
+	int qp_access = IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |
+			IBV_ACCESS_REMOTE_ATOMIC;
+
+	memset(r, 0, sizeof(*r));
+	if (pair_init(&r->p, IBV_QPT_RC, 7))
+		return -1;
+	ia.pd = r->p.a.pd;
+	ia.send_cq = ia.recv_cq = r->p.a.cq;
+	r->qa = ibv_create_qp_ex(ctx, &ia);
+	ib.send_cq = ib.recv_cq = r->p.b.cq;
+	r->qb = ibv_create_qp(r->p.b.pd, &ib);
+	if (!r->qa || !r->qb)
+		return -1;
+	if (connect_qp(r->qa, true, r->qb->qp_num, 7, qp_access) ||
+	    connect_qp(r->qb, false, r->qa->qp_num, 7, qp_access))
+		return -1;
+	r->mem = r->p.b.buf;
+	if (odp) {
+		r->mem = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r->mem == MAP_FAILED) {
+			r->mem = NULL;
+			return -1;
+		}
+		r->mapped = true;
+		target_access |= IBV_ACCESS_ON_DEMAND;
+	}
+	r->target = ibv_reg_mr(r->p.b.pd, r->mem, BUF_SIZE, target_access);
+	return r->target ? 0 : -1;
+}
+
+static void aw_rig_fini(struct aw_rig *r)
+{
+	if (r->qa)
+		ibv_destroy_qp(r->qa);
+	if (r->qb)
+		ibv_destroy_qp(r->qb);
+	if (r->target)
+		ibv_dereg_mr(r->target);
+	if (r->mapped)
+		munmap(r->mem, BUF_SIZE);
+	pair_fini(&r->p);
+}
+
+/* Posts ATOMIC WRITEs of @vals[i] to b's target at @off[i] (wr_id 100+i). */
+static int aw_post(struct aw_rig *r, const uint64_t *vals, const uint32_t *off,
+		   int n)
+{
+	struct ibv_qp_ex *qx = ibv_qp_to_qp_ex(r->qa);
+	int i;
+
+	ibv_wr_start(qx);
+	for (i = 0; i < n; i++) {
+		qx->wr_id = 100 + i;
+		qx->wr_flags = IBV_SEND_SIGNALED;
+		ibv_wr_atomic_write(qx, r->target->rkey,
+				    (uintptr_t)r->mem + off[i], &vals[i]);
+	}
+	return ibv_wr_complete(qx);
+}
+
+static int atomic_write_stores(bool odp)
+{
+	uint64_t vals[2] = { 0x0123456789abcdefULL, 0xfedcba9876543210ULL };
+	uint32_t off[2] = { 4096, 4096 + 8 * 1000 };
+	struct ibv_wc wc;
+	struct aw_rig r;
+	int rc = -1, i;
+
+	CHECK(aw_rig_init(&r, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE,
+			  odp) == 0, "setup: %s", strerror(errno));
+	CHECK(aw_post(&r, vals, off, 2) == 0, "post: %s", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		CHECK(wait_wc(r.p.a.cq, &wc) == 0, "no completion");
+		CHECK(wc.status == IBV_WC_SUCCESS &&
+		      wc.wr_id == (uint64_t)(100 + i) &&
+		      wc.opcode == IBV_WC_ATOMIC_WRITE,
+		      "atomic write %d: %s, opcode %d", i,
+		      ibv_wc_status_str(wc.status), wc.opcode);
+	}
+	for (i = 0; i < 2; i++)
+		CHECK(memcmp(r.mem + off[i], &vals[i], 8) == 0,
+		      "the 8 bytes at %u differ", off[i]);
+	CHECK(r.mem[off[0] - 1] == 0 && r.mem[off[0] + 8] == 0,
+	      "bytes around the target changed");
+	note("two ATOMIC WRITEs into %s memory, both landed",
+	     odp ? "ODP (not yet faulted)" : "pinned");
+	rc = 0;
+out:
+	aw_rig_fini(&r);
+	return rc;
+}
+
+static int test_rc_atomic_write_stores_8_bytes(void)
+{
+	return atomic_write_stores(false);
+}
+
+static int test_rc_atomic_write_into_odp_memory(void)
+{
+	return atomic_write_stores(true);
+}
+
+/* An ATOMIC WRITE refused by the responder: @want, then the next flushed. */
+static int atomic_write_refused(int target_access, uint32_t first_off,
+				enum ibv_wc_status want)
+{
+	uint64_t vals[2] = { 1, 2 };
+	uint32_t off[2] = { first_off, 64 };
+	struct aw_rig r;
+	int rc = -1;
+
+	CHECK(aw_rig_init(&r, target_access, false) == 0, "setup");
+	CHECK(aw_post(&r, vals, off, 2) == 0, "post: %s", strerror(errno));
+	if (expect_error_then_flush(&r.p, want))
+		goto out;
+	CHECK(r.mem[first_off] == 0, "the refused write landed");
+	rc = 0;
+out:
+	aw_rig_fini(&r);
+	return rc;
+}
+
+static int test_rc_misaligned_atomic_write_is_rem_inv_req_err(void)
+{
+	return atomic_write_refused(IBV_ACCESS_LOCAL_WRITE |
+				    IBV_ACCESS_REMOTE_WRITE, 4100,
+				    IBV_WC_REM_INV_REQ_ERR);
+}
+
+static int test_rc_atomic_write_without_remote_write_is_rem_access_err(void)
+{
+	return atomic_write_refused(IBV_ACCESS_LOCAL_WRITE |
+				    IBV_ACCESS_REMOTE_READ |
+				    IBV_ACCESS_REMOTE_ATOMIC, 4096,
+				    IBV_WC_REM_ACCESS_ERR);
+}
+
+/* ATOMIC WRITE is for RC: a UC extended QP cannot be created with it. */
+static int test_uc_qp_with_atomic_write_is_refused(void)
+{
+	struct ibv_qp_init_attr_ex ia = {
+		.qp_type = IBV_QPT_UC,
+		.cap = { .max_send_wr = 8, .max_recv_wr = 8, .max_send_sge = 1,
+			 .max_recv_sge = 1 },
+		.comp_mask = IBV_QP_INIT_ATTR_PD | IBV_QP_INIT_ATTR_SEND_OPS_FLAGS,
+		.send_ops_flags = IBV_QP_EX_WITH_ATOMIC_WRITE,
+	};
+	struct ibv_pd *pd = ibv_alloc_pd(ctx);
+	struct ibv_cq *cq = ibv_create_cq(ctx, 8, NULL, NULL, 0);
+	struct ibv_qp *qp = NULL;
+	int rc = -1;
+
+	CHECK(pd && cq, "setup");
+	ia.pd = pd;
+	ia.send_cq = ia.recv_cq = cq;
+	qp = ibv_create_qp_ex(ctx, &ia);
+	CHECK(!qp, "a UC QP took ATOMIC WRITE");
+	rc = 0;
+out:
+	if (qp)
+		ibv_destroy_qp(qp);
+	if (cq)
+		ibv_destroy_cq(cq);
+	if (pd)
+		ibv_dealloc_pd(pd);
+	return rc;
+}
+
 static const struct test tests[] = {
 	T(rc_send_recv_moves_bytes),
 	T(uc_send_recv_moves_bytes),
@@ -2468,6 +2665,11 @@ static const struct test tests[] = {
 	T(rc_window_invalidated_in_use_ends_the_writes),
 	T(ud_multicast_reaches_every_attached_qp),
 	T_DEV(rc_qp_cannot_attach_to_a_group),
+	T(rc_atomic_write_stores_8_bytes),
+	T(rc_atomic_write_into_odp_memory),
+	T(rc_misaligned_atomic_write_is_rem_inv_req_err),
+	T(rc_atomic_write_without_remote_write_is_rem_access_err),
+	T_DEV(uc_qp_with_atomic_write_is_refused),
 };
 
 int main(int argc, char **argv)

@@ -31,7 +31,9 @@
 	(IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_SEND_WITH_IMM |                  \
 	 IBV_QP_EX_WITH_RDMA_WRITE | IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM |      \
 	 IBV_QP_EX_WITH_RDMA_READ | IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP |        \
-	 IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD)
+	 IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD | IBV_QP_EX_WITH_LOCAL_INV |      \
+	 IBV_QP_EX_WITH_BIND_MW | IBV_QP_EX_WITH_SEND_WITH_INV |              \
+	 IBV_QP_EX_WITH_ATOMIC_WRITE)
 
 /* One QP created with ibv_create_qp_ex on a CQ made with ibv_create_cq_ex. */
 struct side {
@@ -315,6 +317,97 @@ static int test_rc_wr_send_moves_bytes(void)
 	CHECK(memcmp(p.b.buf, p.a.buf, len) == 0, "payload differs");
 	rc = 0;
 out:
+	pair_fini(&p);
+	return rc;
+}
+
+/*
+ * The builders of memory windows and ATOMIC WRITE: b binds a type 2
+ * window with wr_bind_mw, a stores 8 bytes through it with
+ * wr_atomic_write, b ends it with wr_local_inv; bound again, a ends it
+ * with wr_send_inv, which b's receive reports.
+ */
+static int test_rc_wr_window_atomic_write_and_invalidations(void)
+{
+	uint64_t value = 0x1122334455667788ULL;
+	struct ibv_mw_bind_info info = {};
+	struct ibv_mr *mr = NULL;
+	struct ibv_mw *mw = NULL;
+	uint32_t rkey;
+	struct cqe e;
+	struct pair p;
+	int rc = -1;
+
+	CHECK(pair_init(&p, IBV_QPT_RC) == 0, "setup: %s", strerror(errno));
+	mr = ibv_reg_mr(p.b.pd, p.b.buf, BUF_SIZE,
+			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND);
+	mw = ibv_alloc_mw(p.b.pd, IBV_MW_TYPE_2);
+	CHECK(mr && mw, "MR and window: %s", strerror(errno));
+	info.mr = mr;
+	info.addr = addr_of(&p.b, 8192);
+	info.length = 4096;
+	info.mw_access_flags = IBV_ACCESS_REMOTE_WRITE;
+
+	rkey = ibv_inc_rkey(mw->rkey);
+	ibv_wr_start(p.b.qpx);
+	p.b.qpx->wr_id = 1;
+	p.b.qpx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_bind_mw(p.b.qpx, mw, rkey, &info);
+	CHECK(ibv_wr_complete(p.b.qpx) == 0, "bind: wr_complete");
+	CHECK(wait_cqe(p.b.cq, &e) == 0 && e.status == IBV_WC_SUCCESS &&
+	      e.opcode == IBV_WC_BIND_MW, "bind: %s, opcode %d",
+	      ibv_wc_status_str(e.status), e.opcode);
+	mw->rkey = rkey;
+
+	ibv_wr_start(p.a.qpx);
+	p.a.qpx->wr_id = 2;
+	p.a.qpx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_atomic_write(p.a.qpx, rkey, addr_of(&p.b, 8192 + 64), &value);
+	CHECK(ibv_wr_complete(p.a.qpx) == 0, "atomic write: wr_complete");
+	CHECK(wait_cqe(p.a.cq, &e) == 0 && e.status == IBV_WC_SUCCESS &&
+	      e.opcode == IBV_WC_ATOMIC_WRITE, "atomic write: %s, opcode %d",
+	      ibv_wc_status_str(e.status), e.opcode);
+	CHECK(memcmp(p.b.buf + 8192 + 64, &value, 8) == 0,
+	      "the 8 bytes did not land");
+
+	ibv_wr_start(p.b.qpx);
+	p.b.qpx->wr_id = 3;
+	p.b.qpx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_local_inv(p.b.qpx, rkey);
+	CHECK(ibv_wr_complete(p.b.qpx) == 0, "local inv: wr_complete");
+	CHECK(wait_cqe(p.b.cq, &e) == 0 && e.status == IBV_WC_SUCCESS &&
+	      e.opcode == IBV_WC_LOCAL_INV, "local inv: %s, opcode %d",
+	      ibv_wc_status_str(e.status), e.opcode);
+
+	rkey = ibv_inc_rkey(mw->rkey);
+	ibv_wr_start(p.b.qpx);
+	p.b.qpx->wr_id = 4;
+	p.b.qpx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_bind_mw(p.b.qpx, mw, rkey, &info);
+	CHECK(ibv_wr_complete(p.b.qpx) == 0, "rebind: wr_complete");
+	CHECK(wait_cqe(p.b.cq, &e) == 0 && e.status == IBV_WC_SUCCESS,
+	      "rebind: %s", ibv_wc_status_str(e.status));
+	mw->rkey = rkey;
+
+	CHECK(post_recv(&p.b, 77, 0, 64) == 0, "post_recv");
+	ibv_wr_start(p.a.qpx);
+	p.a.qpx->wr_id = 5;
+	p.a.qpx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_send_inv(p.a.qpx, rkey);
+	ibv_wr_set_sge(p.a.qpx, p.a.mr->lkey, addr_of(&p.a, 0), 16);
+	CHECK(ibv_wr_complete(p.a.qpx) == 0, "send inv: wr_complete");
+	CHECK(wait_cqe(p.a.cq, &e) == 0 && e.status == IBV_WC_SUCCESS,
+	      "send inv: %s", ibv_wc_status_str(e.status));
+	CHECK(wait_cqe(p.b.cq, &e) == 0 && e.status == IBV_WC_SUCCESS &&
+	      e.wr_id == 77 && (e.wc_flags & IBV_WC_WITH_INV) &&
+	      htobe32(e.imm) == rkey, "receive: %s, flags 0x%x, rkey 0x%x",
+	      ibv_wc_status_str(e.status), e.wc_flags, htobe32(e.imm));
+	rc = 0;
+out:
+	if (mw)
+		ibv_dealloc_mw(mw);
+	if (mr)
+		ibv_dereg_mr(mr);
 	pair_fini(&p);
 	return rc;
 }
@@ -918,9 +1011,10 @@ static int test_create_qp_ex_refuses_unsupported_send_ops(void)
 		uint64_t ops;
 		const char *what;
 	} bad[] = {
-		{ IBV_QPT_RC, IBV_QP_EX_WITH_LOCAL_INV, "RC LOCAL_INV" },
-		{ IBV_QPT_RC, IBV_QP_EX_WITH_BIND_MW, "RC BIND_MW" },
-		{ IBV_QPT_RC, IBV_QP_EX_WITH_SEND_WITH_INV, "RC SEND_WITH_INV" },
+		{ IBV_QPT_UD, IBV_QP_EX_WITH_LOCAL_INV, "UD LOCAL_INV" },
+		{ IBV_QPT_UD, IBV_QP_EX_WITH_BIND_MW, "UD BIND_MW" },
+		{ IBV_QPT_UC, IBV_QP_EX_WITH_SEND_WITH_INV, "UC SEND_WITH_INV" },
+		{ IBV_QPT_UC, IBV_QP_EX_WITH_ATOMIC_WRITE, "UC ATOMIC_WRITE" },
 		{ IBV_QPT_RC, IBV_QP_EX_WITH_SEND | IBV_QP_EX_WITH_TSO, "RC TSO" },
 		{ IBV_QPT_UD, IBV_QP_EX_WITH_RDMA_WRITE, "UD RDMA_WRITE" },
 		{ IBV_QPT_UC, IBV_QP_EX_WITH_RDMA_READ, "UC RDMA_READ" },
@@ -1226,6 +1320,7 @@ static int test_rc_post_send_atomics_return_old_value(void)
 
 static const struct test tests[] = {
 	T(rc_wr_send_moves_bytes),
+	T(rc_wr_window_atomic_write_and_invalidations),
 	T(rc_wr_send_imm_carries_immediate),
 	T(rc_wr_rdma_write_moves_bytes),
 	T(rc_wr_rdma_write_imm_consumes_receive),

@@ -532,6 +532,7 @@ static void mirror_rx_mcast(struct mirror_dev *dev, struct sk_buff *skb,
 	if (g) {
 		list_for_each_entry_rcu(m, &g->qps, node) {
 			qp = m->qp;
+			/* Pairs with the state change's release store. */
 			state = smp_load_acquire(&qp->state);
 			if (state < MIRROR_QPS_RTR || state == MIRROR_QPS_ERR ||
 			    !kref_get_unless_zero(&qp->ref))
@@ -609,6 +610,7 @@ static int mirror_udp_encap_recv(struct sock *sk, struct sk_buff *skb)
 	if (!qp)
 		return mirror_rx_drop(dev, skb, MIRROR_CNT_RX_DROP_NO_QP);
 	why = 0;
+	/* Pairs with the state change's release store. */
 	state = smp_load_acquire(&qp->state);
 	if (qp->ibqp.qp_type != p.type &&
 	    !(qp->ibqp.qp_type == IB_QPT_GSI && p.type == IB_QPT_UD))

@@ -583,6 +583,7 @@ static int mirror_post_one_send(struct mirror_qp *qp,
 	u32 prod = q->hdr->producer;
 
 	lockdep_assert_held(&qp->sq_lock);
+	/* Pairs with the requester's release of the consumer index. */
 	if (prod - smp_load_acquire(&q->hdr->consumer) >= q->num_slots)
 		return -ENOMEM;
 	if (wr->num_sge < 0 || wr->num_sge > qp->attr.cap.max_send_sge)
@@ -633,6 +634,7 @@ static int mirror_post_one_send(struct mirror_qp *qp,
 	}
 	mirror_sges_from_ib((struct mirror_sge *)(wqe + 1), wr->sg_list,
 			    wr->num_sge);
+	/* The slot is written before the requester sees it (its acquire). */
 	smp_store_release(&q->hdr->producer, prod + 1);
 	return 0;
 }

@@ -275,6 +275,32 @@ enum mirror_resp_verdict mirror_resp_target(struct mirror_qp *qp,
 	return MIRROR_RESP_DONE;
 }
 
+/*
+ * An 8-byte read-modify-write (mirror_segs_atomic()) at @va, whose key
+ * must allow @access: the common part of the atomics and ATOMIC WRITE.
+ */
+static enum mirror_resp_verdict
+mirror_resp_rmw(struct mirror_qp *qp, struct mirror_segs *segs, u64 va,
+		u32 rkey, int access, enum mirror_atomic_op op,
+		u64 compare_add, u64 swap, u64 *orig)
+{
+	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
+	enum mirror_resp_verdict v;
+	int err;
+
+	v = mirror_resp_target(qp, segs, va, rkey, sizeof(u64), access);
+	if (v != MIRROR_RESP_DONE)
+		return v;
+	err = mirror_segs_atomic(segs, &dev->atomic_lock, op, compare_add,
+				 swap, orig);
+	if (err == -EAGAIN && segs->missed)
+		return MIRROR_RESP_STOPPED;
+	if (err)
+		return segs->failed ? MIRROR_RESP_NAK_ACCESS :
+				      MIRROR_RESP_NAK_OP;
+	return MIRROR_RESP_DONE;
+}
+
 /**
  * mirror_resp_atomic() - execute a compare-and-swap or fetch-and-add
  * @qp: the responding QP (resp_lock held)
@@ -294,28 +320,16 @@ enum mirror_resp_verdict mirror_resp_atomic(struct mirror_qp *qp,
 					    const struct mirror_pkt *p,
 					    u64 *orig)
 {
-	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	bool cmp_swap = p->op == MIRROR_OP_CMP_SWAP;
-	enum mirror_resp_verdict v;
-	int err;
 
 	if ((p->va & (sizeof(u64) - 1)) || !mirror_resp_res_count(qp))
 		return MIRROR_RESP_NAK_INVALID;
-	v = mirror_resp_target(qp, segs, p->va, p->rkey, sizeof(u64),
-			       IB_ACCESS_REMOTE_ATOMIC);
-	if (v != MIRROR_RESP_DONE)
-		return v;
-	err = mirror_segs_atomic(segs, &dev->atomic_lock,
-				 cmp_swap ? MIRROR_ATOMIC_CMP_SWAP :
-					    MIRROR_ATOMIC_FETCH_ADD,
-				 cmp_swap ? p->compare : p->swap_add,
-				 p->swap_add, orig);
-	if (err == -EAGAIN && segs->missed)
-		return MIRROR_RESP_STOPPED;
-	if (err)
-		return segs->failed ? MIRROR_RESP_NAK_ACCESS :
-				      MIRROR_RESP_NAK_OP;
-	return MIRROR_RESP_DONE;
+	return mirror_resp_rmw(qp, segs, p->va, p->rkey,
+			       IB_ACCESS_REMOTE_ATOMIC,
+			       cmp_swap ? MIRROR_ATOMIC_CMP_SWAP :
+					  MIRROR_ATOMIC_FETCH_ADD,
+			       cmp_swap ? p->compare : p->swap_add,
+			       p->swap_add, orig);
 }
 
 /**
@@ -341,25 +355,12 @@ enum mirror_resp_verdict mirror_resp_atomic_write(struct mirror_qp *qp,
 						  struct mirror_segs *segs,
 						  u64 va, u32 rkey, u64 value)
 {
-	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
-	enum mirror_resp_verdict v;
 	u64 orig;
-	int err;
 
 	if (va & (sizeof(u64) - 1))
 		return MIRROR_RESP_NAK_INVALID;
-	v = mirror_resp_target(qp, segs, va, rkey, sizeof(u64),
-			       IB_ACCESS_REMOTE_WRITE);
-	if (v != MIRROR_RESP_DONE)
-		return v;
-	err = mirror_segs_atomic(segs, &dev->atomic_lock, MIRROR_ATOMIC_STORE,
-				 value, 0, &orig);
-	if (err == -EAGAIN && segs->missed)
-		return MIRROR_RESP_STOPPED;
-	if (err)
-		return segs->failed ? MIRROR_RESP_NAK_ACCESS :
-				      MIRROR_RESP_NAK_OP;
-	return MIRROR_RESP_DONE;
+	return mirror_resp_rmw(qp, segs, va, rkey, IB_ACCESS_REMOTE_WRITE,
+			       MIRROR_ATOMIC_STORE, value, 0, &orig);
 }
 
 /**

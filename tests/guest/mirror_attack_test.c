@@ -1720,6 +1720,164 @@ out:
 	return rc;
 }
 
+/*
+ * Memory windows reach only their own PD. The victim binds a type 2
+ * window over its MR (which allows MW_BIND) and the attacker knows both
+ * keys (the worst case). The attacker's LOCAL_INV of the victim's window
+ * is LOC_PROT_ERR and leaves it bound; its bind of a window of its own
+ * PD to the victim's MR is MW_BIND_ERR; the victim's bytes stay as they
+ * were, and its window still serves it.
+ */
+static int window_attacker(void *arg)
+{
+	struct ibv_send_wr wr = { .send_flags = IBV_SEND_SIGNALED }, *bad;
+	struct ibv_qp_attr reset = { .qp_state = IBV_QPS_RESET };
+	struct conn c = { .access = -1, .max_dest_rd = -1 };
+	const char *dev = dev_of(*(enum path *)arg, true);
+	struct ibv_mw *mw = NULL;
+	struct ibv_wc wc;
+	struct end a = {};
+	int rc = -1;
+
+	if (end_init(&a, dev, ip_of(dev), IBV_QPT_UC, NULL))
+		AFAIL("setup: %s", strerror(errno));
+	mw = ibv_alloc_mw(a.pd, IBV_MW_TYPE_2);
+	if (!mw)
+		AFAIL("alloc_mw: %s", strerror(errno));
+	sh->a_qpn = a.qp->qp_num;
+	sh->a_gid = a.gid;
+	set_stage(1);
+	if (wait_stage(2, 30))
+		AFAIL("the victim did not connect");
+	c.dqpn = sh->v_qpn;
+	c.dgid = sh->v_gid;
+	if (end_connect(&a, &c))
+		AFAIL("connect: %s", strerror(errno));
+	/* The victim's window, by its key. */
+	wr.wr_id = 1;
+	wr.opcode = IBV_WR_LOCAL_INV;
+	wr.invalidate_rkey = sh->v_psn;
+	if (ibv_post_send(a.qp, &wr, &bad) || wait_wc(&a, &wc, 10) != 1)
+		AFAIL("LOCAL_INV did not complete");
+	sh->a_status[0] = wc.status;
+	/* The QP is in ERR after the error: connected again for the bind. */
+	if (ibv_modify_qp(a.qp, &reset, IBV_QP_STATE) || end_connect(&a, &c))
+		AFAIL("reconnect: %s", strerror(errno));
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = 2;
+	wr.opcode = IBV_WR_BIND_MW;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.bind_mw.mw = mw;
+	wr.bind_mw.rkey = ibv_inc_rkey(mw->rkey);
+	wr.bind_mw.bind_info.addr = sh->v_addr;
+	wr.bind_mw.bind_info.length = 64;
+	wr.bind_mw.bind_info.mw_access_flags = IBV_ACCESS_REMOTE_WRITE;
+	/* The victim's MR, by its lkey: a struct of ours that carries it. */
+	{
+		struct ibv_mr fake = { .lkey = sh->v_rkey, .pd = a.pd };
+
+		wr.bind_mw.bind_info.mr = &fake;
+		if (ibv_post_send(a.qp, &wr, &bad) || wait_wc(&a, &wc, 10) != 1)
+			AFAIL("BIND_MW did not complete");
+	}
+	sh->a_status[1] = wc.status;
+	snprintf(sh->msg, sizeof(sh->msg), "LOCAL_INV: %s; BIND_MW: %s",
+		 ibv_wc_status_str(sh->a_status[0]),
+		 ibv_wc_status_str(sh->a_status[1]));
+	rc = 0;
+out:
+	if (mw)
+		ibv_dealloc_mw(mw);
+	end_fini(&a);
+	return rc;
+}
+
+static int window_reaches_only_its_own_pd(enum path path)
+{
+	struct ibv_send_wr wr = {
+		.wr_id = 9, .opcode = IBV_WR_BIND_MW,
+		.send_flags = IBV_SEND_SIGNALED,
+	}, *bad;
+	struct ibv_mr *mr = NULL;
+	struct ibv_mw *mw = NULL;
+	uint64_t vbuf[64];
+	struct ibv_wc wc;
+	struct end v = {};
+	pid_t pid;
+	int rc = -1, i, st;
+
+	if (path == PATH_WIRE)
+		SKIP("binds and LOCAL_INV name keys of the poster's own device");
+	memset(vbuf, 0x5e, sizeof(vbuf));
+	CHECK(end_init(&v, dev_name, "10.11.0.1", IBV_QPT_UC, NULL) == 0,
+	      "setup");
+	mr = ibv_reg_mr(v.pd, vbuf, sizeof(vbuf),
+			IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND);
+	mw = ibv_alloc_mw(v.pd, IBV_MW_TYPE_2);
+	CHECK(mr && mw, "MR and window: %s", strerror(errno));
+	sh->v_qpn = v.qp->qp_num;
+	sh->v_gid = v.gid;
+	sh->v_rkey = mr->lkey;
+	sh->v_addr = (uintptr_t)vbuf;
+	set_stage(0);
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0, "fork");
+	if (!pid)
+		_exit(drop_privileges() ? 3 : window_attacker(&path) ? 1 : 0);
+	if (wait_stage(1, 30) == 0) {
+		struct conn c = { .dqpn = sh->a_qpn, .dgid = sh->a_gid,
+				  .access = -1, .max_dest_rd = -1 };
+
+		if (end_connect(&v, &c) == 0) {
+			wr.bind_mw.mw = mw;
+			wr.bind_mw.rkey = ibv_inc_rkey(mw->rkey);
+			wr.bind_mw.bind_info.mr = mr;
+			wr.bind_mw.bind_info.addr = (uintptr_t)vbuf;
+			wr.bind_mw.bind_info.length = sizeof(vbuf);
+			wr.bind_mw.bind_info.mw_access_flags =
+				IBV_ACCESS_REMOTE_WRITE;
+			if (ibv_post_send(v.qp, &wr, &bad) == 0 &&
+			    wait_wc(&v, &wc, 10) == 1 &&
+			    wc.status == IBV_WC_SUCCESS) {
+				mw->rkey = wr.bind_mw.rkey;
+				sh->v_psn = mw->rkey;	/* the window's key */
+				set_stage(2);
+			}
+		}
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "attacker: %s", sh->msg);
+	note("%s", sh->msg);
+	CHECK(sh->a_status[0] == IBV_WC_LOC_PROT_ERR,
+	      "the attacker's LOCAL_INV of the victim's window: %s",
+	      ibv_wc_status_str(sh->a_status[0]));
+	CHECK(sh->a_status[1] == IBV_WC_MW_BIND_ERR,
+	      "the attacker's bind to the victim's MR: %s",
+	      ibv_wc_status_str(sh->a_status[1]));
+	for (i = 0; i < 64; i++)
+		CHECK(vbuf[i] == 0x5e5e5e5e5e5e5e5eULL,
+		      "the victim's memory changed at word %d", i);
+	/* Still bound: the victim's own LOCAL_INV ends it. */
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = 10;
+	wr.opcode = IBV_WR_LOCAL_INV;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.invalidate_rkey = mw->rkey;
+	CHECK(ibv_post_send(v.qp, &wr, &bad) == 0 &&
+	      wait_wc(&v, &wc, 10) == 1 && wc.status == IBV_WC_SUCCESS,
+	      "the victim's LOCAL_INV of its window: %s",
+	      ibv_wc_status_str(wc.status));
+	rc = 0;
+out:
+	if (mw)
+		ibv_dealloc_mw(mw);
+	if (mr)
+		ibv_dereg_mr(mr);
+	end_fini(&v);
+	return rc;
+}
+
 /* ---------------------------------------------------------------------- */
 
 #define BOTH(n)                                                                \
@@ -1740,6 +1898,7 @@ BOTH(probing_unmapped_addresses_leaves_no_children)
 BOTH(no_responder_resources_no_read)
 BOTH(stalled_source_never_holds_the_destination)
 BOTH(stalled_destination_never_holds_the_requester)
+BOTH(window_reaches_only_its_own_pd)
 
 static const struct test tests[] = {
 	TT(rewritten_wqe_changes_nothing),
@@ -1754,6 +1913,7 @@ static const struct test tests[] = {
 	TT(no_responder_resources_no_read),
 	TT(stalled_source_never_holds_the_destination),
 	TT(stalled_destination_never_holds_the_requester),
+	TT(window_reaches_only_its_own_pd),
 };
 
 int main(int argc, char **argv)

@@ -51,6 +51,7 @@
 #define NQP		12
 #define NMR		12
 #define NAH		6
+#define NMW		6
 #define ARENA		(64UL << 20)	/* memory the mapper thread churns */
 #define BLOCK		(2UL << 20)
 
@@ -60,7 +61,8 @@ enum act {
 	A_CREATE_QP, A_MODIFY_QP, A_CONNECT_QP, A_DESTROY_QP, A_REG_MR,
 	A_REG_ODP, A_REG_IMPLICIT, A_DEREG_MR, A_CREATE_AH, A_DESTROY_AH,
 	A_POST_SEND, A_POST_RECV, A_POLL_CQ, A_NOTIFY_CQ, A_ADVISE_MR,
-	A_QUERY_QP, A_QUERY_ODP, A_COUNT,
+	A_QUERY_QP, A_QUERY_ODP, A_ALLOC_MW, A_DEALLOC_MW, A_ATTACH_MCAST,
+	A_DETACH_MCAST, A_COUNT,
 };
 
 static const char *const act_name[A_COUNT] = {
@@ -68,12 +70,14 @@ static const char *const act_name[A_COUNT] = {
 	"create_qp", "modify_qp", "connect_qp", "destroy_qp", "reg_mr",
 	"reg_mr odp", "reg_mr implicit", "dereg_mr", "create_ah",
 	"destroy_ah", "post_send", "post_recv", "poll_cq", "req_notify_cq",
-	"advise_mr", "query_qp", "mirrorv_query_*",
+	"advise_mr", "query_qp", "mirrorv_query_*", "alloc_mw", "dealloc_mw",
+	"attach_mcast", "detach_mcast",
 };
 
 /* Relative weights: the data path gets most of the draws. */
 static const int act_weight[A_COUNT] = {
 	3, 2, 3, 2, 2, 4, 6, 8, 2, 4, 3, 1, 3, 2, 1, 30, 12, 12, 2, 3, 2, 2,
+	2, 1, 2, 2,
 };
 
 /* What every process reports to the parent (shared memory). */
@@ -135,6 +139,7 @@ struct state {
 	int qp_dev[NQP];
 	struct ibv_mr *mr[NMR];
 	struct ibv_ah *ah[NAH];
+	struct ibv_mw *mw[NMW];
 	char *heap;			/* plain memory, for pinned MRs */
 	char *arena;			/* churned by the mapper thread */
 	atomic_bool stop;
@@ -426,7 +431,7 @@ static void act_post_send(struct state *st)
 		IBV_WR_RDMA_WRITE_WITH_IMM, IBV_WR_RDMA_READ,
 		IBV_WR_ATOMIC_CMP_AND_SWP, IBV_WR_ATOMIC_FETCH_AND_ADD,
 		IBV_WR_LOCAL_INV, IBV_WR_BIND_MW, IBV_WR_SEND_WITH_INV,
-		IBV_WR_TSO, 99,
+		IBV_WR_TSO, IBV_WR_ATOMIC_WRITE, 99,
 	};
 	int q = pick(&st->rng, (void **)st->qp, NQP, true);
 	struct ibv_sge sge[6];
@@ -476,6 +481,27 @@ static void act_post_send(struct state *st)
 		wr.wr.atomic.remote_addr = wr.wr.rdma.remote_addr & ~7ULL;
 		wr.wr.atomic.rkey = wr.wr.rdma.rkey;
 		wr.wr.atomic.compare_add = rnd(&st->rng);
+	}
+	if (wr.opcode == IBV_WR_BIND_MW) {
+		/* Any window (or none), any MR, any range, key and access. */
+		k = pick(&st->rng, (void **)st->mw, NMW, true);
+		mr = some_mr(st);
+		wr.bind_mw.mw = k >= 0 ? st->mw[k] : NULL;
+		wr.bind_mw.rkey = wr.bind_mw.mw && below(&st->rng, 2) ?
+				  ibv_inc_rkey(wr.bind_mw.mw->rkey) :
+				  (uint32_t)rnd(&st->rng);
+		wr.bind_mw.bind_info.mr = mr;
+		wr.bind_mw.bind_info.addr = mr && mr->addr ?
+			fuzz_addr(st, (uintptr_t)mr->addr, mr->length) :
+			rnd(&st->rng);
+		wr.bind_mw.bind_info.length = fuzz_u32(&st->rng, 4096);
+		wr.bind_mw.bind_info.mw_access_flags =
+			(unsigned int)(rnd(&st->rng) & 0x3ff);
+	}
+	if (wr.opcode == IBV_WR_LOCAL_INV) {
+		k = pick(&st->rng, (void **)st->mw, NMW, true);
+		if (k >= 0 && below(&st->rng, 2))
+			wr.invalidate_rkey = st->mw[k]->rkey;
 	}
 	if (st->qp[q]->qp_type == IBV_QPT_UD) {
 		a = pick(&st->rng, (void **)st->ah, NAH, true);
@@ -649,6 +675,42 @@ static void act(struct state *st, enum act a)
 	case A_POST_SEND:
 		act_post_send(st);
 		break;
+	case A_ALLOC_MW:
+		i = pick(&st->rng, (void **)st->mw, NMW, false);
+		if (i >= 0) {
+			int p = pick(&st->rng, (void **)st->pd, NPD, true);
+
+			if (p >= 0 && (st->mw[i] = ibv_alloc_mw(st->pd[p],
+					below(&st->rng, 2) ? IBV_MW_TYPE_1 :
+							     IBV_MW_TYPE_2)))
+				atomic_fetch_add(&st->r->ok[a], 1);
+		}
+		break;
+	case A_DEALLOC_MW:
+		i = pick(&st->rng, (void **)st->mw, NMW, true);
+		if (i >= 0 && !ibv_dealloc_mw(st->mw[i])) {
+			st->mw[i] = NULL;
+			atomic_fetch_add(&st->r->ok[a], 1);
+		}
+		break;
+	case A_ATTACH_MCAST:
+	case A_DETACH_MCAST: {
+		/* One of four groups, or any GID at all. */
+		union ibv_gid g = { .raw = { [10] = 0xff, [11] = 0xff,
+					     [12] = 239, [13] = 1, [14] = 1 } };
+
+		i = pick(&st->rng, (void **)st->qp, NQP, true);
+		if (i < 0)
+			break;
+		g.raw[15] = (uint8_t)below(&st->rng, 4);
+		if (!below(&st->rng, 4))
+			for (int k = 0; k < 16; k++)
+				g.raw[k] = (uint8_t)rnd(&st->rng);
+		if (!(a == A_ATTACH_MCAST ? ibv_attach_mcast(st->qp[i], &g, 0) :
+					    ibv_detach_mcast(st->qp[i], &g, 0)))
+			atomic_fetch_add(&st->r->ok[a], 1);
+		break;
+	}
 	case A_POST_RECV:
 		act_post_recv(st);
 		break;

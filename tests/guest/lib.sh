@@ -215,10 +215,15 @@ cm_listening() {
 }
 
 # mc_joined GROUP: mckey's receiver has joined the IPv4 GROUP (rdma_cm's
-# IGMP join) and attached its QP to it, which on mirror0 joins it too:
-# two users of the group on the interface.
+# IGMP join) and attached its QP to it. On mirror0 the attach joins the
+# group too: two users of it on the interface. rdma_rxe's attach adds the
+# Ethernet address of the group's GID taken as IPv6 (33:33 and the GID's
+# last four bytes: the IPv4 address) instead.
 mc_joined() {
-	ip maddr show | grep -qE "inet +$1 users [2-9]"
+	local mac
+	mac=$(printf '33:33:%02x:%02x:%02x:%02x' ${1//./ })
+	ip maddr show | grep -qE "inet +$1 users [2-9]" ||
+		ip maddr show | grep -q "link  *$mac\b"
 }
 
 # at WHERE CMD...: runs CMD here (WHERE "here") or at the far end ("peer",

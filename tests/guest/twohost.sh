@@ -110,14 +110,41 @@ udaddy_at() {
 
 # mckey_at WHERE GROUP: rdma_cm multicast across the link: mckey's
 # receiver at WHERE joins GROUP, the sender at the other end sends 20
-# datagrams to it; the receiver counts them all.
+# datagrams to it, until the receiver has counted 20 (at most 3 rounds).
+# UD multicast is unreliable by design, and a virtio NIC takes a group's
+# Ethernet address into its filter from a work item, a moment after the
+# join the readiness check sees: the first round can meet a filter that
+# does not take the group yet. The rounds are printed.
 mckey_at() {
-	local srv=$1 group=$2 cli=here saddr=$PEER caddr=$HERE
+	local srv=$1 group=$2 cli=here saddr=$PEER caddr=$HERE pid st round
 	[ "$srv" = here ] && cli=peer saddr=$HERE caddr=$PEER
-	pair "$srv" "$cli" mc_joined "$group" \
-		mckey -m "$group" -b "$saddr" -C 20 -S 500 -- \
-		mckey -m "$group" -b "$caddr" -s -C 20 -S 500 &&
-		grep -q "data transfers complete" /tmp/srv.log
+	at "$srv" timeout $((60 * MIRROR_TIME_SCALE)) \
+		mckey -m "$group" -b "$saddr" -C 20 -S 500 >/tmp/srv.log 2>&1 &
+	pid=$!
+	if ! wait_for 30 at "$srv" bash -c \
+		"$(declare -f mc_joined); mc_joined $group"; then
+		kill "$pid" 2>/dev/null
+		wait "$pid"
+		echo "--- the receiver never joined:"; cat /tmp/srv.log
+		return 1
+	fi
+	for round in 1 2 3; do
+		at "$cli" timeout $((60 * MIRROR_TIME_SCALE)) \
+			mckey -m "$group" -b "$caddr" -s -C 20 -S 500 \
+			>/tmp/cli.log 2>&1 || { cat /tmp/cli.log; break; }
+		gone_within 3 "$pid" && break
+	done
+	gone_within 3 "$pid" || kill "$pid" 2>/dev/null
+	wait "$pid"
+	st=$?
+	echo "# sender rounds: $round"
+	if [ "$st" -ne 0 ] || ! grep -q "data transfers complete" /tmp/srv.log; then
+		echo "--- receiver ($st):"; cat /tmp/srv.log
+		echo "--- a: $(rdma statistic show link "$DH/1" |
+			grep -oE '(rx_mcast|rx_drop_[a-z_]*|rx_packets) [0-9]+' |
+			tr '\n' ' ')"
+		return 1
+	fi
 }
 
 # The verbs programs, both ways, each checking the bytes it receives.
@@ -251,13 +278,16 @@ rc_both_ways ""
 check "ucmatose: 4 RC connections, server b" ucmatose_at peer "$PEER"
 check "udaddy: 4 UD endpoints, server b" udaddy_at peer "$PEER"
 check "udaddy: 4 UD endpoints, server a" udaddy_at here "$HERE"
-if [ "$DH" = mirror0 ] && [ "$DP" = mirror0 ]; then
-	check "mckey: 20 datagrams to a group, receiver b" \
-		mckey_at peer 239.77.1.1
+check "mckey: 20 datagrams to a group, receiver b" mckey_at peer 239.77.1.1
+if [ "$DP" = mirror0 ]; then
 	check "mckey: 20 datagrams to a group, receiver a" \
 		mckey_at here 239.77.1.2
 else
-	echo "ok - mckey across the link # SKIP with rdma_rxe at one end: its attach joins no IP group, which the readiness check (mc_joined) counts on"
+	# Seen on 2026-12-05: of 60 datagrams rdma_rxe sent to the group in
+	# three rounds, 8 reached mirror0's socket (rx_mcast), no drop
+	# counter of ours moved; the rest were lost below the socket, cause
+	# not found yet. The other direction delivers every datagram.
+	echo "ok - mckey: 20 datagrams to a group, receiver a # SKIP $DP sending multicast to mirror0 loses most datagrams below mirror0's socket (cause not found yet)"
 fi
 for t in ib_write_bw ib_read_bw ib_send_bw; do
 	check "$t 64 KiB a -> b" pt_to_peer "$t" -s 65536 -n 200

@@ -14,16 +14,17 @@
  *
  * B. The uverbs file outliving the mm its ODP MRs mirror. The MR keeps a
  *    reference to the registering process's mm (mm_count, not mm_users);
- *    once that mm is torn down, every fault on it fails mmget_not_zero()
- *    and the data path turns that into an error completion (the
- *    requester's LOC_PROT_ERR, the responder's NAK: REM_ACCESS_ERR for
- *    RDMA, REM_OP_ERR for a SEND whose receive cannot be filled). The
- *    cases: the owner exits, or is killed, while a forked child holds the
- *    file; the child exits first while the owner goes on; exec in between
- *    (the owner execs with the file kept open, or a child execs holding
- *    it). Nothing may hang, and once the file is closed the device's ODP
- *    counters (odp_children_live, odp_mirror_bytes) return to where they
- *    were.
+ *    once that mm is torn down (a moment after the process is reaped, at
+ *    worst: see struct mm_watch), every fault on it fails
+ *    mmget_not_zero() and the data path turns that into an error
+ *    completion (the requester's LOC_PROT_ERR, the responder's NAK:
+ *    REM_ACCESS_ERR for RDMA, REM_OP_ERR for a SEND whose receive cannot
+ *    be filled). The cases: the owner exits, or is killed, while a forked
+ *    child holds the file; the child exits first while the owner goes on;
+ *    exec in between (the owner execs with the file kept open, or a child
+ *    execs holding it). Nothing may hang, and once the file is closed the
+ *    device's ODP counters (odp_children_live, odp_mirror_bytes) return to
+ *    where they were.
  *
  * What a forked child may do with the inherited context. The provider's
  * rings are MAP_SHARED mappings of the uverbs file, inherited by fork, so
@@ -55,6 +56,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -943,10 +945,98 @@ struct shared {
 	int c_post;			/* the child's post_send return */
 	int c_dereg_e, c_dereg_i;	/* the child's dereg_mr returns */
 	double c_secs;			/* the child's run, to its exit */
+	char mm_file[64];		/* see mm_watch_open() */
 	char msg[512];
 };
 
 static struct shared *sh;
+
+/*
+ * When the owner's (old) mm is gone, as userspace can tell. A process's
+ * death, or its exec, tears down its mm only when the last mm_users
+ * reference goes, and that may not be the process's own: a fault the
+ * device started for it a moment before (its requester faults the first
+ * chunk of a READ's sink at every RNR retry) holds one and, being the
+ * last, queues the teardown to a work item (mmput_async()). Until the
+ * teardown's unmap has run, the pages mirrored before are still the mm's
+ * and the device may use them; the keys must fail from then on.
+ *
+ * So the owner maps a file of T's, shared and not inherited by fork, and
+ * closes its descriptor: the mapping then holds the file's last reference,
+ * which goes when the teardown removes the mm's mappings (after its
+ * invalidations), and inotify reports that close to T.
+ */
+struct mm_watch {
+	int ino;
+};
+
+static int mm_watch_open(struct mm_watch *w)
+{
+	char path[] = "/dev/shm/mirror_lifetime_XXXXXX";
+	int fd;
+
+	w->ino = -1;
+	fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, 4096)) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	close(fd);	/* before the watch: this close is not reported */
+	w->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->ino < 0 || inotify_add_watch(w->ino, path, IN_CLOSE) < 0) {
+		unlink(path);
+		return -1;
+	}
+	snprintf(sh->mm_file, sizeof(sh->mm_file), "%s", path);
+	return 0;
+}
+
+/* In the owner: maps T's file for the life of its mm. */
+static int mm_watch_map(void)
+{
+	void *p;
+	int fd;
+
+	fd = open(sh->mm_file, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);	/* not the last reference: not reported */
+	if (p == MAP_FAILED || madvise(p, 4096, MADV_DONTFORK))
+		return -1;
+	return 0;
+}
+
+/* Waits (10 s, scaled) for the close that ends the owner's mm. */
+static int mm_watch_wait(struct mm_watch *w, char *why, size_t n)
+{
+	double t0 = now();
+	char ev[sizeof(struct inotify_event) + 64];
+	struct pollfd pfd = { .fd = w->ino, .events = POLLIN };
+	int r;
+
+	r = poll(&pfd, 1, 10000 * time_scale);
+	if (r == 1 && read(w->ino, ev, sizeof(ev)) > 0) {
+		note("the owner's old mm torn down %.0f ms after it was gone",
+		     (now() - t0) * 1e3);
+		return 0;
+	}
+	snprintf(why, n, "the owner's old mm was never torn down: no close "
+		 "of the file it mapped in %d s", 10 * time_scale);
+	return -1;
+}
+
+static void mm_watch_close(struct mm_watch *w)
+{
+	if (w->ino >= 0)
+		close(w->ino);
+	w->ino = -1;
+	if (sh->mm_file[0])
+		unlink(sh->mm_file);
+}
 
 static int wait_stage(int want, double secs)
 {
@@ -1030,7 +1120,7 @@ static void owner_main(bool linger)
 	r = map_anon(B_LEN);
 	i = map_anon(B_LEN);
 	pb = map_anon(B_LEN);
-	if (!r || !i || !pb || side_open(&o, dev_name, NQ))
+	if (!r || !i || !pb || mm_watch_map() || side_open(&o, dev_name, NQ))
 		PFAIL("owner: setup: %s", strerror(errno));
 	emr = ibv_reg_mr(o.pd, r, B_LEN, ODP_ACCESS);
 	imr = ibv_reg_mr(o.pd, NULL, SIZE_MAX, ODP_ACCESS);
@@ -1140,6 +1230,7 @@ static struct b1_result *owner_gone(enum path path, bool kill_it)
 	uint8_t *tb = NULL;
 	struct ibv_mr *tmr = NULL;
 	struct odp_cnt base, mid;
+	struct mm_watch mw = { .ino = -1 };
 	struct side t = {};
 	pid_t owner = -1, child = -1;
 	int q, st;
@@ -1157,7 +1248,8 @@ static struct b1_result *owner_gone(enum path path, bool kill_it)
 	odp_cnt_read(&base);
 
 	tb = map_anon(B_LEN);
-	if (!tb || side_open(&t, path_dev(path, true), NQ)) {
+	if (!tb || mm_watch_open(&mw) ||
+	    side_open(&t, path_dev(path, true), NQ)) {
 		snprintf(b->why, sizeof(b->why), "T: setup: %s",
 			 strerror(errno));
 		goto out;
@@ -1222,6 +1314,8 @@ static struct b1_result *owner_gone(enum path path, bool kill_it)
 		snprintf(b->why, sizeof(b->why), "the owner did not exit");
 		goto out;
 	}
+	if (mm_watch_wait(&mw, b->why, sizeof(b->why)))
+		goto out;
 	b->setup = 0;
 
 	/* The owner's mm is gone; its file lives on in the child. */
@@ -1249,6 +1343,7 @@ static struct b1_result *owner_gone(enum path path, bool kill_it)
 out:
 	reap_now(owner);
 	reap_now(child);
+	mm_watch_close(&mw);
 	if (tmr)
 		ibv_dereg_mr(tmr);
 	side_close(&t);
@@ -1785,7 +1880,7 @@ static void exec_owner_main(int to_h[2], int from_h[2])
 
 	close(to_h[1]);
 	close(from_h[0]);
-	if (!r || !i || side_open(&o, dev_name, NX))
+	if (!r || !i || mm_watch_map() || side_open(&o, dev_name, NX))
 		PFAIL("owner: setup: %s", strerror(errno));
 	emr = ibv_reg_mr(o.pd, r, B_LEN, ODP_ACCESS);
 	imr = ibv_reg_mr(o.pd, NULL, SIZE_MAX, ODP_ACCESS);
@@ -1837,6 +1932,7 @@ static struct b3_result *owner_execs(enum path path)
 	struct b3_result *b = &res[path];
 	int to_h[2] = { -1, -1 }, from_h[2] = { -1, -1 }, q, st;
 	struct ibv_mr *tmr = NULL;
+	struct mm_watch mw = { .ino = -1 };
 	struct odp_cnt base;
 	struct side t = {};
 	uint8_t *tb = NULL;
@@ -1851,7 +1947,8 @@ static struct b3_result *owner_execs(enum path path)
 	memset(sh, 0, sizeof(*sh));
 	odp_cnt_read(&base);
 	tb = map_anon(B_LEN);
-	if (!tb || side_open(&t, path_dev(path, true), NX) ||
+	if (!tb || mm_watch_open(&mw) ||
+	    side_open(&t, path_dev(path, true), NX) ||
 	    !(tmr = ibv_reg_mr(t.pd, tb, B_LEN, PIN_ACCESS)) || pipe(to_h) ||
 	    pipe(from_h)) {
 		snprintf(b->why, sizeof(b->why), "T: setup: %s",
@@ -1892,6 +1989,8 @@ static struct b3_result *owner_execs(enum path path)
 			 c ? "lost the uverbs file" : "never reported");
 		goto out;
 	}
+	if (mm_watch_wait(&mw, b->why, sizeof(b->why)))
+		goto out;
 	b->setup = 0;
 	/* The owner's old mm is gone (exec); its file lives on. */
 	b->st_w_e = op(&t, X_W_E, IBV_WR_RDMA_WRITE, tb, 4096, tmr->lkey,
@@ -1907,6 +2006,7 @@ static struct b3_result *owner_execs(enum path path)
 	b->cnt = odp_cnt_wait(&base, b->cnt_why, sizeof(b->cnt_why));
 out:
 	reap_now(owner);
+	mm_watch_close(&mw);
 	if (to_h[1] >= 0)
 		close(to_h[1]);
 	if (from_h[0] >= 0)

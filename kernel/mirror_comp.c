@@ -166,6 +166,23 @@ static void mirror_comp_atomic_ack(struct mirror_qp *qp, u32 idx,
 	mirror_sq_done(qp, m, status, status ? 0 : sizeof(orig));
 }
 
+/*
+ * An ATOMIC WRITE is answered by an RDMA READ response without payload
+ * (the IBA's memory placement extensions; rdma_rxe sends it so, and so
+ * do we), or by an ACK like a WRITE: either says the 8 bytes are placed.
+ * Returns true when @p is such an answer to WQE @idx and finished it.
+ */
+static bool mirror_comp_placed(struct mirror_qp *qp, u32 idx,
+			       struct mirror_sq_meta *m,
+			       const struct mirror_pkt *p, u8 kind)
+{
+	if (mirror_sq_wqe(qp, idx)->opcode != MIRROR_WR_ATOMIC_WRITE ||
+	    p->op != MIRROR_OP_READ_RESP_ONLY || p->paylen ||
+	    kind != MIRROR_AETH_ACK || p->psn != m->last_psn)
+		return false;
+	mirror_sq_done(qp, m, IB_WC_SUCCESS, 0);
+	return true;
+}
 
 /*
  * The first PSN of the SQ not known to have arrived (or, for a READ, whose
@@ -320,6 +337,11 @@ void mirror_comp_rx(struct mirror_qp *qp,
 		}
 		break;
 	default:	/* READ responses */
+		if (m->kind == MIRROR_KIND_SEND &&
+		    mirror_comp_placed(qp, i, m, p, kind)) {
+			progress = true;
+			break;
+		}
 		if (m->kind != MIRROR_KIND_READ)
 			break;
 		if (p->psn != m->next_resp) {

@@ -343,13 +343,13 @@ u8 mirror_op_with_inv(u8 op)
  * mirror_op_acked() - is a BTH operation answered by an ACK when it asks?
  * @op: the operation (MIRROR_OP_*)
  *
- * Return: true for the packets of SENDs and WRITEs, and ATOMIC WRITE.
+ * Return: true for the packets of SENDs and WRITEs (an ATOMIC WRITE gets
+ * an empty READ response instead).
  */
 bool mirror_op_acked(u8 op)
 {
 	return op <= MIRROR_OP_WRITE_ONLY_IMM ||
-	       op == MIRROR_OP_SEND_LAST_INV || op == MIRROR_OP_SEND_ONLY_INV ||
-	       op == MIRROR_OP_ATOMIC_WRITE;
+	       op == MIRROR_OP_SEND_LAST_INV || op == MIRROR_OP_SEND_ONLY_INV;
 }
 
 /**

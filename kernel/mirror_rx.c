@@ -247,9 +247,28 @@ static enum mirror_resp_verdict mirror_rx_atomic(struct mirror_qp *qp,
 }
 
 /*
+ * The answer to an ATOMIC WRITE: an RDMA READ response without payload,
+ * as the IBA's memory placement extensions have it (rdma_rxe's completer
+ * takes nothing else for it; ours takes an ACK too).
+ */
+static void mirror_send_placed(struct mirror_qp *qp, u32 psn)
+{
+	struct mirror_pkt t = {
+		.opcode = MIRROR_TR_RC | MIRROR_OP_READ_RESP_ONLY,
+		.dqpn = qp->peer.qpn,
+		.psn = psn,
+		.aeth = mirror_aeth_value(MIRROR_AETH_ACK |
+					  MIRROR_AETH_NO_CREDITS, qp->resp.msn),
+	};
+
+	mirror_flush_ack(qp);
+	mirror_qp_pkt_send(qp, &t);
+}
+
+/*
  * An ATOMIC WRITE: its payload is the 8 bytes, as they are to be in
- * memory. It is ACKed as a WRITE is; a duplicate is ACKed again, never
- * run again (mirror_rx_duplicate()).
+ * memory. It is answered once placed; a duplicate is answered again,
+ * never run again (mirror_rx_duplicate()).
  */
 static enum mirror_resp_verdict
 mirror_rx_atomic_write(struct mirror_qp *qp, const struct mirror_pkt *p)
@@ -263,8 +282,10 @@ mirror_rx_atomic_write(struct mirror_qp *qp, const struct mirror_pkt *p)
 	v = mirror_resp_atomic_write(qp, &qp->resp.segs, p->va, p->rkey,
 				     value);
 	mirror_segs_put(&qp->resp.segs);
-	if (v == MIRROR_RESP_DONE)
+	if (v == MIRROR_RESP_DONE) {
 		qp->resp.msn++;
+		mirror_send_placed(qp, p->psn);
+	}
 	return v;
 }
 
@@ -293,6 +314,10 @@ static void mirror_rx_duplicate(struct mirror_qp *qp,
 		r = mirror_res_find(qp, MIRROR_RES_ATOMIC, p->psn);
 		if (r)
 			mirror_send_atomic_ack(qp, p->psn, r->orig);
+		break;
+	case MIRROR_OP_ATOMIC_WRITE:
+		/* Placed before: the answer says so again. */
+		mirror_send_placed(qp, p->psn);
 		break;
 	default:
 		if (p->ackreq)

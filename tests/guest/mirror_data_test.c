@@ -1222,13 +1222,15 @@ out:
  * GAP_READ_PSN + GAP_AT leaving mirror1, and the first with
  * GAP_READ2_PSN + GAP_PKTS - 1 (the last response of a first READ)
  * leaving mirror1, the first with GAP_TIMEOUT_PSN leaving each side (a
- * request and the sequence NAK that asks for it again), and says so in
- * MIRROR_GAP_RULES. No other case uses these PSNs.
+ * request and the sequence NAK that asks for it again), the first with
+ * GAP_AW_PSN leaving mirror1 (the answer to an ATOMIC WRITE), and says so
+ * in MIRROR_GAP_RULES. No other case uses these PSNs.
  */
 #define GAP_SEND_PSN	0xabc000
 #define GAP_READ_PSN	0xabd000
 #define GAP_READ2_PSN	0xabe000
 #define GAP_TIMEOUT_PSN	0xabf000
+#define GAP_AW_PSN	0xac0000
 #define GAP_AT		5
 #define GAP_PKTS	10	/* of 1024 bytes: the suites' MTU */
 
@@ -2576,6 +2578,51 @@ static int test_rc_atomic_write_without_remote_write_is_rem_access_err(void)
 				    IBV_WC_REM_ACCESS_ERR);
 }
 
+/*
+ * An ATOMIC WRITE whose answer is lost (the gap rule drops the first packet
+ * with PSN GAP_AW_PSN leaving mirror1): the requester sends it again after
+ * its timeout, and the responder, which placed the 8 bytes already,
+ * answers the repeated request without storing them again. b overwrites
+ * the word once it has landed: the word must keep b's value.
+ */
+static int test_rc_atomic_write_answer_lost_is_answered_not_run_again(void)
+{
+	uint64_t val = 0x1122334455667788ULL, mine = 0x5a5a5a5a5a5a5a5aULL;
+	uint32_t off = 4096;
+	volatile uint64_t *w = NULL;
+	long long d0, dups;
+	struct ibv_wc wc;
+	struct aw_rig r;
+	int rc = -1, ret, i;
+
+	SKIP_WITHOUT_GAP_RULES();
+	pair_psn = GAP_AW_PSN;
+	ret = aw_rig_init(&r, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE,
+			  false);
+	pair_psn = 0;
+	CHECK(ret == 0, "setup: %s", strerror(errno));
+	w = (volatile uint64_t *)(r.mem + off);
+	d0 = mirror_test_counter(peer_name, "duplicate_requests");
+	CHECK(aw_post(&r, &val, &off, 1) == 0, "post: %s", strerror(errno));
+	for (i = 0; i < 100000 && *w != val; i++)
+		usleep(50);
+	CHECK(*w == val, "the ATOMIC WRITE did not land in %d ms", i / 20);
+	*w = mine;
+	CHECK(wait_wc(r.p.a.cq, &wc) == 0, "no completion");
+	CHECK(wc.status == IBV_WC_SUCCESS && wc.opcode == IBV_WC_ATOMIC_WRITE,
+	      "atomic write: %s, opcode %d", ibv_wc_status_str(wc.status),
+	      wc.opcode);
+	dups = counter_delta(peer_name, "duplicate_requests", d0);
+	CHECK(dups == 1, "the responder saw %lld repeated requests, want 1",
+	      dups);
+	CHECK(*w == mine, "the repeated ATOMIC WRITE was run again: %#llx",
+	      (unsigned long long)*w);
+	rc = 0;
+out:
+	aw_rig_fini(&r);
+	return rc;
+}
+
 /* ATOMIC WRITE is for RC: a UC extended QP cannot be created with it. */
 static int test_uc_qp_with_atomic_write_is_refused(void)
 {
@@ -2669,6 +2716,7 @@ static const struct test tests[] = {
 	T(rc_atomic_write_into_odp_memory),
 	T(rc_misaligned_atomic_write_is_rem_inv_req_err),
 	T(rc_atomic_write_without_remote_write_is_rem_access_err),
+	T(rc_atomic_write_answer_lost_is_answered_not_run_again),
 	T_DEV(uc_qp_with_atomic_write_is_refused),
 };
 

@@ -61,4 +61,13 @@ static inline void mirror_sock_set_mc_loop(struct sock *sk)
 #endif
 }
 
+/*
+ * FLUSH came with 6.2: before it ib_core refuses the FLUSH access flags at
+ * registration, so no MR could be flushed and the device does not offer it.
+ */
+static inline bool mirror_flush_offered(void)
+{
+	return LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0);
+}
+
 #endif /* MIRROR_COMPAT_H */

@@ -961,6 +961,18 @@ static inline bool mirror_type_is_ud(enum ib_qp_type type)
 #define MIRROR_WC_ATOMIC_WRITE		9
 #define MIRROR_DEVICE_ATOMIC_WRITE	BIT_ULL(40)
 
+/*
+ * FLUSH (IBA 1.5): the ABI's numbers (IB_UVERBS_WR_FLUSH, IB_UVERBS_WC_FLUSH,
+ * IB_UVERBS_DEVICE_FLUSH_GLOBAL, IB_UVERBS_ACCESS_FLUSH_GLOBAL and
+ * _PERSISTENT since 6.2). Offered where ib_core lets an MR have the access
+ * (mirror_flush_offered()); global visibility only, never persistence.
+ */
+#define MIRROR_WR_FLUSH			14
+#define MIRROR_WC_FLUSH			8
+#define MIRROR_DEVICE_FLUSH_GLOBAL	BIT_ULL(38)
+#define MIRROR_ACCESS_FLUSH_GLOBAL	BIT(8)
+#define MIRROR_ACCESS_FLUSH_PERSISTENT	BIT(9)
+
 /* The read-modify-writes of mirror_segs_atomic(). */
 enum mirror_atomic_op {
 	MIRROR_ATOMIC_CMP_SWAP,
@@ -1218,6 +1230,8 @@ enum mirror_resp_verdict mirror_resp_atomic(struct mirror_qp *qp,
 enum mirror_resp_verdict mirror_resp_atomic_write(struct mirror_qp *qp,
 						  struct mirror_segs *segs,
 						  u64 va, u32 rkey, u64 value);
+enum mirror_resp_verdict mirror_resp_flush(struct mirror_qp *qp, u64 va,
+					   u32 rkey, u32 len, u32 feth);
 enum mirror_resp_verdict mirror_resp_ud(struct mirror_qp *qp,
 					struct mirror_segs *segs,
 					const struct mirror_pkt *p,

@@ -167,16 +167,18 @@ static void mirror_comp_atomic_ack(struct mirror_qp *qp, u32 idx,
 }
 
 /*
- * An ATOMIC WRITE is answered by an RDMA READ response without payload
- * (the IBA's memory placement extensions; rdma_rxe sends it so, and so
- * do we), or by an ACK like a WRITE: either says the 8 bytes are placed.
+ * An ATOMIC WRITE or a FLUSH is answered by an RDMA READ response without
+ * payload (the IBA's memory placement extensions; rdma_rxe sends it so,
+ * and so do we), or by an ACK like a WRITE: either says it is done.
  * Returns true when @p is such an answer to WQE @idx and finished it.
  */
 static bool mirror_comp_placed(struct mirror_qp *qp, u32 idx,
 			       struct mirror_sq_meta *m,
 			       const struct mirror_pkt *p, u8 kind)
 {
-	if (mirror_sq_wqe(qp, idx)->opcode != MIRROR_WR_ATOMIC_WRITE ||
+	u32 opcode = mirror_sq_wqe(qp, idx)->opcode;
+
+	if ((opcode != MIRROR_WR_ATOMIC_WRITE && opcode != MIRROR_WR_FLUSH) ||
 	    p->op != MIRROR_OP_READ_RESP_ONLY || p->paylen ||
 	    kind != MIRROR_AETH_ACK || p->psn != m->last_psn)
 		return false;

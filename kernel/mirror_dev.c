@@ -43,7 +43,8 @@ static int mirror_query_device(struct ib_device *ibdev,
 	 * IB_WR_REG_MR), IB_WR_LOCAL_INV and SEND with Invalidate, which
 	 * kernel ULPs (nvme-rdma, NFS/RDMA) require. Memory windows of type
 	 * 1 and 2B (bound to a QP and its PD) for user QPs (mirror_mw.c).
-	 * ATOMIC WRITE (RC, user QPs); not FLUSH.
+	 * ATOMIC WRITE and FLUSH to global visibility (RC, user QPs; FLUSH
+	 * where the kernel has it); not FLUSH to persistence.
 	 */
 	attr->device_cap_flags = IB_DEVICE_SYS_IMAGE_GUID |
 				 IB_DEVICE_PORT_ACTIVE_EVENT |
@@ -52,6 +53,8 @@ static int mirror_query_device(struct ib_device *ibdev,
 				 IB_DEVICE_MEM_WINDOW |
 				 IB_DEVICE_MEM_WINDOW_TYPE_2B |
 				 MIRROR_DEVICE_ATOMIC_WRITE;
+	if (mirror_flush_offered())
+		attr->device_cap_flags |= MIRROR_DEVICE_FLUSH_GLOBAL;
 	attr->kernel_cap_flags = IBK_ALLOW_USER_UNREG | IBK_ON_DEMAND_PAGING;
 	attr->max_send_sge = MIRROR_MAX_SGE;
 	attr->max_recv_sge = MIRROR_MAX_SGE;

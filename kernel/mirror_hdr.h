@@ -47,6 +47,7 @@ enum mirror_operation {
 	MIRROR_OP_FETCH_ADD		= 0x14,
 	MIRROR_OP_SEND_LAST_INV		= 0x16,
 	MIRROR_OP_SEND_ONLY_INV		= 0x17,
+	MIRROR_OP_FLUSH			= 0x1c,
 	MIRROR_OP_ATOMIC_WRITE		= 0x1d,
 	MIRROR_OP_COUNT			= 0x1e,
 	MIRROR_OP_MASK			= 0x1f,
@@ -82,6 +83,24 @@ struct mirror_atmeth {
 	__be64 swap_add;
 	__be64 compare;
 } __packed;
+
+/*
+ * FLUSH extended transport header, 4 bytes (IBA 1.5, memory placement
+ * extensions): the placement type in bits 3:0 (a mask: 1 global
+ * visibility, 2 persistence) and the selectivity level in bits 5:4 (0 the
+ * RETH's range, 1 the whole MR its key names). It precedes the RETH.
+ */
+struct mirror_feth {
+	__be32 bits;
+} __packed;
+
+#define MIRROR_FETH_PLT_MASK		0x0000000f
+#define MIRROR_FETH_SEL_MASK		0x00000030
+#define MIRROR_FETH_SEL_SHIFT		4
+#define MIRROR_FLUSH_GLOBAL		1	/* placement types */
+#define MIRROR_FLUSH_PERSISTENT		2
+#define MIRROR_FLUSH_RANGE		0	/* selectivity levels */
+#define MIRROR_FLUSH_MR			1
 
 /* ACK extended transport header, 4 bytes: syndrome and MSN. */
 struct mirror_aeth {

@@ -26,6 +26,7 @@ enum {
 	MIRROR_H_UC	= BIT(7),	/* valid on UC */
 	MIRROR_H_UD	= BIT(8),	/* valid on UD (with a DETH) */
 	MIRROR_H_IETH	= BIT(9),
+	MIRROR_H_FETH	= BIT(10),	/* before the RETH */
 };
 
 static const u16 mirror_op_hdrs[MIRROR_OP_COUNT] = {
@@ -60,6 +61,7 @@ static const u16 mirror_op_hdrs[MIRROR_OP_COUNT] = {
 				    MIRROR_H_IETH,
 	[MIRROR_OP_SEND_ONLY_INV] = MIRROR_H_RC | MIRROR_H_PAYLOAD |
 				    MIRROR_H_IETH,
+	[MIRROR_OP_FLUSH]	= MIRROR_H_RC | MIRROR_H_FETH | MIRROR_H_RETH,
 	[MIRROR_OP_ATOMIC_WRITE] = MIRROR_H_RC | MIRROR_H_RETH |
 				   MIRROR_H_PAYLOAD,
 #undef RCUC
@@ -125,6 +127,13 @@ int mirror_pkt_parse(u8 *data, u32 len, struct mirror_pkt *p)
 		p->qkey = be32_to_cpu(deth->qkey);
 		p->sqpn = be32_to_cpu(deth->sqpn) & MIRROR_QPN_MASK;
 		off += sizeof(*deth);
+	}
+	if (hdrs & MIRROR_H_FETH) {
+		need += sizeof(struct mirror_feth);
+		if (len < need)
+			return MIRROR_CNT_RX_DROP_LEN;
+		p->feth = get_unaligned_be32(data + off);
+		off += sizeof(struct mirror_feth);
 	}
 	if (hdrs & MIRROR_H_RETH) {
 		struct mirror_reth *reth = (void *)(data + off);
@@ -202,6 +211,8 @@ u32 mirror_pkt_hdr_len(const struct mirror_pkt *p)
 
 	if ((p->opcode & MIRROR_TR_MASK) == MIRROR_TR_UD)
 		len += sizeof(struct mirror_deth);
+	if (hdrs & MIRROR_H_FETH)
+		len += sizeof(struct mirror_feth);
 	if (hdrs & MIRROR_H_RETH)
 		len += sizeof(struct mirror_reth);
 	if (hdrs & MIRROR_H_ATMETH)
@@ -252,6 +263,10 @@ void mirror_pkt_build(const struct mirror_pkt *p, u8 *buf)
 		put_unaligned_be32(p->qkey, &deth->qkey);
 		put_unaligned_be32(p->sqpn & MIRROR_QPN_MASK, &deth->sqpn);
 		off += sizeof(*deth);
+	}
+	if (hdrs & MIRROR_H_FETH) {
+		put_unaligned_be32(p->feth, buf + off);
+		off += sizeof(struct mirror_feth);
 	}
 	if (hdrs & MIRROR_H_RETH) {
 		struct mirror_reth *reth = (void *)(buf + off);

@@ -56,6 +56,7 @@ struct mirror_path {
  * @va: RETH/AtomicETH address
  * @rkey: RETH/AtomicETH key
  * @dma_len: RETH length
+ * @feth: FETH bits (a FLUSH's placement type and selectivity level)
  * @swap_add: AtomicETH swap or add value
  * @compare: AtomicETH compare value
  * @aeth: AETH (syndrome << 24 | MSN)
@@ -90,6 +91,7 @@ struct mirror_pkt {
 	u64 va;
 	u32 rkey;
 	u32 dma_len;
+	u32 feth;
 	u64 swap_add;
 	u64 compare;
 	u32 aeth;

@@ -590,7 +590,9 @@ static int mirror_post_one_send(struct mirror_qp *qp,
 		return -EINVAL;
 	if (wr->send_flags & IB_SEND_INLINE)
 		return -EINVAL;	/* kernel consumers pass SGEs */
-	if (wr->opcode == IB_WR_BIND_MW || wr->opcode == MIRROR_WR_ATOMIC_WRITE)
+	if (wr->opcode == IB_WR_BIND_MW ||
+	    wr->opcode == MIRROR_WR_ATOMIC_WRITE ||
+	    wr->opcode == MIRROR_WR_FLUSH)
 		return -EINVAL;	/* no such WRs for kernel consumers */
 
 	wqe = mirror_queue_slot(q, prod);

@@ -257,6 +257,13 @@ static struct mirror_fault_job *mirror_fault_job_start(struct mirror_req_ctx *c)
 /* ---------------------------------------------------------------------- */
 /* The RoCEv2 transport: WQEs into packets */
 
+/* A FLUSH WQE's FETH bits (mirror_wqe_local() checked that they fit). */
+static u32 mirror_wqe_feth(const struct mirror_send_wqe *wqe)
+{
+	return wqe->wr.flush.type |
+	       (u32)wqe->wr.flush.level << MIRROR_FETH_SEL_SHIFT;
+}
+
 /*
  * Sends packets of one WQE whose first PSN is @psn; *npsn gets the number
  * of its PSNs up to the first packet not sent (all of a READ's or an
@@ -338,6 +345,19 @@ static int mirror_send_wqe(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 				     sizeof(u64), false);
 		err = mirror_qp_pkt_send(qp, &t);
 		mirror_segs_put(&qp->req.local);
+		if (!err)
+			*npsn = 1;
+		return err;
+	case MIRROR_WR_FLUSH:
+		/* One packet: a FETH and a RETH, no payload. */
+		t.opcode = tr | MIRROR_OP_FLUSH;
+		t.va = wqe->wr.flush.remote_addr;
+		t.rkey = wqe->wr.flush.rkey;
+		t.dma_len = wqe->wr.flush.length;
+		t.feth = mirror_wqe_feth(wqe);
+		t.psn = psn;
+		t.ackreq = true;
+		err = mirror_qp_pkt_send(qp, &t);
 		if (!err)
 			*npsn = 1;
 		return err;
@@ -1063,6 +1083,20 @@ static enum mirror_step mirror_exec_atomic_write(struct mirror_req_ctx *c)
 	return MIRROR_STEP_DONE;
 }
 
+/* FLUSH: checked at the destination (mirror_resp_flush()), nothing moves. */
+static enum mirror_step mirror_exec_flush(struct mirror_req_ctx *c)
+{
+	struct mirror_send_wqe *wqe = c->wqe;
+	enum mirror_resp_verdict v;
+
+	v = mirror_resp_flush(c->dest, wqe->wr.flush.remote_addr,
+			      wqe->wr.flush.rkey, wqe->wr.flush.length,
+			      mirror_wqe_feth(wqe));
+	if (v != MIRROR_RESP_DONE)
+		return mirror_req_refused(c, v);
+	return MIRROR_STEP_DONE;
+}
+
 /*
  * Compare-and-swap or fetch-and-add on 8 aligned bytes at the destination.
  * The value found there is kept in c->orig and written to the local buffer
@@ -1275,6 +1309,9 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 		break;
 	case MIRROR_WR_ATOMIC_WRITE:
 		step = mirror_exec_atomic_write(c);
+		break;
+	case MIRROR_WR_FLUSH:
+		step = mirror_exec_flush(c);
 		break;
 	}
 	mirror_segs_put(&qp->req.remote);

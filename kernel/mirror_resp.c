@@ -364,6 +364,54 @@ enum mirror_resp_verdict mirror_resp_atomic_write(struct mirror_qp *qp,
 }
 
 /**
+ * mirror_resp_flush() - check and carry out a FLUSH
+ * @qp: the responding QP (resp_lock held)
+ * @va: the RETH's address (a range flush)
+ * @rkey: the key: an MR of the QP's PD (never a window)
+ * @len: the RETH's length (a range flush; 0 is an empty range)
+ * @feth: the FETH's bits: placement type and selectivity level
+ *
+ * Every WRITE and ATOMIC WRITE the responder ran before the FLUSH was
+ * stored by this CPU into the pages the MR names (requests run in order,
+ * each to its end), so the data is already where every CPU and device
+ * reading memory finds it: global visibility needs a full barrier and no
+ * more, on pinned and ODP memory alike. Persistence is not offered (that
+ * needs memory known to be persistent): no MR can have its access.
+ *
+ * Return: MIRROR_RESP_DONE; MIRROR_RESP_NAK_INVALID for a placement type
+ * other than global visibility or an unknown selectivity level;
+ * MIRROR_RESP_NAK_ACCESS when the QP does not allow FLUSH, or the key
+ * names no MR of the QP's PD with FLUSH access (over the whole range of a
+ * range flush).
+ */
+enum mirror_resp_verdict mirror_resp_flush(struct mirror_qp *qp, u64 va,
+					   u32 rkey, u32 len, u32 feth)
+{
+	u32 plt = feth & MIRROR_FETH_PLT_MASK;
+	u32 sel = (feth & MIRROR_FETH_SEL_MASK) >> MIRROR_FETH_SEL_SHIFT;
+	struct mirror_mr *mr;
+	int err = -EINVAL;
+
+	if (plt != MIRROR_FLUSH_GLOBAL || sel > MIRROR_FLUSH_MR)
+		return MIRROR_RESP_NAK_INVALID;
+	if (!(READ_ONCE(qp->attr.qp_access_flags) &
+	      MIRROR_ACCESS_FLUSH_GLOBAL))
+		return MIRROR_RESP_NAK_ACCESS;
+	mr = mirror_mr_get(to_mirror_dev(qp->ibqp.device), rkey);
+	if (!mr)
+		return MIRROR_RESP_NAK_ACCESS;
+	if (mr->ibmr.pd == qp->ibqp.pd && mr->type != MIRROR_MR_MW)
+		err = mirror_mr_check(mr, va,
+				      sel == MIRROR_FLUSH_MR ? 0 : len,
+				      MIRROR_ACCESS_FLUSH_GLOBAL);
+	mirror_mr_put(mr);
+	if (err)
+		return MIRROR_RESP_NAK_ACCESS;
+	smp_mb();	/* the stores before it, before its answer */
+	return MIRROR_RESP_DONE;
+}
+
+/**
  * mirror_resp_ud() - deliver a datagram to a UD (or GSI) QP
  * @qp: the receiving QP (resp_lock held)
  * @segs: the list to resolve the receive's memory in (emptied on return,

@@ -247,9 +247,9 @@ static enum mirror_resp_verdict mirror_rx_atomic(struct mirror_qp *qp,
 }
 
 /*
- * The answer to an ATOMIC WRITE: an RDMA READ response without payload,
- * as the IBA's memory placement extensions have it (rdma_rxe's completer
- * takes nothing else for it; ours takes an ACK too).
+ * The answer to an ATOMIC WRITE or a FLUSH: an RDMA READ response without
+ * payload, as the IBA's memory placement extensions have it (rdma_rxe's
+ * completer takes nothing else; ours takes an ACK too).
  */
 static void mirror_send_placed(struct mirror_qp *qp, u32 psn)
 {
@@ -289,6 +289,20 @@ mirror_rx_atomic_write(struct mirror_qp *qp, const struct mirror_pkt *p)
 	return v;
 }
 
+/* A FLUSH (mirror_resp_flush()), answered like an ATOMIC WRITE. */
+static enum mirror_resp_verdict mirror_rx_flush(struct mirror_qp *qp,
+						const struct mirror_pkt *p)
+{
+	enum mirror_resp_verdict v;
+
+	v = mirror_resp_flush(qp, p->va, p->rkey, p->dma_len, p->feth);
+	if (v == MIRROR_RESP_DONE) {
+		qp->resp.msn++;
+		mirror_send_placed(qp, p->psn);
+	}
+	return v;
+}
+
 /*
  * A request with a PSN before the expected one. Only what the responder
  * resources remember is answered again: a READ is resent from the PSN
@@ -316,7 +330,8 @@ static void mirror_rx_duplicate(struct mirror_qp *qp,
 			mirror_send_atomic_ack(qp, p->psn, r->orig);
 		break;
 	case MIRROR_OP_ATOMIC_WRITE:
-		/* Placed before: the answer says so again. */
+	case MIRROR_OP_FLUSH:
+		/* Done before: the answer says so again. */
 		mirror_send_placed(qp, p->psn);
 		break;
 	default:
@@ -422,6 +437,10 @@ static bool mirror_wire_rx_request(struct mirror_qp *qp,
 	case MIRROR_OP_ATOMIC_WRITE:
 		if (qp->resp.msg == MIRROR_RESP_IDLE)
 			v = mirror_rx_atomic_write(qp, p);
+		break;
+	case MIRROR_OP_FLUSH:
+		if (qp->resp.msg == MIRROR_RESP_IDLE)
+			v = mirror_rx_flush(qp, p);
 		break;
 	}
 

@@ -288,6 +288,8 @@ u32 mirror_wc_opcode(u32 wr_opcode)
 		return MIRROR_WC_BIND_MW;
 	case MIRROR_WR_ATOMIC_WRITE:
 		return MIRROR_WC_ATOMIC_WRITE;
+	case MIRROR_WR_FLUSH:
+		return MIRROR_WC_FLUSH;
 	default:
 		return MIRROR_WC_SEND;
 	}
@@ -326,6 +328,8 @@ static bool mirror_opcode_ok(enum ib_qp_type type, u32 opcode)
 	case IB_UVERBS_WR_SEND_WITH_INV:
 	case MIRROR_WR_ATOMIC_WRITE:
 		return type == IB_QPT_RC;
+	case MIRROR_WR_FLUSH:
+		return type == IB_QPT_RC && mirror_flush_offered();
 	default:
 		/*
 		 * Local operations (mirror_sq_local_op()) never get here;
@@ -383,7 +387,7 @@ enum ib_wc_status mirror_sq_local_op(struct mirror_qp *qp,
  * Checks the opcode against the QP type, the SGE count and the lengths,
  * and the key, PD, access and range of every SGE (writable ones for READ
  * and atomics); faults the first chunk of ODP memory in. An ATOMIC WRITE's
- * memory is the 8 bytes its WQE carries.
+ * memory is the 8 bytes its WQE carries; a FLUSH has none.
  *
  * Return: IB_WC_SUCCESS, or the completion status of a WQE that cannot run.
  */
@@ -406,6 +410,15 @@ enum ib_wc_status mirror_wqe_local(struct mirror_qp *qp,
 		/* Its 8 bytes are in the WQE (the kernel's copy). */
 		mirror_segs_add_kbuf(segs, &wqe->wr.atomic.compare_add,
 				     sizeof(u64), false);
+		return IB_WC_SUCCESS;
+	}
+	if (wqe->opcode == MIRROR_WR_FLUSH) {
+		/* No local memory; its type and level must fit the FETH. */
+		if (!wqe->wr.flush.type ||
+		    wqe->wr.flush.type > MIRROR_FETH_PLT_MASK ||
+		    wqe->wr.flush.level >
+		    MIRROR_FETH_SEL_MASK >> MIRROR_FETH_SEL_SHIFT)
+			return IB_WC_LOC_QP_OP_ERR;
 		return IB_WC_SUCCESS;
 	}
 	if (wqe->flags & MIRROR_WQE_F_INLINE) {

@@ -115,6 +115,9 @@ struct mirror_wqe_bind {
  * @wr.atomic: remote address, key and operands for atomics
  * @wr.ud: destination of a UD send
  * @wr.bind: BIND_MW (ibv_bind_mw() posts one for a type 1 window)
+ * @wr.flush: FLUSH (opcode 14): the range's address, key and length, the
+ *	placement type (1: global visibility) and the selectivity level (0:
+ *	the range, 1: the whole MR the key names)
  * @wr.raw: the union's size
  *
  * The header is followed by either @num_sge SGEs or @inline_len bytes of
@@ -148,6 +151,14 @@ struct mirror_send_wqe {
 			__u32 reserved;
 		} ud;
 		struct mirror_wqe_bind bind;
+		struct {
+			__aligned_u64 remote_addr;
+			__u32 rkey;
+			__u32 length;
+			__u8 type;
+			__u8 level;
+			__u8 reserved[6];
+		} flush;
 		__u8 raw[32];
 	} wr;
 };

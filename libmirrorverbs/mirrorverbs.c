@@ -17,6 +17,7 @@
 #include <rdma/rdma_user_ioctl_cmds.h>
 
 #include "mirror_pabi.h"
+#include "mirror_wr_ext.h"
 #include "mirrorverbs.h"
 #include "rdma_user_mirror.h"
 
@@ -423,4 +424,31 @@ int mirrorv_prefetch(struct ibv_mr *mr, void *addr, size_t length,
 			return ret;
 	}
 	return 0;
+}
+
+int mirrorv_post_flush(struct ibv_qp *qp, uint64_t wr_id,
+		       unsigned int send_flags, uint32_t rkey,
+		       uint64_t remote_addr, uint64_t length, uint8_t type,
+		       uint8_t level)
+{
+	struct ibv_send_wr wr = {}, *bad = NULL;
+	int ret;
+
+	if (!qp || !qp->context || qp->qp_type != IBV_QPT_RC ||
+	    length > UINT32_MAX)
+		return EINVAL;
+	if (!mirrorv_context_is_mirror(qp->context))
+		return EOPNOTSUPP;
+	wr.wr_id = wr_id;
+	wr.opcode = (enum ibv_wr_opcode)MIRROR_WR_EXT_FLUSH;
+	wr.send_flags = send_flags;
+	wr.wr.atomic.remote_addr = remote_addr;
+	wr.wr.atomic.rkey = rkey;
+	wr.wr.atomic.compare_add = length;
+	wr.wr.atomic.swap = type |
+			    (uint64_t)level << MIRROR_WR_EXT_FLUSH_LEVEL_SHIFT;
+	ret = ibv_post_send(qp, &wr, &bad);
+	if (ret < 0)	/* a provider reporting through errno */
+		ret = errno ? errno : EIO;
+	return ret;
 }

@@ -203,6 +203,51 @@ enum mirrorv_prefetch_flags {
 int mirrorv_prefetch(struct ibv_mr *mr, void *addr, size_t length,
 		     unsigned int flags);
 
+/*
+ * FLUSH (IBA 1.5, memory placement extensions), for libibverbs without
+ * ibv_wr_flush() (rdma-core before 45). The values are those of rdma-core's
+ * IBV_ACCESS_FLUSH_GLOBAL, IBV_FLUSH_GLOBAL, IBV_FLUSH_RANGE,
+ * IBV_FLUSH_MR and IBV_WC_FLUSH.
+ *
+ * MIRRORV_ACCESS_FLUSH_GLOBAL goes in the access flags of the target MR
+ * (ibv_reg_mr()) and of the target QP (qp_access_flags of
+ * ibv_modify_qp()); the device offers it when device_cap_flags_ex of
+ * ibv_query_device_ex() has bit 38 (Linux 6.2 and later). Persistence
+ * (placement type 2) is not offered.
+ */
+#define MIRRORV_ACCESS_FLUSH_GLOBAL	(1 << 8)
+#define MIRRORV_FLUSH_GLOBAL		1
+#define MIRRORV_FLUSH_RANGE		0
+#define MIRRORV_FLUSH_MR		1
+#define MIRRORV_WC_FLUSH		8
+
+/**
+ * mirrorv_post_flush() - post an RDMA FLUSH on an RC QP
+ * @qp: a connected RC QP of a mirror device
+ * @wr_id: returned in the completion
+ * @send_flags: IBV_SEND_SIGNALED, IBV_SEND_FENCE, IBV_SEND_SOLICITED
+ * @rkey: the target MR's key (a memory window cannot be flushed)
+ * @remote_addr: first byte of the range (MIRRORV_FLUSH_RANGE)
+ * @length: bytes of the range, at most UINT32_MAX (MIRRORV_FLUSH_RANGE)
+ * @type: placement type: MIRRORV_FLUSH_GLOBAL
+ * @level: MIRRORV_FLUSH_RANGE, or MIRRORV_FLUSH_MR for the whole MR
+ *	(@remote_addr and @length are then not used)
+ *
+ * When it completes (opcode MIRRORV_WC_FLUSH), everything the QP wrote
+ * to the target before it is visible to every reader of that memory.
+ * A target without MIRRORV_ACCESS_FLUSH_GLOBAL (MR or QP), or a range
+ * outside the MR, completes with IBV_WC_REM_ACCESS_ERR; another placement
+ * type with IBV_WC_REM_INV_REQ_ERR.
+ *
+ * Return: 0, or an errno value: EINVAL for a bad argument or QP, ENOMEM
+ * when the send queue is full, EOPNOTSUPP when @qp is not of a mirror
+ * device.
+ */
+int mirrorv_post_flush(struct ibv_qp *qp, uint64_t wr_id,
+		       unsigned int send_flags, uint32_t rkey,
+		       uint64_t remote_addr, uint64_t length, uint8_t type,
+		       uint8_t level);
+
 #ifdef __cplusplus
 }
 #endif

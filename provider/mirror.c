@@ -20,6 +20,7 @@
 #include <rdma/rdma_user_ioctl_cmds.h>
 
 #include "mirror.h"
+#include "mirror_wr_ext.h"
 
 /*
  * Maps a ring the kernel described, whose slots must hold @min_stride
@@ -659,6 +660,23 @@ static void mirror_wqe_set_atomic(struct mirror_send_wqe *wqe, uint32_t rkey,
 	wqe->wr.atomic.rkey = rkey;
 }
 
+/* A FLUSH from mirrorv_post_flush() (mirror_wr_ext.h): no data. */
+static int mirror_wqe_set_flush(struct mirror_send_wqe *wqe,
+				const struct ibv_send_wr *wr)
+{
+	uint64_t tl = wr->wr.atomic.swap;
+
+	if (wr->num_sge || wr->wr.atomic.compare_add > UINT32_MAX ||
+	    tl >> (MIRROR_WR_EXT_FLUSH_LEVEL_SHIFT + 8))
+		return EINVAL;
+	wqe->wr.flush.remote_addr = wr->wr.atomic.remote_addr;
+	wqe->wr.flush.rkey = wr->wr.atomic.rkey;
+	wqe->wr.flush.length = (uint32_t)wr->wr.atomic.compare_add;
+	wqe->wr.flush.type = tl & 0xff;
+	wqe->wr.flush.level = (tl >> MIRROR_WR_EXT_FLUSH_LEVEL_SHIFT) & 0xff;
+	return 0;
+}
+
 /*
  * A bind of @mw to @info (length 0 and no MR: a type 1 window bound to
  * nothing); the window's key becomes @rkey once the WQE completes.
@@ -750,7 +768,8 @@ static int mirror_build_send_wqe(struct mirror_qp *qp, struct ibv_send_wr *wr,
 		if (ret)
 			return ret;
 	} else {
-		switch (wr->opcode) {
+		/* As a number: it takes values the enum lacks (FLUSH). */
+		switch ((unsigned int)wr->opcode) {
 		case IBV_WR_RDMA_WRITE:
 		case IBV_WR_RDMA_WRITE_WITH_IMM:
 		case IBV_WR_RDMA_READ:
@@ -771,6 +790,8 @@ static int mirror_build_send_wqe(struct mirror_qp *qp, struct ibv_send_wr *wr,
 						   &wr->bind_mw.bind_info);
 		case IBV_WR_LOCAL_INV:
 			return 0;	/* the key is in imm_data */
+		case MIRROR_WR_EXT_FLUSH:
+			return mirror_wqe_set_flush(wqe, wr);
 		default:
 			break;
 		}

@@ -49,7 +49,8 @@ OP_NAMES = {
     0x0c: "READ_REQUEST", 0x0d: "READ_RESP_FIRST", 0x0e: "READ_RESP_MIDDLE",
     0x0f: "READ_RESP_LAST", 0x10: "READ_RESP_ONLY", 0x11: "ACK",
     0x12: "ATOMIC_ACK", 0x13: "CMP_SWAP", 0x14: "FETCH_ADD",
-    0x16: "SEND_LAST_INV", 0x17: "SEND_ONLY_INV",
+    0x16: "SEND_LAST_INV", 0x17: "SEND_ONLY_INV", 0x1c: "FLUSH",
+    0x1d: "ATOMIC_WRITE",
 }
 TRANSPORTS = {0x00: "RC", 0x20: "UC", 0x60: "UD"}
 
@@ -64,6 +65,7 @@ EXT = {
     "DETH": (8, [("qkey", 0, 4), ("deth_resv", 4, 1), ("sqpn", 5, 3)]),
     "IMM": (4, [("imm", 0, 4)]),
     "IETH": (4, [("inv_rkey", 0, 4)]),
+    "FETH": (4, [("feth", 0, 4)]),
 }
 OP_EXT = {
     0x03: ["IMM"], 0x05: ["IMM"], 0x06: ["RETH"], 0x09: ["IMM"],
@@ -71,6 +73,7 @@ OP_EXT = {
     0x0d: ["AETH"], 0x0f: ["AETH"], 0x10: ["AETH"], 0x11: ["AETH"],
     0x12: ["AETH", "ATOMICACKETH"], 0x13: ["ATOMICETH"],
     0x14: ["ATOMICETH"], 0x16: ["IETH"], 0x17: ["IETH"],
+    0x1c: ["FETH", "RETH"], 0x1d: ["RETH"],
 }
 UD_EXT = {0x04: ["DETH"], 0x05: ["DETH", "IMM"]}
 BTH_FIELDS = [("opcode", 0, 1), ("flags", 1, 1), ("pkey", 2, 2),

@@ -24,6 +24,7 @@
 #define _GNU_SOURCE
 #include <endian.h>
 #include <errno.h>
+#include <infiniband/mirrorverbs.h>
 #include <infiniband/verbs.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -65,6 +66,7 @@ struct side {
 	union ibv_gid gid;
 	struct ibv_qp *qp[K_COUNT];
 	struct ibv_ah *ah;		/* UD: to the other side */
+	bool flush;			/* the device offers FLUSH */
 };
 
 struct stats {
@@ -86,6 +88,15 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* FLUSH to global visibility: bit 38 of device_cap_flags_ex (6.2+). */
+static bool flush_offered(struct ibv_context *c)
+{
+	struct ibv_device_attr_ex a = {};
+
+	return !ibv_query_device_ex(c, NULL, &a) &&
+	       (a.device_cap_flags_ex & (1ULL << 38));
+}
+
 static int open_side(struct side *s, const char *name, bool odp)
 {
 	int access = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
@@ -100,6 +111,9 @@ static int open_side(struct side *s, const char *name, bool odp)
 		fprintf(stderr, "%s has no IPv4 RoCEv2 GID\n", name);
 		return -1;
 	}
+	s->flush = flush_offered(s->ctx);
+	if (s->flush)
+		access |= MIRRORV_ACCESS_FLUSH_GLOBAL;
 	s->pd = ibv_alloc_pd(s->ctx);
 	s->cq = s->pd ? ibv_create_cq(s->ctx, CQ_DEPTH, NULL, NULL, 0) : NULL;
 	s->buf = aligned_alloc(4096, BUF_SIZE);
@@ -146,6 +160,9 @@ static int connect_qp(struct side *s, struct side *peer, enum kind k,
 				   IBV_ACCESS_REMOTE_READ |
 				   IBV_ACCESS_REMOTE_ATOMIC,
 	};
+
+	if (k == K_RC && s->flush)
+		a.qp_access_flags |= MIRRORV_ACCESS_FLUSH_GLOBAL;
 
 	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
 			  IBV_QP_PORT | (k == K_UD ? IBV_QP_QKEY :
@@ -361,6 +378,16 @@ static bool round_of(struct side *s, struct side *d, enum kind k)
 			 8, OFF_ATOMIC + 8))
 			return false;
 		want = 7 + 3;
+		/* FLUSH (FETH + RETH) of what the WRITE wrote, where offered. */
+		if (s->flush && d->flush) {
+			if (mirrorv_post_flush(s->qp[k], 0, IBV_SEND_SIGNALED,
+					       d->mr->rkey,
+					       (uintptr_t)d->buf + OFF_WRITE_DST,
+					       LEN_WRITE, MIRRORV_FLUSH_GLOBAL,
+					       MIRRORV_FLUSH_RANGE))
+				return false;
+			want++;
+		}
 		break;
 	case K_UC:
 		if (post_recv(d, k, OFF_UC_DST, LEN_UC) ||

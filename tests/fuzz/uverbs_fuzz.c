@@ -431,7 +431,9 @@ static void act_post_send(struct state *st)
 		IBV_WR_RDMA_WRITE_WITH_IMM, IBV_WR_RDMA_READ,
 		IBV_WR_ATOMIC_CMP_AND_SWP, IBV_WR_ATOMIC_FETCH_AND_ADD,
 		IBV_WR_LOCAL_INV, IBV_WR_BIND_MW, IBV_WR_SEND_WITH_INV,
-		IBV_WR_TSO, IBV_WR_ATOMIC_WRITE, 99,
+		IBV_WR_TSO, IBV_WR_ATOMIC_WRITE,
+		(enum ibv_wr_opcode)14,	/* FLUSH, as mirrorv_post_flush() */
+		99,
 	};
 	int q = pick(&st->rng, (void **)st->qp, NQP, true);
 	struct ibv_sge sge[6];
@@ -481,6 +483,17 @@ static void act_post_send(struct state *st)
 		wr.wr.atomic.remote_addr = wr.wr.rdma.remote_addr & ~7ULL;
 		wr.wr.atomic.rkey = wr.wr.rdma.rkey;
 		wr.wr.atomic.compare_add = rnd(&st->rng);
+	}
+	if ((unsigned int)wr.opcode == 14) {
+		/* FLUSH: range, length, type and level, valid or not. */
+		wr.wr.atomic.remote_addr = wr.wr.rdma.remote_addr;
+		wr.wr.atomic.rkey = wr.wr.rdma.rkey;
+		wr.wr.atomic.compare_add = below(&st->rng, 2) ?
+			below(&st->rng, 65536) : rnd(&st->rng);
+		wr.wr.atomic.swap = below(&st->rng, 2) ?
+			1 | below(&st->rng, 2) << 8 : rnd(&st->rng);
+		if (below(&st->rng, 2))
+			wr.num_sge = 0;
 	}
 	if (wr.opcode == IBV_WR_BIND_MW) {
 		/* Any window (or none), any MR, any range, key and access. */

@@ -113,6 +113,13 @@ aw_dir() {
 }
 aw_dir mirror1 rxe0
 aw_dir rxe0 mirror1
+# FLUSH cannot pass between the two. rdma_rxe's opcode table gives FLUSH no
+# payload offset, so rxe computes the ICRC of a FLUSH over its headers
+# twice and silently drops one whose ICRC is right (rcvd_pkts stays 0; rxe
+# talks FLUSH to rxe only); and rdma-core 44 has no ibv_wr_flush(), so rxe0
+# cannot post one.
+echo "ok - FLUSH mirror1 -> rxe0 # SKIP rdma_rxe drops a FLUSH whose ICRC is right (its own FLUSH ICRC covers the headers twice)"
+echo "ok - FLUSH rxe0 -> mirror1 # SKIP rdma-core 44's libibverbs has no ibv_wr_flush(): rxe0 cannot post one"
 # IPv6 GIDs: rdma_rxe checks our IPv6 ICRC and we check its.
 ip6_up() {
 	ip addr add fd11::1/64 dev veth0 nodad &&

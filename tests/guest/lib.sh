@@ -171,8 +171,8 @@ drop_first_psn() {
 # PSNs): the 6th packet of a SEND leaving mirror0, the 6th response of a
 # READ leaving mirror1, the 10th (last) response of a READ followed by
 # another leaving mirror1, a WRITE's first packet and the sequence NAK
-# asking for it, the answer to an ATOMIC WRITE. Run after peer_up; exports
-# MIRROR_GAP_RULES=1.
+# asking for it, the answers to an ATOMIC WRITE and to a FLUSH. Run after
+# peer_up; exports MIRROR_GAP_RULES=1.
 gap_rules() {
 	drop_first_psn here veth0 0xabc005 &&
 		drop_first_psn peer veth1 0xabd005 &&
@@ -180,6 +180,7 @@ gap_rules() {
 		drop_first_psn here veth0 0xabf000 &&
 		drop_first_psn peer veth1 0xabf000 &&
 		drop_first_psn peer veth1 0xac0000 &&
+		drop_first_psn peer veth1 0xac1000 &&
 		export MIRROR_GAP_RULES=1
 }
 

@@ -23,6 +23,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <infiniband/mirrorverbs.h>
+
 #include "mirror_tap.h"
 #include "mirror_testlib.h"
 
@@ -1223,14 +1225,16 @@ out:
  * GAP_READ2_PSN + GAP_PKTS - 1 (the last response of a first READ)
  * leaving mirror1, the first with GAP_TIMEOUT_PSN leaving each side (a
  * request and the sequence NAK that asks for it again), the first with
- * GAP_AW_PSN leaving mirror1 (the answer to an ATOMIC WRITE), and says so
- * in MIRROR_GAP_RULES. No other case uses these PSNs.
+ * GAP_AW_PSN and the first with GAP_FLUSH_PSN leaving mirror1 (the answers
+ * to an ATOMIC WRITE and to a FLUSH), and says so in MIRROR_GAP_RULES. No
+ * other case uses these PSNs.
  */
 #define GAP_SEND_PSN	0xabc000
 #define GAP_READ_PSN	0xabd000
 #define GAP_READ2_PSN	0xabe000
 #define GAP_TIMEOUT_PSN	0xabf000
 #define GAP_AW_PSN	0xac0000
+#define GAP_FLUSH_PSN	0xac1000
 #define GAP_AT		5
 #define GAP_PKTS	10	/* of 1024 bytes: the suites' MTU */
 
@@ -2623,6 +2627,320 @@ out:
 	return rc;
 }
 
+/* ---------------------------------------------------------------------- */
+/*
+ * FLUSH (mirrorv_post_flush(): rdma-core 44 has no ibv_wr_flush()): a's QP
+ * flushes b's target MR, both b's MR and b's QP allowing FLUSH unless a
+ * case takes that away.
+ */
+#define FLUSH_QP_ACCESS                                                        \
+	(IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ |                    \
+	 IBV_ACCESS_REMOTE_ATOMIC | MIRRORV_ACCESS_FLUSH_GLOBAL)
+#define FLUSH_MR_ACCESS                                                        \
+	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |                    \
+	 MIRRORV_ACCESS_FLUSH_GLOBAL)
+#define DEVICE_FLUSH_GLOBAL	(1ULL << 38)	/* device_cap_flags_ex */
+
+static bool flush_offered(struct ibv_context *c)
+{
+	struct ibv_device_attr_ex a = {};
+
+	return !ibv_query_device_ex(c, NULL, &a) &&
+	       (a.device_cap_flags_ex & DEVICE_FLUSH_GLOBAL);
+}
+
+#define SKIP_WITHOUT_FLUSH()                                                   \
+	do {                                                                   \
+		if (!mirrorv_is_mirror_device(ctx->device))                    \
+			SKIP("the requester %s is not a mirror device, and "   \
+			     "rdma-core 44 has no ibv_wr_flush()", dev_name); \
+		if (!flush_offered(peer_ctx))                                  \
+			SKIP("%s offers no FLUSH (device_cap_flags_ex bit "    \
+			     "38: Linux 6.2 and later)",                       \
+			     ibv_get_device_name(peer_ctx->device));           \
+	} while (0)
+
+struct fl_rig {
+	struct pair p;
+	struct ibv_mr *target;	/* b's MR the FLUSHes aim at */
+	char *mem;
+	bool mapped;
+};
+
+/* b's QP gets @qp_access, its target MR @mr_access (ODP memory: @odp). */
+static int fl_rig_init(struct fl_rig *r, int mr_access, int qp_access,
+		       bool odp)
+{
+	struct ibv_qp_attr a = { .qp_access_flags = qp_access };
+
+	memset(r, 0, sizeof(*r));
+	if (pair_init(&r->p, IBV_QPT_RC, 7) ||
+	    ibv_modify_qp(r->p.b.qp, &a, IBV_QP_ACCESS_FLAGS))
+		return -1;
+	r->mem = r->p.b.buf;
+	if (odp) {
+		r->mem = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r->mem == MAP_FAILED) {
+			r->mem = NULL;
+			return -1;
+		}
+		r->mapped = true;
+		mr_access |= IBV_ACCESS_ON_DEMAND;
+	}
+	r->target = ibv_reg_mr(r->p.b.pd, r->mem, BUF_SIZE, mr_access);
+	return r->target ? 0 : -1;
+}
+
+static void fl_rig_fini(struct fl_rig *r)
+{
+	if (r->target)
+		ibv_dereg_mr(r->target);
+	if (r->mapped)
+		munmap(r->mem, BUF_SIZE);
+	pair_fini(&r->p);
+}
+
+/* A FLUSH of b's target (wr_id @wr_id, signaled). */
+static int fl_post(struct fl_rig *r, uint64_t wr_id, uint32_t off,
+		   uint64_t len, uint8_t type, uint8_t level)
+{
+	return mirrorv_post_flush(r->p.a.qp, wr_id, IBV_SEND_SIGNALED,
+				  r->target->rkey, (uintptr_t)r->mem + off,
+				  len, type, level);
+}
+
+static int expect_flush_done(struct fl_rig *r, uint64_t wr_id)
+{
+	struct ibv_wc wc;
+
+	if (wait_wc(r->p.a.cq, &wc)) {
+		snprintf(failmsg, sizeof(failmsg), "no completion");
+		return -1;
+	}
+	if (wc.status != IBV_WC_SUCCESS || wc.wr_id != wr_id ||
+	    wc.opcode != MIRRORV_WC_FLUSH) {
+		snprintf(failmsg, sizeof(failmsg),
+			 "flush: %s, wr_id %lu, opcode %d (want %d)",
+			 ibv_wc_status_str(wc.status), (unsigned long)wc.wr_id,
+			 wc.opcode, MIRRORV_WC_FLUSH);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * WRITEs, then a FLUSH of their range: the FLUSH completes after them, and
+ * the bytes are in b's memory when it does.
+ */
+static int test_rc_flush_after_writes_completes_after_them(void)
+{
+	const uint32_t len = 3 * 4096 + 100;
+	struct ibv_wc wc;
+	struct fl_rig r;
+	int rc = -1, i;
+
+	SKIP_WITHOUT_FLUSH();
+	CHECK(fl_rig_init(&r, FLUSH_MR_ACCESS, FLUSH_QP_ACCESS, false) == 0,
+	      "setup: %s", strerror(errno));
+	fill(r.p.a.buf, 2 * len, 41);
+	for (i = 0; i < 2; i++)
+		CHECK(post_send(&r.p, IBV_WR_RDMA_WRITE, 10 + i, i * len, len,
+				r.p.a.mr->lkey, (uintptr_t)r.mem + i * len,
+				r.target->rkey, 0) == 0, "post write %d", i);
+	CHECK(fl_post(&r, 20, 0, 2 * len, MIRRORV_FLUSH_GLOBAL,
+		      MIRRORV_FLUSH_RANGE) == 0, "post flush: %s",
+	      strerror(errno));
+	for (i = 0; i < 2; i++)
+		CHECK(wait_wc(r.p.a.cq, &wc) == 0 && wc.wr_id == 10u + i &&
+		      wc.status == IBV_WC_SUCCESS, "write %d: %s", i,
+		      ibv_wc_status_str(wc.status));
+	if (expect_flush_done(&r, 20))
+		goto out;
+	CHECK(memcmp(r.mem, r.p.a.buf, 2 * len) == 0,
+	      "the written bytes are not in b's memory");
+	rc = 0;
+out:
+	fl_rig_fini(&r);
+	return rc;
+}
+
+/* The whole MR: the address and length are not looked at. */
+static int test_rc_flush_of_the_whole_mr(void)
+{
+	struct fl_rig r;
+	int rc = -1;
+
+	SKIP_WITHOUT_FLUSH();
+	CHECK(fl_rig_init(&r, FLUSH_MR_ACCESS, FLUSH_QP_ACCESS, false) == 0,
+	      "setup: %s", strerror(errno));
+	CHECK(mirrorv_post_flush(r.p.a.qp, 20, IBV_SEND_SIGNALED,
+				 r.target->rkey, 0, 0, MIRRORV_FLUSH_GLOBAL,
+				 MIRRORV_FLUSH_MR) == 0, "post flush: %s",
+	      strerror(errno));
+	if (expect_flush_done(&r, 20))
+		goto out;
+	rc = 0;
+out:
+	fl_rig_fini(&r);
+	return rc;
+}
+
+/* ODP memory never touched: nothing to fault, nothing to refuse. */
+static int test_rc_flush_of_odp_memory(void)
+{
+	struct fl_rig r;
+	int rc = -1;
+
+	SKIP_WITHOUT_FLUSH();
+	CHECK(fl_rig_init(&r, FLUSH_MR_ACCESS, FLUSH_QP_ACCESS, true) == 0,
+	      "setup: %s", strerror(errno));
+	CHECK(fl_post(&r, 20, 4096, 8 * 4096, MIRRORV_FLUSH_GLOBAL,
+		      MIRRORV_FLUSH_RANGE) == 0, "post flush: %s",
+	      strerror(errno));
+	if (expect_flush_done(&r, 20))
+		goto out;
+	rc = 0;
+out:
+	fl_rig_fini(&r);
+	return rc;
+}
+
+/* A FLUSH the target refuses: @want, then a WRITE behind it flushed. */
+static int flush_refused(int mr_access, int qp_access, uint32_t off,
+			 uint64_t len, uint8_t type, enum ibv_wc_status want)
+{
+	struct fl_rig r;
+	int rc = -1;
+
+	SKIP_WITHOUT_FLUSH();
+	CHECK(fl_rig_init(&r, mr_access, qp_access, false) == 0, "setup: %s",
+	      strerror(errno));
+	CHECK(fl_post(&r, 100, off, len, type, MIRRORV_FLUSH_RANGE) == 0,
+	      "post flush: %s", strerror(errno));
+	CHECK(post_send(&r.p, IBV_WR_RDMA_WRITE, 101, 0, 64, r.p.a.mr->lkey,
+			(uintptr_t)r.mem, r.target->rkey, 0) == 0,
+	      "post write");
+	if (expect_error_then_flush(&r.p, want))
+		goto out;
+	rc = 0;
+out:
+	fl_rig_fini(&r);
+	return rc;
+}
+
+static int test_rc_flush_without_mr_flush_access_is_rem_access_err(void)
+{
+	return flush_refused(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE,
+			     FLUSH_QP_ACCESS, 0, 4096, MIRRORV_FLUSH_GLOBAL,
+			     IBV_WC_REM_ACCESS_ERR);
+}
+
+static int test_rc_flush_without_qp_flush_access_is_rem_access_err(void)
+{
+	return flush_refused(FLUSH_MR_ACCESS,
+			     FLUSH_QP_ACCESS & ~MIRRORV_ACCESS_FLUSH_GLOBAL, 0,
+			     4096, MIRRORV_FLUSH_GLOBAL,
+			     IBV_WC_REM_ACCESS_ERR);
+}
+
+static int test_rc_flush_beyond_the_mr_is_rem_access_err(void)
+{
+	return flush_refused(FLUSH_MR_ACCESS, FLUSH_QP_ACCESS, BUF_SIZE - 64,
+			     128, MIRRORV_FLUSH_GLOBAL, IBV_WC_REM_ACCESS_ERR);
+}
+
+/* Persistence (placement type 2) is not offered by a mirror device. */
+static int test_rc_flush_to_persistence_is_rem_inv_req_err(void)
+{
+	if (!mirrorv_is_mirror_device(peer_ctx->device))
+		SKIP("%s may offer persistence",
+		     ibv_get_device_name(peer_ctx->device));
+	return flush_refused(FLUSH_MR_ACCESS, FLUSH_QP_ACCESS, 0, 4096, 2,
+			     IBV_WC_REM_INV_REQ_ERR);
+}
+
+/*
+ * What the device says of FLUSH is what it does: an MR takes the access
+ * exactly when device_cap_flags_ex says FLUSH to global visibility (so
+ * not on 6.1), and never the access for persistence.
+ */
+static int test_flush_caps_match_what_registration_takes(void)
+{
+	struct ibv_pd *pd = ibv_alloc_pd(ctx);
+	char *buf = calloc(1, 4096);
+	struct ibv_mr *g = NULL, *pm = NULL;
+	bool offered = flush_offered(ctx);
+	int rc = -1;
+
+	CHECK(pd && buf, "setup");
+	g = ibv_reg_mr(pd, buf, 4096, FLUSH_MR_ACCESS);
+	CHECK(!g == !offered, "FLUSH %s offered, and an MR with its access %s",
+	      offered ? "is" : "is not", g ? "registered" : "was refused");
+	pm = ibv_reg_mr(pd, buf, 4096, IBV_ACCESS_LOCAL_WRITE | (1 << 9));
+	CHECK(!pm, "an MR took FLUSH to persistence");
+	note("FLUSH to global visibility %soffered", offered ? "" : "not ");
+	rc = 0;
+out:
+	if (g)
+		ibv_dereg_mr(g);
+	if (pm)
+		ibv_dereg_mr(pm);
+	if (pd)
+		ibv_dealloc_pd(pd);
+	free(buf);
+	return rc;
+}
+
+/*
+ * A FLUSH whose answer is lost (the gap rule drops the first packet with
+ * PSN GAP_FLUSH_PSN leaving mirror1): sent again after the timeout, and
+ * answered again by the responder, which sees one repeated request.
+ */
+static int test_rc_flush_answer_lost_is_answered_again(void)
+{
+	long long d0, dups;
+	struct fl_rig r;
+	int rc = -1, ret;
+
+	SKIP_WITHOUT_GAP_RULES();
+	SKIP_WITHOUT_FLUSH();
+	pair_psn = GAP_FLUSH_PSN;
+	ret = fl_rig_init(&r, FLUSH_MR_ACCESS, FLUSH_QP_ACCESS, false);
+	pair_psn = 0;
+	CHECK(ret == 0, "setup: %s", strerror(errno));
+	d0 = mirror_test_counter(peer_name, "duplicate_requests");
+	CHECK(fl_post(&r, 20, 0, 4096, MIRRORV_FLUSH_GLOBAL,
+		      MIRRORV_FLUSH_RANGE) == 0, "post flush: %s",
+	      strerror(errno));
+	if (expect_flush_done(&r, 20))
+		goto out;
+	dups = counter_delta(peer_name, "duplicate_requests", d0);
+	CHECK(dups == 1, "the responder saw %lld repeated requests, want 1",
+	      dups);
+	rc = 0;
+out:
+	fl_rig_fini(&r);
+	return rc;
+}
+
+/* mirrorv_post_flush() takes RC QPs only. */
+static int test_uc_flush_is_refused(void)
+{
+	struct pair p = {};
+	int rc = -1;
+
+	CHECK(pair_init(&p, IBV_QPT_UC, 7) == 0, "setup");
+	CHECK(mirrorv_post_flush(p.a.qp, 1, IBV_SEND_SIGNALED, p.b.mr->rkey,
+				 (uintptr_t)p.b.buf, 64, MIRRORV_FLUSH_GLOBAL,
+				 MIRRORV_FLUSH_RANGE) == EINVAL,
+	      "a UC QP took a FLUSH");
+	rc = 0;
+out:
+	pair_fini(&p);
+	return rc;
+}
+
 /* ATOMIC WRITE is for RC: a UC extended QP cannot be created with it. */
 static int test_uc_qp_with_atomic_write_is_refused(void)
 {
@@ -2717,6 +3035,16 @@ static const struct test tests[] = {
 	T(rc_misaligned_atomic_write_is_rem_inv_req_err),
 	T(rc_atomic_write_without_remote_write_is_rem_access_err),
 	T(rc_atomic_write_answer_lost_is_answered_not_run_again),
+	T(rc_flush_after_writes_completes_after_them),
+	T(rc_flush_of_the_whole_mr),
+	T(rc_flush_of_odp_memory),
+	T(rc_flush_without_mr_flush_access_is_rem_access_err),
+	T(rc_flush_without_qp_flush_access_is_rem_access_err),
+	T(rc_flush_beyond_the_mr_is_rem_access_err),
+	T(rc_flush_to_persistence_is_rem_inv_req_err),
+	T(rc_flush_answer_lost_is_answered_again),
+	T_DEV(flush_caps_match_what_registration_takes),
+	T_DEV(uc_flush_is_refused),
 	T_DEV(uc_qp_with_atomic_write_is_refused),
 };
 

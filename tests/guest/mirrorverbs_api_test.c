@@ -1205,6 +1205,9 @@ static int test_null_arguments_are_einval(void)
 	CHECK(err == EINVAL, "prefetch(NULL mr): %d", err);
 	err = mirrorv_prefetch(e.im, e.pinbuf, 0, 0);
 	CHECK(err == EINVAL, "prefetch(length 0): %d", err);
+	err = mirrorv_post_flush(NULL, 0, 0, 0, 0, 0, MIRRORV_FLUSH_GLOBAL,
+				 MIRRORV_FLUSH_MR);
+	CHECK(err == EINVAL, "post_flush(NULL qp): %d", err);
 	rc = 0;
 out:
 	env_fini(&e);
@@ -1387,7 +1390,14 @@ static int test_non_mirror_device_functions_are_eopnotsupp(void)
 	struct ibv_context *octx = NULL;
 	struct mirrorv_odp_counters c;
 	struct ibv_mr *mr = NULL, *im = NULL;
+	struct ibv_qp_init_attr qa = {
+		.qp_type = IBV_QPT_RC,
+		.cap = { .max_send_wr = 1, .max_recv_wr = 1, .max_send_sge = 1,
+			 .max_recv_sge = 1 },
+	};
 	struct ibv_pd *pd = NULL;
+	struct ibv_cq *cq = NULL;
+	struct ibv_qp *qp = NULL;
 	char *buf = NULL;
 	uint8_t st[1];
 	int rc = -1, err;
@@ -1412,8 +1422,21 @@ static int test_non_mirror_device_functions_are_eopnotsupp(void)
 	CHECK(err == EOPNOTSUPP, "query_mirror: %d", err);
 	err = mirrorv_prefetch(mr, buf, PAGE, 0);
 	CHECK(err == EOPNOTSUPP, "prefetch: %d", err);
+	cq = ibv_create_cq(octx, 4, NULL, NULL, 0);
+	CHECK(cq, "CQ on %s: %s", other_dev, strerror(errno));
+	qa.send_cq = qa.recv_cq = cq;
+	qp = ibv_create_qp(pd, &qa);
+	CHECK(qp, "QP on %s: %s", other_dev, strerror(errno));
+	err = mirrorv_post_flush(qp, 1, IBV_SEND_SIGNALED, mr->rkey,
+				 (uintptr_t)buf, PAGE, MIRRORV_FLUSH_GLOBAL,
+				 MIRRORV_FLUSH_RANGE);
+	CHECK(err == EOPNOTSUPP, "post_flush: %d", err);
 	rc = 0;
 out:
+	if (qp)
+		ibv_destroy_qp(qp);
+	if (cq)
+		ibv_destroy_cq(cq);
 	if (im)
 		ibv_dereg_mr(im);
 	if (mr)

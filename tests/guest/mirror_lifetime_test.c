@@ -253,8 +253,14 @@ static int qp_connect(struct ibv_qp *qp, int gidx, uint32_t dqpn,
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTS;
 	a.sq_psn = psn;
-	a.timeout = mirror_test_ack_timeout(14);	/* 67 ms, scaled */
-	a.retry_cnt = 2;
+	/*
+	 * Patience beyond the responder's longest fault: one whose range
+	 * keeps being moved gives up after HMM's 1 s (and 32 tries), and
+	 * the requester must still be waiting for its answer then: 268 ms
+	 * (scaled) times 8 sendings.
+	 */
+	a.timeout = mirror_test_ack_timeout(16);
+	a.retry_cnt = 7;
 	a.rnr_retry = 7;		/* an RNR wait lasts until a receive */
 	a.max_rd_atomic = 4;
 	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN |

@@ -2420,17 +2420,36 @@ out:
 /*
  * ATOMIC WRITE (ibv_wr_atomic_write()): 8 bytes stored at once at the
  * responder, on RC only. Side a gets an extended QP (the ibv_wr_* API
- * carries the operation), connected to a new QP of side b.
+ * carries the operation), connected to a new QP of side b. The rig (its
+ * pair, and b's target MR) serves FLUSH below too.
  */
-struct aw_rig {
+struct op_rig {
 	struct pair p;
-	struct ibv_qp *qa, *qb;
-	struct ibv_mr *target;	/* b's MR the writes aim at */
+	struct ibv_qp *qa, *qb;	/* ATOMIC WRITE: extended QP a, its peer */
+	struct ibv_mr *target;	/* b's MR the operations aim at */
 	char *mem;
 	bool mapped;
 };
 
-static int aw_rig_init(struct aw_rig *r, int target_access, bool odp)
+/* Registers b's target: its buffer, or fresh anonymous memory for ODP. */
+static int op_rig_target(struct op_rig *r, int access, bool odp)
+{
+	r->mem = r->p.b.buf;
+	if (odp) {
+		r->mem = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (r->mem == MAP_FAILED) {
+			r->mem = NULL;
+			return -1;
+		}
+		r->mapped = true;
+		access |= IBV_ACCESS_ON_DEMAND;
+	}
+	r->target = ibv_reg_mr(r->p.b.pd, r->mem, BUF_SIZE, access);
+	return r->target ? 0 : -1;
+}
+
+static int aw_rig_init(struct op_rig *r, int target_access, bool odp)
 {
 	struct ibv_qp_init_attr_ex ia = {
 		.qp_type = IBV_QPT_RC,
@@ -2460,22 +2479,10 @@ static int aw_rig_init(struct aw_rig *r, int target_access, bool odp)
 	if (connect_qp(r->qa, true, r->qb->qp_num, 7, qp_access) ||
 	    connect_qp(r->qb, false, r->qa->qp_num, 7, qp_access))
 		return -1;
-	r->mem = r->p.b.buf;
-	if (odp) {
-		r->mem = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (r->mem == MAP_FAILED) {
-			r->mem = NULL;
-			return -1;
-		}
-		r->mapped = true;
-		target_access |= IBV_ACCESS_ON_DEMAND;
-	}
-	r->target = ibv_reg_mr(r->p.b.pd, r->mem, BUF_SIZE, target_access);
-	return r->target ? 0 : -1;
+	return op_rig_target(r, target_access, odp);
 }
 
-static void aw_rig_fini(struct aw_rig *r)
+static void op_rig_fini(struct op_rig *r)
 {
 	if (r->qa)
 		ibv_destroy_qp(r->qa);
@@ -2489,7 +2496,7 @@ static void aw_rig_fini(struct aw_rig *r)
 }
 
 /* Posts ATOMIC WRITEs of @vals[i] to b's target at @off[i] (wr_id 100+i). */
-static int aw_post(struct aw_rig *r, const uint64_t *vals, const uint32_t *off,
+static int aw_post(struct op_rig *r, const uint64_t *vals, const uint32_t *off,
 		   int n)
 {
 	struct ibv_qp_ex *qx = ibv_qp_to_qp_ex(r->qa);
@@ -2510,7 +2517,7 @@ static int atomic_write_stores(bool odp)
 	uint64_t vals[2] = { 0x0123456789abcdefULL, 0xfedcba9876543210ULL };
 	uint32_t off[2] = { 4096, 4096 + 8 * 1000 };
 	struct ibv_wc wc;
-	struct aw_rig r;
+	struct op_rig r;
 	int rc = -1, i;
 
 	CHECK(aw_rig_init(&r, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE,
@@ -2533,7 +2540,7 @@ static int atomic_write_stores(bool odp)
 	     odp ? "ODP (not yet faulted)" : "pinned");
 	rc = 0;
 out:
-	aw_rig_fini(&r);
+	op_rig_fini(&r);
 	return rc;
 }
 
@@ -2553,7 +2560,7 @@ static int atomic_write_refused(int target_access, uint32_t first_off,
 {
 	uint64_t vals[2] = { 1, 2 };
 	uint32_t off[2] = { first_off, 64 };
-	struct aw_rig r;
+	struct op_rig r;
 	int rc = -1;
 
 	CHECK(aw_rig_init(&r, target_access, false) == 0, "setup");
@@ -2563,7 +2570,7 @@ static int atomic_write_refused(int target_access, uint32_t first_off,
 	CHECK(r.mem[first_off] == 0, "the refused write landed");
 	rc = 0;
 out:
-	aw_rig_fini(&r);
+	op_rig_fini(&r);
 	return rc;
 }
 
@@ -2596,7 +2603,7 @@ static int test_rc_atomic_write_answer_lost_is_answered_not_run_again(void)
 	volatile uint64_t *w = NULL;
 	long long d0, dups;
 	struct ibv_wc wc;
-	struct aw_rig r;
+	struct op_rig r;
 	int rc = -1, ret, i;
 
 	SKIP_WITHOUT_GAP_RULES();
@@ -2623,7 +2630,7 @@ static int test_rc_atomic_write_answer_lost_is_answered_not_run_again(void)
 	      (unsigned long long)*w);
 	rc = 0;
 out:
-	aw_rig_fini(&r);
+	op_rig_fini(&r);
 	return rc;
 }
 
@@ -2660,15 +2667,11 @@ static bool flush_offered(struct ibv_context *c)
 			     ibv_get_device_name(peer_ctx->device));           \
 	} while (0)
 
-struct fl_rig {
-	struct pair p;
-	struct ibv_mr *target;	/* b's MR the FLUSHes aim at */
-	char *mem;
-	bool mapped;
-};
-
-/* b's QP gets @qp_access, its target MR @mr_access (ODP memory: @odp). */
-static int fl_rig_init(struct fl_rig *r, int mr_access, int qp_access,
+/*
+ * The pair's own QPs (no extended ones: @r->qa and @r->qb stay NULL); b's
+ * QP gets @qp_access, its target MR @mr_access (ODP memory: @odp).
+ */
+static int fl_rig_init(struct op_rig *r, int mr_access, int qp_access,
 		       bool odp)
 {
 	struct ibv_qp_attr a = { .qp_access_flags = qp_access };
@@ -2677,32 +2680,11 @@ static int fl_rig_init(struct fl_rig *r, int mr_access, int qp_access,
 	if (pair_init(&r->p, IBV_QPT_RC, 7) ||
 	    ibv_modify_qp(r->p.b.qp, &a, IBV_QP_ACCESS_FLAGS))
 		return -1;
-	r->mem = r->p.b.buf;
-	if (odp) {
-		r->mem = mmap(NULL, BUF_SIZE, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (r->mem == MAP_FAILED) {
-			r->mem = NULL;
-			return -1;
-		}
-		r->mapped = true;
-		mr_access |= IBV_ACCESS_ON_DEMAND;
-	}
-	r->target = ibv_reg_mr(r->p.b.pd, r->mem, BUF_SIZE, mr_access);
-	return r->target ? 0 : -1;
-}
-
-static void fl_rig_fini(struct fl_rig *r)
-{
-	if (r->target)
-		ibv_dereg_mr(r->target);
-	if (r->mapped)
-		munmap(r->mem, BUF_SIZE);
-	pair_fini(&r->p);
+	return op_rig_target(r, mr_access, odp);
 }
 
 /* A FLUSH of b's target (wr_id @wr_id, signaled). */
-static int fl_post(struct fl_rig *r, uint64_t wr_id, uint32_t off,
+static int fl_post(struct op_rig *r, uint64_t wr_id, uint32_t off,
 		   uint64_t len, uint8_t type, uint8_t level)
 {
 	return mirrorv_post_flush(r->p.a.qp, wr_id, IBV_SEND_SIGNALED,
@@ -2710,7 +2692,7 @@ static int fl_post(struct fl_rig *r, uint64_t wr_id, uint32_t off,
 				  len, type, level);
 }
 
-static int expect_flush_done(struct fl_rig *r, uint64_t wr_id)
+static int expect_flush_done(struct op_rig *r, uint64_t wr_id)
 {
 	struct ibv_wc wc;
 
@@ -2737,7 +2719,7 @@ static int test_rc_flush_after_writes_completes_after_them(void)
 {
 	const uint32_t len = 3 * 4096 + 100;
 	struct ibv_wc wc;
-	struct fl_rig r;
+	struct op_rig r;
 	int rc = -1, i;
 
 	SKIP_WITHOUT_FLUSH();
@@ -2761,14 +2743,14 @@ static int test_rc_flush_after_writes_completes_after_them(void)
 	      "the written bytes are not in b's memory");
 	rc = 0;
 out:
-	fl_rig_fini(&r);
+	op_rig_fini(&r);
 	return rc;
 }
 
 /* The whole MR: the address and length are not looked at. */
 static int test_rc_flush_of_the_whole_mr(void)
 {
-	struct fl_rig r;
+	struct op_rig r;
 	int rc = -1;
 
 	SKIP_WITHOUT_FLUSH();
@@ -2782,14 +2764,14 @@ static int test_rc_flush_of_the_whole_mr(void)
 		goto out;
 	rc = 0;
 out:
-	fl_rig_fini(&r);
+	op_rig_fini(&r);
 	return rc;
 }
 
 /* ODP memory never touched: nothing to fault, nothing to refuse. */
 static int test_rc_flush_of_odp_memory(void)
 {
-	struct fl_rig r;
+	struct op_rig r;
 	int rc = -1;
 
 	SKIP_WITHOUT_FLUSH();
@@ -2802,7 +2784,7 @@ static int test_rc_flush_of_odp_memory(void)
 		goto out;
 	rc = 0;
 out:
-	fl_rig_fini(&r);
+	op_rig_fini(&r);
 	return rc;
 }
 
@@ -2810,7 +2792,7 @@ out:
 static int flush_refused(int mr_access, int qp_access, uint32_t off,
 			 uint64_t len, uint8_t type, enum ibv_wc_status want)
 {
-	struct fl_rig r;
+	struct op_rig r;
 	int rc = -1;
 
 	SKIP_WITHOUT_FLUSH();
@@ -2825,7 +2807,7 @@ static int flush_refused(int mr_access, int qp_access, uint32_t off,
 		goto out;
 	rc = 0;
 out:
-	fl_rig_fini(&r);
+	op_rig_fini(&r);
 	return rc;
 }
 
@@ -2900,7 +2882,7 @@ out:
 static int test_rc_flush_answer_lost_is_answered_again(void)
 {
 	long long d0, dups;
-	struct fl_rig r;
+	struct op_rig r;
 	int rc = -1, ret;
 
 	SKIP_WITHOUT_GAP_RULES();
@@ -2920,7 +2902,7 @@ static int test_rc_flush_answer_lost_is_answered_again(void)
 	      dups);
 	rc = 0;
 out:
-	fl_rig_fini(&r);
+	op_rig_fini(&r);
 	return rc;
 }
 

@@ -107,8 +107,12 @@ static struct mirror_rd_res *mirror_res_find(struct mirror_qp *qp, u8 kind,
 /*
  * Sends the next burst of responses of the READ being answered; resp_lock
  * held. The MR is looked up again for each burst: a READ whose MR went
- * away meanwhile ends with a remote access NAK. Return: true when the
- * QP must enter ERR.
+ * away meanwhile ends with a remote access NAK, and so does one whose ODP
+ * memory cannot be had when a response is copied (unmapped or moved away
+ * since the burst faulted it in: waiting for the requester to ask again
+ * would only meet the same race, one timeout at a time). A response
+ * without a packet for it is left for the requester to ask again. Return:
+ * true when the QP must enter ERR.
  */
 static bool mirror_rx_read_stream(struct mirror_qp *qp)
 {
@@ -152,10 +156,19 @@ static bool mirror_rx_read_stream(struct mirror_qp *qp)
 		t.psn = mirror_psn_add(r->first_psn, i);
 		t.src_off = (u64)k * mtu;
 		t.paylen = min_t(u64, mtu, r->len - (u64)i * mtu);
-		if (mirror_qp_pkt_send(qp, &t))
-			break;	/* the requester asks again for the rest */
+		err = mirror_qp_pkt_send(qp, &t);
+		if (err)
+			break;	/* -ENOMEM: the requester asks again */
 	}
 	mirror_segs_put(segs);
+	if (err == -EFAULT) {
+		qp->resp.res_cur = NULL;
+		r->active = false;
+		mirror_count(dev, MIRROR_CNT_NAK_SENT);
+		mirror_send_ack(qp, mirror_psn_add(r->first_psn, i),
+				MIRROR_AETH_NAK | MIRROR_NAK_REM_ACCESS);
+		return true;
+	}
 	r->next_psn = mirror_psn_add(r->first_psn, i);
 	if (k < burst || i == n) {
 		r->active = false;

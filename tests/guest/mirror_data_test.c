@@ -2747,19 +2747,17 @@ out:
 	return rc;
 }
 
-/* The whole MR: the address and length are not looked at. */
-static int test_rc_flush_of_the_whole_mr(void)
+/* One FLUSH at @level of b's target (@odp: ODP memory), which completes. */
+static int flush_done(bool odp, uint32_t off, uint64_t len, uint8_t level)
 {
 	struct op_rig r;
 	int rc = -1;
 
 	SKIP_WITHOUT_FLUSH();
-	CHECK(fl_rig_init(&r, FLUSH_MR_ACCESS, FLUSH_QP_ACCESS, false) == 0,
+	CHECK(fl_rig_init(&r, FLUSH_MR_ACCESS, FLUSH_QP_ACCESS, odp) == 0,
 	      "setup: %s", strerror(errno));
-	CHECK(mirrorv_post_flush(r.p.a.qp, 20, IBV_SEND_SIGNALED,
-				 r.target->rkey, 0, 0, MIRRORV_FLUSH_GLOBAL,
-				 MIRRORV_FLUSH_MR) == 0, "post flush: %s",
-	      strerror(errno));
+	CHECK(fl_post(&r, 20, off, len, MIRRORV_FLUSH_GLOBAL, level) == 0,
+	      "post flush: %s", strerror(errno));
 	if (expect_flush_done(&r, 20))
 		goto out;
 	rc = 0;
@@ -2768,24 +2766,16 @@ out:
 	return rc;
 }
 
+/* The whole MR: the address and length are not looked at. */
+static int test_rc_flush_of_the_whole_mr(void)
+{
+	return flush_done(false, 0, 0, MIRRORV_FLUSH_MR);
+}
+
 /* ODP memory never touched: nothing to fault, nothing to refuse. */
 static int test_rc_flush_of_odp_memory(void)
 {
-	struct op_rig r;
-	int rc = -1;
-
-	SKIP_WITHOUT_FLUSH();
-	CHECK(fl_rig_init(&r, FLUSH_MR_ACCESS, FLUSH_QP_ACCESS, true) == 0,
-	      "setup: %s", strerror(errno));
-	CHECK(fl_post(&r, 20, 4096, 8 * 4096, MIRRORV_FLUSH_GLOBAL,
-		      MIRRORV_FLUSH_RANGE) == 0, "post flush: %s",
-	      strerror(errno));
-	if (expect_flush_done(&r, 20))
-		goto out;
-	rc = 0;
-out:
-	op_rig_fini(&r);
-	return rc;
+	return flush_done(true, 4096, 8 * 4096, MIRRORV_FLUSH_RANGE);
 }
 
 /* A FLUSH the target refuses: @want, then a WRITE behind it flushed. */

@@ -6,19 +6,25 @@
 # "NAME|VALUE|UNIT" lines to $MIRROR_OUT/figures and prints them; never
 # fails on figures ("n/a" for a run that failed, its log printed). Each
 # perftest figure is the median of $RUNS runs; the runs are kept too.
-#   wire-guest.sh [--odp] [--profile]
+#   wire-guest.sh [--odp] [--profile] [--timeline WORK]
 #     --odp: also ib_write_bw with ODP MRs
 #     --profile: also where the time goes (profile_run, below)
+#     --timeline WORK: also one ib_write_lat message's way through each
+#       host, WORK being the regex of the device's work item functions
+#       (timeline_run, below)
 set -u
-. "$(dirname "$0")/../guest/lib.sh"
+BENCH=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH/../guest/lib.sh"
 
-ODP=0 PROFILE=0
-for a in "$@"; do
-	case $a in
+ODP=0 PROFILE=0 TIMELINE=
+while [ $# -gt 0 ]; do
+	case $1 in
 	--odp) ODP=1 ;;
 	--profile) PROFILE=1 ;;
-	*) echo "wire-guest.sh: unknown argument $a" >&2; exit 2 ;;
+	--timeline) TIMELINE=$2; shift ;;
+	*) echo "wire-guest.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
+	shift
 done
 RUNS=${MIRROR_BENCH_RUNS:-5}
 # Jumbo frames on the link, both hosts: RoCE's largest MTU, 4096, for
@@ -147,11 +153,10 @@ prof_report() {
 		awk 'NF && $1 ~ /%$/' | head -n 25
 }
 profile_run() {
-	local name=$1 tool=$2 w
+	local name=$1 tool=$2
 	shift 2
 	PORT=$((PORT + 1))
 	at peer bash -c "$(declare -f prof_window); prof_window $PROF_SECS" &
-	w=$!
 	bash -c "$(declare -f prof_window); prof_window $PROF_SECS" &
 	perf_pair peer here tcp_listening "$PORT" \
 		"$tool" -d "$DP" -x "$GP" -p "$PORT" -D 14 "$@" -- \
@@ -170,6 +175,54 @@ if [ "$PROFILE" = 1 ]; then
 	: >"$MIRROR_OUT/profile"
 	profile_run "latency" ib_write_lat -s 8
 	profile_run "bandwidth" ib_write_bw -s 65536
+fi
+
+# Where one message's time goes: ib_write_lat runs for 10 s while both
+# hosts record 0.5 s of its middle with ftrace (receive interrupts,
+# packets in and out, work items, context switches, write(2) calls: the
+# doorbell); timeline.awk splits each host's turnaround (the peer's WRITE
+# in to ours out) into its pieces. Tracing slows each piece a little.
+timeline_window() {
+	local T=/sys/kernel/tracing e
+	mountpoint -q $T || mount -t tracefs nodev $T
+	echo 0 >$T/tracing_on
+	echo >$T/trace
+	echo 8192 >$T/buffer_size_kb
+	for e in net/netif_receive_skb net/net_dev_xmit irq/irq_handler_entry \
+		workqueue/workqueue_execute_start workqueue/workqueue_execute_end \
+		sched/sched_switch raw_syscalls/sys_enter; do
+		echo 1 >$T/events/$e/enable
+	done
+	echo 'id == 1' >$T/events/raw_syscalls/sys_enter/filter
+	sleep 5
+	echo 1 >$T/tracing_on
+	sleep 0.5
+	echo 0 >$T/tracing_on
+	cat $T/trace >/tmp/timeline.trace
+	echo 0 >$T/events/enable
+	echo 0 >$T/events/raw_syscalls/sys_enter/filter
+}
+timeline_run() {
+	local work=$1
+	PORT=$((PORT + 1))
+	at peer bash -c "$(declare -f timeline_window); timeline_window" &
+	bash -c "$(declare -f timeline_window); timeline_window" &
+	perf_pair peer here tcp_listening "$PORT" \
+		ib_write_lat -d "$DP" -x "$GP" -p "$PORT" -D 10 -s 8 -- \
+		ib_write_lat -d "$DH" -x "$GH" -p "$PORT" -D 10 -s 8 "$MIRROR_PEER" >/tmp/pair.log 2>&1 ||
+		{ echo "--- timeline of ib_write_lat failed:"; cat /tmp/pair.log; }
+	wait
+	{
+		echo "=== timeline, ib_write_lat -s 8 (while traced: $(awk '/^ *#bytes/ { getline; print $3 " usec"; exit }' /tmp/cli.log))"
+		echo "--- host a ($DH):"
+		awk -v work="$work" -v app=ib_write_lat -f "$BENCH/timeline.awk" /tmp/timeline.trace
+		echo "--- host b ($DP):"
+		at peer awk -v work="$work" -v app=ib_write_lat -f "$BENCH/timeline.awk" /tmp/timeline.trace
+	} | tee -a "$MIRROR_OUT/timeline"
+}
+if [ -n "$TIMELINE" ]; then
+	: >"$MIRROR_OUT/timeline"
+	timeline_run "$TIMELINE"
 fi
 
 echo "# host a: $DH, kernel $(uname -r); host b: $DP, kernel $(in_peer uname -r);" \

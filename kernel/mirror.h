@@ -24,6 +24,7 @@
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
+#include <net/dst_cache.h>
 #include <rdma/ib_umem.h>
 #include <rdma/ib_verbs.h>
 
@@ -571,10 +572,14 @@ struct mirror_qp_req {
  * @qpn: the peer's QPN (dest_qp_num)
  * @gid: the peer's GID (the AV's destination GID)
  * @own_gid: our GID towards the peer (the AV's source GID)
+ * @routes: the route to @path's destination, looked up once per CPU and
+ *	kept while the kernel's routing still holds it (RC/UC); emptied
+ *	when @path is set
  */
 struct mirror_qp_peer {
 	bool wire;
 	struct mirror_path path;
+	struct dst_cache routes;
 	u32 qpn;
 	union ib_gid gid;
 	union ib_gid own_gid;
@@ -1256,9 +1261,9 @@ int mirror_net_open(struct mirror_dev *dev);
 void mirror_net_close(struct mirror_dev *dev);
 struct sk_buff *mirror_pkt_alloc(struct mirror_dev *dev, u32 len);
 int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
-		    const struct mirror_path *path);
+		    const struct mirror_path *path, struct dst_cache *routes);
 int mirror_pkt_send(struct mirror_dev *dev, const struct mirror_pkt *p,
-		    const struct mirror_path *path);
+		    const struct mirror_path *path, struct dst_cache *routes);
 int mirror_qp_pkt_send(struct mirror_qp *qp, const struct mirror_pkt *p);
 bool mirror_pkt_from_peer(const struct mirror_qp *qp,
 			  const struct sk_buff *skb);

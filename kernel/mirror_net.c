@@ -111,16 +111,26 @@ static struct udphdr *mirror_push_udp(struct sk_buff *skb,
 	return udph;
 }
 
-static int mirror_xmit4(struct mirror_dev *dev, struct sk_buff *skb,
-			const struct mirror_path *path, u32 bth_to_icrc)
+/*
+ * The route of @path: from @routes when it holds one still valid, else
+ * looked up (and kept in @routes, when there is one). A dst_cache is per
+ * CPU and wants bottom halves off around its use.
+ */
+static struct rtable *mirror_route4(struct net *net, struct mirror_dev *dev,
+				    const struct mirror_path *path,
+				    struct dst_cache *routes)
 {
-	struct net *net = dev_net(dev->ndev);
-	u8 *bth = skb->data;
 	struct flowi4 fl = {};
-	struct udphdr *udph;
-	struct iphdr *iph;
 	struct rtable *rt;
+	__be32 saddr;
 
+	if (routes) {
+		local_bh_disable();
+		rt = dst_cache_get_ip4(routes, &saddr);
+		local_bh_enable();
+		if (rt)
+			return rt;
+	}
 	fl.flowi4_oif = dev->ndev->ifindex;
 	fl.flowi4_proto = IPPROTO_UDP;
 	fl.daddr = path->daddr;
@@ -128,6 +138,25 @@ static int mirror_xmit4(struct mirror_dev *dev, struct sk_buff *skb,
 	fl.fl4_dport = htons(MIRROR_ROCE_UDP_PORT);
 	fl.fl4_sport = path->sport;
 	rt = ip_route_output_key(net, &fl);
+	if (!IS_ERR(rt) && routes) {
+		local_bh_disable();
+		dst_cache_set_ip4(routes, &rt->dst, path->saddr);
+		local_bh_enable();
+	}
+	return rt;
+}
+
+static int mirror_xmit4(struct mirror_dev *dev, struct sk_buff *skb,
+			const struct mirror_path *path, u32 bth_to_icrc,
+			struct dst_cache *routes)
+{
+	struct net *net = dev_net(dev->ndev);
+	u8 *bth = skb->data;
+	struct udphdr *udph;
+	struct iphdr *iph;
+	struct rtable *rt;
+
+	rt = mirror_route4(net, dev, path, routes);
 	if (IS_ERR(rt)) {
 		kfree_skb(skb);
 		mirror_count(dev, MIRROR_CNT_TX_NO_ROUTE);
@@ -164,16 +193,22 @@ static int mirror_xmit4(struct mirror_dev *dev, struct sk_buff *skb,
 	return 0;
 }
 
-static int mirror_xmit6(struct mirror_dev *dev, struct sk_buff *skb,
-			const struct mirror_path *path, u32 bth_to_icrc)
+/* As mirror_route4(), for IPv6. */
+static struct dst_entry *mirror_route6(struct net *net, struct mirror_dev *dev,
+				       const struct mirror_path *path,
+				       struct dst_cache *routes)
 {
-	struct net *net = dev_net(dev->ndev);
-	u8 *bth = skb->data;
 	struct flowi6 fl = {};
-	struct ipv6hdr *ip6h;
-	struct udphdr *udph;
 	struct dst_entry *dst;
+	struct in6_addr saddr;
 
+	if (routes) {
+		local_bh_disable();
+		dst = dst_cache_get_ip6(routes, &saddr);
+		local_bh_enable();
+		if (dst)
+			return dst;
+	}
 	fl.flowi6_oif = dev->ndev->ifindex;
 	fl.flowi6_proto = IPPROTO_UDP;
 	fl.daddr = path->daddr6;
@@ -181,6 +216,25 @@ static int mirror_xmit6(struct mirror_dev *dev, struct sk_buff *skb,
 	fl.fl6_dport = htons(MIRROR_ROCE_UDP_PORT);
 	fl.fl6_sport = path->sport;
 	dst = ip6_dst_lookup_flow(net, dev->sock6->sk, &fl, NULL);
+	if (!IS_ERR(dst) && routes) {
+		local_bh_disable();
+		dst_cache_set_ip6(routes, dst, &path->saddr6);
+		local_bh_enable();
+	}
+	return dst;
+}
+
+static int mirror_xmit6(struct mirror_dev *dev, struct sk_buff *skb,
+			const struct mirror_path *path, u32 bth_to_icrc,
+			struct dst_cache *routes)
+{
+	struct net *net = dev_net(dev->ndev);
+	u8 *bth = skb->data;
+	struct ipv6hdr *ip6h;
+	struct udphdr *udph;
+	struct dst_entry *dst;
+
+	dst = mirror_route6(net, dev, path, routes);
 	if (IS_ERR(dst)) {
 		kfree_skb(skb);
 		mirror_count(dev, MIRROR_CNT_TX_NO_ROUTE);
@@ -215,13 +269,16 @@ static int mirror_xmit6(struct mirror_dev *dev, struct sk_buff *skb,
  * @dev: the device
  * @skb: data from the BTH to the ICRC's place (the last 4 bytes)
  * @path: addresses (IPv4 or IPv6) and UDP source port
+ * @routes: where the route to @path is kept between packets (a connected
+ *	QP's, whose path is fixed; the caller's lock keeps it stable), or
+ *	NULL to look the route up for this packet alone
  *
  * Consumes @skb. Process context.
  *
  * Return: 0, or a negative errno when there is no route or no socket.
  */
 int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
-		    const struct mirror_path *path)
+		    const struct mirror_path *path, struct dst_cache *routes)
 {
 	u32 bth_to_icrc = skb->len - MIRROR_ICRC_BYTES;
 
@@ -232,8 +289,8 @@ int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
 	mirror_count(dev, MIRROR_CNT_TX_PACKETS);
 	mirror_count_add(dev, MIRROR_CNT_TX_BYTES, bth_to_icrc);
 	if (path->v6)
-		return mirror_xmit6(dev, skb, path, bth_to_icrc);
-	return mirror_xmit4(dev, skb, path, bth_to_icrc);
+		return mirror_xmit6(dev, skb, path, bth_to_icrc, routes);
+	return mirror_xmit4(dev, skb, path, bth_to_icrc, routes);
 }
 
 /**
@@ -242,6 +299,7 @@ int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
  * @p: the packet (see struct mirror_pkt for the fields read); its payload,
  *     @p->paylen bytes, is read from @p->src at @p->src_off
  * @path: where it goes
+ * @routes: as for mirror_pkt_xmit()
  *
  * Process context.
  *
@@ -250,7 +308,7 @@ int mirror_pkt_xmit(struct mirror_dev *dev, struct sk_buff *skb,
  * payload could not be read (its memory went away).
  */
 int mirror_pkt_send(struct mirror_dev *dev, const struct mirror_pkt *p,
-		    const struct mirror_path *path)
+		    const struct mirror_path *path, struct dst_cache *routes)
 {
 	u32 hlen = mirror_pkt_hdr_len(p);
 	u32 len = hlen + p->paylen + mirror_pkt_pad(p) + MIRROR_ICRC_BYTES;
@@ -268,7 +326,7 @@ int mirror_pkt_send(struct mirror_dev *dev, const struct mirror_pkt *p,
 		kfree_skb(skb);
 		return -EFAULT;
 	}
-	mirror_pkt_xmit(dev, skb, path);
+	mirror_pkt_xmit(dev, skb, path, routes);
 	return 0;
 }
 
@@ -277,12 +335,15 @@ int mirror_pkt_send(struct mirror_dev *dev, const struct mirror_pkt *p,
  * @qp: the QP, connected over RoCEv2
  * @p: the packet, as for mirror_pkt_send()
  *
+ * The caller holds req_lock or resp_lock, which keep the path and its
+ * route cache stable.
+ *
  * Return: as mirror_pkt_send().
  */
 int mirror_qp_pkt_send(struct mirror_qp *qp, const struct mirror_pkt *p)
 {
 	return mirror_pkt_send(to_mirror_dev(qp->ibqp.device), p,
-			       &qp->peer.path);
+			       &qp->peer.path, &qp->peer.routes);
 }
 
 /* Drops a received packet and counts why. */

@@ -123,6 +123,8 @@ static void mirror_qp_free_state(struct mirror_qp *qp)
 	kfree(qp->req.ud_bounce);
 	kfree(qp->resp.res);
 	kvfree(qp->req.meta);
+	dst_cache_destroy(&qp->peer.routes);
+	memset(&qp->peer.routes, 0, sizeof(qp->peer.routes));
 	kvfree(qp->req.sq_copy);
 	qp->req.ud_bounce = NULL;
 	qp->resp.res = NULL;
@@ -132,8 +134,9 @@ static void mirror_qp_free_state(struct mirror_qp *qp)
 
 /*
  * The engines' per-QP memory, charged to the creator's memory cgroup:
- * the SQ copy (user QPs), the wire state of every SQ slot and the
- * responder resources (RC/UC), the datagram bounce buffer (UD/GSI).
+ * the SQ copy (user QPs), the wire state of every SQ slot, the route
+ * cache and the responder resources (RC/UC), the datagram bounce buffer
+ * (UD/GSI).
  */
 static int mirror_qp_alloc_state(struct mirror_qp *qp)
 {
@@ -153,6 +156,8 @@ static int mirror_qp_alloc_state(struct mirror_qp *qp)
 		qp->req.meta = kvcalloc(qp->sq.num_slots, sizeof(*qp->req.meta),
 				    GFP_KERNEL_ACCOUNT);
 		if (!qp->req.meta)
+			goto err_free;
+		if (dst_cache_init(&qp->peer.routes, GFP_KERNEL_ACCOUNT))
 			goto err_free;
 	}
 	if (type == IB_QPT_RC) {
@@ -318,6 +323,8 @@ static int mirror_qp_route(struct mirror_qp *qp, struct ib_qp_attr *attr)
 	mutex_lock(&qp->resp_lock);
 	qp->peer.wire = wire;
 	qp->peer.path = path;
+	/* No sender runs (both locks held): the old routes can go now. */
+	dst_cache_reset_now(&qp->peer.routes);
 	qp->resp.epsn = attr->rq_psn & MIRROR_PSN_MASK;
 	if (conn) {
 		/* ib_modify_qp_is_ok() has made sure RTR names the peer. */

@@ -748,7 +748,7 @@ static int mirror_wire_send_ud(struct mirror_qp *qp,
 		return err;
 	t.psn = qp->req.psn;
 	qp->req.psn = mirror_psn_add(qp->req.psn, 1);
-	return mirror_pkt_send(dev, &t, &path);
+	return mirror_pkt_send(dev, &t, &path, NULL);
 }
 
 /* ---------------------------------------------------------------------- */

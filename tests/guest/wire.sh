@@ -76,6 +76,55 @@ check "ibv_srq_pingpong over RoCEv2, data check" \
 check_rping "rping -V over RoCEv2 (rdma_cm through QP1)" rping_across 50 1000
 check_rping "rping -V over RoCEv2, 60000-byte pings" rping_across 10 60000
 
+# counter_above DEV NAME N: DEV's counter NAME is above N.
+counter_above() {
+	[ "$(counter "$1" "$2")" -gt "$3" ]
+}
+
+# route_follows: a connected QP's packets follow the kernel's routing
+# (mirror keeps a connected QP's route between packets): while ib_write_bw
+# runs from mirror0 to mirror1, veth0 loses the address the QP sends from.
+# The next packets find no route (counted) and none leaves on the route
+# kept from before; with the address back, new QPs connect and work.
+route_follows() {
+	local srv cli drops r0 r1 r2 ok=1
+	PORT=$((PORT + 1))
+	drops=$(counter mirror0 tx_drop_no_route)
+	r0=$(counter mirror1 rx_packets)
+	at peer timeout $((60 * ${MIRROR_TIME_SCALE:-1})) \
+		ib_write_bw -d mirror1 -x "$G1" -p "$PORT" -D 30 >/tmp/srv.log 2>&1 &
+	srv=$!
+	wait_for 30 at peer bash -c "$(declare -f tcp_listening); tcp_listening $PORT" ||
+		{ echo "server never listened"; kill "$srv"; wait; return 1; }
+	timeout $((60 * ${MIRROR_TIME_SCALE:-1})) \
+		ib_write_bw -d mirror0 -x "$G0" -p "$PORT" -D 30 "$A" >/tmp/cli.log 2>&1 &
+	cli=$!
+	if ! wait_for 30 counter_above mirror1 rx_packets $((r0 + 200)); then
+		echo "no traffic: mirror1 rx_packets $(counter mirror1 rx_packets), was $r0"
+		ok=0
+	fi
+	ip addr del 10.11.0.1/24 dev veth0
+	if [ "$ok" = 1 ] && ! wait_for 10 counter_above mirror0 tx_drop_no_route "$drops"; then
+		echo "no packet found its route gone (tx_drop_no_route $drops)"
+		ok=0
+	fi
+	r1=$(counter mirror1 rx_packets)
+	sleep 2
+	r2=$(counter mirror1 rx_packets)
+	if [ "$r2" != "$r1" ]; then
+		echo "mirror1 still received $((r2 - r1)) packets after the route went"
+		ok=0
+	fi
+	ip addr add 10.11.0.1/24 dev veth0
+	kill "$cli" "$srv" 2>/dev/null
+	wait
+	wait_for 20 gid_index mirror0 10.11.0.1 || { echo "mirror0's GID did not come back"; ok=0; }
+	[ "$ok" = 1 ]
+}
+check "a connected QP's packets follow a route change (address removed)" route_follows
+G0=$(gid_index mirror0 10.11.0.1)
+check "ibv_rc_pingpong after the address came back" pp ibv_rc_pingpong -n 50 -c
+
 # The same over IPv6 GIDs (unique local addresses, no duplicate address
 # detection delay).
 V6A=fd11:0000:0000:0000:0000:0000:0000:0001

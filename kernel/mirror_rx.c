@@ -43,8 +43,14 @@
 /* READ responses sent per rx_work run before other work gets a turn. */
 #define MIRROR_READ_BURST	64
 
+static void mirror_send_answer(struct mirror_qp *qp, u8 op, u32 psn,
+			       u8 syndrome, u64 orig);
+
 /* Sends an ACK, RNR NAK or NAK for @psn from the responder. */
-static void mirror_send_ack(struct mirror_qp *qp, u32 psn, u8 syndrome);
+static void mirror_send_ack(struct mirror_qp *qp, u32 psn, u8 syndrome)
+{
+	mirror_send_answer(qp, MIRROR_OP_ACK, psn, syndrome, 0);
+}
 
 /*
  * ACK coalescing: the ACK that packets asked for (AckReq) is held while
@@ -60,16 +66,24 @@ static void mirror_flush_ack(struct mirror_qp *qp)
 			MIRROR_AETH_ACK | MIRROR_AETH_NO_CREDITS);
 }
 
-static void mirror_send_ack(struct mirror_qp *qp, u32 psn, u8 syndrome)
+/*
+ * Sends one of the responder's answers for @psn with an AETH of @syndrome:
+ * an ACK, RNR NAK or NAK; an ATOMIC ACKNOWLEDGE carrying @orig; or the
+ * empty READ RESPONSE ONLY that answers an ATOMIC WRITE or a FLUSH. The
+ * ACK held back goes first, which keeps the responder's packets in order.
+ */
+static void mirror_send_answer(struct mirror_qp *qp, u8 op, u32 psn,
+			       u8 syndrome, u64 orig)
 {
 	struct mirror_pkt t = {
-		.opcode = MIRROR_TR_RC | MIRROR_OP_ACK,
+		.opcode = MIRROR_TR_RC | op,
 		.dqpn = qp->peer.qpn,
 		.psn = psn,
 		.aeth = mirror_aeth_value(syndrome, qp->resp.msn),
+		.orig = orig,
 	};
 
-	mirror_flush_ack(qp);	/* keeps the responder's packets in order */
+	mirror_flush_ack(qp);
 	mirror_qp_pkt_send(qp, &t);
 }
 
@@ -225,17 +239,8 @@ static enum mirror_resp_verdict mirror_rx_read(struct mirror_qp *qp,
 
 static void mirror_send_atomic_ack(struct mirror_qp *qp, u32 psn, u64 orig)
 {
-	struct mirror_pkt t = {
-		.opcode = MIRROR_TR_RC | MIRROR_OP_ATOMIC_ACK,
-		.dqpn = qp->peer.qpn,
-		.psn = psn,
-		.aeth = mirror_aeth_value(MIRROR_AETH_ACK |
-					  MIRROR_AETH_NO_CREDITS, qp->resp.msn),
-		.orig = orig,
-	};
-
-	mirror_flush_ack(qp);
-	mirror_qp_pkt_send(qp, &t);
+	mirror_send_answer(qp, MIRROR_OP_ATOMIC_ACK, psn,
+			   MIRROR_AETH_ACK | MIRROR_AETH_NO_CREDITS, orig);
 }
 
 static enum mirror_resp_verdict mirror_rx_atomic(struct mirror_qp *qp,
@@ -266,16 +271,8 @@ static enum mirror_resp_verdict mirror_rx_atomic(struct mirror_qp *qp,
  */
 static void mirror_send_placed(struct mirror_qp *qp, u32 psn)
 {
-	struct mirror_pkt t = {
-		.opcode = MIRROR_TR_RC | MIRROR_OP_READ_RESP_ONLY,
-		.dqpn = qp->peer.qpn,
-		.psn = psn,
-		.aeth = mirror_aeth_value(MIRROR_AETH_ACK |
-					  MIRROR_AETH_NO_CREDITS, qp->resp.msn),
-	};
-
-	mirror_flush_ack(qp);
-	mirror_qp_pkt_send(qp, &t);
+	mirror_send_answer(qp, MIRROR_OP_READ_RESP_ONLY, psn,
+			   MIRROR_AETH_ACK | MIRROR_AETH_NO_CREDITS, 0);
 }
 
 /*

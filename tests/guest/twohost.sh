@@ -313,11 +313,22 @@ if [ "$FAULTS" = 1 ]; then
 	check "netem: 20 ms delay both ways" netem_both delay 20ms
 	rc_both_ways ", 20 ms delay"
 	check "netem off" netem_both none
-	check "link down briefly under rping: every ping arrives" blip_recovers
-	check "link down 20 s under rping: it ends with an error completion" \
-		blip_fails_cleanly
-	check "the link works again after that" \
-		to_peer ibv_rc_pingpong -n 20 -c
+	if [ "$DP" = mirror0 ]; then
+		check "link down briefly under rping: every ping arrives" blip_recovers
+		check "link down 20 s under rping: it ends with an error completion" \
+			blip_fails_cleanly
+		check "the link works again after that" \
+			to_peer ibv_rc_pingpong -n 20 -c
+	else
+		# b's link is the one that goes down. Measured on 2026-12-06
+		# with a 0.5 s outage: mirror0 <-> rxe0 and rxe0 <-> rxe0 alike
+		# leave b's rdma_rxe QP in ERR (completer_retry_err, send_err)
+		# while the other end waits for it.
+		why="rdma_rxe's QP on the host whose link goes down enters ERR even after 0.5 s (rxe <-> rxe too)"
+		echo "ok - link down briefly under rping: every ping arrives # SKIP $why"
+		echo "ok - link down 20 s under rping: it ends with an error completion # SKIP $why"
+		echo "ok - the link works again after that # SKIP $why"
+	fi
 fi
 
 finish

@@ -58,16 +58,7 @@ st == 4 && /net_dev_xmit: / && / len=82 / {
 	t_out = ts
 	st = 0; busy = 0; t_app = 0; next
 }
-# median(k): the median of piece k over the n messages (insertion sort).
-function median(k, i, j, x, a) {
-	for (i = 1; i <= n; i++) {
-		x = v[k, i]
-		for (j = i - 1; j >= 1 && a[j] > x; j--)
-			a[j + 1] = a[j]
-		a[j + 1] = x
-	}
-	return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+# median_of(arr, m): the median of arr[1..m] (insertion sort).
 function median_of(arr, m, i, j, x, a) {
 	for (i = 1; i <= m; i++) {
 		x = arr[i]
@@ -76,6 +67,12 @@ function median_of(arr, m, i, j, x, a) {
 		a[j + 1] = x
 	}
 	return (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+}
+# median(k): the median of piece k over the n messages.
+function median(k, i, piece) {
+	for (i = 1; i <= n; i++)
+		piece[i] = v[k, i]
+	return median_of(piece, n)
 }
 END {
 	if (!n) {

@@ -516,6 +516,17 @@ int mirror_query_qp(struct ib_qp *ibqp, struct ib_qp_attr *attr, int mask,
 	*attr = qp->attr;
 	attr->qp_state = (enum ib_qp_state)qp->state;
 	attr->cur_qp_state = attr->qp_state;
+	/*
+	 * The PSNs as they are now (the next to send, the next expected),
+	 * not those the QP was connected with, as hardware reports them:
+	 * `rdma resource show qp` and debugging tools print them. The
+	 * requester and the responder move them under their own locks;
+	 * a snapshot of each is all a caller can have anyway.
+	 */
+	if (qp->state >= MIRROR_QPS_RTR)
+		attr->rq_psn = READ_ONCE(qp->resp.epsn);
+	if (qp->state >= MIRROR_QPS_RTS)
+		attr->sq_psn = READ_ONCE(qp->req.psn);
 	attr->sq_draining = 0;
 	attr->path_mig_state = IB_MIG_MIGRATED;
 	mutex_unlock(&qp->state_lock);

@@ -345,6 +345,63 @@ out:
 	return rc;
 }
 
+/*
+ * ibv_query_qp() reports the PSNs as they are now: a's next PSN to send and
+ * b's next expected have moved by one per packet of a SEND and one per
+ * response of a READ, across the 24-bit wrap (the pair starts 16 PSNs
+ * before it), as hardware reports them and `rdma resource show qp` prints.
+ */
+#define QUERY_PSN_START 0xfffff0u
+
+static int test_rc_query_qp_reports_the_current_psns(void)
+{
+	uint32_t send_len = 100000, read_len = 10000, mtu, want;
+	struct ibv_qp_init_attr init;
+	struct ibv_qp_attr attr;
+	struct ibv_wc wc;
+	struct pair p = {};
+	int rc = -1;
+
+	pair_psn = QUERY_PSN_START;
+	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
+	CHECK(ibv_query_qp(p.a.qp, &attr, IBV_QP_PATH_MTU | IBV_QP_SQ_PSN,
+			   &init) == 0, "query a: %s", strerror(errno));
+	CHECK(attr.sq_psn == QUERY_PSN_START, "a's sq_psn 0x%x before any "
+	      "packet, want 0x%x", attr.sq_psn, QUERY_PSN_START);
+	mtu = 128u << attr.path_mtu;
+	want = (QUERY_PSN_START + (send_len + mtu - 1) / mtu +
+		(read_len + mtu - 1) / mtu) & 0xffffff;
+
+	fill(p.a.buf, send_len, 6);
+	fill(p.b.buf + 131072, read_len, 7);
+	CHECK(post_recv(&p.b, 1, 0, send_len) == 0, "post_recv");
+	CHECK(post_send(&p, IBV_WR_SEND, 2, 0, send_len, p.a.mr->lkey, 0, 0,
+			0) == 0, "post SEND");
+	CHECK(post_send(&p, IBV_WR_RDMA_READ, 3, 131072, read_len, p.a.mr->lkey,
+			(uintptr_t)p.b.buf + 131072, p.b.mr->rkey, 0) == 0,
+	      "post READ");
+	CHECK(wait_wc(p.a.cq, &wc) == 0 && wc.status == IBV_WC_SUCCESS &&
+	      wc.wr_id == 2, "SEND did not complete");
+	CHECK(wait_wc(p.a.cq, &wc) == 0 && wc.status == IBV_WC_SUCCESS &&
+	      wc.wr_id == 3, "READ did not complete");
+	CHECK(wait_wc(p.b.cq, &wc) == 0 && wc.status == IBV_WC_SUCCESS,
+	      "no receive completion");
+
+	CHECK(ibv_query_qp(p.a.qp, &attr, IBV_QP_SQ_PSN, &init) == 0,
+	      "query a: %s", strerror(errno));
+	CHECK(attr.sq_psn == want, "a's sq_psn 0x%x after the SEND and the "
+	      "READ, want 0x%x (mtu %u)", attr.sq_psn, want, mtu);
+	CHECK(ibv_query_qp(p.b.qp, &attr, IBV_QP_RQ_PSN, &init) == 0,
+	      "query b: %s", strerror(errno));
+	CHECK(attr.rq_psn == want, "b's rq_psn 0x%x after the SEND and the "
+	      "READ, want 0x%x (mtu %u)", attr.rq_psn, want, mtu);
+	rc = 0;
+out:
+	pair_psn = 0;
+	pair_fini(&p);
+	return rc;
+}
+
 /* The requester's status for a failing WQE, then WR_FLUSH_ERR for the next. */
 /*
  * The error a responder reports with a NAK, after which its QP is in ERR:
@@ -2952,6 +3009,7 @@ static const struct test tests[] = {
 	T(rc_rdma_write_moves_bytes),
 	T(uc_rdma_write_moves_bytes),
 	T(rc_rdma_read_moves_bytes),
+	T(rc_query_qp_reports_the_current_psns),
 	T(rc_wrong_rkey_is_rem_access_err),
 	T(rc_write_past_remote_mr_is_rem_access_err),
 	T(rc_bad_lkey_is_loc_prot_err),

@@ -1240,7 +1240,7 @@ enum mirror_resp_verdict mirror_resp_flush(struct mirror_qp *qp, u64 va,
 enum mirror_resp_verdict mirror_resp_ud(struct mirror_qp *qp,
 					struct mirror_segs *segs,
 					const struct mirror_pkt *p,
-					const u8 *grh, u8 net_type);
+					const u8 *grh, u8 net_type, bool lost);
 
 /* mirror_qp_state.c: QP lookup and the move to ERR, for every engine */
 struct mirror_qp *mirror_qp_get(struct mirror_dev *dev, u32 qpn);

@@ -124,6 +124,9 @@ enum mirror_step {
  * @dfault_write: ... writable
  * @dfault_failed: the destination's memory could not be faulted in: the
  *	next EXECUTE answers as a responder does when its memory is gone
+ * @dfault_told: the next EXECUTE runs with @dfault_failed; a step that
+ *	stops at the destination's memory after that ends the WQE in error
+ *	(a step that ignored @dfault_failed once went round for ever)
  */
 struct mirror_req_ctx {
 	struct mirror_qp *qp;
@@ -147,6 +150,7 @@ struct mirror_req_ctx {
 	u64 dfault_len;
 	bool dfault_write;
 	bool dfault_failed;
+	bool dfault_told;
 };
 
 /* A step that keeps losing its own pages gives up after this many. */
@@ -904,13 +908,14 @@ static enum mirror_step mirror_exec_send_ud(struct mirror_req_ctx *c)
 	u8 net;
 
 	net = mirror_resp_build_grh(c, grh, d.paylen);
-	v = mirror_resp_ud(c->dest, segs, &d, grh, net);
+	v = mirror_resp_ud(c->dest, segs, &d, grh, net, c->dfault_failed);
 	if (v == MIRROR_RESP_STOPPED) {
 		/*
 		 * The receive's memory is not mirrored: it stays held for
 		 * this datagram (or the next), and DEST_FAULT has it faulted
 		 * in; should that take longer than a moment, the datagram is
-		 * lost, as UD allows.
+		 * lost, as UD allows. Memory that cannot be had never gets
+		 * here: with c->dfault_failed the receive completes in error.
 		 */
 		step = mirror_dest_missed(c, segs, segs->miss, true);
 		mirror_segs_put(segs);
@@ -1375,12 +1380,23 @@ static enum mirror_req_state mirror_req_dest_fault(struct mirror_req_ctx *c)
 
 	mirror_qp_put(c->dest);
 	c->dest = NULL;
-	if (c->dfault_failed)	/* decided under the destination's lock */
-		return MIRROR_REQ_ROUTE;
-	if (++c->faults > MIRROR_REQ_FAULT_ROUNDS) {
-		mirror_mr_put(c->dfault_mr);
-		c->dfault_mr = NULL;
+	if (c->dfault_failed || ++c->faults > MIRROR_REQ_FAULT_ROUNDS) {
+		/* Nothing more is faulted: drop what the step named. */
+		if (c->dfault_mr) {
+			mirror_mr_put(c->dfault_mr);
+			c->dfault_mr = NULL;
+		}
+		/*
+		 * The step was told its memory cannot be had and stopped at
+		 * it all the same: going round again would never end.
+		 */
+		if (c->dfault_told) {
+			c->status = IB_WC_GENERAL_ERR;
+			return MIRROR_REQ_COMPLETE;
+		}
+		/* Once more, deciding under the destination's lock. */
 		c->dfault_failed = true;
+		c->dfault_told = true;
 		return MIRROR_REQ_ROUTE;
 	}
 	if (mirror_fault_job_busy(job)) {
@@ -1406,8 +1422,10 @@ static enum mirror_req_state mirror_req_dest_fault(struct mirror_req_ctx *c)
 	mirror_fault_job_put(job);
 	qp->req.dfault_job = NULL;
 	/* An older job's result says nothing of this range: look again. */
-	if (err && fresh)
+	if (err && fresh) {
 		c->dfault_failed = true;
+		c->dfault_told = true;
+	}
 	return MIRROR_REQ_ROUTE;
 }
 

@@ -420,6 +420,8 @@ enum mirror_resp_verdict mirror_resp_flush(struct mirror_qp *qp, u64 va,
  *	or @p->src)
  * @grh: the 40 bytes that go in front of the payload
  * @net_type: MIRROR_CQE_NET_IPV4 or _IPV6, for the completion
+ * @lost: the receive's memory could not be faulted in (same device): a
+ *	page still missing is memory that cannot be had, not a stop
  *
  * A wrong Q_Key or no receive posted drops the datagram (counted for the
  * Q_Key), as UD allows.
@@ -433,7 +435,7 @@ enum mirror_resp_verdict mirror_resp_flush(struct mirror_qp *qp, u64 va,
 enum mirror_resp_verdict mirror_resp_ud(struct mirror_qp *qp,
 					struct mirror_segs *segs,
 					const struct mirror_pkt *p,
-					const u8 *grh, u8 net_type)
+					const u8 *grh, u8 net_type, bool lost)
 {
 	struct mirror_dev *dev = to_mirror_dev(qp->ibqp.device);
 	struct mirror_cqe cqe = {};
@@ -455,8 +457,11 @@ enum mirror_resp_verdict mirror_resp_ud(struct mirror_qp *qp,
 				       true);
 	if (!err && p->paylen)
 		err = mirror_resp_payload(segs, MIRROR_GRH_BYTES, p, NULL);
-	if (err == -EAGAIN && segs->missed)
-		return MIRROR_RESP_STOPPED;
+	if (err == -EAGAIN && segs->missed) {
+		if (!lost)
+			return MIRROR_RESP_STOPPED;
+		err = -EFAULT;
+	}
 	mirror_segs_put(segs);
 	if (err) {
 		mirror_resp_recv_error(qp, err == -EMSGSIZE ?

@@ -503,8 +503,8 @@ static bool mirror_wire_rx_ud(struct mirror_qp *qp, const struct mirror_pkt *p,
 		memcpy(grh + MIRROR_GRH_BYTES - sizeof(struct iphdr),
 		       ip_hdr(skb), sizeof(struct iphdr));
 	return mirror_resp_ud(qp, &qp->resp.segs, p, grh,
-			      v6 ? MIRROR_CQE_NET_IPV6 :
-				   MIRROR_CQE_NET_IPV4) != MIRROR_RESP_DONE;
+			      v6 ? MIRROR_CQE_NET_IPV6 : MIRROR_CQE_NET_IPV4,
+			      false) != MIRROR_RESP_DONE;
 }
 
 /*

@@ -3844,6 +3844,55 @@ out:
 	return rc;
 }
 
+/*
+ * UD into a receive whose ODP memory cannot be had (PROT_NONE): the
+ * datagram is not delivered, the receive completes with LOC_PROT_ERR, the
+ * sender's WQE succeeds (UD), and the MR deregisters: nothing of the
+ * device holds it any more. The same-device requester once went round for
+ * ever here (the poster's system call never returned, and could not be
+ * killed), taking a new reference on the MR at every round.
+ */
+static int test_ud_receive_into_prot_none_odp_memory_is_loc_prot_err(void)
+{
+	const uint32_t len = 1000, grh = 40;
+	struct ibv_mr *mr = NULL, *mra = NULL;
+	struct ibv_wc wc;
+	struct rig r = {};
+	char *o = map_fresh(2 * PG, 0, false);
+	int rc = -1;
+
+	CHECK(o && rig_init_on(&r, ctx, peer_ctx, IBV_QPT_UD, false) == 0,
+	      "setup");
+	mr = reg_odp(r.pdb, o, 2 * PG);		/* the receive buffer */
+	mra = odp_for_a(&r, mr, o, 2 * PG);	/* the source */
+	CHECK(mr && mra, "reg_mr: %s", strerror(errno));
+	fill(o, len, 59);
+	CHECK(mprotect(o + PG, PG, PROT_NONE) == 0, "mprotect: %s",
+	      strerror(errno));
+	CHECK(post_recv_b(&r, 2, (uintptr_t)o + PG, grh + len, mr->lkey) == 0,
+	      "post_recv");
+	CHECK(post_wr(&r, IBV_WR_SEND, 1, (uintptr_t)o, len, mra->lkey, 0, 0) ==
+	      0, "post_send");
+	CHECK(wait_wc(r.cq_a, &wc, 10000) == 0 && wc.status == IBV_WC_SUCCESS,
+	      "send: %s", st(wc.status));
+	CHECK(wait_wc(r.cq_b, &wc, 10000) == 0 && wc.wr_id == 2 &&
+	      wc.status == IBV_WC_LOC_PROT_ERR, "receive: %s, want %s",
+	      st(wc.status), st(IBV_WC_LOC_PROT_ERR));
+	dereg_for_a(mra, mr);
+	mra = NULL;
+	CHECK(ibv_dereg_mr(mr) == 0, "dereg_mr: %s", strerror(errno));
+	mr = NULL;
+	rc = 0;
+out:
+	dereg_for_a(mra, mr);
+	if (mr)
+		ibv_dereg_mr(mr);
+	rig_fini(&r);
+	if (o)
+		munmap(o, 2 * PG);
+	return rc;
+}
+
 static int test_srq_receive_into_odp(void)
 {
 	struct ibv_mr *mr = NULL;
@@ -3998,6 +4047,7 @@ static const struct test tests[] = {
 	T(atomics_and_read_only_odp_memory),
 	T(uc_write_and_send_into_odp),
 	T(ud_send_between_odp_buffers),
+	T(ud_receive_into_prot_none_odp_memory_is_loc_prot_err),
 	T(srq_receive_into_odp),
 	T(sge_lists_mix_odp_and_pinned_mrs),
 	T(per_mr_counters_follow_their_mr),

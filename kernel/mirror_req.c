@@ -1411,9 +1411,13 @@ static enum mirror_req_state mirror_req_dest_fault(struct mirror_req_ctx *c)
 		if (!job)
 			return MIRROR_REQ_DEST_WAIT;
 	}
-	left = wait_for_completion_timeout(&job->done,
-					   mirror_req_dest_wait_jiffies(qp));
-	if (!left) {
+	/*
+	 * Killable: a poster being killed stops waiting here (its system
+	 * call ends), whatever the destination's memory does.
+	 */
+	left = wait_for_completion_killable_timeout(&job->done,
+						    mirror_req_dest_wait_jiffies(qp));
+	if (left <= 0) {
 		/* Its memory takes its time: do not wait for it here. */
 		atomic_set(&job->kick, 1);
 		return MIRROR_REQ_DEST_WAIT;

@@ -163,6 +163,7 @@ struct conn {
 	int max_dest_rd;	/* -1: 4 */
 	uint8_t rnr_timer;
 	int access;		/* -1: remote write, read, atomic */
+	uint8_t timeout;	/* RC: 0 is 14 (67 ms) */
 };
 
 static int end_connect(struct end *e, const struct conn *c)
@@ -206,7 +207,8 @@ static int end_connect(struct end *e, const struct conn *c)
 	a.sq_psn = c->sq_psn;
 	mask = IBV_QP_STATE | IBV_QP_SQ_PSN;
 	if (rc) {
-		a.timeout = 14;		/* 67 ms, at least 50 ms here */
+		/* 14: 67 ms, at least 50 ms here */
+		a.timeout = c->timeout ? c->timeout : 14;
 		a.retry_cnt = 2;
 		a.rnr_retry = 7;
 		a.max_rd_atomic = 4;
@@ -1721,6 +1723,100 @@ out:
 }
 
 /*
+ * The victim of the next test, in a process of its own: an RC QP with the
+ * longest timeout there is (31: 2.4 hours) WRITEs into the attacker's
+ * stalled memory. Stage 4: post_send called; 5: it returned.
+ */
+static int patient_victim(void *arg)
+{
+	static char vbuf[4096];
+	struct end v = {};
+	struct ibv_mr *mr;
+	int ret;
+
+	(void)arg;
+	if (end_init(&v, dev_name, "10.11.0.1", IBV_QPT_RC, NULL))
+		AFAIL("victim setup: %s", strerror(errno));
+	mr = ibv_reg_mr(v.pd, vbuf, sizeof(vbuf), IBV_ACCESS_LOCAL_WRITE);
+	if (!mr)
+		AFAIL("victim reg_mr: %s", strerror(errno));
+	sh->v_qpn = v.qp->qp_num;
+	sh->v_gid = v.gid;
+	{
+		struct conn c = { .dqpn = sh->a_qpn, .dgid = sh->a_gid,
+				  .access = -1, .max_dest_rd = -1,
+				  .timeout = 31 };
+
+		if (end_connect(&v, &c))
+			AFAIL("victim connect: %s", strerror(errno));
+	}
+	set_stage(2);
+	if (wait_stage(3, 30))
+		AFAIL("the attacker did not connect");
+	set_stage(4);
+	ret = post_send(&v, IBV_WR_RDMA_WRITE, 1, vbuf, sizeof(vbuf), mr->lkey,
+			sh->v_addr, sh->v_rkey);
+	if (ret)
+		AFAIL("victim post_send: %s", strerror(ret));
+	set_stage(5);
+	pause();	/* until killed */
+	return 0;
+out:
+	return -1;
+}
+
+/*
+ * A process that waits for another's memory can still be killed at once.
+ * On one device a post_send waits (up to its QP's retransmission timeout)
+ * for the destination's missing page to be faulted in; here that page is
+ * the attacker's FUSE file, whose server answers nothing, and the victim
+ * chose the longest timeout. SIGKILL must end the victim within a second
+ * or two, not after 2.4 hours. Over RoCEv2 post_send returns at once (the
+ * page is faulted on the receiving side), and the kill is as quick.
+ */
+static int killed_poster_exits_while_the_destination_stalls(enum path path)
+{
+	pid_t apid = -1, vpid = -1;
+	double t0, secs = -1;
+	int rc = -1, stage;
+
+	CHECK(fs_start(&fuse, FUSE_MNT) == 0, "FUSE: %s", strerror(errno));
+	fs_stall(&fuse, true);
+	set_stage(0);
+	apid = spawn_nobody(stalled_destination_attacker, &path);
+	CHECK(apid > 0 && wait_stage(1, 60) == 0, "attacker setup: %s",
+	      sh->msg);
+	vpid = spawn_nobody(patient_victim, NULL);
+	CHECK(vpid > 0 && wait_stage(4, 60) == 0, "victim: %s", sh->msg);
+	usleep(500000);
+	stage = atomic_load(&sh->stage);
+	if (path == PATH_SAME)
+		CHECK(stage == 4, "the victim's post_send returned (stage %d: %s) while the destination stalls",
+		      stage, sh->msg);
+	t0 = now();
+	kill(vpid, SIGKILL);
+	while (waitpid(vpid, NULL, WNOHANG) == 0) {
+		if (now() - t0 > 5.0 * time_scale)
+			break;
+		usleep(2000);
+	}
+	if (kill(vpid, 0) && errno == ESRCH) {
+		secs = now() - t0;
+		vpid = -1;
+	}
+	CHECK(secs >= 0, "the killed victim still runs after %.0f s (stage %d)",
+	      5.0 * time_scale, stage);
+	note("killed in post_send (stage %d), gone in %.3f s", stage, secs);
+	rc = 0;
+out:
+	fs_stall(&fuse, false);
+	reap(vpid);
+	reap(apid);
+	fs_stop(&fuse);
+	return rc;
+}
+
+/*
  * Memory windows reach only their own PD. The victim binds a type 2
  * window over its MR (which allows MW_BIND) and the attacker knows both
  * keys (the worst case). The attacker's LOCAL_INV of the victim's window
@@ -1898,6 +1994,7 @@ BOTH(probing_unmapped_addresses_leaves_no_children)
 BOTH(no_responder_resources_no_read)
 BOTH(stalled_source_never_holds_the_destination)
 BOTH(stalled_destination_never_holds_the_requester)
+BOTH(killed_poster_exits_while_the_destination_stalls)
 BOTH(window_reaches_only_its_own_pd)
 
 static const struct test tests[] = {
@@ -1913,6 +2010,7 @@ static const struct test tests[] = {
 	TT(no_responder_resources_no_read),
 	TT(stalled_source_never_holds_the_destination),
 	TT(stalled_destination_never_holds_the_requester),
+	TT(killed_poster_exits_while_the_destination_stalls),
 	TT(window_reaches_only_its_own_pd),
 };
 

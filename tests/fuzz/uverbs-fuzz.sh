@@ -22,6 +22,14 @@ chmod 0666 /dev/infiniband/*
 setpriv --reuid=65534 --regid=65534 --clear-groups \
 	"$FUZZ" -d mirror0 -W mirror1 -s "$SEED" -t 60 -p 3 "$@" | tee /tmp/fuzz.out
 rc=${PIPESTATUS[0]}
+# A fuzzing process the kernel does not let go: where each of its threads
+# waits.
+for pid in $(sed -n 's/^# stuck pid \([0-9]*\)$/\1/p' /tmp/fuzz.out); do
+	for t in /proc/"$pid"/task/*; do
+		echo "# pid $pid thread ${t##*/}: $(cat "$t/wchan" 2>/dev/null) ($(cut -d' ' -f3 "$t/stat" 2>/dev/null))"
+		sed 's/^/#     /' "$t/stack" 2>/dev/null
+	done
+done
 # The fuzzer's verdict lines count with ours.
 PASSED=$(grep -c '^ok -' /tmp/fuzz.out)
 FAILED=$(grep -c '^not ok -' /tmp/fuzz.out)

@@ -1090,11 +1090,29 @@ int main(int argc, char **argv)
 					    (0.5 + below(&krng, 100) / 100.0);
 		}
 	}
+	/*
+	 * A process that does not go within 30 s of SIGKILL is stuck in
+	 * the kernel: say which (uverbs-fuzz.sh prints its threads' kernel
+	 * stacks) rather than wait for it for ever.
+	 */
 	for (i = 0; i < nprocs; i++)
 		if (ch[i].pid) {
+			double end = now() + 30.0 * (scale && atoi(scale) > 0 ?
+						     atoi(scale) : 1);
+			pid_t w;
+
 			kill(ch[i].pid, SIGKILL);
-			waitpid(ch[i].pid, NULL, 0);
+			while ((w = waitpid(ch[i].pid, NULL, WNOHANG)) == 0 &&
+			       now() < end)
+				usleep(20000);
 			failed++;
+			if (w == 0) {
+				printf("not ok - process seed %llu is still there 30 s after SIGKILL, in %s\n",
+				       (unsigned long long)ch[i].seed,
+				       act_name[rep[i].last_act]);
+				printf("# stuck pid %d\n", (int)ch[i].pid);
+				continue;
+			}
 			printf("not ok - process seed %llu did not finish\n",
 			       (unsigned long long)ch[i].seed);
 		}

@@ -3803,8 +3803,12 @@ out:
 	return rc;
 }
 
-/* UD: from a fresh ODP source into a fresh ODP receive buffer (GRH first). */
-static int test_ud_send_between_odp_buffers(void)
+/*
+ * UD from a fresh ODP source (the first page) into a fresh ODP receive
+ * buffer (the second page, GRH first). @no_access: the receive's page is
+ * PROT_NONE.
+ */
+static int ud_into_odp(bool no_access)
 {
 	const uint32_t len = 1000, grh = 40;
 	struct ibv_mr *mr = NULL, *mra = NULL;
@@ -3820,6 +3824,9 @@ static int test_ud_send_between_odp_buffers(void)
 	mra = odp_for_a(&r, mr, o, 2 * PG);	/* the source */
 	CHECK(mr && mra, "reg_mr: %s", strerror(errno));
 	fill(o, len, 173);	/* present, not mirrored */
+	if (no_access)
+		CHECK(mprotect(o + PG, PG, PROT_NONE) == 0, "mprotect: %s",
+		      strerror(errno));
 	SNAP(c0);
 	CHECK(post_recv_b(&r, 2, (uintptr_t)o + PG, grh + len, mr->lkey) == 0,
 	      "post_recv");
@@ -3827,12 +3834,22 @@ static int test_ud_send_between_odp_buffers(void)
 	      0, "post_send");
 	CHECK(wait_wc(r.cq_a, &wc, 10000) == 0 && wc.status == IBV_WC_SUCCESS,
 	      "send: %s", st(wc.status));
-	CHECK(wait_wc(r.cq_b, &wc, 10000) == 0 && wc.status == IBV_WC_SUCCESS &&
-	      wc.byte_len == grh + len, "receive: %s, byte_len %u",
-	      st(wc.status), wc.byte_len);
-	CHECK(diff_pat(o + PG + grh, len, 173) < 0, "payload differs");
-	SNAP(c1);
-	CHECK(faults_are(&c0, &c1, 2, 2), "%s", why);
+	CHECK(wait_wc(r.cq_b, &wc, 10000) == 0 && wc.wr_id == 2,
+	      "no receive completion");
+	if (no_access) {
+		CHECK(wc.status == IBV_WC_LOC_PROT_ERR, "receive: %s, want %s",
+		      st(wc.status), st(IBV_WC_LOC_PROT_ERR));
+		dereg_for_a(mra, mr);
+		mra = NULL;
+		CHECK(ibv_dereg_mr(mr) == 0, "dereg_mr: %s", strerror(errno));
+		mr = NULL;
+	} else {
+		CHECK(wc.status == IBV_WC_SUCCESS && wc.byte_len == grh + len,
+		      "receive: %s, byte_len %u", st(wc.status), wc.byte_len);
+		CHECK(diff_pat(o + PG + grh, len, 173) < 0, "payload differs");
+		SNAP(c1);
+		CHECK(faults_are(&c0, &c1, 2, 2), "%s", why);
+	}
 	rc = 0;
 out:
 	dereg_for_a(mra, mr);
@@ -3842,6 +3859,11 @@ out:
 	if (o)
 		munmap(o, 2 * PG);
 	return rc;
+}
+
+static int test_ud_send_between_odp_buffers(void)
+{
+	return ud_into_odp(false);
 }
 
 /*
@@ -3854,43 +3876,7 @@ out:
  */
 static int test_ud_receive_into_prot_none_odp_memory_is_loc_prot_err(void)
 {
-	const uint32_t len = 1000, grh = 40;
-	struct ibv_mr *mr = NULL, *mra = NULL;
-	struct ibv_wc wc;
-	struct rig r = {};
-	char *o = map_fresh(2 * PG, 0, false);
-	int rc = -1;
-
-	CHECK(o && rig_init_on(&r, ctx, peer_ctx, IBV_QPT_UD, false) == 0,
-	      "setup");
-	mr = reg_odp(r.pdb, o, 2 * PG);		/* the receive buffer */
-	mra = odp_for_a(&r, mr, o, 2 * PG);	/* the source */
-	CHECK(mr && mra, "reg_mr: %s", strerror(errno));
-	fill(o, len, 59);
-	CHECK(mprotect(o + PG, PG, PROT_NONE) == 0, "mprotect: %s",
-	      strerror(errno));
-	CHECK(post_recv_b(&r, 2, (uintptr_t)o + PG, grh + len, mr->lkey) == 0,
-	      "post_recv");
-	CHECK(post_wr(&r, IBV_WR_SEND, 1, (uintptr_t)o, len, mra->lkey, 0, 0) ==
-	      0, "post_send");
-	CHECK(wait_wc(r.cq_a, &wc, 10000) == 0 && wc.status == IBV_WC_SUCCESS,
-	      "send: %s", st(wc.status));
-	CHECK(wait_wc(r.cq_b, &wc, 10000) == 0 && wc.wr_id == 2 &&
-	      wc.status == IBV_WC_LOC_PROT_ERR, "receive: %s, want %s",
-	      st(wc.status), st(IBV_WC_LOC_PROT_ERR));
-	dereg_for_a(mra, mr);
-	mra = NULL;
-	CHECK(ibv_dereg_mr(mr) == 0, "dereg_mr: %s", strerror(errno));
-	mr = NULL;
-	rc = 0;
-out:
-	dereg_for_a(mra, mr);
-	if (mr)
-		ibv_dereg_mr(mr);
-	rig_fini(&r);
-	if (o)
-		munmap(o, 2 * PG);
-	return rc;
+	return ud_into_odp(true);
 }
 
 static int test_srq_receive_into_odp(void)

@@ -289,6 +289,17 @@ blip_fails_cleanly() {
 		! echo "$out" | grep -qi 'miscompare\|mismatch'
 }
 
+# cm_timeout_17: this kernel's rdma_cm gives RoCE QPs timeout 17 (0.54 s):
+# packet lifetime 16, as in 6.12's cma.c and since Linux 6.2; before, 18
+# (timeout 19, 2.1 s), which Debian's 6.1 shows: b counted 3 timeouts in
+# a 20.6 s outage (due at 2.1, 6.4 and 15 s; the 4th at 32 s).
+cm_timeout_17() {
+	local v
+	v=$(uname -r)
+	[ "${v%%.*}" -gt 6 ] || { [ "${v%%.*}" -eq 6 ] &&
+		v=${v#*.} && [ "${v%%.*}" -ge 2 ]; }
+}
+
 # parent_names_link DEV LINK: as for hardware, DEV's parent device is
 # LINK's (a virtio NIC here), and lists LINK among its interfaces.
 parent_names_link() {
@@ -347,8 +358,12 @@ if [ "$FAULTS" = 1 ]; then
 	check "netem off" netem_both none
 	if [ "$DP" = mirror0 ]; then
 		check "link down briefly under rping: every ping arrives" blip_recovers
-		check "link down 20 s under rping: it ends with an error completion" \
-			blip_fails_cleanly
+		if cm_timeout_17 && in_peer bash -c "$(declare -f cm_timeout_17); cm_timeout_17"; then
+			check "link down 20 s under rping: it ends with an error completion" \
+				blip_fails_cleanly
+		else
+			echo "ok - link down 20 s under rping: it ends with an error completion # SKIP rdma_cm before Linux 6.2 gives RoCE QPs timeout 19 (2.1 s; packet lifetime 18, not 16): 7 doubling retries last about 170 s (measured on 6.1: 3 timeouts in a 20.6 s outage, then rping went on)"
+		fi
 		check "the link works again after that" \
 			to_peer ibv_rc_pingpong -n 20 -c
 	else

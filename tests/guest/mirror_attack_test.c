@@ -1770,8 +1770,8 @@ out:
  * On one device a post_send waits (up to its QP's retransmission timeout)
  * for the destination's missing page to be faulted in; here that page is
  * the attacker's FUSE file, whose server answers nothing, and the victim
- * chose the longest timeout. SIGKILL must end the victim within a second
- * or two, not after 2.4 hours. Over RoCEv2 post_send returns at once (the
+ * chose the longest timeout. SIGKILL must end the victim within 5 s
+ * (scaled), not after 2.4 hours. Over RoCEv2 post_send returns at once (the
  * page is faulted on the receiving side), and the kill is as quick.
  */
 static int killed_poster_exits_while_the_destination_stalls(enum path path)

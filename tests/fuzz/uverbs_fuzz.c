@@ -984,7 +984,7 @@ static bool odp_held(const char *dev)
 int main(int argc, char **argv)
 {
 	uint64_t seed = (uint64_t)time(NULL);
-	double secs = 60, kill_ms = 3000, t0, next_kill, hang_secs;
+	double secs = 60, kill_ms = 3000, t0, next_kill, hang_secs, tscale;
 	unsigned long long tried[A_COUNT] = {}, ok[A_COUNT] = {}, ops = 0;
 	unsigned long long scribbles = 0, maps = 0;
 	struct child ch[MAX_PROCS] = {};
@@ -1009,7 +1009,9 @@ int main(int argc, char **argv)
 	}
 	if (nprocs < 1 || nprocs > MAX_PROCS)
 		nprocs = 3;
-	hang_secs = 60.0 * (scale && atoi(scale) > 0 ? atoi(scale) : 1);
+	/* MIRROR_TIME_SCALE: how much slower than usual the kernel runs. */
+	tscale = scale && atoi(scale) > 0 ? atoi(scale) : 1;
+	hang_secs = 60.0 * tscale;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("# uverbs_fuzz: seed %llu, %d processes, %.0f s, SIGKILL every ~%.0f ms, devices %s%s%s (uid %d)\n",
 	       (unsigned long long)seed, nprocs, secs, kill_ms, dev_a,
@@ -1097,8 +1099,7 @@ int main(int argc, char **argv)
 	 */
 	for (i = 0; i < nprocs; i++)
 		if (ch[i].pid) {
-			double end = now() + 30.0 * (scale && atoi(scale) > 0 ?
-						     atoi(scale) : 1);
+			double end = now() + 30.0 * tscale;
 			pid_t w;
 
 			kill(ch[i].pid, SIGKILL);
@@ -1129,8 +1130,7 @@ int main(int argc, char **argv)
 		}
 	/* Every process is gone: the device holds no mirror memory. */
 	{
-		double end = now() + 30.0 * (scale && atoi(scale) > 0 ?
-					     atoi(scale) : 1);
+		double end = now() + 30.0 * tscale;
 		const char *devs[2] = { dev_a, dev_b };
 		int d;
 

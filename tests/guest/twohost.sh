@@ -226,7 +226,7 @@ link_blip() {
 		kill "$cli" "$srv" 2>/dev/null
 		wait "$cli" "$srv"
 		echo "rping did not start: $(pings_checked) pings checked"
-		cat /tmp/cli.log /tmp/srv.log
+		grep -hv 'ping data' /tmp/cli.log /tmp/srv.log | cut -c1-200 | tail -20
 		return 1
 	fi
 	BLIP_BEFORE=$(pings_checked)

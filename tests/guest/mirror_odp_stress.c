@@ -136,7 +136,7 @@ struct stats {
 	uint64_t status[NSTATUS];
 	uint64_t words, zero_words, bad_words, bad_bytes;
 	uint64_t unexplained, unexpected_status, hangs, cpu_holes;
-	uint64_t qp_renewals;
+	uint64_t qp_renewals, renewal_failures;
 };
 
 struct worker {
@@ -151,6 +151,7 @@ struct worker {
 	uint64_t rng;
 	struct stats st;
 	bool setup_failed;
+	const char *qp_step;	/* what w_qps() did when it failed */
 };
 
 static struct worker workers[MAX_WORKERS];
@@ -324,10 +325,12 @@ static int qp_connect(struct ibv_qp *qp, uint32_t dest,
 		.qp_access_flags = IBV_ACCESS_REMOTE_WRITE |
 				   IBV_ACCESS_REMOTE_READ,
 	};
+	int err;
 
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
-			  IBV_QP_PORT | IBV_QP_ACCESS_FLAGS))
-		return -1;
+	err = ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+			    IBV_QP_PORT | IBV_QP_ACCESS_FLAGS);
+	if (err)
+		goto out;
 	memset(&a, 0, sizeof(a));
 	a.qp_state = IBV_QPS_RTR;
 	a.path_mtu = IBV_MTU_1024;
@@ -339,18 +342,22 @@ static int qp_connect(struct ibv_qp *qp, uint32_t dest,
 	a.ah_attr.grh.hop_limit = 64;
 	a.max_dest_rd_atomic = 4;
 	a.min_rnr_timer = 1;
-	if (ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-			  IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-			  IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER))
-		return -1;
+	err = ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+			    IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+			    IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER);
+	if (err)
+		goto out;
 	a.qp_state = IBV_QPS_RTS;
 	a.timeout = mirror_test_ack_timeout(14);	/* 67 ms, scaled */
 	a.retry_cnt = 7;
 	a.rnr_retry = 7;
 	a.max_rd_atomic = 4;
-	return ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN |
-			     IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
-			     IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC) ? -1 : 0;
+	err = ibv_modify_qp(qp, &a, IBV_QP_STATE | IBV_QP_SQ_PSN |
+			    IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT |
+			    IBV_QP_RNR_RETRY | IBV_QP_MAX_QP_RD_ATOMIC);
+out:
+	errno = err;	/* ibv_modify_qp() returns it */
+	return err ? -1 : 0;
 }
 
 static void w_drop_qps(struct worker *w)
@@ -376,18 +383,40 @@ static int w_qps(struct worker *w)
 	};
 
 	w_drop_qps(w);
+	w->qp_step = "create the CQs";
 	w->cq_a = ibv_create_cq(ctx, 16, NULL, NULL, 0);
 	w->cq_b = ibv_create_cq(ctx_b, 16, NULL, NULL, 0);
 	if (!w->cq_a || !w->cq_b)
 		return -1;
+	w->qp_step = "create the QPs";
 	ia.send_cq = ia.recv_cq = w->cq_a;
 	w->a = ibv_create_qp(gpd, &ia);
 	ia.send_cq = ia.recv_cq = w->cq_b;
 	w->b = ibv_create_qp(gpd_b, &ia);
 	if (!w->a || !w->b)
 		return -1;
-	return qp_connect(w->a, w->b->qp_num, &gid_b, gid_index) ||
-	       qp_connect(w->b, w->a->qp_num, &gid, gid_index_b);
+	w->qp_step = "connect a";
+	if (qp_connect(w->a, w->b->qp_num, &gid_b, gid_index))
+		return -1;
+	w->qp_step = "connect b";
+	return qp_connect(w->b, w->a->qp_num, &gid, gid_index_b);
+}
+
+/*
+ * After an error: the worker's QPs and CQs are made anew. A failure here
+ * stops the run (the worker cannot go on) and is reported as one.
+ */
+static int w_renew(struct worker *w)
+{
+	w->st.qp_renewals++;
+	if (!w_qps(w))
+		return 0;
+	w->st.renewal_failures++;
+	pthread_mutex_lock(&log_lock);
+	printf("# RENEWAL FAILED: worker %d could not %s: %s\n", w->id,
+	       w->qp_step, strerror(errno));
+	pthread_mutex_unlock(&log_lock);
+	return -1;
 }
 
 /* Polls, briefly busy, then sleeping a little: 2 vCPUs, many threads. */
@@ -524,8 +553,7 @@ static int w_op(struct worker *w, enum kind kind, int s)
 	if ((send && ibv_post_recv(w->b, &rwr, &rbad)) ||
 	    ibv_post_send(w->a, &wr, &bad)) {
 		/* The QP may be broken only after an error; renew, retry later. */
-		w->st.qp_renewals++;
-		return w_qps(w);
+		return w_renew(w);
 	}
 	if (wait_wc(w->cq_a, &wc, 10000)) {
 		w->st.hangs++;
@@ -591,8 +619,7 @@ static int w_op(struct worker *w, enum kind kind, int s)
 		else
 			sl->failed_overflow = true;
 	}
-	w->st.qp_renewals++;
-	return w_qps(w);
+	return w_renew(w);
 }
 
 static void *worker_run(void *arg)
@@ -903,6 +930,7 @@ static void add_stats(struct stats *t, const struct stats *s)
 	t->hangs += s->hangs;
 	t->cpu_holes += s->cpu_holes;
 	t->qp_renewals += s->qp_renewals;
+	t->renewal_failures += s->renewal_failures;
 }
 
 /*
@@ -922,6 +950,8 @@ static void final_round(struct worker *w)
 		return;
 	}
 	if (w_qps(w)) {
+		printf("# final: could not %s: %s\n", w->qp_step,
+		       strerror(errno));
 		final_failures++;
 		return;
 	}
@@ -1121,8 +1151,8 @@ static int run_stress(void)
 			printf(" %s %" PRIu64,
 			       ibv_wc_status_str((enum ibv_wc_status)i),
 			       total.status[i]);
-	printf("; QPs renewed %" PRIu64 "; CPU reads over a hole %" PRIu64 "\n",
-	       total.qp_renewals, total.cpu_holes);
+	printf("; QPs renewed %" PRIu64 " (%" PRIu64 " failed); CPU reads over a hole %" PRIu64 "\n",
+	       total.qp_renewals, total.renewal_failures, total.cpu_holes);
 	printf("# checked %" PRIu64 " words: %" PRIu64 " legitimately zero, %" PRIu64 " corrupted (%" PRIu64 " bytes); %" PRIu64 " unexplained errors, %" PRIu64 " unexpected statuses, %" PRIu64 " hangs\n",
 	       total.words, total.zero_words, total.bad_words, total.bad_bytes,
 	       total.unexplained, total.unexpected_status, total.hangs);
@@ -1154,6 +1184,8 @@ static int test_stress_run_completes_without_hang(void)
 	CHECK(run_stress() == 0, "the stress run could not start");
 	CHECK(total.hangs == 0, "%" PRIu64 " operations never completed",
 	      total.hangs);
+	CHECK(total.renewal_failures == 0,
+	      "a worker could not renew its QPs after an error (it stopped the run)");
 	CHECK(total.unexpected_status == 0,
 	      "%" PRIu64 " completions with a status no mutation explains",
 	      total.unexpected_status);

@@ -330,11 +330,17 @@ if [ "$DP" = mirror0 ]; then
 	check "mckey: 20 datagrams to a group, receiver a" \
 		mckey_at here 239.77.1.2
 else
-	# Seen on 2026-12-05: of 60 datagrams rdma_rxe sent to the group in
-	# three rounds, 8 reached mirror0's socket (rx_mcast), no drop
-	# counter of ours moved; the rest were lost below the socket, cause
-	# not found yet. The other direction delivers every datagram.
-	echo "ok - mckey: 20 datagrams to a group, receiver a # SKIP $DP sending multicast to mirror0 loses most datagrams below mirror0's socket (cause not found yet)"
+	# rdma_rxe as the sender: mckey posts its sends unsignaled and at
+	# once leaves the group and destroys its AH and QP; rdma_rxe sends
+	# from a work item after ibv_post_send() returns and finds the AH
+	# gone ("rxe_get_av: Unable to find AH matching ah_num", then
+	# "rxe_requester: Failed no address vector" in its debug log).
+	# Measured on 2026-12-06 by rdma_rxe's own sent_pkts counter: 0 of
+	# 60, 1 of 5 and 1 of 5 sent towards mirror0; 5 of 5 once towards
+	# rdma_rxe. A race of the sending tool with rdma_rxe, not a loss on
+	# the receiving side: this case needs a sender that waits for its
+	# completions.
+	echo "ok - mckey: 20 datagrams to a group, receiver a # SKIP mckey's sender destroys its AH right after posting unsignaled sends, which rdma_rxe sends later from a work item: rdma_rxe finds the AH gone and sends only the first datagrams (rxe_get_av: Unable to find AH matching ah_num)"
 fi
 for t in ib_write_bw ib_read_bw ib_send_bw; do
 	check "$t 64 KiB a -> b" pt_to_peer "$t" -s 65536 -n 200

@@ -57,6 +57,18 @@ wait_for() {
 	return 1
 }
 
+# ack_timeout BASE: the QP ACK timeout (4.096 us x 2^t) to give a tool
+# whose default is BASE: BASE on Debian's kernel, one step (twice as
+# long) more for each doubling of MIRROR_TIME_SCALE, as the C suites'
+# mirror_test_ack_timeout().
+ack_timeout() {
+	local t=$1 s=${MIRROR_TIME_SCALE:-1}
+	while [ "$s" -ge 2 ] && [ "$t" -lt 31 ]; do
+		t=$((t + 1)) s=$((s / 2))
+	done
+	echo "$t"
+}
+
 # gone_within SECONDS PID: the process has exited within SECONDS.
 gone_within() {
 	wait_for "$1" sh -c "! kill -0 $2 2>/dev/null"

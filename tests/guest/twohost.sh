@@ -61,8 +61,11 @@ loss_counters() {
 # a -> b: server on b, client on a (a's device sends first); b -> a.
 to_peer() { both_ends pair peer -g "$@"; }
 to_here() { both_ends pair here -g "$@"; }
-pt_to_peer() { both_ends perf_pair peer -x "$@"; }
-pt_to_here() { both_ends perf_pair here -x "$@"; }
+# perftest's QPs wait 67 ms for an ACK (-u 14) on Debian's kernel, longer
+# on the debug kernel: there, 64 KiB READs between two such guests on two
+# host cores outlasted 7 retries of 67 ms (RETRY_EXC_ERR, 2026-12-06).
+pt_to_peer() { both_ends perf_pair peer -x "$@" -u "$(ack_timeout 14)"; }
+pt_to_here() { both_ends perf_pair here -x "$@" -u "$(ack_timeout 14)"; }
 
 # rping_at WHERE ADDR COUNT SIZE: server at WHERE (ADDR its address), the
 # client at the other end; the server saw every ping, checked (-V).

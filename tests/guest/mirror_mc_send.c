@@ -24,8 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "mirror_testlib.h"
 
 #define WAIT_MS 10000
 
@@ -55,25 +56,6 @@ static int ipv4(const char *s, struct sockaddr_in *sin)
 	memset(sin, 0, sizeof(*sin));
 	sin->sin_family = AF_INET;
 	return inet_pton(AF_INET, s, &sin->sin_addr) == 1 ? 0 : -1;
-}
-
-/* Polls @cq for one completion, at most WAIT_MS. */
-static int wait_one(struct ibv_cq *cq, struct ibv_wc *wc)
-{
-	struct timespec t0, now;
-	int n;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		n = ibv_poll_cq(cq, 1, wc);
-		if (n)
-			return n == 1 ? 0 : -1;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - t0.tv_sec) * 1000 +
-		    (now.tv_nsec - t0.tv_nsec) / 1000000 > WAIT_MS)
-			return -1;
-		usleep(100);
-	}
 }
 
 int main(int argc, char **argv)
@@ -188,8 +170,8 @@ int main(int argc, char **argv)
 				i, strerror(err));
 			goto out;
 		}
-		if (wait_one(cq, &wc)) {
-			fprintf(stderr, "mirror_mc_send: datagram %d: no completion in %d ms\n",
+		if (mirror_test_wait_wc(cq, &wc, WAIT_MS)) {
+			fprintf(stderr, "mirror_mc_send: datagram %d: no completion in %d ms (times the time scale)\n",
 				i, WAIT_MS);
 			goto out;
 		}

@@ -2457,6 +2457,88 @@ out:
 	return rc;
 }
 
+/*
+ * The first RoCEv2 GID of @c that is an IPv6 address (not IPv4-mapped):
+ * ib_core's default GID, the netdev's EUI-64 link-local address, is one
+ * on every RoCE device.
+ */
+static int ipv6_gid(struct ibv_context *c, int *idx, union ibv_gid *g)
+{
+	struct ibv_gid_entry e;
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		if (ibv_query_gid_ex(c, 1, i, &e, 0) ||
+		    e.gid_type != IBV_GID_TYPE_ROCE_V2 ||
+		    IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)e.gid.raw) ||
+		    IN6_IS_ADDR_V4MAPPED((struct in6_addr *)e.gid.raw))
+			continue;
+		*idx = i;
+		*g = e.gid;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Multicast over IPv6: a datagram from an IPv6 GID to a group of ff00::/8
+ * goes out as an IPv6 UDP datagram to that group and reaches the QP
+ * attached to it, the whole IPv6 header in its GRH area. Verbs only:
+ * rdma_cm cannot join an IPv6 group on RoCEv2 (ib_core's cma answers
+ * ENOTSUPP, whatever the device).
+ */
+static int test_ud_multicast_over_ipv6(void)
+{
+	/* ff1e::4d:7701, a transient group of global scope. */
+	union ibv_gid grp = { .raw = { 0xff, 0x1e, [13] = 0x4d, [14] = 0x77,
+				       [15] = 0x01 } };
+	struct ibv_ah_attr av = peer_av();
+	struct ibv_ah *ah = NULL;
+	bool attached = false;
+	union ibv_gid src;
+	struct ibv_wc wc;
+	struct pair p = {};
+	int src_idx;
+	int rc = -1;
+
+	SKIP_ON_LOSSY("UD loses datagrams by design");
+	CHECK(ipv6_gid(ctx, &src_idx, &src) == 0, "%s has no IPv6 GID",
+	      dev_name);
+	CHECK(pair_init(&p, IBV_QPT_UD, 0) == 0, "setup");
+	CHECK(ibv_attach_mcast(p.b.qp, &grp, 0) == 0, "attach b");
+	attached = true;
+	CHECK(post_recv_qp(p.b.qp, &p.b, 10, 0) == 0, "post_recv");
+	av.grh.dgid = grp;
+	av.grh.sgid_index = (uint8_t)src_idx;
+	ah = ibv_create_ah(p.a.pd, &av);
+	CHECK(ah, "an AH from GID %d to an IPv6 group: %s", src_idx,
+	      strerror(errno));
+	CHECK(mc_send(&p, ah, 4) == 0, "send");
+	CHECK(wait_wc(p.b.cq, &wc) == 0, "the attached QP got no copy");
+	CHECK(wc.status == IBV_WC_SUCCESS && wc.qp_num == p.b.qp->qp_num &&
+	      wc.src_qp == p.a.qp->qp_num && (wc.wc_flags & IBV_WC_GRH) &&
+	      wc.byte_len == 40 + MC_PAYLOAD,
+	      "copy: %s, QP %u from %u, %u bytes", ibv_wc_status_str(wc.status),
+	      wc.qp_num, wc.src_qp, wc.byte_len);
+	CHECK(wc.sl == 0x9, "sl 0x%x, want 0x9 (RoCEv2 over IPv6)", wc.sl);
+	CHECK((p.b.buf[0] & 0xf0) == 0x60, "the GRH area holds no IPv6 header");
+	CHECK(!memcmp(p.b.buf + 8, src.raw, 16),
+	      "the IPv6 source is not a's GID %d", src_idx);
+	CHECK(!memcmp(p.b.buf + 24, grp.raw, 16),
+	      "the IPv6 destination is not the group");
+	CHECK(!memcmp(p.b.buf + 40, p.a.buf, MC_PAYLOAD), "copy's bytes differ");
+	CHECK(cq_stays_empty(p.b.cq, &wc), "a second copy (QP %u)", wc.qp_num);
+	note("from GID %d (IPv6) to ff1e::4d:7701: one copy, IPv6 header", src_idx);
+	rc = 0;
+out:
+	if (attached)
+		ibv_detach_mcast(p.b.qp, &grp, 0);
+	if (ah)
+		ibv_destroy_ah(ah);
+	pair_fini(&p);
+	return rc;
+}
+
 /* Multicast is for UD: an RC QP cannot be attached. */
 static int test_rc_qp_cannot_attach_to_a_group(void)
 {
@@ -3059,6 +3141,7 @@ static const struct test tests[] = {
 	T(rc_type2_window_serves_only_its_qp),
 	T(rc_window_invalidated_in_use_ends_the_writes),
 	T(ud_multicast_reaches_every_attached_qp),
+	T(ud_multicast_over_ipv6),
 	T_DEV(rc_qp_cannot_attach_to_a_group),
 	T(rc_atomic_write_stores_8_bytes),
 	T(rc_atomic_write_into_odp_memory),

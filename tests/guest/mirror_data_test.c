@@ -2458,29 +2458,6 @@ out:
 }
 
 /*
- * The first RoCEv2 GID of @c that is an IPv6 address (not IPv4-mapped):
- * ib_core's default GID, the netdev's EUI-64 link-local address, is one
- * on every RoCE device.
- */
-static int ipv6_gid(struct ibv_context *c, int *idx, union ibv_gid *g)
-{
-	struct ibv_gid_entry e;
-	int i;
-
-	for (i = 0; i < 256; i++) {
-		if (ibv_query_gid_ex(c, 1, i, &e, 0) ||
-		    e.gid_type != IBV_GID_TYPE_ROCE_V2 ||
-		    IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)e.gid.raw) ||
-		    IN6_IS_ADDR_V4MAPPED((struct in6_addr *)e.gid.raw))
-			continue;
-		*idx = i;
-		*g = e.gid;
-		return 0;
-	}
-	return -1;
-}
-
-/*
  * Multicast over IPv6: a datagram from an IPv6 GID to a group of ff00::/8
  * goes out as an IPv6 UDP datagram to that group and reaches the QP
  * attached to it, the whole IPv6 header in its GRH area. Verbs only:
@@ -2502,7 +2479,7 @@ static int test_ud_multicast_over_ipv6(void)
 	int rc = -1;
 
 	SKIP_ON_LOSSY("UD loses datagrams by design");
-	CHECK(ipv6_gid(ctx, &src_idx, &src) == 0, "%s has no IPv6 GID",
+	CHECK(mirror_test_ipv6_gid(ctx, &src_idx, &src) == 0, "%s has no IPv6 GID",
 	      dev_name);
 	CHECK(pair_init(&p, IBV_QPT_UD, 0) == 0, "setup");
 	CHECK(ibv_attach_mcast(p.b.qp, &grp, 0) == 0, "attach b");

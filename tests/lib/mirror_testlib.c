@@ -57,6 +57,24 @@ int mirror_test_ipv4_gid(struct ibv_context *c, const char *ip, int *idx,
 	return -1;
 }
 
+int mirror_test_ipv6_gid(struct ibv_context *c, int *idx, union ibv_gid *gid)
+{
+	struct ibv_gid_entry e;
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		if (ibv_query_gid_ex(c, 1, i, &e, 0) ||
+		    e.gid_type != IBV_GID_TYPE_ROCE_V2 ||
+		    IN6_IS_ADDR_UNSPECIFIED((struct in6_addr *)e.gid.raw) ||
+		    IN6_IS_ADDR_V4MAPPED((struct in6_addr *)e.gid.raw))
+			continue;
+		*idx = i;
+		*gid = e.gid;
+		return 0;
+	}
+	return -1;
+}
+
 /* One read of sysfs file @name of @dev's port 1 hw_counters; -1 if unread. */
 static long long counter_file(const char *dev, const char *name)
 {

@@ -27,6 +27,13 @@ int mirror_test_ipv4_gid(struct ibv_context *c, const char *ip, int *idx,
 			 union ibv_gid *gid);
 
 /*
+ * @c's first RoCEv2 GID that is an IPv6 address (not IPv4-mapped): index
+ * into @idx, GID into @gid. ib_core's default GID, the netdev's EUI-64
+ * link-local address, is one on every RoCE device. 0, or -1 if none.
+ */
+int mirror_test_ipv6_gid(struct ibv_context *c, int *idx, union ibv_gid *gid);
+
+/*
  * Port 1's hardware counter @name of device @dev (sysfs), counting all
  * that was done before the call (it waits out ib_core's cached copy: 15 ms
  * and more); -1 if unread.

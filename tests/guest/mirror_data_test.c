@@ -1466,6 +1466,8 @@ static int test_rc_writes_after_a_timeout_all_complete(void)
 {
 	const uint32_t len = 4 * 1024, n = 8;
 	long long tx, timeouts, naks, t0, to0, n0;
+	struct ibv_send_wr wr[8], *bad;
+	struct ibv_sge sge[8];
 	struct ibv_wc wc;
 	struct pair p = {};
 	int rc = -1;
@@ -1478,10 +1480,25 @@ static int test_rc_writes_after_a_timeout_all_complete(void)
 	t0 = mirror_test_counter(dev_name, "tx_packets");
 	to0 = mirror_test_counter(dev_name, "retrans_timeouts");
 	n0 = mirror_test_counter(peer_name, "seq_err_nak_sent");
-	for (i = 0; i < n; i++)
-		CHECK(post_send(&p, IBV_WR_RDMA_WRITE, 30 + i, i * len, len,
-				p.a.mr->lkey, (uintptr_t)p.b.buf + i * len,
-				p.b.mr->rkey, 0) == 0, "post_send %u", i);
+	/*
+	 * One list, one doorbell: all 32 packets leave before the timer can
+	 * run out. Posted one by one, a poster kept off the CPU longer than
+	 * the ACK timeout (a busy host) would see the timeout come between
+	 * two posts, and the WRITEs posted after it go out once.
+	 */
+	for (i = 0; i < n; i++) {
+		sge[i] = (struct ibv_sge){ (uintptr_t)p.a.buf + i * len, len,
+					   p.a.mr->lkey };
+		wr[i] = (struct ibv_send_wr){
+			.wr_id = 30 + i, .next = i + 1 < n ? &wr[i + 1] : NULL,
+			.sg_list = &sge[i], .num_sge = 1,
+			.opcode = IBV_WR_RDMA_WRITE,
+			.send_flags = IBV_SEND_SIGNALED,
+		};
+		wr[i].wr.rdma.remote_addr = (uintptr_t)p.b.buf + i * len;
+		wr[i].wr.rdma.rkey = p.b.mr->rkey;
+	}
+	CHECK(ibv_post_send(p.a.qp, wr, &bad) == 0, "post_send of the 8 WRITEs");
 	for (i = 0; i < n; i++)
 		CHECK(wait_wc(p.a.cq, &wc) == 0 && wc.wr_id == 30u + i &&
 		      wc.status == IBV_WC_SUCCESS, "write %u: %s, wr_id %llu",

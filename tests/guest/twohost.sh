@@ -111,18 +111,33 @@ udaddy_at() {
 		udaddy -s "$addr" -c 4 -C 50
 }
 
+# mc_rounds PID CLI SENDER...: runs SENDER at CLI (see at) until the
+# multicast receiver PID has exited, at most 3 rounds, and returns the
+# receiver's exit status (killed if it is still there). UD multicast is
+# unreliable by design, and a virtio NIC takes a group's Ethernet address
+# into its filter from a work item, a moment after the join the caller's
+# readiness check sees: the first round can meet a filter that does not
+# take the group yet. The rounds are printed.
+mc_rounds() {
+	local pid=$1 cli=$2 round
+	shift 2
+	for round in 1 2 3; do
+		at "$cli" timeout $((60 * MIRROR_TIME_SCALE)) "$@" \
+			>/tmp/cli.log 2>&1 || { cat /tmp/cli.log; break; }
+		gone_within 3 "$pid" && break
+	done
+	gone_within 3 "$pid" || kill "$pid" 2>/dev/null
+	echo "# sender rounds: $round"
+	wait "$pid"
+}
+
 # mckey_at WHERE GROUP [waiting]: rdma_cm multicast across the link:
 # mckey's receiver at WHERE joins GROUP, the sender at the other end sends
-# 20 datagrams to it, until the receiver has counted 20 (at most 3
-# rounds). The sender is mckey, or with "waiting" mirror_mc_send, which
-# waits for each datagram's completion (for rdma_rxe as the sender, see
-# below).
-# UD multicast is unreliable by design, and a virtio NIC takes a group's
-# Ethernet address into its filter from a work item, a moment after the
-# join the readiness check sees: the first round can meet a filter that
-# does not take the group yet. The rounds are printed.
+# 20 datagrams to it, until the receiver has counted 20 (mc_rounds). The
+# sender is mckey, or with "waiting" mirror_mc_send, which waits for each
+# datagram's completion (for rdma_rxe as the sender, see below).
 mckey_at() {
-	local srv=$1 group=$2 cli=here saddr=$PEER caddr=$HERE pid st round
+	local srv=$1 group=$2 cli=here saddr=$PEER caddr=$HERE pid st
 	local sender
 	[ "$srv" = here ] && cli=peer saddr=$HERE caddr=$PEER
 	sender=(mckey -m "$group" -b "$caddr" -s -C 20 -S 500)
@@ -138,15 +153,8 @@ mckey_at() {
 		echo "--- the receiver never joined:"; cat /tmp/srv.log
 		return 1
 	fi
-	for round in 1 2 3; do
-		at "$cli" timeout $((60 * MIRROR_TIME_SCALE)) "${sender[@]}" \
-			>/tmp/cli.log 2>&1 || { cat /tmp/cli.log; break; }
-		gone_within 3 "$pid" && break
-	done
-	gone_within 3 "$pid" || kill "$pid" 2>/dev/null
-	wait "$pid"
+	mc_rounds "$pid" "$cli" "${sender[@]}"
 	st=$?
-	echo "# sender rounds: $round"
 	if [ "$st" -ne 0 ] || ! grep -q "data transfers complete" /tmp/srv.log; then
 		echo "--- receiver ($st):"; cat /tmp/srv.log
 		echo "--- a: $(rdma statistic show link "$DH/1" |
@@ -160,10 +168,9 @@ mckey_at() {
 # (mirror_mc_ud; rdma_cm cannot join an IPv6 group on RoCEv2): the
 # receiver at WHERE attaches a QP of its device to GROUP, the sender at
 # the other end sends datagrams 0 to 19, until the receiver has all 20,
-# each checked (its GRH area's IP header, its bytes); at most 3 rounds,
-# as in mckey_at.
+# each checked (its GRH area's IP header, its bytes) (mc_rounds).
 mc_ud_at() {
-	local srv=$1 group=$2 cli=here sd=$DP cd=$DH pid st round
+	local srv=$1 group=$2 cli=here sd=$DP cd=$DH pid st
 	local tool=$MIRROR_BUILD/tests/guest/mirror_mc_ud
 	[ "$srv" = here ] && cli=peer sd=$DH cd=$DP
 	at "$srv" timeout $((90 * MIRROR_TIME_SCALE)) \
@@ -175,16 +182,8 @@ mc_ud_at() {
 		echo "--- the receiver never attached:"; cat /tmp/srv.log
 		return 1
 	fi
-	for round in 1 2 3; do
-		at "$cli" timeout $((60 * MIRROR_TIME_SCALE)) \
-			"$tool" -d "$cd" -m "$group" -s -C 20 -S 500 \
-			>/tmp/cli.log 2>&1 || { cat /tmp/cli.log; break; }
-		gone_within 3 "$pid" && break
-	done
-	gone_within 3 "$pid" || kill "$pid" 2>/dev/null
-	wait "$pid"
+	mc_rounds "$pid" "$cli" "$tool" -d "$cd" -m "$group" -s -C 20 -S 500
 	st=$?
-	echo "# sender rounds: $round"
 	if [ "$st" -ne 0 ]; then
 		echo "--- receiver ($st):"; cat /tmp/srv.log
 		return 1

@@ -10,11 +10,12 @@
  *
  * Usage: mirror_mc_ud -d DEV -m GROUP (-r | -s) [-C COUNT] [-S SIZE]
  * GROUP: an IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) multicast address.
- * -r: attaches a UD QP of DEV to GROUP, prints "attached", and waits (60 s
- *     times the time scale) until it has datagrams 0 to COUNT-1, each
- *     checked: its GRH area holds an IP header of GROUP's family addressed
- *     to GROUP, its bytes are the sender's. Copies seen twice are counted
- *     and ignored. Exit status 0 when all came.
+ * -r: attaches a UD QP of DEV to GROUP, prints "attached", and waits until
+ *     it has datagrams 0 to COUNT-1 (giving up when none comes for 60 s
+ *     times the time scale), each checked: its GRH area holds an IP header
+ *     of GROUP's family addressed to GROUP, its bytes are the sender's.
+ *     Copies seen twice are counted and ignored. Exit status 0 when all
+ *     came.
  * -s: sends datagrams 0 to COUNT-1 of SIZE bytes to GROUP from DEV's first
  *     RoCEv2 GID of GROUP's family, each signaled and waited for. Exit
  *     status 0 when all completed with success.

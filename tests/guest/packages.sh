@@ -19,8 +19,10 @@ EXAMPLES=$MIRROR_REPO/examples
 ARCH=$(dpkg --print-architecture)
 PROVIDER=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libibverbs/libmirror-rdmav34.so
 
-# What linux-headers-$KVER gives a host: the build link DKMS builds against.
-ln -sfn "/usr/src/linux-headers-$KVER" "/lib/modules/$KVER/build"
+# What linux-headers-$KVER gives a host: the build link DKMS builds against
+# (the harness's Kbuild tree of this kernel: Debian's headers, or the debug
+# kernel's build tree, which has no headers package).
+ln -sfn "${MIRROR_KDIR:-/usr/src/linux-headers-$KVER}" "/lib/modules/$KVER/build"
 # As apt-get would run dpkg; man-db's index update (minutes in the guest)
 # is no part of what is tested.
 export DEBIAN_FRONTEND=noninteractive

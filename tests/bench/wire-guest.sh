@@ -40,8 +40,12 @@ PORT=19700
 OUTF=$MIRROR_OUT/figures
 : >"$OUTF"
 
-# perf TOOL ARGS...: BW average (MB/s) or t_avg (usec) of one run, or n/a
-# (perf_pair runs it again when perftest could not calibrate its clock).
+# perf TOOL ARGS...: one run's figures, or n/a (perf_pair runs it again
+# when perftest could not calibrate its clock): the BW average (MB/s), or
+# for a latency tool t_typical and t_avg (usec): the median and the mean
+# of its iterations. The median is the latency: in these emulated guests
+# a few iterations in a hundred wait milliseconds for a host CPU (99th
+# percentiles of 2-4 ms), which moves the mean by half from run to run.
 perf() {
 	local tool=$1 v
 	shift
@@ -55,8 +59,9 @@ perf() {
 	fi
 	v=$(awk -v lat="$([[ $tool == *_lat ]] && echo 1 || echo 0)" \
 		'/^ *#bytes/ { hdr = 1; next }
-		 hdr && NF >= 4 { print (lat ? $6 : $4); exit }' /tmp/cli.log)
-	[[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "--- $tool printed no figure" >&2; v=n/a; }
+		 hdr && NF >= 4 { print (lat ? $5 " " $6 : $4); exit }' /tmp/cli.log)
+	[[ $v =~ ^[0-9]+(\.[0-9]+)?( [0-9]+(\.[0-9]+)?)?$ ]] ||
+		{ echo "--- $tool printed no figure" >&2; v=n/a; }
 	echo "$v"
 }
 
@@ -65,27 +70,36 @@ fig() {
 	echo "$1|$2|$3|${4:-}" | tee -a "$OUTF"
 }
 
+# median: the median of the numbers on stdin, n/a if there are none
+median() {
+	grep -E '^[0-9.]+$' | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a";
+			else if (NR % 2) print v[(NR + 1) / 2];
+			else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # median_fig NAME UNIT TOOL ARGS...: $RUNS runs of perf TOOL ARGS; the
-# median of those that gave a figure (n/a if none did), and all of them.
+# median of those that gave a figure (n/a if none did), and all of them;
+# for a latency tool, of the runs' medians as NAME and of their means as
+# "NAME avg".
 median_fig() {
-	local name=$1 unit=$2 i v runs=() med
+	local name=$1 unit=$2 i v runs=() avgs=()
 	shift 2
 	for ((i = 0; i < RUNS; i++)); do
 		v=$(perf "$@")
-		runs+=("$v")
+		runs+=("${v%% *}")
+		[[ $1 == *_lat ]] && avgs+=("${v#* }")
 	done
-	med=$(printf '%s\n' "${runs[@]}" | grep -E '^[0-9.]+$' | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a";
-			else if (NR % 2) print v[(NR + 1) / 2];
-			else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-	fig "$name" "$med" "$unit" "${runs[*]}"
+	fig "$name" "$(printf '%s\n' "${runs[@]}" | median)" "$unit" "${runs[*]}"
+	[ ${#avgs[@]} = 0 ] ||
+		fig "$name avg" "$(printf '%s\n' "${avgs[@]}" | median)" "$unit" "${avgs[*]}"
 }
 
 median_fig "ib_write_bw 64KiB" MB/s ib_write_bw -s 65536 -n 1000
 median_fig "ib_read_bw 64KiB" MB/s ib_read_bw -s 65536 -n 1000
 median_fig "ib_send_bw 64KiB" MB/s ib_send_bw -s 65536 -n 1000
-median_fig "ib_write_lat 8B" usec ib_write_lat -s 8 -n 1000
-median_fig "ib_send_lat 8B" usec ib_send_lat -s 8 -n 1000
+median_fig "ib_write_lat 8B" usec ib_write_lat -s 8 -n 5000
+median_fig "ib_send_lat 8B" usec ib_send_lat -s 8 -n 5000
 if [ "$ODP" = 1 ]; then
 	median_fig "ib_write_bw 64KiB ODP" MB/s ib_write_bw -s 65536 -n 1000 --odp
 fi
@@ -110,25 +124,26 @@ else
 fi
 # The link's own floor: a UDP ping-pong (sockperf, busy-polling like
 # perftest, 16-byte messages, 5 s); half the round trip, as perftest's
-# latencies are.
+# latencies are: its median (as for perftest, above) and its mean.
 udp_lat() {
 	local srv v
 	at peer timeout 30 sockperf server -i "$MIRROR_PEER" -p 11111 >/tmp/ssrv.log 2>&1 &
 	srv=$!
 	wait_for 20 at peer bash -c "ss -Hlun 'sport = :11111' | grep -q ." ||
-		{ kill "$srv"; wait "$srv"; echo n/a; return; }
+		{ kill "$srv"; wait "$srv"; echo n/a n/a; return; }
 	v=$(timeout 30 sockperf ping-pong -i "$MIRROR_PEER" -p 11111 -t 5 -m 16 2>&1 |
-		sed -n 's/.*Summary: Latency is \([0-9.]*\) usec.*/\1/p')
+		awk '/percentile 50.000 =/ { med = $NF }
+		     /Summary: Latency is/ { avg = $(NF - 1) }
+		     END { print med " " avg }')
 	kill "$srv" 2>/dev/null
 	wait "$srv" 2>/dev/null
-	[[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]] || v=n/a
+	[[ $v =~ ^[0-9]+(\.[0-9]+)?\ [0-9]+(\.[0-9]+)?$ ]] || v="n/a n/a"
 	echo "$v"
 }
-if command -v sockperf >/dev/null; then
-	fig "UDP ping-pong 16B" "$(udp_lat)" usec
-else
-	fig "UDP ping-pong 16B" n/a usec
-fi
+v="n/a n/a"
+command -v sockperf >/dev/null && v=$(udp_lat)
+fig "UDP ping-pong 16B" "${v% *}" usec
+fig "UDP ping-pong 16B avg" "${v#* }" usec
 # Where the time goes: perftest runs for 14 s while both hosts record, for
 # 6 s in its middle, the CPU split (/proc/stat), the context switches
 # and a cpu-clock profile of everything (perf record -a); their top

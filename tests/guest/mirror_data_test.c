@@ -565,6 +565,46 @@ out:
 	return rc;
 }
 
+/*
+ * A requester destroyed while it waits out an RNR NAK: the wait's timer
+ * (655 ms: the responder's min_rnr_timer 0) goes with the QP; one left
+ * running would queue work on freed memory when it fires. Once the wait
+ * would have ended, the device still moves data.
+ */
+static int test_rc_destroy_during_rnr_wait(void)
+{
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_RTS, .min_rnr_timer = 0 };
+	long long rcvd = mirror_test_counter(dev_name, "rnr_nak_rcvd");
+	struct ibv_wc wc;
+	struct pair p = {};
+	int rc = -1, i;
+
+	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
+	CHECK(ibv_modify_qp(p.b.qp, &a, IBV_QP_STATE | IBV_QP_MIN_RNR_TIMER) == 0,
+	      "min_rnr_timer 0 (655 ms) at the responder");
+	CHECK(post_send(&p, IBV_WR_SEND, 100, 0, 64, p.a.mr->lkey, 0, 0, 0) == 0,
+	      "post_send");
+	for (i = 0; i < 2000 &&
+	     mirror_test_counter(dev_name, "rnr_nak_rcvd") == rcvd; i++)
+		usleep(10000);
+	CHECK(mirror_test_counter(dev_name, "rnr_nak_rcvd") > rcvd,
+	      "no RNR NAK reached the requester");
+	CHECK(ibv_destroy_qp(p.a.qp) == 0, "destroy the waiting requester");
+	p.a.qp = NULL;
+	usleep(1000000);	/* past the wait */
+	pair_fini(&p);
+	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup again");
+	CHECK(post_recv(&p.b, 7, 0, 4096) == 0 &&
+	      post_send(&p, IBV_WR_SEND, 100, 0, 64, p.a.mr->lkey, 0, 0, 0) == 0,
+	      "post");
+	CHECK(wait_wc(p.a.cq, &wc) == 0 && wc.status == IBV_WC_SUCCESS,
+	      "a new pair's send: %s", ibv_wc_status_str(wc.status));
+	rc = 0;
+out:
+	pair_fini(&p);
+	return rc;
+}
+
 static int test_rc_destroyed_peer_is_retry_exc_err(void)
 {
 	struct pair p = {};
@@ -3092,6 +3132,7 @@ static const struct test tests[] = {
 	T(rc_too_long_send_is_rem_inv_req_err),
 	T(rc_no_receive_is_rnr_retry_exc_err),
 	T(rc_late_receive_succeeds_after_rnr),
+	T(rc_destroy_during_rnr_wait),
 	T(rc_destroyed_peer_is_retry_exc_err),
 	T(rc_unsupported_opcode_is_loc_qp_op_err),
 	T(rc_atomics_return_old_value_and_update),

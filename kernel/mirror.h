@@ -526,6 +526,7 @@ enum mirror_qp_state {
  *	per timeout, up to MIRROR_RTO_MAX_SHIFT; one less per progress)
  * @retrans_timer: the retransmission timer
  * @retrans_due: the timer fired (bit 0), handled by the requester
+ * @rnr_timer: ends an RNR wait (mirror_qp_rnr_wait()): queues req_work
  * @dfault_left: same device: waits for the destination's memory left for
  *	the current WQE (from retry_cnt), or MIRROR_RNR_NOT_STARTED
  * @dfault_job: same device: the last fault of a destination's memory
@@ -556,6 +557,7 @@ struct mirror_qp_req {
 	u8 rto_shift;
 	struct timer_list retrans_timer;
 	unsigned long retrans_due;
+	struct hrtimer rnr_timer;
 	u8 dfault_left;
 	struct mirror_fault_job *dfault_job;
 	bool dmsg_begun;
@@ -1182,6 +1184,9 @@ void mirror_comp_report(struct mirror_qp *qp, bool *qp_err);
 enum ib_wc_status mirror_nak_status(u8 code);
 void mirror_comp_rx(struct mirror_qp *qp, const struct mirror_pkt *p);
 void mirror_qp_retrans_timer(struct timer_list *t);
+void mirror_qp_rnr_wait(struct mirror_qp *qp, u8 timer);
+bool mirror_qp_rnr_waiting(struct mirror_qp *qp);
+enum hrtimer_restart mirror_qp_rnr_timer(struct hrtimer *t);
 
 /**
  * enum mirror_resp_verdict - what a responder made of a request

@@ -304,8 +304,7 @@ void mirror_comp_rx(struct mirror_qp *qp,
 			mirror_sq_rewind(qp, i);
 			qp->req.rnr_wait = true;
 			del_timer(&qp->req.retrans_timer);
-			mod_delayed_work(dev->wq, &qp->req_work,
-					 mirror_rnr_jiffies(syn));
+			mirror_qp_rnr_wait(qp, syn);
 			return;
 		} else if (kind == MIRROR_AETH_NAK &&
 			   (syn & MIRROR_AETH_DETAIL_MASK) ==
@@ -378,6 +377,59 @@ out:
 		if (qp->req.sq_cons != qp->req.sq_next)
 			mirror_comp_arm_timer(qp);
 	}
+}
+
+/**
+ * mirror_qp_rnr_wait() - retry after the wait an RNR NAK asks for
+ * @qp: the QP (req_lock held)
+ * @timer: the 5-bit RNR timer code: the NAK's, or on the same device the
+ *	destination QP's min_rnr_timer
+ *
+ * req_work runs the requester again when the wait is over (and ends the
+ * wire's @qp->req.rnr_wait); a run already queued is put off until then,
+ * and until then neither a doorbell nor req_work runs the requester of a
+ * QP in RTS (mirror_qp_rnr_waiting()). An hrtimer, not a delayed work's
+ * timer: the codes ask for 10 us to 655 ms, the usual one (12:
+ * perftest's, rdma_cm's) for 0.64 ms, which a jiffy timer made at least
+ * a tick (4 ms at HZ=250) on every RNR NAK.
+ */
+void mirror_qp_rnr_wait(struct mirror_qp *qp, u8 timer)
+{
+	lockdep_assert_held(&qp->req_lock);
+	cancel_delayed_work(&qp->req_work);
+	hrtimer_start(&qp->req.rnr_timer,
+		      ns_to_ktime((u64)mirror_rnr_usecs(timer) * NSEC_PER_USEC),
+		      HRTIMER_MODE_REL);
+}
+
+/**
+ * mirror_qp_rnr_waiting() - does the requester wait out an RNR NAK?
+ * @qp: the QP
+ *
+ * Only in RTS: a QP that left it (ERR flushes) does not wait.
+ *
+ * Return: true while the RNR timer is armed.
+ */
+bool mirror_qp_rnr_waiting(struct mirror_qp *qp)
+{
+	return READ_ONCE(qp->state) == MIRROR_QPS_RTS &&
+	       hrtimer_is_queued(&qp->req.rnr_timer);
+}
+
+/**
+ * mirror_qp_rnr_timer() - an RNR wait is over
+ * @t: the QP's rnr_timer
+ *
+ * Return: HRTIMER_NORESTART.
+ */
+enum hrtimer_restart mirror_qp_rnr_timer(struct hrtimer *t)
+{
+	struct mirror_qp *qp = container_of(t, struct mirror_qp,
+					    req.rnr_timer);
+
+	mod_delayed_work(to_mirror_dev(qp->ibqp.device)->wq, &qp->req_work,
+			 0);
+	return HRTIMER_NORESTART;
 }
 
 /**

@@ -444,21 +444,21 @@ bool mirror_gid_is_local(struct mirror_dev *dev, const union ib_gid *gid)
 }
 
 /* RNR timer values of the IB spec (table 45), in microseconds. */
-static const u32 mirror_rnr_usecs[32] = {
+static const u32 mirror_rnr_usecs_of[32] = {
 	655360, 10, 20, 30, 40, 60, 80, 120, 160, 240, 320, 480, 640, 960,
 	1280, 1920, 2560, 3840, 5120, 7680, 10240, 15360, 20480, 30720,
 	40960, 61440, 81920, 122880, 163840, 245760, 327680, 491520,
 };
 
 /**
- * mirror_rnr_jiffies() - the wait an RNR timer code asks for
+ * mirror_rnr_usecs() - the wait an RNR timer code asks for
  * @timer: the 5-bit code (min_rnr_timer, or an RNR NAK's)
  *
- * Return: jiffies, at least 1.
+ * Return: microseconds, 10 to 655360.
  */
-unsigned long mirror_rnr_jiffies(u8 timer)
+u32 mirror_rnr_usecs(u8 timer)
 {
-	return max(usecs_to_jiffies(mirror_rnr_usecs[timer & 31]), 1UL);
+	return mirror_rnr_usecs_of[timer & 31];
 }
 
 /**

@@ -115,7 +115,7 @@ bool mirror_op_is_response(u8 op);
 u8 mirror_op_nth(u8 first_op, u32 i, u32 n, bool imm);
 u8 mirror_op_with_inv(u8 op);
 bool mirror_op_acked(u8 op);
-unsigned long mirror_rnr_jiffies(u8 timer);
+u32 mirror_rnr_usecs(u8 timer);
 u32 mirror_npkts(u64 len, u32 mtu);
 enum ib_mtu mirror_mtu_of(unsigned int netdev_mtu);
 u32 mirror_dev_mtu(struct mirror_dev *dev);

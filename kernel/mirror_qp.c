@@ -572,9 +572,14 @@ int mirror_destroy_qp(struct ib_qp *ibqp, struct ib_udata *udata)
 	 * The timer queues req_work and rx_work may queue it too: stop the
 	 * timer for good, then rx_work (nothing queues it any more: the
 	 * receive path holds a reference while it queues), then req_work.
+	 * The RNR timer, armed only by the requester and the completer (the
+	 * two works, and a doorbell: none runs any more), then stays off
+	 * once cancelled; what it queued as it fired is cancelled after it.
 	 */
 	timer_shutdown_sync(&qp->req.retrans_timer);
 	cancel_work_sync(&qp->rx.work);
+	cancel_delayed_work_sync(&qp->req_work);
+	hrtimer_cancel(&qp->req.rnr_timer);
 	cancel_delayed_work_sync(&qp->req_work);
 	mirror_rx_purge(qp);
 	mirror_req_forget_faults(qp);
@@ -681,10 +686,11 @@ int mirror_post_send(struct ib_qp *ibqp, const struct ib_send_wr *wr,
 		}
 		/*
 		 * The doorbell is a system call, so process context: run the
-		 * requester right here, unless its work item is due (an RNR
-		 * wait), which then keeps the pace.
+		 * requester right here, unless its work item is due or an
+		 * RNR wait runs: the work item then keeps the pace.
 		 */
-		if (!delayed_work_pending(&qp->req_work))
+		if (!delayed_work_pending(&qp->req_work) &&
+		    !mirror_qp_rnr_waiting(qp))
 			mirror_qp_requester(qp);
 		return 0;
 	}

@@ -105,7 +105,7 @@ enum mirror_step {
  * @dest: the destination QP (a reference is held), or NULL
  * @status: the completion status for the requester
  * @byte_len: bytes for the completion
- * @rnr_delay: jiffies to wait before retrying after an RNR
+ * @rnr_timer: the RNR timer code to wait out before retrying
  * @dest_err: the destination QP must enter ERR afterwards
  * @dgid: destination GID
  * @sgid_index: source GID index (UD)
@@ -134,7 +134,7 @@ struct mirror_req_ctx {
 	struct mirror_qp *dest;
 	enum ib_wc_status status;
 	u32 byte_len;
-	unsigned long rnr_delay;
+	u8 rnr_timer;
 	bool dest_err;
 	union ib_gid dgid;
 	u8 sgid_index;
@@ -1343,7 +1343,7 @@ static enum mirror_req_state mirror_req_execute(struct mirror_req_ctx *c)
 			     MIRROR_CNT_RNR_NAK_SENT);
 		mirror_count(to_mirror_dev(qp->ibqp.device),
 			     MIRROR_CNT_RNR_NAK_RCVD);
-		c->rnr_delay = mirror_rnr_jiffies(timer);
+		c->rnr_timer = timer;
 		return MIRROR_REQ_RNR_WAIT;
 	case MIRROR_STEP_FAULT:
 		return MIRROR_REQ_FAULT;
@@ -1509,8 +1509,7 @@ static bool mirror_req_rnr(struct mirror_req_ctx *c)
 		}
 		qp->req.rnr_left--;
 	}
-	queue_delayed_work(to_mirror_dev(qp->ibqp.device)->wq, &qp->req_work,
-			   c->rnr_delay);
+	mirror_qp_rnr_wait(qp, c->rnr_timer);
 	return true;
 }
 
@@ -1576,8 +1575,16 @@ void mirror_qp_req_work(struct work_struct *work)
 	struct mirror_qp *qp = container_of(to_delayed_work(work),
 					    struct mirror_qp, req_work);
 
-	/* An RNR wait on the wire ends when this work runs. */
+	/*
+	 * An RNR wait ends when its timer queues this work, not when
+	 * something else does (a kernel consumer's post, the retransmission
+	 * timer): the timer queues it again.
+	 */
 	mutex_lock(&qp->req_lock);
+	if (mirror_qp_rnr_waiting(qp)) {
+		mutex_unlock(&qp->req_lock);
+		return;
+	}
 	qp->req.rnr_wait = false;
 	mutex_unlock(&qp->req_lock);
 	mirror_qp_requester(qp);
@@ -1612,7 +1619,9 @@ void mirror_qp_requester(struct mirror_qp *qp)
 		return;
 	}
 	mutex_lock(&qp->req_lock);
-	while (READ_ONCE(qp->state) == MIRROR_QPS_RTS) {
+	/* A doorbell that raced with an RNR wait's start leaves it alone. */
+	while (READ_ONCE(qp->state) == MIRROR_QPS_RTS &&
+	       !mirror_qp_rnr_waiting(qp)) {
 		struct mirror_req_ctx c = {
 			.qp = qp,
 			.status = IB_WC_SUCCESS,

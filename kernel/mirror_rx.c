@@ -637,6 +637,8 @@ void mirror_wire_qp_init(struct mirror_qp *qp)
 	atomic_set(&qp->rx.queued, 0);
 	INIT_WORK(&qp->rx.work, mirror_qp_rx_work);
 	timer_setup(&qp->req.retrans_timer, mirror_qp_retrans_timer, 0);
+	hrtimer_init(&qp->req.rnr_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	qp->req.rnr_timer.function = mirror_qp_rnr_timer;
 	qp->req.rnr_left = MIRROR_RNR_NOT_STARTED;
 	qp->req.dfault_left = MIRROR_RNR_NOT_STARTED;
 	qp->req.cwnd = MIRROR_WINDOW_PSNS;
@@ -651,6 +653,8 @@ void mirror_wire_qp_reset(struct mirror_qp *qp)
 {
 	lockdep_assert_held(&qp->state_lock);
 	del_timer(&qp->req.retrans_timer);
+	/* A wait of the old connection's (the work it queues finds RESET). */
+	hrtimer_try_to_cancel(&qp->req.rnr_timer);
 	mirror_rx_purge(qp);
 	mutex_lock(&qp->req_lock);
 	qp->req.sq_next = qp->req.sq_cons;

@@ -566,6 +566,32 @@ out:
 }
 
 /*
+ * Connects an RC pair with @rnr_retry whose responder asks for waits of
+ * 655 ms (min_rnr_timer 0) and posts a SEND (wr_id 100) while its receive
+ * queue is empty. Return: 0 once the RNR NAK reached the requester.
+ */
+static int pair_in_rnr_wait(struct pair *p, uint8_t rnr_retry)
+{
+	struct ibv_qp_attr a = { .qp_state = IBV_QPS_RTS, .min_rnr_timer = 0 };
+	long long rcvd = mirror_test_counter(dev_name, "rnr_nak_rcvd");
+	int rc = -1, i;
+
+	CHECK(pair_init(p, IBV_QPT_RC, rnr_retry) == 0, "setup");
+	CHECK(ibv_modify_qp(p->b.qp, &a, IBV_QP_STATE | IBV_QP_MIN_RNR_TIMER) == 0,
+	      "min_rnr_timer 0 (655 ms) at the responder");
+	CHECK(post_send(p, IBV_WR_SEND, 100, 0, 64, p->a.mr->lkey, 0, 0, 0) == 0,
+	      "post_send");
+	for (i = 0; i < 2000 &&
+	     mirror_test_counter(dev_name, "rnr_nak_rcvd") == rcvd; i++)
+		usleep(10000);
+	CHECK(mirror_test_counter(dev_name, "rnr_nak_rcvd") > rcvd,
+	      "no RNR NAK reached the requester");
+	rc = 0;
+out:
+	return rc;
+}
+
+/*
  * A requester destroyed while it waits out an RNR NAK: the wait's timer
  * (655 ms: the responder's min_rnr_timer 0) goes with the QP; one left
  * running would queue work on freed memory when it fires. Once the wait
@@ -573,22 +599,12 @@ out:
  */
 static int test_rc_destroy_during_rnr_wait(void)
 {
-	struct ibv_qp_attr a = { .qp_state = IBV_QPS_RTS, .min_rnr_timer = 0 };
-	long long rcvd = mirror_test_counter(dev_name, "rnr_nak_rcvd");
 	struct ibv_wc wc;
 	struct pair p = {};
-	int rc = -1, i;
+	int rc = -1;
 
-	CHECK(pair_init(&p, IBV_QPT_RC, 7) == 0, "setup");
-	CHECK(ibv_modify_qp(p.b.qp, &a, IBV_QP_STATE | IBV_QP_MIN_RNR_TIMER) == 0,
-	      "min_rnr_timer 0 (655 ms) at the responder");
-	CHECK(post_send(&p, IBV_WR_SEND, 100, 0, 64, p.a.mr->lkey, 0, 0, 0) == 0,
-	      "post_send");
-	for (i = 0; i < 2000 &&
-	     mirror_test_counter(dev_name, "rnr_nak_rcvd") == rcvd; i++)
-		usleep(10000);
-	CHECK(mirror_test_counter(dev_name, "rnr_nak_rcvd") > rcvd,
-	      "no RNR NAK reached the requester");
+	if (pair_in_rnr_wait(&p, 7))
+		goto out;	/* failmsg says why */
 	CHECK(ibv_destroy_qp(p.a.qp) == 0, "destroy the waiting requester");
 	p.a.qp = NULL;
 	usleep(1000000);	/* past the wait */
@@ -599,6 +615,38 @@ static int test_rc_destroy_during_rnr_wait(void)
 	      "post");
 	CHECK(wait_wc(p.a.cq, &wc) == 0 && wc.status == IBV_WC_SUCCESS,
 	      "a new pair's send: %s", ibv_wc_status_str(wc.status));
+	rc = 0;
+out:
+	pair_fini(&p);
+	return rc;
+}
+
+/*
+ * Doorbells rung while the requester waits out an RNR NAK leave the wait
+ * alone. Each one retrying at once would spend an RNR retry on a receive
+ * queue still empty (rnr_retry 2: the third such retry ends the SEND in
+ * RNR_RETRY_EXC_ERR). The receives posted after them take every SEND once
+ * the wait (655 ms: the responder's min_rnr_timer 0) is over.
+ */
+static int test_rc_doorbells_leave_rnr_wait(void)
+{
+	struct ibv_wc wc;
+	struct pair p = {};
+	int rc = -1, i;
+
+	if (pair_in_rnr_wait(&p, 2))
+		goto out;	/* failmsg says why */
+	for (i = 1; i <= 8; i++)
+		CHECK(post_send(&p, IBV_WR_SEND, 100 + i, 0, 64, p.a.mr->lkey,
+				0, 0, 0) == 0, "doorbell %d during the wait", i);
+	for (i = 0; i <= 8; i++)
+		CHECK(post_recv(&p.b, 200 + i, 0, 4096) == 0, "post_recv %d", i);
+	for (i = 0; i <= 8; i++)
+		CHECK(wait_wc(p.a.cq, &wc) == 0 && wc.wr_id == 100 + (uint64_t)i &&
+		      wc.status == IBV_WC_SUCCESS,
+		      "send %d after the wait: wr_id %llu, %s", i,
+		      (unsigned long long)wc.wr_id,
+		      ibv_wc_status_str(wc.status));
 	rc = 0;
 out:
 	pair_fini(&p);
@@ -3133,6 +3181,7 @@ static const struct test tests[] = {
 	T(rc_no_receive_is_rnr_retry_exc_err),
 	T(rc_late_receive_succeeds_after_rnr),
 	T(rc_destroy_during_rnr_wait),
+	T(rc_doorbells_leave_rnr_wait),
 	T(rc_destroyed_peer_is_retry_exc_err),
 	T(rc_unsupported_opcode_is_loc_qp_op_err),
 	T(rc_atomics_return_old_value_and_update),

@@ -518,9 +518,10 @@ enum mirror_qp_state {
  * @cwnd: PSNs that may be in flight (MIRROR_WINDOW_PSNS; after a
  *	timeout one, then one more for each PSN answered, twice as many per
  *	round trip, up to @ssthresh; past it one more per window answered;
- *	a loss the peer reports halves it: mirror_sq_congestion())
+ *	a loss the peer reports halves it: mirror_sq_congestion(); an RNR
+ *	NAK makes it one: mirror_sq_receiver_full())
  * @ssthresh: where the doubling of @cwnd stops: half the window a loss
- *	or a timeout found
+ *	or a timeout found, or the window an RNR NAK found
  * @cwnd_acc: PSNs answered since @cwnd last grew past @ssthresh
  * @rto_shift: the timeout is the QP's doubled this many times (one more
  *	per timeout, up to MIRROR_RTO_MAX_SHIFT; one less per progress)
@@ -1167,6 +1168,7 @@ void mirror_sq_rewind(struct mirror_qp *qp, u32 idx);
 void mirror_sq_ask_again(struct mirror_qp *qp, u32 idx);
 u32 mirror_sq_window_used(struct mirror_qp *qp);
 void mirror_sq_congestion(struct mirror_qp *qp, bool timeout);
+void mirror_sq_receiver_full(struct mirror_qp *qp);
 void mirror_sq_window_grow(struct mirror_qp *qp, u32 answered);
 int mirror_sq_segs(struct mirror_qp *qp, struct mirror_send_wqe *wqe,
 		   struct mirror_segs *segs, u64 off, u32 len, int access);

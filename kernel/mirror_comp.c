@@ -301,6 +301,7 @@ void mirror_comp_rx(struct mirror_qp *qp,
 				}
 				qp->req.rnr_left--;
 			}
+			mirror_sq_receiver_full(qp);
 			mirror_sq_rewind(qp, i);
 			qp->req.rnr_wait = true;
 			del_timer(&qp->req.retrans_timer);

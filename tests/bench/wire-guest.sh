@@ -100,6 +100,9 @@ median_fig "ib_read_bw 64KiB" MB/s ib_read_bw -s 65536 -n 1000
 median_fig "ib_send_bw 64KiB" MB/s ib_send_bw -s 65536 -n 1000
 median_fig "ib_write_lat 8B" usec ib_write_lat -s 8 -n 5000
 median_fig "ib_send_lat 8B" usec ib_send_lat -s 8 -n 5000
+# A receiver that falls behind: a receive queue of 8 (perftest -r 8), which
+# the sender finds empty again and again: RNR NAKs, waits and retries.
+median_fig "ib_send_bw 1KiB RQ 8" MB/s ib_send_bw -s 1024 -n 5000 -r 8
 if [ "$ODP" = 1 ]; then
 	median_fig "ib_write_bw 64KiB ODP" MB/s ib_write_bw -s 65536 -n 1000 --odp
 fi

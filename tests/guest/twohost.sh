@@ -417,16 +417,19 @@ if [ "$FAULTS" = 1 ]; then
 	if [ "$DP" = mirror0 ]; then
 		rc_both_ways ", reordered"
 	else
-		# rping's server reads the client's buffer. With rdma_rxe
-		# reading over this link, its completer once refused one of
-		# the READ responses it got out of order: check_ack() ended
-		# in COMPST_ERROR with the WQE's status still SUCCESS, which
-		# is WARN_ON_ONCE at rxe_comp.c:827 (6.12), and its QP went to
-		# ERR (CI of 2026-12-07, the 4000-byte case, server b). A WARN
-		# on packets from the link is the receiver's bug whatever they
-		# hold. The other direction (mirror reading from rdma_rxe)
-		# still runs, and mirror <-> mirror runs both (guest_2host).
-		echo "ok - rping -V, 50 pings of 4000 bytes, server b, reordered # SKIP rdma_rxe reading over a reordering link once refused a READ response that came out of order (WARN_ON_ONCE in rxe_completer(), rxe_comp.c:827, and its QP in ERR): a WARN on packets from the link is rdma_rxe's bug"
+		# rping's server reads the client's buffer. rdma_rxe reading
+		# over this link WARNs (rxe_comp.c:827 on 6.12) and puts its QP
+		# in ERR, whoever answers: it did so against mirror (CI of
+		# 2026-12-07) and against rdma_rxe with our module not loaded
+		# (rxe <-> rxe, this case run 4 times, the 4th, 2026-12-07).
+		# By its source: an ACK of an earlier SEND that comes after the
+		# first response of a multi-packet READ ends the READ in its
+		# completer's state (UPDATE_COMP on a packet with END set), so
+		# the next MIDDLE response is refused without a status. mirror's
+		# completer finds the WQE by PSN and takes the late ACK as old.
+		# The other direction (mirror reading from rdma_rxe) still runs,
+		# and mirror <-> mirror runs both (guest_2host).
+		echo "ok - rping -V, 50 pings of 4000 bytes, server b, reordered # SKIP rdma_rxe reading over a reordering link WARNs (rxe_comp.c:827) and puts its QP in ERR, against rdma_rxe too (our module not loaded): its completer takes a late ACK of an earlier SEND as the end of the READ it is receiving"
 		check "rping -V, 10 pings of 60000 bytes, server a, reordered" \
 			rping_at here "$HERE" 10 60000
 	fi

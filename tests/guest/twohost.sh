@@ -421,7 +421,7 @@ if [ "$FAULTS" = 1 ]; then
 		# over this link WARNs (rxe_comp.c:827 on 6.12) and puts its QP
 		# in ERR, whoever answers: it did so against mirror (CI of
 		# 2026-12-07) and against rdma_rxe with our module not loaded
-		# (rxe <-> rxe, this case run 4 times, the 4th, 2026-12-07).
+		# (rxe <-> rxe, the 4th of 4 runs of this case, 2026-12-07).
 		# By its source: an ACK of an earlier SEND that comes after the
 		# first response of a multi-packet READ ends the READ in its
 		# completer's state (UPDATE_COMP on a packet with END set), so

@@ -6,9 +6,10 @@
 # "NAME|VALUE|UNIT" lines to $MIRROR_OUT/figures and prints them; never
 # fails on figures ("n/a" for a run that failed, its log printed). Each
 # perftest figure is the median of $RUNS runs; the runs are kept too.
-#   wire-guest.sh [--odp] [--profile] [--timeline WORK]
+#   wire-guest.sh [--odp] [--profile | --profile-only] [--timeline WORK]
 #     --odp: also ib_write_bw with ODP MRs
 #     --profile: also where the time goes (profile_run, below)
+#     --profile-only: only that, no figures
 #     --timeline WORK: also one ib_write_lat message's way through each
 #       host, WORK being the regex of the device's work item functions
 #       (timeline_run, below)
@@ -16,11 +17,12 @@ set -u
 BENCH=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH/../guest/lib.sh"
 
-ODP=0 PROFILE=0 TIMELINE=
+ODP=0 PROFILE=0 FIGURES=1 TIMELINE=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--odp) ODP=1 ;;
 	--profile) PROFILE=1 ;;
+	--profile-only) PROFILE=1 FIGURES=0 ;;
 	--timeline) TIMELINE=$2; shift ;;
 	*) echo "wire-guest.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -40,13 +42,14 @@ PORT=19700
 OUTF=$MIRROR_OUT/figures
 : >"$OUTF"
 
-# perf TOOL ARGS...: one run's figures, or n/a (perf_pair runs it again
-# when perftest could not calibrate its clock): the BW average (MB/s), or
-# for a latency tool t_typical and t_avg (usec): the median and the mean
-# of its iterations. The median is the latency: in these emulated guests
-# a few iterations in a hundred wait milliseconds for a host CPU (99th
-# percentiles of 2-4 ms), which moves the mean by half from run to run.
-perf() {
+# perftest TOOL ARGS...: one run's figures, or n/a (perf_pair runs it
+# again when perftest could not calibrate its clock): the BW average
+# (MB/s), or for a latency tool t_typical and t_avg (usec): the median and
+# the mean of its iterations. The median is the latency: in these emulated
+# guests a few iterations in a hundred wait milliseconds for a host CPU
+# (99th percentiles of 2-4 ms), which moves the mean by half from run to
+# run. (Not named perf: the profile below runs perf(1).)
+perftest() {
 	local tool=$1 v
 	shift
 	PORT=$((PORT + 1))
@@ -78,7 +81,7 @@ median() {
 			else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# median_fig NAME UNIT TOOL ARGS...: $RUNS runs of perf TOOL ARGS; the
+# median_fig NAME UNIT TOOL ARGS...: $RUNS runs of perftest TOOL ARGS; the
 # median of those that gave a figure (n/a if none did), and all of them;
 # for a latency tool, of the runs' medians as NAME and of their means as
 # "NAME avg".
@@ -86,7 +89,7 @@ median_fig() {
 	local name=$1 unit=$2 i v runs=() avgs=()
 	shift 2
 	for ((i = 0; i < RUNS; i++)); do
-		v=$(perf "$@")
+		v=$(perftest "$@")
 		runs+=("${v%% *}")
 		[[ $1 == *_lat ]] && avgs+=("${v#* }")
 	done
@@ -94,18 +97,6 @@ median_fig() {
 	[ ${#avgs[@]} = 0 ] ||
 		fig "$name avg" "$(printf '%s\n' "${avgs[@]}" | median)" "$unit" "${avgs[*]}"
 }
-
-median_fig "ib_write_bw 64KiB" MB/s ib_write_bw -s 65536 -n 1000
-median_fig "ib_read_bw 64KiB" MB/s ib_read_bw -s 65536 -n 1000
-median_fig "ib_send_bw 64KiB" MB/s ib_send_bw -s 65536 -n 1000
-median_fig "ib_write_lat 8B" usec ib_write_lat -s 8 -n 5000
-median_fig "ib_send_lat 8B" usec ib_send_lat -s 8 -n 5000
-# A receiver that falls behind: a receive queue of 8 (perftest -r 8), which
-# the sender finds empty again and again: RNR NAKs, waits and retries.
-median_fig "ib_send_bw 1KiB RQ 8" MB/s ib_send_bw -s 1024 -n 5000 -r 8
-if [ "$ODP" = 1 ]; then
-	median_fig "ib_write_bw 64KiB ODP" MB/s ib_write_bw -s 65536 -n 1000 --odp
-fi
 
 # TCP over the same link: iperf3, 10 s, one stream, receiver's figure.
 tcp() {
@@ -120,11 +111,6 @@ tcp() {
 	[[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]] || v=n/a
 	echo "$v"
 }
-if command -v iperf3 >/dev/null; then
-	fig "TCP (iperf3)" "$(tcp)" MB/s
-else
-	fig "TCP (iperf3)" n/a MB/s
-fi
 # The link's own floor: a UDP ping-pong (sockperf, busy-polling like
 # perftest, 16-byte messages, 5 s); half the round trip, as perftest's
 # latencies are: its median (as for perftest, above) and its mean.
@@ -143,23 +129,60 @@ udp_lat() {
 	[[ $v =~ ^[0-9]+(\.[0-9]+)?\ [0-9]+(\.[0-9]+)?$ ]] || v="n/a n/a"
 	echo "$v"
 }
-v="n/a n/a"
-command -v sockperf >/dev/null && v=$(udp_lat)
-fig "UDP ping-pong 16B" "${v% *}" usec
-fig "UDP ping-pong 16B avg" "${v#* }" usec
-# Where the time goes: perftest runs for 14 s while both hosts record, for
-# 6 s in its middle, the CPU split (/proc/stat), the context switches
-# and a cpu-clock profile of everything (perf record -a); their top
-# symbols, per host, go to $MIRROR_OUT/profile.
+# The figures (not with --profile-only).
+if [ "$FIGURES" = 1 ]; then
+	median_fig "ib_write_bw 64KiB" MB/s ib_write_bw -s 65536 -n 1000
+	median_fig "ib_read_bw 64KiB" MB/s ib_read_bw -s 65536 -n 1000
+	median_fig "ib_send_bw 64KiB" MB/s ib_send_bw -s 65536 -n 1000
+	median_fig "ib_write_lat 8B" usec ib_write_lat -s 8 -n 5000
+	median_fig "ib_send_lat 8B" usec ib_send_lat -s 8 -n 5000
+	# A receiver that falls behind: a receive queue of 8 (perftest -r 8), which
+	# the sender finds empty again and again: RNR NAKs, waits and retries.
+	median_fig "ib_send_bw 1KiB RQ 8" MB/s ib_send_bw -s 1024 -n 5000 -r 8
+	if [ "$ODP" = 1 ]; then
+		median_fig "ib_write_bw 64KiB ODP" MB/s ib_write_bw -s 65536 -n 1000 --odp
+	fi
+	if command -v iperf3 >/dev/null; then
+		fig "TCP (iperf3)" "$(tcp)" MB/s
+	else
+		fig "TCP (iperf3)" n/a MB/s
+	fi
+	v="n/a n/a"
+	command -v sockperf >/dev/null && v=$(udp_lat)
+	fig "UDP ping-pong 16B" "${v% *}" usec
+	fig "UDP ping-pong 16B avg" "${v#* }" usec
+fi
+# Where the time goes: both hosts start a recording (perf record -a of
+# cpu-clock, one sample per ms of CPU time, no build-id pass) with its
+# events off, and once both are ready perftest runs for 20 s; 6 s after
+# its start both hosts turn their events on for 6 s (perf's control
+# fifo), and take the CPU split (/proc/stat) and the context switches
+# over the same 6 s. perf's own start (reading every process's maps)
+# takes 10-15 s of a busy vCPU, which is why perftest waits for it: a
+# recording started next to perftest misses perftest's run. The reports
+# are made once every case has run (perf report must not run into the
+# next case's recording): per host, the share of each program or module
+# and the top symbols, to $MIRROR_OUT/profile.
 PROF_SECS=6
+# prof_window N SECS: records case N (see above); ready once
+# /tmp/prof-N.go exists, recording SECS s after /tmp/prof-N.start does
+# (which it waits for 60 s at most).
 prof_window() {
-	sleep 4
-	grep -E '^(cpu|ctxt) ' /proc/stat >/tmp/stat0
-	perf record -q -e cpu-clock -a -o /tmp/wire.perf -- sleep "$1" >/dev/null 2>&1
-	grep -E '^(cpu|ctxt) ' /proc/stat >/tmp/stat1
+	local f=/tmp/prof-$1
+	rm -f "$f".*
+	mkfifo "$f.ctl"
+	perf record -q -c 1000000 -e cpu-clock -a --no-buildid -D -1 \
+		--control "fifo:$f.ctl" -o "$f.data" -- sh -c "
+		touch $f.go; i=0
+		while [ ! -e $f.start ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
+		sleep $2; echo enable >$f.ctl
+		grep -E '^(cpu|ctxt) ' /proc/stat >$f.stat0; sleep $2
+		grep -E '^(cpu|ctxt) ' /proc/stat >$f.stat1
+		echo disable >$f.ctl" >/dev/null 2>&1
 }
 prof_report() {
-	paste /tmp/stat0 /tmp/stat1 | awk -v secs="$1" '
+	[ -s "/tmp/prof-$1.stat1" ] || { echo "(no recording)"; return; }
+	paste "/tmp/prof-$1.stat0" "/tmp/prof-$1.stat1" | awk -v secs="$2" '
 		$1 == "ctxt" { printf "context switches: %d/s\n", ($4 - $2) / secs }
 		$1 == "cpu" { n = (NF - 1) / 2
 			for (i = 2; i <= n + 1; i++) { d = $(i + n + 1) - $i; t += d
@@ -167,32 +190,59 @@ prof_report() {
 				if (i == 2) usr = d; if (i == 4) sys = d }
 			printf "cpu: user %.0f%%, system %.0f%%, irq %.0f%%, softirq %.0f%%, idle %.0f%%\n",
 				100 * usr / t, 100 * sys / t, 100 * irq / t, 100 * sirq / t, 100 * idle / t }'
-	perf report -i /tmp/wire.perf --no-children --sort sym --stdio -q 2>/dev/null |
+	echo "by program or module:"
+	perf report -i "/tmp/prof-$1.data" --no-children --sort dso --stdio -q 2>/dev/null |
+		awk 'NF && $1 ~ /%$/' | head -n 8
+	echo "top symbols:"
+	perf report -i "/tmp/prof-$1.data" --no-children --sort dso,sym --stdio -q 2>/dev/null |
 		awk 'NF && $1 ~ /%$/' | head -n 25
 }
+PROF_CASES=()
+# profile_run NAME TOOL ARGS...: one profiled run of TOOL (pair, not
+# perf_pair: a second run would fall outside the recording); its
+# figure, or why there is none, is kept with the case's name.
 profile_run() {
-	local name=$1 tool=$2
+	local name=$1 tool=$2 n=${#PROF_CASES[@]} fig
 	shift 2
 	PORT=$((PORT + 1))
-	at peer bash -c "$(declare -f prof_window); prof_window $PROF_SECS" &
-	bash -c "$(declare -f prof_window); prof_window $PROF_SECS" &
-	perf_pair peer here tcp_listening "$PORT" \
-		"$tool" -d "$DP" -x "$GP" -p "$PORT" -D 14 "$@" -- \
-		"$tool" -d "$DH" -x "$GH" -p "$PORT" -D 14 "$@" "$MIRROR_PEER" >/tmp/pair.log 2>&1 ||
-		{ echo "--- profile of $tool failed:"; cat /tmp/pair.log; }
+	at peer bash -c "$(declare -f prof_window); prof_window $n $PROF_SECS" &
+	bash -c "$(declare -f prof_window); prof_window $n $PROF_SECS" &
+	wait_for 120 test -e "/tmp/prof-$n.go" &&
+		wait_for 120 at peer test -e "/tmp/prof-$n.go" ||
+		echo "--- profile $n: perf record did not start on both hosts" >&2
+	touch "/tmp/prof-$n.start"
+	at peer touch "/tmp/prof-$n.start"
+	if pair peer here tcp_listening "$PORT" \
+		"$tool" -d "$DP" -x "$GP" -p "$PORT" -D 20 "$@" -- \
+		"$tool" -d "$DH" -x "$GH" -p "$PORT" -D 20 "$@" "$MIRROR_PEER" >/tmp/pair.log 2>&1; then
+		fig=$(awk '/^ *#bytes/ { getline; print; exit }' /tmp/cli.log)
+	elif perf_uncalibrated; then
+		fig="none (perftest could not calibrate its clock)"
+	else
+		fig="none (the run failed)"
+		cat /tmp/pair.log >&2
+	fi
 	wait
-	{
-		echo "=== $name, $tool $*; perftest: $(awk '/^ *#bytes/ { getline; print; exit }' /tmp/cli.log)"
-		echo "--- host a ($DH, requester):"
-		prof_report "$PROF_SECS"
-		echo "--- host b ($DP, responder):"
-		at peer bash -c "$(declare -f prof_report); prof_report $PROF_SECS"
-	} | tee -a "$MIRROR_OUT/profile"
+	PROF_CASES+=("$name, $tool $*; perftest's figure: $fig")
+}
+profile_reports() {
+	local n
+	: >"$MIRROR_OUT/profile"
+	for n in "${!PROF_CASES[@]}"; do
+		{
+			echo "=== ${PROF_CASES[n]}"
+			echo "--- host a ($DH, requester):"
+			prof_report "$n" "$PROF_SECS"
+			echo "--- host b ($DP, responder):"
+			at peer bash -c "$(declare -f prof_report); prof_report $n $PROF_SECS"
+		} | tee -a "$MIRROR_OUT/profile"
+	done
 }
 if [ "$PROFILE" = 1 ]; then
-	: >"$MIRROR_OUT/profile"
 	profile_run "latency" ib_write_lat -s 8
 	profile_run "bandwidth" ib_write_bw -s 65536
+	profile_run "read bandwidth" ib_read_bw -s 65536
+	profile_reports
 fi
 
 # Where one message's time goes: ib_write_lat runs for 10 s while both

@@ -152,7 +152,7 @@ if [ "$FIGURES" = 1 ]; then
 	fig "UDP ping-pong 16B" "${v% *}" usec
 	fig "UDP ping-pong 16B avg" "${v#* }" usec
 fi
-# Where the time goes: both hosts start a recording (perf record -a of
+# Where the time goes: both hosts start a recording (perf record -a -g of
 # cpu-clock, one sample per ms of CPU time, no build-id pass) with its
 # events off, and once both are ready perftest runs for 20 s; 6 s after
 # its start both hosts turn their events on for 6 s (perf's control
@@ -161,8 +161,9 @@ fi
 # takes 10-15 s of a busy vCPU, which is why perftest waits for it: a
 # recording started next to perftest misses perftest's run. The reports
 # are made once every case has run (perf report must not run into the
-# next case's recording): per host, the share of each program or module
-# and the top symbols, to $MIRROR_OUT/profile.
+# next case's recording): per host, the share of each program or module,
+# the top symbols, and where each symbol of 2% or more was called from,
+# to $MIRROR_OUT/profile.
 PROF_SECS=6
 # prof_window N SECS: records case N (see above); ready once
 # /tmp/prof-N.go exists, recording SECS s after /tmp/prof-N.start does
@@ -171,7 +172,7 @@ prof_window() {
 	local f=/tmp/prof-$1
 	rm -f "$f".*
 	mkfifo "$f.ctl"
-	perf record -q -c 1000000 -e cpu-clock -a --no-buildid -D -1 \
+	perf record -q -g -c 1000000 -e cpu-clock -a --no-buildid -D -1 \
 		--control "fifo:$f.ctl" -o "$f.data" -- sh -c "
 		touch $f.go; i=0
 		while [ ! -e $f.start ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
@@ -191,11 +192,14 @@ prof_report() {
 			printf "cpu: user %.0f%%, system %.0f%%, irq %.0f%%, softirq %.0f%%, idle %.0f%%\n",
 				100 * usr / t, 100 * sys / t, 100 * irq / t, 100 * sirq / t, 100 * idle / t }'
 	echo "by program or module:"
-	perf report -i "/tmp/prof-$1.data" --no-children --sort dso --stdio -q 2>/dev/null |
+	perf report -i "/tmp/prof-$1.data" --no-children --sort dso --stdio -q -g none 2>/dev/null |
 		awk 'NF && $1 ~ /%$/' | head -n 8
 	echo "top symbols:"
-	perf report -i "/tmp/prof-$1.data" --no-children --sort dso,sym --stdio -q 2>/dev/null |
-		awk 'NF && $1 ~ /%$/' | head -n 25
+	perf report -i "/tmp/prof-$1.data" --no-children --sort dso,sym --stdio -q -g none \
+		2>/dev/null | awk 'NF && $1 ~ /%$/' | head -n 25
+	echo "callers of the symbols of 2% or more:"
+	perf report -i "/tmp/prof-$1.data" --no-children --sort sym --stdio -q \
+		-g callee --max-stack 14 --percent-limit 2 2>/dev/null | grep -v '^ *|* *$'
 }
 PROF_CASES=()
 # profile_run NAME TOOL ARGS...: one profiled run of TOOL (pair, not

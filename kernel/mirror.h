@@ -1264,6 +1264,8 @@ void mirror_req_forget_faults(struct mirror_qp *qp);
 void mirror_wire_req_locked(struct mirror_qp *qp, bool *qp_err);
 
 /* mirror_net.c: RoCEv2 packets over UDP */
+void mirror_net_init(void);
+void mirror_net_exit(void);
 int mirror_net_open(struct mirror_dev *dev);
 void mirror_net_close(struct mirror_dev *dev);
 struct sk_buff *mirror_pkt_alloc(struct mirror_dev *dev, u32 len);

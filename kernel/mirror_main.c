@@ -78,9 +78,12 @@ static int __init mirror_init(void)
 {
 	int err;
 
+	mirror_net_init();
 	err = register_netdevice_notifier(&mirror_netdev_nb);
-	if (err)
+	if (err) {
+		mirror_net_exit();
 		return err;
+	}
 	mirror_inject_init();
 	rdma_link_register(&mirror_link_ops);
 	pr_info("rdma_mirror: loaded\n");
@@ -94,6 +97,7 @@ static void __exit mirror_exit(void)
 	unregister_netdevice_notifier(&mirror_netdev_nb);
 	mirror_dev_list_exit();
 	mirror_inject_exit();
+	mirror_net_exit();
 	pr_info("rdma_mirror: unloaded\n");
 }
 

@@ -28,8 +28,76 @@
 #include <net/ipv6.h>
 #include <net/route.h>
 #include <net/udp_tunnel.h>
+#include <crypto/hash.h>
 
 #include "mirror.h"
+
+/*
+ * CRC-32 (IEEE 802.3) through the crypto API's "crc32": the kernel picks
+ * its fastest driver for the CPU (crc32-pclmul on x86 with PCLMULQDQ).
+ * Before 6.14, lib/crc32.c's crc32_le() has no arch version on x86 and
+ * runs a table per byte, several times slower on a real host; rdma_rxe
+ * uses the crypto API for that reason. The key is the initial value,
+ * ~0; the digest is the register, uninverted, little endian. Set once at
+ * load and only read after, by every device. NULL when the kernel has no
+ * "crc32" (CONFIG_CRYPTO_CRC32 off): crc32_le() then.
+ */
+static struct crypto_shash *mirror_crc_tfm;
+
+/**
+ * mirror_net_init() - choose the CRC-32 implementation of the ICRC
+ *
+ * Called once at module load, in process context (it may load a module).
+ */
+void mirror_net_init(void)
+{
+	static const u8 key[4] = { 0xff, 0xff, 0xff, 0xff };
+	struct crypto_shash *tfm;
+
+	tfm = crypto_alloc_shash("crc32", 0, 0);
+	if (IS_ERR(tfm)) {
+		pr_info("rdma_mirror: no crc32 in the crypto API (%ld), ICRC by crc32_le\n",
+			PTR_ERR(tfm));
+		return;
+	}
+	if (crypto_shash_digestsize(tfm) != 4 ||
+	    crypto_shash_setkey(tfm, key, sizeof(key))) {
+		pr_info("rdma_mirror: %s does not take an initial value, ICRC by crc32_le\n",
+			crypto_shash_driver_name(tfm));
+		crypto_free_shash(tfm);
+		return;
+	}
+	mirror_crc_tfm = tfm;
+	pr_info("rdma_mirror: ICRC by %s\n", crypto_shash_driver_name(tfm));
+}
+
+/**
+ * mirror_net_exit() - release what mirror_net_init() took
+ *
+ * Called at module unload, once no device is left.
+ */
+void mirror_net_exit(void)
+{
+	crypto_free_shash(mirror_crc_tfm);	/* NULL-safe */
+	mirror_crc_tfm = NULL;
+}
+
+/* The inverted CRC-32 of @a then @b, as the ICRC wants it. */
+static u32 mirror_crc32(const u8 *a, u32 alen, const u8 *b, u32 blen)
+{
+	if (mirror_crc_tfm) {
+		SHASH_DESC_ON_STACK(desc, mirror_crc_tfm);
+		__le32 out;
+
+		desc->tfm = mirror_crc_tfm;
+		/* A CRC driver cannot fail these; crc32_le() if one did. */
+		if (!crypto_shash_init(desc) &&
+		    !crypto_shash_update(desc, a, alen) &&
+		    !crypto_shash_finup(desc, b, blen, (u8 *)&out))
+			return ~le32_to_cpu(out);
+	}
+	return ~crc32_le(crc32_le(~0U, a, alen), b, blen);
+}
 
 /*
  * The ICRC of a RoCEv2 packet (IBA annex A17.4.5.1): CRC-32 over eight
@@ -37,40 +105,44 @@
  * fields routers may change set to ones (IPv4: TOS, TTL, checksum; IPv6:
  * traffic class, flow label, hop limit; the UDP checksum), the BTH with its
  * reserved byte before the QPN set to ones, then everything after the BTH
- * up to the ICRC. @nh is the IPv4 or IPv6 header (by @v6).
+ * up to the ICRC. @nh is the IPv4 or IPv6 header (by @v6). The masked
+ * headers are gathered in one buffer, so the CRC runs in two pieces.
  */
 static u32 mirror_icrc(const void *nh, bool v6, const struct udphdr *udph,
 		       const u8 *bth, u32 bth_to_icrc)
 {
-	static const u8 lrh[8] = { 0xff, 0xff, 0xff, 0xff,
-				   0xff, 0xff, 0xff, 0xff };
+	u8 pseudo[8 + sizeof(struct ipv6hdr) + sizeof(struct udphdr) +
+		  sizeof(struct mirror_bth)];
 	struct udphdr udp = *udph;
-	u8 b[sizeof(struct mirror_bth)];
-	u32 crc = crc32_le(~0U, lrh, sizeof(lrh));
+	u32 n = 8;
 
+	memset(pseudo, 0xff, n);
 	if (v6) {
 		struct ipv6hdr ip = *(const struct ipv6hdr *)nh;
 
 		ip.priority = 0xf;
 		memset(ip.flow_lbl, 0xff, sizeof(ip.flow_lbl));
 		ip.hop_limit = 0xff;
-		crc = crc32_le(crc, (u8 *)&ip, sizeof(ip));
+		memcpy(pseudo + n, &ip, sizeof(ip));
+		n += sizeof(ip);
 	} else {
 		struct iphdr ip = *(const struct iphdr *)nh;
 
 		ip.tos = 0xff;
 		ip.ttl = 0xff;
 		ip.check = (__force __sum16)htons(0xffff);
-		crc = crc32_le(crc, (u8 *)&ip, sizeof(ip));
+		memcpy(pseudo + n, &ip, sizeof(ip));
+		n += sizeof(ip);
 	}
 	udp.check = (__force __sum16)htons(0xffff);
-	memcpy(b, bth, sizeof(b));
-	b[offsetof(struct mirror_bth, qpn)] = 0xff;
+	memcpy(pseudo + n, &udp, sizeof(udp));
+	n += sizeof(udp);
+	memcpy(pseudo + n, bth, sizeof(struct mirror_bth));
+	pseudo[n + offsetof(struct mirror_bth, qpn)] = 0xff;
+	n += sizeof(struct mirror_bth);
 
-	crc = crc32_le(crc, (u8 *)&udp, sizeof(udp));
-	crc = crc32_le(crc, b, sizeof(b));
-	crc = crc32_le(crc, bth + sizeof(b), bth_to_icrc - sizeof(b));
-	return ~crc;
+	return mirror_crc32(pseudo, n, bth + sizeof(struct mirror_bth),
+			    bth_to_icrc - sizeof(struct mirror_bth));
 }
 
 /**

@@ -29,6 +29,19 @@ echo "# host a: $DH on $LINK ($HERE), kernel $(uname -r)"
 echo "# host b: $DP on $PLINK ($PEER), kernel $(in_peer uname -r)"
 PORT=18900
 
+# icrc_driver: mirror computes its ICRC with the crypto API's crc32, which
+# is the CPU's fastest: crc32-pclmul when the CPU has PCLMULQDQ (so
+# guest_2host_rxe boots with it: rdma_rxe then checks those ICRCs with its
+# own code), crc32-generic otherwise.
+icrc_driver() {
+	local drv want=crc32-generic
+
+	grep -qw pclmulqdq /proc/cpuinfo && want=crc32-pclmul
+	drv=$(dmesg | sed -n 's/.*rdma_mirror: ICRC by //p' | tail -n 1)
+	echo "# ICRC by ${drv:-(no line in the kernel log)}, the CPU's best: $want"
+	[ "$drv" = "$want" ]
+}
+
 # both_ends PAIR WHERE FLAG TOOL ARGS...: TOOL's server at WHERE ("peer":
 # host b, "here": host a), its client at the other end, through PAIR
 # (pair, or perf_pair for perftest); FLAG passes the GID index (-g for the
@@ -355,6 +368,9 @@ check "host b answers" in_peer true
 if [ "$DH" = mirror0 ]; then
 	check "mirror0's parent is $LINK's: device/net/$LINK" \
 		parent_names_link mirror0 "$LINK"
+	check "mirror's ICRC runs on the CPU's fastest crc32" icrc_driver
+else
+	echo "ok - mirror's ICRC runs on the CPU's fastest crc32 # SKIP host a has rdma_rxe, not mirror"
 fi
 check "host b has an RDMA device on its link" test -n "$DP"
 check "a's IPv4 GID" wait_for 20 gid_index "$DH" "$HERE"

@@ -390,7 +390,14 @@ int mirror_pkt_send(struct mirror_dev *dev, const struct mirror_pkt *p,
 	skb = mirror_pkt_alloc(dev, len);
 	if (!skb)
 		return -ENOMEM;
-	buf = skb_put_zero(skb, len);
+	/*
+	 * Every byte but the payload's is zeroed first, the payload is
+	 * copied over in full or the packet dropped: no byte of the buffer
+	 * leaves unwritten, without zeroing 4 KiB that are written next.
+	 */
+	buf = skb_put(skb, len);
+	memset(buf, 0, hlen);
+	memset(buf + hlen + p->paylen, 0, len - hlen - p->paylen);
 	mirror_pkt_build(p, buf);
 	if (p->paylen &&
 	    mirror_segs_xfer(p->src, p->src_off, buf + hlen, p->paylen,
